@@ -1,0 +1,93 @@
+"""Production log sink: records go through a queue to a background writer thread.
+
+The audit's blocker 1 was a synchronous FileHandler on the event loop: under an
+error storm every write blocked the loop, which caused more errors. Here
+``emit`` only puts the record on an in-memory queue (``QueueHandler``); a
+``QueueListener`` thread does the writing. Every record passes a filter that
+removes the bot token (httpx logs request URLs, and Bot API URLs contain it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import queue
+import re
+import sys
+from collections.abc import Iterable
+
+_TOKEN_SHAPE = re.compile(r"\b\d{5,16}:[A-Za-z0-9_-]{30,}\b")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every known secret (and anything shaped like a bot token) in a record."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return _TOKEN_SHAPE.sub("<redacted>", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info:
+            # Render the traceback now, redacted, so the raw one never reaches a handler.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.redact(formatted)
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
+class QueueLogSink:
+    """Implements ports.LogSink on stdlib logging with a queue and a writer thread."""
+
+    def __init__(self, logger_name: str = "csvbot") -> None:
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, level: int, event: str, fields: dict[str, object]) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        payload = " ".join(f"{k}={v}" for k, v in fields.items())
+        self.logger.log(level, "%s %s", event, payload)
+
+
+def start_logging(
+    secrets: Iterable[str], *, level: int = logging.INFO, stream: object = None, json_lines: bool = False
+) -> logging.handlers.QueueListener:
+    """Route the root logger through a queue; returns the started listener (stop it at exit)."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    writer.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    redact = RedactSecrets(secrets)
+    queue_handler = logging.handlers.QueueHandler(records)
+    queue_handler.addFilter(redact)  # redact before the record crosses to the writer thread
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(queue_handler)
+    root.setLevel(level)
+    # httpx logs every request URL at INFO; the filter redacts it, and WARNING keeps volume sane.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
+    listener.start()
+    return listener

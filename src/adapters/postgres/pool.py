@@ -1,0 +1,151 @@
+"""The session limiter and a small pool of idle psycopg connections.
+
+At most ``limit`` transactions run at once (the audit's SESSION_LIMIT; Supabase's
+free tier allows a handful of sessions). Callers beyond that wait on a
+``trio.Semaphore``. Idle connections (up to ``limit``) are kept for reuse; a
+connection that saw an error or a cancellation is closed, never reused, because
+its state on the server is unknown.
+
+Cancel safety: the permit is taken and released by ``async with`` on the
+semaphore, and the counters change only in synchronous code next to it, so a
+cancellation at any await gives both back. Closing a connection is shielded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import psycopg
+import trio
+from psycopg import AsyncConnection
+from psycopg.pq import ConnStatus, TransactionStatus
+from psycopg.rows import TupleRow
+
+from adapters.asyncio_bridge import aio
+from adapters.postgres.errors import SERVICE
+from bot.errors import ServiceUnavailable
+
+Connection = AsyncConnection[TupleRow]
+Connect = Callable[[], Awaitable[Connection]]
+
+# Upper bound on closing a discarded connection (it normally takes microseconds:
+# libpq sends Terminate and closes the socket).
+_CLOSE_BUDGET_S = 2.0
+
+
+def connector(
+    url: str,
+    *,
+    connect_timeout_s: int = 5,
+    statement_timeout_ms: int = 10_000,
+    application_name: str = "csvbot",
+) -> Connect:
+    """A function opening one connection as the adapter needs it.
+
+    ``prepare_threshold=None`` turns server-side prepared statements off, which
+    pgbouncer in transaction mode cannot route. ``options`` sets the statement
+    timeout for direct connections; pgbouncer drops that startup option, which is
+    why each transaction sets it again (see ``tx.SETUP_SQL``).
+    """
+
+    async def connect() -> Connection:
+        conn: Connection = await aio(
+            AsyncConnection.connect,
+            url,
+            connect_timeout=connect_timeout_s,
+            prepare_threshold=None,
+            autocommit=False,
+            options=f"-c statement_timeout={statement_timeout_ms}",
+            application_name=application_name,
+        )
+        return conn
+
+    return connect
+
+
+def _reusable(conn: Connection) -> bool:
+    return (
+        not conn.closed
+        and conn.pgconn.status == ConnStatus.OK
+        and conn.info.transaction_status == TransactionStatus.IDLE
+    )
+
+
+class SessionPool:
+    def __init__(self, connect: Connect, limit: int = 4, *, max_idle_s: float = 60.0) -> None:
+        if limit < 1:
+            raise ValueError("session limit must be at least 1")
+        self._connect = connect
+        self._permits = trio.Semaphore(limit)
+        self._idle: list[tuple[float, Connection]] = []  # (returned at, conn); newest last
+        self._max_idle_s = max_idle_s
+        self._closed = False
+        self.limit = limit
+        self.sessions_in_use = 0
+        self.max_sessions_in_use = 0
+        self.opened = 0
+        self.discarded = 0
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def free_permits(self) -> int:
+        return self._permits.value
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Connection]:
+        """A connection for one transaction, under the session limit.
+
+        The connection goes back to the idle pool only if the block exits normally
+        and the transaction is finished; otherwise it is closed."""
+        if self._closed:
+            raise ServiceUnavailable(SERVICE, "repository is closed")
+        async with self._permits:
+            self.sessions_in_use += 1
+            self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
+            try:
+                conn = await self._checkout()
+                clean = False
+                try:
+                    yield conn
+                    clean = True
+                finally:
+                    if clean and not self._closed and _reusable(conn):
+                        self._idle.append((trio.current_time(), conn))
+                    else:
+                        await self._discard(conn)
+            finally:
+                self.sessions_in_use -= 1
+
+    async def _checkout(self) -> Connection:
+        while self._idle:
+            returned_at, conn = self._idle.pop()
+            # Servers and poolers drop idle clients; an old connection is more
+            # likely dead than worth a health-check round trip.
+            if trio.current_time() - returned_at <= self._max_idle_s and _reusable(conn):
+                return conn
+            await self._discard(conn)
+        conn = await self._connect()
+        self.opened += 1
+        return conn
+
+    async def _discard(self, conn: Connection) -> None:
+        self.discarded += 1
+        with trio.move_on_after(_CLOSE_BUDGET_S, shield=True):
+            try:
+                await aio(conn.close)
+            except psycopg.Error:
+                pass  # already broken: nothing left to close cleanly
+
+    async def aclose(self) -> None:
+        """Close idle connections; connections in use are closed when returned."""
+        self._closed = True
+        while self._idle:
+            _, conn = self._idle.pop()
+            await self._discard(conn)
+
+
+__all__ = ["Connect", "Connection", "SessionPool", "connector"]

@@ -1,0 +1,137 @@
+"""One redis-py asyncio client per process, called from Trio through trio-asyncio.
+
+redis-py's asyncio client runs on the asyncio loop that ``trio_asyncio.open_loop()``
+provides; every command goes through :meth:`RedisClient.call`, which crosses into
+asyncio, and turns redis-py's exceptions into :mod:`bot.errors` so nothing of the
+library leaks into the core. Cancelling the Trio caller cancels the asyncio task and
+waits for it: redis-py then drops the connection it was using instead of returning a
+half-read one to the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+import trio_asyncio
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from bot.errors import ServiceUnavailable
+
+T = TypeVar("T")
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class RedisReplyError(ServiceUnavailable):
+    """Redis answered a command with an error reply (``-ERR``, ``-NOGROUP``...).
+
+    Adapters look at :attr:`reply` for the replies they expect (a missing consumer
+    group); any other reply reaches the core as a plain ``ServiceUnavailable``."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__("redis", reply)
+        self.reply = reply
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    # Blocking commands (XREADGROUP BLOCK) must return before ``read_timeout_s``,
+    # or redis-py would report a healthy wait as a timeout.
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 10.0
+    max_connections: int = 20
+    health_check_interval_s: int = 30
+
+
+async def _aio(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Await an asyncio coroutine function from Trio (needs ``trio_asyncio.open_loop()``)."""
+    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+    return result
+
+
+def _is_socket_path(target: str) -> bool:
+    return "://" not in target
+
+
+def describe_target(target: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    if _is_socket_path(target):
+        return f"unix:{target}"
+    parts = urlsplit(target)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisClient:
+    """A connection pool plus the one way to run a command on it."""
+
+    def __init__(self, target: str = DEFAULT_REDIS_URL, options: RedisOptions | None = None) -> None:
+        """``target`` is a ``redis://``/``rediss://``/``unix://`` URL or a unix socket path.
+
+        Creating the client does no I/O: connections open on first use."""
+        self.options = options or RedisOptions()
+        self.target = describe_target(target)
+        opts = self.options
+        common: dict[str, Any] = {
+            "socket_connect_timeout": opts.connect_timeout_s,
+            "socket_timeout": opts.read_timeout_s,
+            "health_check_interval": opts.health_check_interval_s,
+            "decode_responses": True,
+            # One immediate retry covers a pooled connection that Redis closed
+            # (restart, idle timeout); longer waits are the caller's deadline's job.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        }
+        if _is_socket_path(target):
+            pool = aioredis.ConnectionPool(
+                connection_class=aioredis.UnixDomainSocketConnection,
+                path=target,
+                max_connections=opts.max_connections,
+                **common,
+            )
+        else:
+            pool = aioredis.ConnectionPool.from_url(target, max_connections=opts.max_connections, **common)
+        self.raw: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+
+    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Run ``await fn(*args, **kwargs)`` on the asyncio side; map its failures.
+
+        ``fn`` is a bound method of :attr:`raw` (or a coroutine function using it)."""
+        try:
+            return await _aio(fn, *args, **kwargs)
+        except ResponseError as exc:
+            raise RedisReplyError(str(exc)) from exc
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
+        except RedisError as exc:
+            raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
+        except OSError as exc:  # raised by the socket layer before redis-py wraps it
+            raise ServiceUnavailable("redis", f"{self.target}: {exc}") from exc
+
+    async def ping(self) -> bool:
+        """Health check: True when Redis answers PING; raises ServiceUnavailable otherwise."""
+        return bool(await self.call(self.raw.ping))
+
+    async def aclose(self) -> None:
+        """Close the pool's connections (safe to call twice)."""
+        try:
+            await _aio(self.raw.aclose, close_connection_pool=True)
+        except (RedisError, OSError):
+            pass  # closing a pool whose server is gone must not fail shutdown
+
+
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "RedisClient",
+    "RedisOptions",
+    "RedisReplyError",
+    "describe_target",
+]

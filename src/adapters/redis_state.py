@@ -1,0 +1,46 @@
+"""Conversation state in Redis: one JSON value per (chat, user) with an expiry.
+
+Losing a value is acceptable by design (the user is asked to start the step
+again), so an unreadable value is treated as no value rather than as an error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adapters.redis_client import RedisClient
+
+
+class RedisConversationStore:
+    """Implements :class:`bot.ports.ConversationStore`."""
+
+    def __init__(self, client: RedisClient, prefix: str = "csvbot:") -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def key(self, chat_id: int, user_id: int) -> str:
+        return f"{self._prefix}fsm:{chat_id}:{user_id}"
+
+    async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
+        raw = await self._client.call(self._client.raw.get, self.key(chat_id, user_id))
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def set(self, chat_id: int, user_id: int, data: dict[str, Any], ttl_s: int) -> None:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        # Serialise before any I/O: a value that is not JSON fails here, not half-way.
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        await self._client.call(self._client.raw.set, self.key(chat_id, user_id), payload, ex=ttl_s)
+
+    async def clear(self, chat_id: int, user_id: int) -> None:
+        await self._client.call(self._client.raw.delete, self.key(chat_id, user_id))
+
+
+__all__ = ["RedisConversationStore"]

@@ -1,0 +1,78 @@
+"""The bot as one Trio task tree: poller, workers and reconciler in one nursery.
+
+Nothing here knows whether the services are real or simulated. ``run_bot`` runs
+until cancelled; :class:`BotHandle` lets the caller stop it gracefully (stop
+polling, let in-flight updates finish within a bound, then cancel the rest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import trio
+
+from bot.context import BotContext
+from bot.handlers import Router
+from bot.ports import Services
+from bot.settings import Settings
+from bot.updates import UpdatePoller
+from bot.workers import run_reconciler, run_worker
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    poller: bool = True
+    workers: int = 1
+    reconciler: bool = True
+    name: str = "bot"
+
+
+@dataclass(slots=True)
+class BotHandle:
+    """Returned through ``task_status.started``: a way to stop the bot gracefully."""
+
+    poller: UpdatePoller | None = None
+    _stop: trio.Event = field(default_factory=trio.Event)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def run_bot(
+    services: Services,
+    settings: Settings,
+    *,
+    roles: Roles | None = None,
+    task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    roles = roles or Roles()
+    ctx = BotContext.build(services, settings)
+    handle = BotHandle()
+    ctx.log.info("bot.starting", role=roles.name, poller=roles.poller, workers=roles.workers)
+    async with trio.open_nursery() as nursery:
+        if roles.poller:
+            router = Router(ctx)
+            poller = UpdatePoller(
+                ctx.messenger,
+                router.handle,
+                poll_timeout_s=settings.poll_timeout_s,
+                max_in_flight=settings.max_concurrent_updates,
+                clock=services.clock,
+                log=ctx.log,
+                metrics=services.metrics,
+            )
+            handle.poller = poller
+            await nursery.start(lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status))
+        for number in range(roles.workers):
+            nursery.start_soon(run_worker, ctx, f"{roles.name}-w{number}")
+        if roles.reconciler:
+            nursery.start_soon(run_reconciler, ctx, f"{roles.name}-reconciler")
+        task_status.started(handle)
+        await handle._stop.wait()
+        ctx.log.info("bot.stopping")
+        if handle.poller is not None:
+            handle.poller.stop_polling()
+            with trio.move_on_after(settings.deadline("shutdown")):
+                await handle.poller.drain(settings.deadline("shutdown"))
+        nursery.cancel_scope.cancel()
+    ctx.log.info("bot.stopped")

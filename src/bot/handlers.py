@@ -1,0 +1,128 @@
+"""Routing of one update to its flow, under the handler deadline.
+
+A handler that runs out of time is cancelled, and the user is told so (with a
+fresh, short budget for that message). A bug in one handler is logged and
+answered, never allowed to stop the poller.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from bot.context import BotContext
+from bot.domain import TgMessage, Update
+from bot.errors import DeadlineExceeded, PortError
+from bot.i18n import pick_language, t
+from bot.interact import Interactions
+from bot.uploads import accept_document
+
+LANGUAGE_CACHE_SIZE = 50_000
+
+
+class Router:
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+        self.interactions = Interactions(ctx)
+        self._languages: dict[int, str] = {}
+
+    async def handle(self, update: Update) -> None:
+        ctx = self.ctx
+        lang = "en"
+        # A button press may re-read a file and draw a chart: it gets a longer budget.
+        budget = "interactive" if update.callback_query is not None else "handler"
+        try:
+            with trio.fail_after(ctx.guard.seconds(budget)):
+                lang = await self._language(update)
+                await self._route(update, lang)
+        except trio.TooSlowError:
+            ctx.services.metrics.observe(budget, ctx.guard.seconds(budget), "timeout")
+            ctx.log.warning("handler.timeout", update_id=update.update_id)
+            await self._tell(update, t(lang, "timeout"))
+        except PortError as exc:
+            ctx.log.warning("handler.port_error", update_id=update.update_id, error=str(exc))
+            await self._tell(update, t(lang, "timeout"))
+        except Exception as exc:  # a bug: answer, log, keep polling
+            ctx.log.error("handler.crashed", update_id=update.update_id, error=repr(exc))
+            await self._tell(update, t(lang, "timeout"))
+
+    async def _tell(self, update: Update, text: str) -> None:
+        chat_id = update.chat_id
+        if chat_id is None:
+            return
+        with trio.move_on_after(self.ctx.guard.seconds("telegram.call")):
+            try:
+                await self.ctx.messenger.send_text(chat_id, text)
+            except PortError as exc:
+                self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
+
+    async def _language(self, update: Update) -> str:
+        user = update.user
+        if user is None:
+            return "en"
+        cached = self._languages.get(user.id)
+        if cached is not None:
+            return cached
+        try:
+            stored = await self.ctx.db(self.ctx.services.repo.get_user_language, user.id)
+        except (PortError, DeadlineExceeded):
+            stored = None  # the language is a nicety; answer in the client's language
+        lang = stored or pick_language(user.language_code)
+        self.remember_language(user.id, lang)
+        return lang
+
+    def remember_language(self, user_id: int, lang: str) -> None:
+        if len(self._languages) >= LANGUAGE_CACHE_SIZE:
+            self._languages.pop(next(iter(self._languages)))
+        self._languages[user_id] = lang
+
+    async def _route(self, update: Update, lang: str) -> None:
+        message = update.message
+        if message is not None and message.document is not None and message.from_user is not None:
+            await accept_document(self.ctx, update.update_id, message, lang)
+            return
+        if not await self._claim(update.update_id):
+            return
+        if update.callback_query is not None:
+            await self.interactions.on_callback(update.callback_query, lang)
+        elif message is not None and message.text is not None:
+            await self._on_text(message, lang)
+
+    async def _claim(self, update_id: int) -> bool:
+        """Take effect once per update_id; when the database is down, answer anyway
+        (a repeated reply is better than none)."""
+        try:
+            return await self.ctx.db(self.ctx.services.repo.claim_update, update_id)
+        except PortError as exc:
+            self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
+            return True
+
+    async def _on_text(self, message: TgMessage, lang: str) -> None:
+        text = (message.text or "").strip()
+        command, _, argument = text.partition(" ")
+        command = command.split("@", 1)[0].lower()
+        chat = message.chat_id
+        user_id = message.from_user.id if message.from_user else chat
+        if command == "/start":
+            await self._remember_user(user_id, lang)
+            await self.ctx.messenger.send_text(chat, t(lang, "start"))
+        elif command == "/help":
+            await self.ctx.messenger.send_text(chat, t(lang, "help"))
+        elif command == "/lang":
+            new_lang = "en" if lang == "ru" else "ru"
+            if argument.strip().lower() in {"ru", "en"}:
+                new_lang = argument.strip().lower()
+            await self.ctx.db(self.ctx.services.repo.set_user_language, user_id, new_lang)
+            self.remember_language(user_id, new_lang)
+            await self.ctx.messenger.send_text(chat, t(new_lang, "lang_set"))
+        elif command in self.interactions.commands:
+            await self.interactions.on_command(command, argument.strip(), message, lang)
+        elif command.startswith("/"):
+            await self.ctx.messenger.send_text(chat, t(lang, "unknown_command"))
+        else:
+            await self.interactions.on_plain_text(text, message, lang)
+
+    async def _remember_user(self, user_id: int, lang: str) -> None:
+        try:
+            await self.ctx.db(self.ctx.services.repo.upsert_user, user_id, lang)
+        except PortError as exc:
+            self.ctx.log.warning("user.upsert_failed", user_id=user_id, error=str(exc))

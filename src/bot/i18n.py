@@ -1,0 +1,184 @@
+"""User-facing texts of the bot core, in Russian and English.
+
+Texts about the analysis itself live in :mod:`bot.analysis`; these are about the
+conversation: greetings, receipts, refusals, failures. Every failure text says
+what happened, that nothing was lost, and what to do.
+"""
+
+from __future__ import annotations
+
+SUPPORTED = ("ru", "en")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "start": {
+        "en": (
+            "Hi! Send me a CSV file as a document and I will profile every column: types, "
+            "missing values, statistics, top values. Then you can ask for charts, groupings and exports.\n\n"
+            "/help — what I can do\n/history — your files\n/lang — switch language"
+        ),
+        "ru": (
+            "Привет! Пришлите CSV-файл документом, и я опишу каждую колонку: типы, пропуски, "
+            "статистику, частые значения. Потом можно построить графики, группировки и выгрузки.\n\n"
+            "/help — что я умею\n/history — ваши файлы\n/lang — сменить язык"
+        ),
+    },
+    "help": {
+        "en": (
+            "<b>How to use</b>\n"
+            "1. Send a CSV file (up to 20 MB) as a document: comma, semicolon, tab or | separated; "
+            "UTF-8, UTF-16 or Windows-1251.\n"
+            "2. I answer with a profile of every column.\n"
+            "3. Buttons under the profile give charts, group-by, top values, correlations and exports.\n\n"
+            "/history — your uploads\n/delete N — delete upload N\n/forget — delete everything of yours\n"
+            "/lang — switch language"
+        ),
+        "ru": (
+            "<b>Как пользоваться</b>\n"
+            "1. Пришлите CSV-файл (до 20 МБ) документом: разделитель запятая, точка с запятой, "
+            "табуляция или |; кодировка UTF-8, UTF-16 или Windows-1251.\n"
+            "2. Я пришлю описание каждой колонки.\n"
+            "3. Кнопки под описанием: графики, группировки, топ значений, корреляции и выгрузки.\n\n"
+            "/history — ваши загрузки\n/delete N — удалить загрузку N\n/forget — удалить все ваши данные\n"
+            "/lang — сменить язык"
+        ),
+    },
+    "received": {
+        "en": "Got <b>{name}</b>. Analysing it now; the result will come in a moment.",
+        "ru": "Файл <b>{name}</b> получен. Анализирую, результат придёт через минуту.",
+    },
+    "too_big": {
+        "en": (
+            "This file is {size_mb} MB; Telegram lets bots download at most 20 MB. "
+            "Please send a smaller file (for example, split it or remove unused columns)."
+        ),
+        "ru": (
+            "Файл весит {size_mb} МБ, а Telegram разрешает ботам скачивать не больше 20 МБ. "
+            "Пришлите файл поменьше (например, разделите его или уберите лишние колонки)."
+        ),
+    },
+    "not_csv": {
+        "en": (
+            "<b>{name}</b> does not look like a CSV file. I read .csv, .tsv and .txt tables. "
+            "In Excel use File → Save As → CSV, then send the file here."
+        ),
+        "ru": (
+            "<b>{name}</b> не похож на CSV-файл. Я читаю таблицы .csv, .tsv и .txt. "
+            "В Excel выберите Файл → Сохранить как → CSV и пришлите файл сюда."
+        ),
+    },
+    "send_document": {
+        "en": "Send me a CSV file as a document (📎 → File), or /help.",
+        "ru": "Пришлите CSV-файл документом (📎 → Файл) или наберите /help.",
+    },
+    "timeout": {
+        "en": "That took too long on our side. Nothing was lost — please try again in a minute.",
+        "ru": "Это заняло у нас слишком много времени. Ничего не потеряно — попробуйте ещё раз через минуту.",
+    },
+    "busy_retry_upload": {
+        "en": (
+            "I could not register <b>{name}</b> right now (our database is not answering). "
+            "Nothing was saved — please send the file again in a minute."
+        ),
+        "ru": (
+            "Не удалось принять <b>{name}</b> прямо сейчас (база данных не отвечает). "
+            "Ничего не сохранено — пришлите файл ещё раз через минуту."
+        ),
+    },
+    "job_failed": {
+        "en": (
+            "I could not finish analysing <b>{name}</b> after several tries ({reason}). "
+            "Your file is safe in this chat — please send it again later."
+        ),
+        "ru": (
+            "Не удалось закончить анализ <b>{name}</b> после нескольких попыток ({reason}). "
+            "Файл остался в этом чате — пришлите его ещё раз позже."
+        ),
+    },
+    "download_failed": {
+        "en": "Telegram would not give me <b>{name}</b> ({reason}). Please send the file again.",
+        "ru": "Telegram не отдал мне файл <b>{name}</b> ({reason}). Пришлите его ещё раз.",
+    },
+    "state_unavailable": {
+        "en": "I lost track of that step (temporary problem on our side). Please start it again.",
+        "ru": "Я потерял этот шаг (временная проблема у нас). Пожалуйста, начните его заново.",
+    },
+    "lang_set": {
+        "en": "Language: English.",
+        "ru": "Язык: русский.",
+    },
+    "not_admin": {
+        "en": "This command is for administrators only.",
+        "ru": "Эта команда только для администраторов.",
+    },
+    "unknown_command": {
+        "en": "I don't know that command. /help lists what I can do.",
+        "ru": "Я не знаю такой команды. /help — список того, что я умею.",
+    },
+    "menu_title": {
+        "en": "What next for <b>{name}</b>?",
+        "ru": "Что дальше с <b>{name}</b>?",
+    },
+    "btn_histogram": {"en": "📊 Distribution", "ru": "📊 Распределение"},
+    "btn_timeseries": {"en": "📈 Over time", "ru": "📈 Динамика"},
+    "btn_groupby": {"en": "🧮 Group by", "ru": "🧮 Группировка"},
+    "btn_top": {"en": "🔝 Top values", "ru": "🔝 Топ значений"},
+    "btn_corr": {"en": "🔗 Correlations", "ru": "🔗 Корреляции"},
+    "btn_csv": {"en": "⬇️ CSV", "ru": "⬇️ CSV"},
+    "btn_xlsx": {"en": "⬇️ Excel", "ru": "⬇️ Excel"},
+    "btn_profile": {"en": "📋 Profile", "ru": "📋 Профиль"},
+    "btn_yes_forget": {"en": "Yes, delete everything", "ru": "Да, удалить всё"},
+    "btn_cancel": {"en": "Cancel", "ru": "Отмена"},
+    "btn_sum": {"en": "sum", "ru": "сумма"},
+    "btn_mean": {"en": "mean", "ru": "среднее"},
+    "btn_count": {"en": "count", "ru": "количество"},
+    "pick_column": {"en": "Choose a column:", "ru": "Выберите колонку:"},
+    "pick_group_by": {"en": "Group by which column?", "ru": "По какой колонке группировать?"},
+    "pick_value": {"en": "Which numeric column to aggregate?", "ru": "Какую числовую колонку считать?"},
+    "pick_agg": {"en": "How to aggregate?", "ru": "Как считать?"},
+    "pick_date": {"en": "Which date column is the time axis?", "ru": "Какая колонка с датой — ось времени?"},
+    "no_columns": {
+        "en": "This file has no suitable column for that.",
+        "ru": "В этом файле нет подходящей колонки для этого.",
+    },
+    "upload_gone": {
+        "en": "That file is no longer available (deleted or still being processed). Send it again.",
+        "ru": "Этот файл больше недоступен (удалён или ещё обрабатывается). Пришлите его снова.",
+    },
+    "history_empty": {"en": "You have no uploads yet.", "ru": "У вас пока нет загрузок."},
+    "history_title": {
+        "en": "<b>Your uploads</b> (newest first). Tap one to see its profile again; /delete N removes one.",
+        "ru": "<b>Ваши загрузки</b> (новые сверху). Нажмите, чтобы снова увидеть профиль; /delete N — удалить.",
+    },
+    "delete_usage": {
+        "en": "Usage: /delete N, where N is the number from /history.",
+        "ru": "Использование: /delete N, где N — номер из /history.",
+    },
+    "deleted": {"en": "Deleted <b>{name}</b>.", "ru": "Удалено: <b>{name}</b>."},
+    "forget_confirm": {
+        "en": "Delete ALL your uploads and results? This cannot be undone.",
+        "ru": "Удалить ВСЕ ваши загрузки и результаты? Это нельзя отменить.",
+    },
+    "forgotten": {
+        "en": "Done: {count} uploads and their results are deleted.",
+        "ru": "Готово: удалено загрузок — {count}, вместе с результатами.",
+    },
+    "cancelled": {"en": "Cancelled.", "ru": "Отменено."},
+    "stats": {
+        "en": "<b>Stats</b>\nuploads in flight: {in_flight}\nupdates handled: {handled}",
+        "ru": "<b>Статистика</b>\nв обработке: {in_flight}\nобработано обновлений: {handled}",
+    },
+}
+
+
+def pick_language(language_code: str | None) -> str:
+    """Russian for clients set to Russian, English for everyone else."""
+    if not language_code:
+        return "en"
+    base = language_code.lower().split("-")[0]
+    return "ru" if base == "ru" else "en"
+
+
+def t(lang: str, key: str, **params: object) -> str:
+    texts = _TEXTS[key]
+    template = texts.get(lang) or texts["en"]
+    return template.format(**params) if params else template

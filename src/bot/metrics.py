@@ -1,0 +1,67 @@
+"""An in-memory metrics recorder (implements ports.Metrics).
+
+Good enough for one process: the simulator reads it for its report, the real bot
+logs a summary of it. Latencies are kept per name as plain lists; callers that
+run for days should use :meth:`drain`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (q in 0..100)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(slots=True)
+class Summary:
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    outcomes: dict[str, int]
+
+
+@dataclass(slots=True)
+class MetricsRecorder:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    gauges: dict[str, float] = field(default_factory=dict)
+    gauge_peaks: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, name: str, seconds: float, outcome: str) -> None:
+        self.latencies[name].append(seconds)
+        self.outcomes[name][outcome] += 1
+
+    def gauge(self, name: str, value: float) -> None:
+        self.gauges[name] = value
+        if value > self.gauge_peaks.get(name, -math.inf):
+            self.gauge_peaks[name] = value
+
+    def summary(self) -> dict[str, Summary]:
+        out: dict[str, Summary] = {}
+        for name in sorted(self.latencies):
+            values = sorted(self.latencies[name])
+            out[name] = Summary(
+                count=len(values),
+                p50=percentile(values, 50),
+                p95=percentile(values, 95),
+                p99=percentile(values, 99),
+                max=values[-1] if values else math.nan,
+                outcomes=dict(sorted(self.outcomes[name].items())),
+            )
+        return out
+
+    def drain(self) -> dict[str, Summary]:
+        result = self.summary()
+        self.latencies.clear()
+        self.outcomes.clear()
+        return result

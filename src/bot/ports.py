@@ -1,0 +1,236 @@
+"""The ports: everything the bot needs from the outside world, as Protocols.
+
+``src/bot`` depends on these alone. Real adapters live in ``adapters``, simulated
+ones in ``sim``; the composition roots (``adapters.compose`` and ``sim.compose``)
+fill a :class:`Services` bundle with one or the other.
+
+Contract shared by every async method below: it raises only
+:class:`bot.errors.PortError` subclasses for failures of the outside service, and
+is safe to cancel at any await point (a cancelled write either happened or did
+not; it never leaves a half-written record). Deadlines are NOT the adapters'
+business: the core wraps every port in :mod:`bot.guard`, which applies the named
+deadline of each call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain import (
+    Delivery,
+    InlineKeyboard,
+    Job,
+    JobStatus,
+    JobStep,
+    NewUpload,
+    SentMessage,
+    StoredResult,
+    TgFile,
+    Update,
+    Upload,
+)
+
+
+class TelegramApi(Protocol):
+    """The subset of the Bot API the bot uses."""
+
+    async def get_updates(self, offset: int | None, timeout_s: int, limit: int = 100) -> list[Update]: ...
+
+    async def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        parse_mode: str | None = "HTML",
+        reply_markup: InlineKeyboard | None = None,
+    ) -> SentMessage: ...
+
+    async def edit_message_text(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        parse_mode: str | None = "HTML",
+        reply_markup: InlineKeyboard | None = None,
+    ) -> None: ...
+
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, *, caption: str | None = None
+    ) -> SentMessage: ...
+
+    async def send_photo(
+        self, chat_id: int, filename: str, data: bytes, *, caption: str | None = None
+    ) -> SentMessage: ...
+
+    async def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> None: ...
+
+    async def get_file(self, file_id: str) -> TgFile: ...
+
+    async def download_file(self, file_path: str) -> bytes: ...
+
+
+class Repository(Protocol):
+    """Postgres, seen as domain operations. Each method is ONE short transaction
+    that contains only database work, and rolls back on any error."""
+
+    async def claim_update(self, update_id: int) -> bool:
+        """Record that an update took effect; False if it already had."""
+        ...
+
+    async def upsert_user(self, user_id: int, language: str) -> None: ...
+
+    async def get_user_language(self, user_id: int) -> str | None: ...
+
+    async def set_user_language(self, user_id: int, language: str) -> None: ...
+
+    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+        """Insert the upload, its job and the update's claim together.
+
+        Returns None (and changes nothing) if ``new.update_id`` was already claimed."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
+        """Mark a queued or running job as running and count the attempt.
+
+        Returns None when the job is finished (done/failed) or unknown."""
+        ...
+
+    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...
+
+    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
+        """Store the analysis result and advance the job to ANALYSED (idempotent)."""
+        ...
+
+    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime) -> None: ...
+
+    async def get_result(self, job_id: str) -> StoredResult | None: ...
+
+    async def get_result_for_upload(self, upload_id: str) -> StoredResult | None: ...
+
+    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
+        """Queued or running jobs not touched since ``updated_before`` (reconciler input)."""
+        ...
+
+    async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
+        """The user's uploads, newest first."""
+        ...
+
+    async def get_upload(self, user_id: int, upload_id: str) -> Upload | None:
+        """One upload, only if it belongs to ``user_id``."""
+        ...
+
+    async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None: ...
+
+    async def delete_user_data(self, user_id: int) -> list[Upload]: ...
+
+
+class ConversationStore(Protocol):
+    """Short-lived per-chat state (Redis with a TTL). Losing it is acceptable:
+    the user is asked to start the step again."""
+
+    async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None: ...
+
+    async def set(self, chat_id: int, user_id: int, data: dict[str, Any], ttl_s: int) -> None: ...
+
+    async def clear(self, chat_id: int, user_id: int) -> None: ...
+
+
+class BlobStore(Protocol):
+    """File storage (local disk, Supabase Storage)."""
+
+    async def put(self, key: str, data: bytes, content_type: str = "text/csv") -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def list_keys(self, prefix: str) -> list[str]: ...
+
+
+class JobQueue(Protocol):
+    """At-least-once delivery of job ids. Postgres stays the truth: losing the
+    queue's contents only delays jobs until the reconciler re-enqueues them."""
+
+    async def enqueue(self, job_id: str) -> None: ...
+
+    async def claim(self, consumer: str, block_s: float) -> Delivery | None:
+        """Wait up to ``block_s`` for a job; None if none arrived."""
+        ...
+
+    async def ack(self, delivery: Delivery) -> None: ...
+
+    async def reclaim(self, consumer: str, min_idle_s: float, count: int) -> list[Delivery]:
+        """Take over deliveries that another consumer left unacknowledged."""
+        ...
+
+
+class WallClock(Protocol):
+    """Timestamps and ids: the things simulation must make deterministic.
+    Durations never come from here: use ``trio.current_time()``."""
+
+    def now(self) -> datetime: ...
+
+    def new_id(self) -> uuid.UUID: ...
+
+    def random(self) -> float:
+        """A uniform draw in [0, 1), for jitter."""
+        ...
+
+
+class LogSink(Protocol):
+    """Where log records go. ``emit`` must never block the event loop."""
+
+    def emit(self, level: int, event: str, fields: dict[str, object]) -> None: ...
+
+
+class CpuRunner(Protocol):
+    """Runs CPU-bound work off the event loop, killable at the caller's deadline."""
+
+    async def run(self, kind: str, fn: Any, *args: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    name: str
+    seconds: float
+    outcome: str  # "ok", "timeout", "error"
+
+
+class Metrics(Protocol):
+    def observe(self, name: str, seconds: float, outcome: str) -> None: ...
+
+    def gauge(self, name: str, value: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    telegram: TelegramApi
+    repo: Repository
+    state: ConversationStore
+    blobs: BlobStore
+    queue: JobQueue
+    clock: WallClock
+    log: LogSink
+    cpu: CpuRunner
+    metrics: Metrics
+
+
+__all__ = [
+    "BlobStore",
+    "ConversationStore",
+    "CpuRunner",
+    "JobQueue",
+    "LogSink",
+    "Metrics",
+    "Observation",
+    "Repository",
+    "Services",
+    "TelegramApi",
+    "WallClock",
+]

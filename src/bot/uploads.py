@@ -1,0 +1,97 @@
+"""Accepting a document: checks, one short transaction, a receipt, an enqueue.
+
+No file bytes move here. The upload and its job are recorded together with the
+update's claim, so a re-delivered update changes nothing; if the enqueue fails
+the reconciler finds the job in Postgres and enqueues it later.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from bot.context import BotContext
+from bot.domain import NewUpload, TgDocument, TgMessage
+from bot.errors import DeadlineExceeded, PortError
+from bot.i18n import t
+from bot.retry import retry_transient
+
+CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
+CSV_MIME_TYPES = {
+    "text/csv",
+    "text/plain",
+    "text/tab-separated-values",
+    "application/csv",
+    "application/vnd.ms-excel",  # what Windows reports for .csv
+}
+
+
+def safe_file_name(name: str, limit: int = 80) -> str:
+    """A storage-key-safe version of a user's file name (no paths, no control chars)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKC", base)
+    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._") or "file.csv"
+    if len(base) > limit:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) <= 8 else base[:limit]
+    return base
+
+
+def blob_key(user_id: int, upload_id: str, file_name: str) -> str:
+    return f"{user_id}/{upload_id}_{safe_file_name(file_name)}"
+
+
+def looks_like_csv(document: TgDocument) -> bool:
+    name = (document.file_name or "").lower()
+    if name.endswith(CSV_EXTENSIONS):
+        return True
+    return not name and (document.mime_type or "") in CSV_MIME_TYPES
+
+
+async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, lang: str) -> None:
+    document = message.document
+    assert document is not None and message.from_user is not None
+    name = document.file_name or "file.csv"
+    shown = html.escape(name)
+    if document.file_size is not None and document.file_size > ctx.settings.max_file_bytes:
+        size_mb = f"{document.file_size / 1_048_576:.1f}"
+        await ctx.messenger.send_text(message.chat_id, t(lang, "too_big", size_mb=size_mb))
+        return
+    if not looks_like_csv(document):
+        await ctx.messenger.send_text(message.chat_id, t(lang, "not_csv", name=shown))
+        return
+
+    clock = ctx.services.clock
+    new = NewUpload(
+        update_id=update_id,
+        user_id=message.from_user.id,
+        chat_id=message.chat_id,
+        language=lang,
+        file_id=document.file_id,
+        file_unique_id=document.file_unique_id,
+        file_name=name,
+        file_size=document.file_size,
+    )
+    upload_id, job_id = str(clock.new_id()), str(clock.new_id())
+    try:
+        job = await retry_transient(
+            lambda: ctx.db(ctx.services.repo.record_upload, new, upload_id, job_id, clock.now()),
+            clock=clock,
+            base_s=0.25,
+            max_attempts=4,
+        )
+    except PortError as exc:
+        ctx.log.error("upload.not_recorded", update_id=update_id, error=str(exc))
+        await ctx.messenger.send_text(message.chat_id, t(lang, "busy_retry_upload", name=shown))
+        return
+    if job is None:
+        ctx.log.info("upload.duplicate_update", update_id=update_id)
+        return
+    ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
+    try:
+        await ctx.queue(ctx.services.queue.enqueue, job.job_id)
+    except (PortError, DeadlineExceeded) as exc:
+        # Postgres holds the job; the reconciler will enqueue (or run) it.
+        ctx.log.warning("upload.enqueue_failed", job_id=job.job_id, error=str(exc))
+    await ctx.messenger.send_text(message.chat_id, t(lang, "received", name=shown))

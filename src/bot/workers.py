@@ -1,0 +1,79 @@
+"""Job workers and the reconciler.
+
+A worker claims deliveries from the queue and runs them. The reconciler is what
+makes "no upload is ever lost" hold when the queue does not: it re-enqueues jobs
+that Postgres says are still open but nobody touched for a while (a crash between
+commit and enqueue, a Redis that lost its data, a dead worker), and takes over
+deliveries left unacknowledged. When the queue itself is down, it runs those jobs
+directly, so jobs keep flowing on Postgres alone.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import trio
+
+from bot.context import BotContext
+from bot.errors import PortError
+from bot.jobs import JobRunner
+
+
+async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) -> None:
+    runner = JobRunner(ctx, consumer)
+    log = ctx.log.bind(consumer=consumer)
+    failures = 0
+    while True:
+        try:
+            # The queue deadline must cover the blocking read itself.
+            delivery = await ctx.guard.call_within(
+                "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
+            )
+            failures = 0
+        except PortError as exc:
+            failures += 1
+            delay = min(30.0, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
+            log.warning("worker.claim_failed", error=str(exc), backoff_s=round(delay, 3))
+            await trio.sleep(delay)
+            continue
+        if delivery is not None:
+            await runner.handle_delivery(delivery)
+
+
+async def run_reconciler(ctx: BotContext, consumer: str) -> None:
+    runner = JobRunner(ctx, consumer)
+    log = ctx.log.bind(consumer=consumer)
+    settings = ctx.settings
+    while True:
+        await trio.sleep(settings.reconcile_every_s)
+        try:
+            await reconcile_once(ctx, runner)
+        except PortError as exc:
+            log.warning("reconcile.failed", error=str(exc))
+
+
+async def reconcile_once(ctx: BotContext, runner: JobRunner) -> int:
+    """One pass; returns how many jobs it re-enqueued or ran."""
+    settings = ctx.settings
+    services = ctx.services
+    touched = 0
+    try:
+        stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
+    except PortError as exc:
+        ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
+        stale = []
+    for delivery in stale:
+        await runner.handle_delivery(delivery)
+        touched += 1
+    cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
+    jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
+    for job in jobs:
+        try:
+            await ctx.queue(services.queue.enqueue, job.job_id)
+            ctx.log.info("reconcile.requeued", job_id=job.job_id, attempts=job.attempts)
+        except PortError:
+            ctx.log.warning("reconcile.queue_down_running_directly", job_id=job.job_id)
+            await runner.run_job(job.job_id)
+        touched += 1
+    services.metrics.gauge("reconcile.touched", touched)
+    return touched

@@ -1,0 +1,119 @@
+"""Telegram's HTML parse mode, checked the way the Bot API checks it.
+
+The bot formats its replies as HTML; a user-supplied file name with a stray ``<``
+breaks a real send with "can't parse entities". The emulator refuses the same
+texts so that bug shows up in tests, not in production.
+
+Deliberate simplifications (the error descriptions keep Telegram's wording, the
+byte offsets are UTF-8 offsets as Telegram reports them):
+- tag attributes are not validated (``<a href>`` without a URL is accepted);
+- nesting rules (e.g. nothing inside ``<pre><code>`` but text) are not enforced;
+- an ``&`` that starts no known entity is kept as a literal character.
+Markdown and MarkdownV2 are accepted without validation.
+"""
+
+from __future__ import annotations
+
+import re
+
+ALLOWED_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "code",
+        "pre",
+        "blockquote",
+        "tg-emoji",
+    }
+)
+PARSE_MODES = frozenset({"HTML", "Markdown", "MarkdownV2"})
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)?([^<>]*)>")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+class EntityError(ValueError):
+    """The text is not valid in its parse mode; ``str()`` is Telegram's description tail."""
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def _entity_char(name: str) -> str:
+    if name in _NAMED:
+        return _NAMED[name]
+    code = int(name[2:], 16) if name.startswith("#x") else int(name[1:])
+    return chr(code) if 0 < code <= 0x10FFFF else "\ufffd"
+
+
+def html_to_text(text: str) -> str:
+    """The visible text of an HTML-formatted message; raises EntityError if malformed."""
+    out: list[str] = []
+    open_tags: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "<":
+            m = _TAG.match(text, i)
+            if m is None:
+                raise EntityError(f"Unclosed start tag at byte offset {_byte_offset(text, i)}")
+            closing, name = m.group(1) == "/", (m.group(2) or "").lower()
+            if name not in ALLOWED_TAGS:
+                kind = "end" if closing else "start"
+                raise EntityError(f'Unsupported {kind} tag "{name}" at byte offset {_byte_offset(text, i)}')
+            if closing:
+                expected = open_tags.pop() if open_tags else None
+                if expected != name:
+                    raise EntityError(
+                        f'Unmatched end tag at byte offset {_byte_offset(text, i)}, expected "</{expected}>", '
+                        f'found "</{name}>"'
+                    )
+            else:
+                open_tags.append(name)
+            i = m.end()
+        elif ch == "&":
+            m = _ENTITY.match(text, i)
+            if m is None:
+                out.append("&")
+                i += 1
+            else:
+                out.append(_entity_char(m.group(1)))
+                i = m.end()
+        else:
+            out.append(ch)
+            i += 1
+    if open_tags:
+        raise EntityError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+    return "".join(out)
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """What the recipient sees; raises EntityError for malformed HTML."""
+    if parse_mode == "HTML":
+        return html_to_text(text)
+    return text
+
+
+def strip_html(text: str) -> str:
+    """Best-effort plain text for display (never raises): tags dropped, entities decoded."""
+    try:
+        return html_to_text(text)
+    except EntityError:
+        return _TAG.sub("", text)
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2

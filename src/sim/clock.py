@@ -1,0 +1,42 @@
+"""The simulated WallClock: timestamps from a fixed epoch plus virtual time, seeded ids.
+
+Durations in the bot come from ``trio.current_time()`` (the MockClock); this port
+only supplies what would otherwise read the real world: datetimes, uuids, jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import trio
+
+# The audit's date: any fixed instant works, it only has to be the same every run.
+SIM_EPOCH = datetime(2024, 11, 13, 9, 0, tzinfo=UTC)
+
+
+class SimWallClock:
+    """Implements ``bot.ports.WallClock``.
+
+    Ids and jitter draw from separate streams so that one more id (say, a retried
+    upload) does not shift every later backoff.
+    """
+
+    __slots__ = ("_epoch", "_ids", "_jitter")
+
+    def __init__(self, ids: random.Random, jitter: random.Random, epoch: datetime = SIM_EPOCH) -> None:
+        if epoch.tzinfo is None:
+            raise ValueError("the simulation epoch must be timezone-aware")
+        self._ids = ids
+        self._jitter = jitter
+        self._epoch = epoch
+
+    def now(self) -> datetime:
+        return self._epoch + timedelta(seconds=trio.current_time())
+
+    def new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self._ids.getrandbits(128), version=4)
+
+    def random(self) -> float:
+        return self._jitter.random()
