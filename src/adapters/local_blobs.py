@@ -48,6 +48,8 @@ def check_prefix(prefix: str) -> str:
     """Like :func:`check_key`, but ``""`` and a trailing ``/`` or partial name are allowed."""
     if not prefix:
         return prefix
+    if prefix.startswith("/"):
+        raise ValueError(f"blob prefix is absolute: {prefix!r}")
     head, _, last = prefix.rpartition("/")
     if last in (".", ".."):
         raise ValueError(f"blob prefix ends in a '.' or '..' segment: {prefix!r}")

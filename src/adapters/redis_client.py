@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-import trio_asyncio
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from adapters.asyncio_bridge import aio
 from bot.errors import ServiceUnavailable
-
-T = TypeVar("T")
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -49,12 +47,6 @@ class RedisOptions:
     read_timeout_s: float = 10.0
     max_connections: int = 20
     health_check_interval_s: int = 30
-
-
-async def _aio(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Await an asyncio coroutine function from Trio (needs ``trio_asyncio.open_loop()``)."""
-    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
-    return result
 
 
 def _is_socket_path(target: str) -> bool:
@@ -99,14 +91,14 @@ class RedisClient:
             )
         else:
             pool = aioredis.ConnectionPool.from_url(target, max_connections=opts.max_connections, **common)
-        self.raw: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self.raw: aioredis.Redis[Any] = aioredis.Redis(connection_pool=pool)
 
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """Run ``await fn(*args, **kwargs)`` on the asyncio side; map its failures.
 
         ``fn`` is a bound method of :attr:`raw` (or a coroutine function using it)."""
         try:
-            return await _aio(fn, *args, **kwargs)
+            return await aio(fn, *args, **kwargs)
         except ResponseError as exc:
             raise RedisReplyError(str(exc)) from exc
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -123,7 +115,7 @@ class RedisClient:
     async def aclose(self) -> None:
         """Close the pool's connections (safe to call twice)."""
         try:
-            await _aio(self.raw.aclose, close_connection_pool=True)
+            await aio(self.raw.connection_pool.disconnect)
         except (RedisError, OSError):
             pass  # closing a pool whose server is gone must not fail shutdown
 

@@ -12,15 +12,18 @@ caller, which knows how much of its deadline is left.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import anyio._backends._asyncio as _anyio_asyncio
 import httpx
-import trio_asyncio
+import trio_asyncio  # noqa: F401 - imported for its patches of asyncio's loop lookup
 from storage3.exceptions import StorageApiError
 from storage3.utils import StorageException
 from supabase import AsyncClientOptions, acreate_client
 
+from adapters.asyncio_bridge import aio
 from adapters.local_blobs import check_key, check_prefix
 from bot.errors import BlobNotFound, ServiceUnavailable
 
@@ -31,10 +34,21 @@ _LIST_PAGE = 1000
 _PLACEHOLDER = ".emptyFolderPlaceholder"
 
 
-async def _aio(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Await an asyncio coroutine function from Trio (needs ``trio_asyncio.open_loop()``)."""
-    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
-    return result
+def _align_anyio_with_trio_asyncio() -> None:
+    """Make anyio's asyncio backend (httpx runs on it) find trio-asyncio's loop.
+
+    trio-asyncio replaces ``asyncio.get_running_loop`` (and ``current_task``) with
+    versions that know its loop; anyio binds those names when its backend module is
+    first imported. Imported before trio-asyncio (anyio's pytest plugin does that),
+    it keeps the originals and every httpx call fails with "no running event loop".
+    """
+    for name in ("get_running_loop", "current_task"):
+        patched = getattr(asyncio, name)
+        if getattr(_anyio_asyncio, name, patched) is not patched:
+            setattr(_anyio_asyncio, name, patched)
+
+
+_align_anyio_with_trio_asyncio()
 
 
 def _is_missing_object(exc: StorageApiError) -> bool:
@@ -74,20 +88,20 @@ class SupabaseBlobStore:
         http = open_http_client(max_connections)
         options = AsyncClientOptions(httpx_client=http, auto_refresh_token=False, persist_session=False)
         try:
-            client = await _aio(acreate_client, url, key, options=options)
+            client = await aio(acreate_client, url, key, options=options)
         except BaseException:
-            await _aio(http.aclose)
+            await aio(http.aclose)
             raise
         return cls(client.storage, bucket, http)
 
     async def aclose(self) -> None:
         if self._http is not None:
             http, self._http = self._http, None
-            await _aio(http.aclose)
+            await aio(http.aclose)
 
     async def _call(self, key: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         try:
-            return await _aio(fn, *args, **kwargs)
+            return await aio(fn, *args, **kwargs)
         except StorageApiError as exc:
             if _is_missing_object(exc):
                 raise BlobNotFound(key) from exc

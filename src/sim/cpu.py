@@ -78,6 +78,11 @@ class SimCpuRunner:
         self.busy_s = 0.0  # modelled CPU seconds actually spent (cancelled work excluded)
         self.peak_waiting = 0
 
+    @property
+    def in_use(self) -> int:
+        """Cores busy right now (0 after the run: a leaked slot is a bug)."""
+        return int(self._limiter.borrowed_tokens)
+
     def cost_of(self, kind: str, args: tuple[Any, ...]) -> float:
         return self._costs.get(kind, self._default).seconds(_input_size(args))
 

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.cpu import CpuCost
@@ -43,6 +43,9 @@ class ScenarioError(ValueError):
 # ---------------------------------------------------------------- validation helpers
 
 
+_REQUIRED: Any = object()  # marks a key that has no default
+
+
 class _Table:
     """One TOML table being read: typed getters, and unknown keys reported at the end."""
 
@@ -66,27 +69,30 @@ class _Table:
             raise ScenarioError(f"{self.where}.{key}: expected {what}, got {value!r}")
         return value
 
-    def number(self, key: str, default: object = None, *, minimum: float = 0.0) -> float:
+    def number(self, key: str, default: object = _REQUIRED, *, minimum: float = 0.0) -> float:
+        if key not in self.data:
+            self.used.add(key)
+            if default is _REQUIRED:
+                raise ScenarioError(f"{self.where}: missing required key {key!r}")
+            return float(cast(float, default))
         value = self._get(key, (int, float), default, "a number")
-        if value is None:
-            return math.nan
         if not math.isfinite(value) or value < minimum:
             raise ScenarioError(f"{self.where}.{key}: must be a finite number >= {minimum:g}, got {value!r}")
         return float(value)
 
-    def integer(self, key: str, default: object = None, *, minimum: int = 0) -> int:
+    def integer(self, key: str, default: object = _REQUIRED, *, minimum: int = 0) -> int:
         value = self._get(key, (int,), default, "an integer")
         if value < minimum:
             raise ScenarioError(f"{self.where}.{key}: must be >= {minimum}, got {value!r}")
         return int(value)
 
-    def string(self, key: str, default: object = None, *, choices: tuple[str, ...] = ()) -> str:
+    def string(self, key: str, default: object = _REQUIRED, *, choices: tuple[str, ...] = ()) -> str:
         value = self._get(key, (str,), default, "a string")
         if choices and value not in choices:
             raise ScenarioError(f"{self.where}.{key}: {value!r} is not one of {', '.join(choices)}")
         return str(value)
 
-    def boolean(self, key: str, default: object = None) -> bool:
+    def boolean(self, key: str, default: object = _REQUIRED) -> bool:
         return bool(self._get(key, (bool,), default, "true or false"))
 
     def strings(
@@ -113,9 +119,6 @@ class _Table:
         if unknown:
             known = ", ".join(sorted(self.used)) or "none"
             raise ScenarioError(f"{self.where}: unknown key(s) {', '.join(unknown)} (known here: {known})")
-
-
-_REQUIRED = object()
 
 
 # ---------------------------------------------------------------- latency distributions
@@ -221,6 +224,7 @@ class Users:
     start_s: float = 0.0
     spread_s: float = 0.0  # uniform: arrivals spread evenly over this window
     send_start: bool = True  # send /start before the upload
+    start_patience_s: float = 30.0  # how long a user waits for the /start reply before uploading
     languages: Mapping[str, float] = field(default_factory=lambda: {"en": 1.0})
     files: Files = field(default_factory=Files)
     answer_deadline_s: float = 60.0  # from the upload to the final answer
@@ -349,6 +353,7 @@ def _users(t: _Table) -> Users:
         start_s=t.number("start_s", 0.0),
         spread_s=t.number("spread_s", 0.0),
         send_start=t.boolean("send_start", True),
+        start_patience_s=t.number("start_patience_s", 30.0),
         languages=_weights(t, "languages", None, {"en": 1.0}),
         files=_files(t.table("files")),
         answer_deadline_s=t.number("answer_deadline_s", 60.0),
@@ -454,7 +459,7 @@ def _fault(t: _Table) -> Fault:
     elif kind == "slow_log":
         targets = ("log",)
     elif kind == "lose_data":
-        targets = ("queue", "state", "blobs")
+        targets = ("queue", "state")  # the Redis-backed ones: a restart without persistence
     elif kind == "rate_limit":
         targets = ("telegram",)
     else:

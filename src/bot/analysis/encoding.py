@@ -125,13 +125,16 @@ def decode(data: bytes) -> Decoded | CsvRejected:
     sample = data[start : start + _SAMPLE]
     if _mostly_utf8(sample) and _UTF8_SEQ.search(sample):
         return Decoded(_transcode(data, "utf-8", "replace"), "utf-8")
-    codec = _single_byte_guess(sample) or _normalizer_guess(sample)
-    if codec is None:
+    guess = _single_byte_guess(sample) or _normalizer_guess(sample)
+    if guess is None:
         return CsvRejected("encoding")
-    codec = codecs.lookup(codec).name
+    try:
+        codec = codecs.lookup(guess).name
+    except LookupError:
+        return CsvRejected("encoding")
     try:
         return Decoded(_transcode(data, codec), codec)
-    except (UnicodeDecodeError, LookupError):
+    except UnicodeDecodeError:
         pass
     # A byte the code page leaves undefined (0x98 in cp1251): forgive a handful.
     converted = _transcode(data, codec, "replace")

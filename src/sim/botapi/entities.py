@@ -77,8 +77,8 @@ def html_to_text(text: str) -> str:
                 expected = open_tags.pop() if open_tags else None
                 if expected != name:
                     raise EntityError(
-                        f'Unmatched end tag at byte offset {_byte_offset(text, i)}, expected "</{expected}>", '
-                        f'found "</{name}>"'
+                        f"Unmatched end tag at byte offset {_byte_offset(text, i)}, "
+                        f'expected "</{expected}>", found "</{name}>"'
                     )
             else:
                 open_tags.append(name)

@@ -57,7 +57,10 @@ NOT_MODIFIED = (
 TERMINATED = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
-WEBHOOK_ACTIVE = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
 
 DEFAULT_EPOCH = 1_700_000_000
 
@@ -332,7 +335,9 @@ class BotApiWorld:
         self._messages[(chat_id, message_id)] = msg
         return msg
 
-    def _store_file(self, folder: str, prefix: str, file_name: str | None, mime: str | None, data: bytes) -> StoredFile:
+    def _store_file(
+        self, folder: str, prefix: str, file_name: str | None, mime: str | None, data: bytes
+    ) -> StoredFile:
         self._file_counter += 1
         n = self._file_counter
         ext = _extension(file_name) or ("jpg" if folder == "photos" else "")
@@ -378,7 +383,9 @@ class BotApiWorld:
         update_id = self._queue_update("message", self._message_wire(msg))
         return UserAction(update_id=update_id, message_id=msg.message_id, file_id=stored.file_id)
 
-    def user_presses_button(self, user: TgUser, chat_id: int, message_id: int, callback_data: str) -> UserAction:
+    def user_presses_button(
+        self, user: TgUser, chat_id: int, message_id: int, callback_data: str
+    ) -> UserAction:
         msg = self._messages.get((chat_id, message_id))
         if msg is None or msg.sender is not None:
             raise ValueError(f"no bot message {message_id} in chat {chat_id}")
@@ -591,7 +598,14 @@ class BotApiWorld:
         chat_id = self._open_queries.pop(callback_query_id, None)
         if chat_id is None:
             raise BotApiError(400, QUERY_INVALID)
-        self._record("callback_answer", chat_id, None, text=text, callback_query_id=callback_query_id, show_alert=show_alert)
+        self._record(
+            "callback_answer",
+            chat_id,
+            None,
+            text=text,
+            callback_query_id=callback_query_id,
+            show_alert=show_alert,
+        )
         await self._after("answerCallbackQuery", fault)
         return True
 
@@ -660,7 +674,12 @@ class BotApiWorld:
 
     def _record(self, kind: SentKind, chat_id: int, message_id: int | None, **fields: Any) -> None:
         record = SentRecord(
-            seq=len(self._log) + 1, chat_id=chat_id, kind=kind, date=self._now(), message_id=message_id, **fields
+            seq=len(self._log) + 1,
+            chat_id=chat_id,
+            kind=kind,
+            date=self._now(),
+            message_id=message_id,
+            **fields,
         )
         self._log.append(record)
         self._log_by_chat.setdefault(chat_id, []).append(record)

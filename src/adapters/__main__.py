@@ -1,0 +1,101 @@
+"""Command line: ``python -m adapters run | worker | chat``.
+
+- ``run``: the bot against Telegram (``TELEGRAM_BOT_TOKEN``): poller, one in-process
+  worker and the reconciler. SIGTERM/SIGINT stop it gracefully.
+- ``worker``: a job-worker process only (start any number).
+- ``chat``: the real bot, real adapters, against the local Bot API emulator, with a
+  terminal client so a person can act as a Telegram user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from adapters.compose import RealConfig, asyncio_bridge, real_services
+from adapters.logging_sink import start_logging
+from bot.app import BotHandle, Roles, run_bot
+from bot.settings import settings_from_env
+
+EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"
+
+
+async def _stop_on_signal(handle: BotHandle, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for signum in signals:
+            logging.getLogger("csvbot").warning("signal %s: stopping gracefully", signal.Signals(signum).name)
+            handle.stop()
+            return
+
+
+async def _serve(config: RealConfig, roles: Roles) -> None:
+    settings = settings_from_env()
+    async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as nursery:
+        handle: BotHandle = await nursery.start(lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status))
+        await nursery.start(_stop_on_signal, handle)
+
+
+async def _chat(config: RealConfig, user_id: int, language: str) -> None:
+    from sim.botapi.chat import run_chat
+    from sim.botapi.server import serve_emulator
+    from sim.botapi.world import BotApiWorld
+
+    world = BotApiWorld(token=EMULATOR_TOKEN)
+    settings = settings_from_env()
+    async with trio.open_nursery() as outer:
+        url: str = await outer.start(serve_emulator, world)
+        local = dataclasses.replace(config, telegram_token=EMULATOR_TOKEN, telegram_url=url)
+        async with asyncio_bridge(), real_services(local) as services, trio.open_nursery() as inner:
+            handle: BotHandle = await inner.start(
+                lambda task_status: run_bot(services, settings, roles=Roles(name="chat"), task_status=task_status)
+            )
+            print(f"Bot API emulator at {url}; you are user {user_id} ({language}). Type /start.", flush=True)
+            await run_chat(url, user_id, language)
+            handle.stop()
+        outer.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adapters", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot against Telegram")
+    worker = sub.add_parser("worker", help="run a job worker process")
+    worker.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process")
+    worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    chat = sub.add_parser("chat", help="chat with the bot through the local emulator")
+    chat.add_argument("--user-id", type=int, default=1001)
+    chat.add_argument("--language", default="ru")
+    args = parser.parse_args(argv)
+
+    config = RealConfig.from_env()
+    listener = start_logging(config.secrets, level=logging.INFO)
+    runner: Callable[[], Awaitable[None]]
+    try:
+        if args.command == "run":
+            if not config.telegram_token:
+                print("Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr)
+                return 2
+            runner = lambda: _serve(config, Roles(name="bot"))  # noqa: E731
+        elif args.command == "worker":
+            import os
+            import socket
+
+            name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+            runner = lambda: _serve(config, Roles(poller=False, workers=args.workers, reconciler=True, name=name))  # noqa: E731
+        else:
+            runner = lambda: _chat(config, args.user_id, args.language)  # noqa: E731
+        trio.run(runner)
+    finally:
+        listener.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

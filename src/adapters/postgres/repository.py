@@ -1,0 +1,462 @@
+"""The Repository port on Postgres (psycopg's AsyncConnection, through trio-asyncio).
+
+Each method is one short transaction containing only database work, run whole on
+the asyncio side (:func:`adapters.postgres.tx.run_transaction`) under the session
+limit of :class:`adapters.postgres.pool.SessionPool`. A transaction either commits
+or, on any error or cancellation, rolls back and its connection is discarded.
+
+Semantics shared with ``sim.memory.MemoryRepository`` (the contract suite in
+``tests/contract/test_repository_contract.py`` holds both to them):
+- ids are UUID strings, returned in canonical form; an id that is not a UUID is
+  simply unknown to reads; timestamps are stored and returned in UTC (a naive
+  ``now`` is taken as UTC);
+- ``upsert_user`` creates a user but keeps an existing user's language (changing it
+  is ``set_user_language``'s job); ``record_upload`` does the same for its user;
+- job steps only move forward; a finished job (done/failed) stays finished:
+  ``start_attempt`` returns None and ``finish_job`` does nothing for it;
+- ``save_result`` keeps the first payload saved for a job;
+- uploads are listed and returned newest first (ties by id, descending).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import psycopg
+
+from adapters.asyncio_bridge import aio
+from adapters.postgres.errors import map_error
+from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
+from adapters.postgres.pool import SessionPool, connector
+from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
+from bot.domain import Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+
+T = TypeVar("T")
+
+_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+_JOB_COLUMNS = """
+    j.id, j.upload_id, j.user_id, j.chat_id, j.language, u.file_id, u.file_name, u.file_size,
+    j.status, j.step, j.attempts, u.blob_key, j.error
+"""
+_UPLOAD_COLUMNS = "id, user_id, chat_id, file_name, file_size, created_at, blob_key"
+_RESULT_COLUMNS = "job_id, upload_id, payload, created_at"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    """For writes: a malformed id is the caller's bug."""
+    return uuid.UUID(value)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    """For reads: a malformed id names nothing."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _job(row: Row) -> Job:
+    return Job(
+        job_id=str(row[0]),
+        upload_id=str(row[1]),
+        user_id=int(row[2]),
+        chat_id=int(row[3]),
+        language=str(row[4]),
+        file_id=str(row[5]),
+        file_name=str(row[6]),
+        file_size=None if row[7] is None else int(row[7]),
+        status=JobStatus(row[8]),
+        step=JobStep(row[9]),
+        attempts=int(row[10]),
+        blob_key=row[11],
+        error=row[12],
+    )
+
+
+def _upload(row: Row) -> Upload:
+    return Upload(
+        upload_id=str(row[0]),
+        user_id=int(row[1]),
+        chat_id=int(row[2]),
+        file_name=str(row[3]),
+        file_size=None if row[4] is None else int(row[4]),
+        created_at=_utc(row[5]),
+        blob_key=row[6],
+    )
+
+
+def _result(row: Row) -> StoredResult:
+    return StoredResult(
+        job_id=str(row[0]), upload_id=str(row[1]), payload=str(row[2]), created_at=_utc(row[3])
+    )
+
+
+# ---------------------------------------------------------------- transactions
+# Each runs on the asyncio side, inside run_transaction. Statements go through
+# Tx.run one by one, so a failure between any two of them rolls all back.
+
+
+async def _claim_update(tx: Tx, update_id: int) -> bool:
+    row = await tx.one(
+        "INSERT INTO processed_updates (update_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING update_id",
+        (update_id,),
+    )
+    return row is not None
+
+
+async def _upsert_user(tx: Tx, user_id: int, language: str) -> None:
+    await tx.run(
+        "INSERT INTO users (id, language) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, language)
+    )
+
+
+async def _get_user_language(tx: Tx, user_id: int) -> str | None:
+    row = await tx.one("SELECT language FROM users WHERE id = %s", (user_id,))
+    return None if row is None else str(row[0])
+
+
+async def _set_user_language(tx: Tx, user_id: int, language: str) -> None:
+    await tx.run(
+        "INSERT INTO users (id, language) VALUES (%s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET language = EXCLUDED.language",
+        (user_id, language),
+    )
+
+
+async def _record_upload(
+    tx: Tx, new: NewUpload, upload_id: uuid.UUID, job_id: uuid.UUID, now: datetime
+) -> Job | None:
+    claimed = await tx.one(
+        "INSERT INTO processed_updates (update_id, processed_at) VALUES (%s, %s) "
+        "ON CONFLICT DO NOTHING RETURNING update_id",
+        (new.update_id, now),
+    )
+    if claimed is None:
+        return None
+    await tx.run(
+        "INSERT INTO users (id, language, created_at) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        (new.user_id, new.language, now),
+    )
+    await tx.run(
+        "INSERT INTO uploads (id, user_id, chat_id, file_id, file_unique_id, file_name, file_size, "
+        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            upload_id,
+            new.user_id,
+            new.chat_id,
+            new.file_id,
+            new.file_unique_id,
+            new.file_name,
+            new.file_size,
+            now,
+        ),
+    )
+    await tx.run(
+        "INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts, "
+        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s)",
+        (
+            job_id,
+            upload_id,
+            new.user_id,
+            new.chat_id,
+            new.language,
+            JobStatus.QUEUED.value,
+            int(JobStep.RECORDED),
+            now,
+            now,
+        ),
+    )
+    return Job(
+        job_id=str(job_id),
+        upload_id=str(upload_id),
+        user_id=new.user_id,
+        chat_id=new.chat_id,
+        language=new.language,
+        file_id=new.file_id,
+        file_name=new.file_name,
+        file_size=new.file_size,
+        status=JobStatus.QUEUED,
+        step=JobStep.RECORDED,
+        attempts=0,
+    )
+
+
+async def _get_job(tx: Tx, job_id: uuid.UUID) -> Job | None:
+    row = await tx.one(
+        f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN uploads u ON u.id = j.upload_id WHERE j.id = %s", (job_id,)
+    )
+    return None if row is None else _job(row)
+
+
+async def _start_attempt(tx: Tx, job_id: uuid.UUID, now: datetime) -> Job | None:
+    row = await tx.one(
+        "WITH j AS ("
+        "  UPDATE jobs SET status = %s, attempts = attempts + 1, updated_at = %s"
+        "  WHERE id = %s AND status = ANY(%s) RETURNING *"
+        f") SELECT {_JOB_COLUMNS} FROM j JOIN uploads u ON u.id = j.upload_id",
+        (JobStatus.RUNNING.value, now, job_id, list(_UNFINISHED)),
+    )
+    return None if row is None else _job(row)
+
+
+async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) -> None:
+    # Recorded even for a finished job: the blob exists and must stay deletable.
+    row = await tx.one(
+        "UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id",
+        (int(JobStep.STORED), now, job_id),
+    )
+    if row is not None:
+        await tx.run("UPDATE uploads SET blob_key = %s WHERE id = %s", (blob_key, row[0]))
+
+
+async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str, now: datetime) -> None:
+    row = await tx.one(
+        "UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id",
+        (int(JobStep.ANALYSED), now, job_id),
+    )
+    if row is not None:
+        await tx.run(
+            "INSERT INTO results (job_id, upload_id, payload, created_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (job_id) DO NOTHING",
+            (job_id, row[0], payload, now),
+        )
+
+
+async def _finish_job(
+    tx: Tx, job_id: uuid.UUID, status: JobStatus, step: JobStep, error: str | None, now: datetime
+) -> None:
+    await tx.run(
+        "UPDATE jobs SET status = %s, step = GREATEST(step, %s), error = %s, updated_at = %s "
+        "WHERE id = %s AND status = ANY(%s)",
+        (status.value, int(step), error, now, job_id, list(_UNFINISHED)),
+    )
+
+
+async def _get_result(tx: Tx, job_id: uuid.UUID) -> StoredResult | None:
+    row = await tx.one(f"SELECT {_RESULT_COLUMNS} FROM results WHERE job_id = %s", (job_id,))
+    return None if row is None else _result(row)
+
+
+async def _get_result_for_upload(tx: Tx, upload_id: uuid.UUID) -> StoredResult | None:
+    row = await tx.one(
+        f"SELECT {_RESULT_COLUMNS} FROM results WHERE upload_id = %s "
+        "ORDER BY created_at DESC, job_id DESC LIMIT 1",
+        (upload_id,),
+    )
+    return None if row is None else _result(row)
+
+
+async def _jobs_needing_attention(tx: Tx, updated_before: datetime, limit: int) -> list[Job]:
+    rows = await tx.run(
+        f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN uploads u ON u.id = j.upload_id "
+        "WHERE j.status = ANY(%s) AND j.updated_at < %s ORDER BY j.updated_at, j.id LIMIT %s",
+        (list(_UNFINISHED), updated_before, limit),
+    )
+    return [_job(r) for r in rows]
+
+
+async def _list_uploads(tx: Tx, user_id: int, limit: int) -> list[Upload]:
+    rows = await tx.run(
+        f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE user_id = %s "
+        "ORDER BY created_at DESC, id DESC LIMIT %s",
+        (user_id, limit),
+    )
+    return [_upload(r) for r in rows]
+
+
+async def _delete_upload(tx: Tx, user_id: int, upload_id: uuid.UUID) -> Upload | None:
+    # Its jobs and results go with it (ON DELETE CASCADE).
+    row = await tx.one(
+        f"DELETE FROM uploads WHERE id = %s AND user_id = %s RETURNING {_UPLOAD_COLUMNS}",
+        (upload_id, user_id),
+    )
+    return None if row is None else _upload(row)
+
+
+async def _delete_user_data(tx: Tx, user_id: int) -> list[Upload]:
+    rows = await tx.run(f"DELETE FROM uploads WHERE user_id = %s RETURNING {_UPLOAD_COLUMNS}", (user_id,))
+    await tx.run("DELETE FROM users WHERE id = %s", (user_id,))
+    deleted = [_upload(r) for r in rows]
+    deleted.sort(key=lambda u: (u.created_at, uuid.UUID(u.upload_id)), reverse=True)
+    return deleted
+
+
+# ---------------------------------------------------------------- the adapter
+
+
+class PostgresRepository:
+    """``bot.ports.Repository`` on Postgres. Build it with :func:`open_postgres_repository`."""
+
+    def __init__(
+        self, pool: SessionPool, *, schema: str | None = None, statement_timeout_ms: int = 10_000
+    ) -> None:
+        self._pool = pool
+        self._schema = None if schema is None else check_schema_name(schema)
+        self._search_path = None if schema is None else f'"{schema}"'
+        self._statement_timeout_ms = statement_timeout_ms
+
+    # Observability of the session limiter (the simulator's MemoryRepository has the same).
+    @property
+    def session_limit(self) -> int:
+        return self._pool.limit
+
+    @property
+    def sessions_in_use(self) -> int:
+        return self._pool.sessions_in_use
+
+    @property
+    def max_sessions_in_use(self) -> int:
+        return self._pool.max_sessions_in_use
+
+    @property
+    def pool(self) -> SessionPool:
+        return self._pool
+
+    async def _run(self, body: TxBody[T]) -> T:
+        try:
+            async with self._pool.session() as conn:
+                return await aio(run_transaction, conn, self._statement_timeout_ms, self._search_path, body)
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+
+    async def migrate(self) -> list[Migration]:
+        """Apply pending migrations; the ones this call applied."""
+        migrations = load_migrations()
+        applied: list[Migration] = []
+        while True:
+            done = await self._run(functools.partial(apply_next, schema=self._schema, migrations=migrations))
+            if done is None:
+                return applied
+            applied.append(done)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    # ---- Repository port
+
+    async def claim_update(self, update_id: int) -> bool:
+        return await self._run(functools.partial(_claim_update, update_id=update_id))
+
+    async def upsert_user(self, user_id: int, language: str) -> None:
+        await self._run(functools.partial(_upsert_user, user_id=user_id, language=language))
+
+    async def get_user_language(self, user_id: int) -> str | None:
+        return await self._run(functools.partial(_get_user_language, user_id=user_id))
+
+    async def set_user_language(self, user_id: int, language: str) -> None:
+        await self._run(functools.partial(_set_user_language, user_id=user_id, language=language))
+
+    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+        return await self._run(
+            functools.partial(
+                _record_upload, new=new, upload_id=_uuid(upload_id), job_id=_uuid(job_id), now=_utc(now)
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_get_job, job_id=key))
+
+    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_start_attempt, job_id=key, now=_utc(now)))
+
+    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key, now=_utc(now)))
+
+    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(functools.partial(_save_result, job_id=key, payload=payload, now=_utc(now)))
+
+    async def finish_job(
+        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime
+    ) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(
+                functools.partial(
+                    _finish_job, job_id=key, status=status, step=step, error=error, now=_utc(now)
+                )
+            )
+
+    async def get_result(self, job_id: str) -> StoredResult | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_get_result, job_id=key))
+
+    async def get_result_for_upload(self, upload_id: str) -> StoredResult | None:
+        key = _uuid_or_none(upload_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_get_result_for_upload, upload_id=key))
+
+    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
+        if limit <= 0:
+            return []
+        return await self._run(
+            functools.partial(_jobs_needing_attention, updated_before=_utc(updated_before), limit=limit)
+        )
+
+    async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
+        if limit <= 0:
+            return []
+        return await self._run(functools.partial(_list_uploads, user_id=user_id, limit=limit))
+
+    async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None:
+        key = _uuid_or_none(upload_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_delete_upload, user_id=user_id, upload_id=key))
+
+    async def delete_user_data(self, user_id: int) -> list[Upload]:
+        return await self._run(functools.partial(_delete_user_data, user_id=user_id))
+
+
+async def open_postgres_repository(
+    url: str,
+    session_limit: int = 4,
+    schema: str | None = None,
+    *,
+    connect_timeout_s: int = 5,
+    statement_timeout_s: float = 10.0,
+    application_name: str = "csvbot",
+    max_idle_s: float = 60.0,
+) -> PostgresRepository:
+    """Open the repository and bring the schema up to date.
+
+    Must run inside ``trio_asyncio.open_loop()``; close with ``aclose()``.
+    ``schema`` puts every table in that schema (tests isolate themselves so)."""
+    statement_timeout_ms = max(1, round(statement_timeout_s * 1000))
+    connect = connector(
+        url,
+        connect_timeout_s=connect_timeout_s,
+        statement_timeout_ms=statement_timeout_ms,
+        application_name=application_name,
+    )
+    pool = SessionPool(connect, session_limit, max_idle_s=max_idle_s)
+    repo = PostgresRepository(pool, schema=schema, statement_timeout_ms=statement_timeout_ms)
+    try:
+        await repo.migrate()
+    except BaseException:
+        await repo.aclose()
+        raise
+    return repo
+
+
+__all__ = ["PostgresRepository", "open_postgres_repository"]

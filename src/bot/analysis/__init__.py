@@ -1,0 +1,39 @@
+"""CSV analysis: reading messy files, profiling, charts and table answers.
+
+Pure functions (no I/O, no Trio): the bot core runs them in a worker process, so every entry
+point is a top-level function whose arguments and results pickle.
+"""
+
+from .charts import chart_correlations, chart_histogram, chart_timeseries
+from .frame import load_frame
+from .limits import REJECTION_CODES, AnalysisError, CsvLimits, CsvRejected
+from .model import Alert, ColumnProfile, Profile, column_choices
+from .profile import analyse_csv
+from .render import MESSAGE_LIMIT, rejection_text, render_profile, render_table
+from .tables import AGGREGATIONS, TableResult, correlations, group_by, neutralise, top_n
+
+__all__ = [
+    "AGGREGATIONS",
+    "MESSAGE_LIMIT",
+    "REJECTION_CODES",
+    "Alert",
+    "AnalysisError",
+    "ColumnProfile",
+    "CsvLimits",
+    "CsvRejected",
+    "Profile",
+    "TableResult",
+    "analyse_csv",
+    "chart_correlations",
+    "chart_histogram",
+    "chart_timeseries",
+    "column_choices",
+    "correlations",
+    "group_by",
+    "load_frame",
+    "neutralise",
+    "rejection_text",
+    "render_profile",
+    "render_table",
+    "top_n",
+]

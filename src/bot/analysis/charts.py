@@ -1,0 +1,161 @@
+"""Charts as PNG bytes, drawn with matplotlib's Agg canvas (no pyplot: no global state)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .fmt import fmt_number, lang_of
+from .frame import load_frame
+from .limits import AnalysisError
+from .tables import _column, _is_numeric, numeric_columns
+from .texts import text
+
+FREQS = {"D": "D", "W": "W-MON", "M": "MS", "Q": "QS", "Y": "YS"}
+_MAX_BINS = 50
+_MAX_BARS = 15
+_MAX_POINTS = 5000
+
+
+def _figure(width: float = 8.0, height: float = 4.5) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _png(figure: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    out = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def _number_axis(axis: Any, lang: str) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_number(float(v), lang)))
+
+
+def _short(label: object, limit: int = 30) -> str:
+    value = str(label)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def auto_freq(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    days = (end - start).days
+    if days <= 62:
+        return "D"
+    if days <= 366:
+        return "W"
+    if days <= 5 * 366:
+        return "M"
+    return "Q" if days <= 20 * 366 else "Y"
+
+
+def chart_histogram(data: bytes, file_name: str, column: int, lang: str) -> bytes:
+    """Histogram of a numeric column, rows per period of a date column, or top values as bars."""
+    lang = lang_of(lang)
+    frame = load_frame(data, file_name)
+    name = _column(frame, column)
+    series = frame[name].dropna()
+    if series.empty:
+        raise AnalysisError("bad_column", {"column": name})
+    figure, axes = _figure()
+    if _is_numeric(series):
+        values = series.to_numpy(dtype=np.float64)
+        values = values[np.isfinite(values)]
+        edges = np.histogram_bin_edges(values, bins="auto")
+        axes.hist(values, bins=min(_MAX_BINS, max(1, len(edges) - 1)), color="#4C72B0", edgecolor="white")
+        axes.set_title(_short(text(lang, "c.histogram", column=name), 80))
+        _number_axis(axes.xaxis, lang)
+        _number_axis(axes.yaxis, lang)
+        axes.set_ylabel(text(lang, "c.count"))
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        freq = auto_freq(series.min(), series.max())
+        counts = series.groupby(series.dt.to_period(freq)).size()
+        starts = pd.PeriodIndex(counts.index).to_timestamp()
+        axes.bar(starts, counts.to_numpy(), width=_bar_width(freq), color="#4C72B0")
+        period = text(lang, f"c.period.{freq}")
+        axes.set_title(_short(text(lang, "c.per_period", period=period, column=name), 80))
+        _number_axis(axes.yaxis, lang)
+        axes.set_ylabel(text(lang, "c.count"))
+    else:
+        counts = series.astype("str").value_counts().head(_MAX_BARS)[::-1]
+        axes.barh([_short(v) for v in counts.index], counts.to_numpy(), color="#4C72B0")
+        axes.set_title(_short(text(lang, "c.bars", column=name), 80))
+        _number_axis(axes.xaxis, lang)
+    return _png(figure)
+
+
+def _bar_width(freq: str) -> float:
+    return {"D": 0.8, "W": 5.0, "M": 25.0, "Q": 80.0, "Y": 300.0}[freq]
+
+
+def chart_timeseries(
+    data: bytes, file_name: str, value_column: int, date_column: int, freq: str, lang: str
+) -> bytes:
+    """Sum of a numeric column per day/week/month/quarter/year ("auto" picks by the span)."""
+    lang = lang_of(lang)
+    frame = load_frame(data, file_name)
+    value_name, date_name = _column(frame, value_column), _column(frame, date_column)
+    if not _is_numeric(frame[value_name]):
+        raise AnalysisError("bad_column", {"column": value_name})
+    if not pd.api.types.is_datetime64_any_dtype(frame[date_name]):
+        raise AnalysisError("bad_column", {"column": date_name})
+    series = pd.Series(frame[value_name].to_numpy(), index=frame[date_name]).dropna()
+    series = series[series.index.notna()]
+    if series.empty:
+        raise AnalysisError("bad_column", {"column": value_name})
+    if freq not in FREQS:
+        freq = auto_freq(series.index.min(), series.index.max())
+    resampled = series.sort_index().resample(FREQS[freq]).sum()
+    if len(resampled) > _MAX_POINTS:
+        freq = auto_freq(series.index.min(), series.index.max())
+        resampled = series.sort_index().resample(FREQS[freq]).sum()
+    figure, axes = _figure()
+    axes.plot(
+        resampled.index, resampled.to_numpy(), marker="o" if len(resampled) <= 60 else None, color="#4C72B0"
+    )
+    period = text(lang, f"c.period.{freq}")
+    axes.set_title(_short(text(lang, "c.timeseries", value=_short(value_name), period=period), 80))
+    axes.set_xlabel(_short(date_name))
+    _number_axis(axes.yaxis, lang)
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def chart_correlations(data: bytes, file_name: str, lang: str) -> bytes:
+    """Heatmap of Pearson correlations between numeric columns."""
+    lang = lang_of(lang)
+    frame = load_frame(data, file_name)
+    names = numeric_columns(frame)
+    if len(names) < 2:
+        raise AnalysisError("bad_column", {"column": "numeric"})
+    matrix = frame[names].astype("float64").corr(min_periods=3).to_numpy()
+    size = min(12.0, 3.0 + 0.5 * len(names))
+    figure, axes = _figure(size + 1.5, size)
+    image = axes.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    labels = [_short(n, 20) for n in names]
+    axes.set_xticks(range(len(names)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(names)), labels)
+    if len(names) <= 12:
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if not np.isnan(matrix[i, j]):
+                    axes.text(
+                        j,
+                        i,
+                        fmt_number(round(float(matrix[i, j]), 2), lang),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                    )
+    figure.colorbar(image, ax=axes)
+    axes.set_title(text(lang, "c.correlations"))
+    return _png(figure)

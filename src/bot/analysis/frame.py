@@ -1,0 +1,40 @@
+"""One reading pipeline for the profile and for the interactive analyses: bytes to typed columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .infer import TypedColumn, type_table
+from .limits import AnalysisError, CsvLimits, CsvRejected
+from .reader import RawTable, read_table
+from .values import Decimal
+
+
+@dataclass(slots=True)
+class Loaded:
+    table: RawTable  # detection facts; its string columns are released after typing
+    columns: list[TypedColumn]
+    decimal: Decimal
+
+
+def load(data: bytes, limits: CsvLimits) -> Loaded | CsvRejected:
+    table = read_table(data, limits)
+    if isinstance(table, CsvRejected):
+        return table
+    columns, decimal = type_table(table)
+    table.columns = []  # the typed copies are all we need from here on
+    return Loaded(table, columns, decimal)
+
+
+def load_frame(data: bytes, file_name: str, limits: CsvLimits | None = None) -> pd.DataFrame:
+    """The file as a DataFrame with typed columns, in the order and with the names of the profile.
+
+    Raises AnalysisError (with the refusal's code) when the file cannot be read.
+    """
+    del file_name  # detection looks at the content only; kept for a uniform signature
+    loaded = load(data, limits or CsvLimits())
+    if isinstance(loaded, CsvRejected):
+        raise AnalysisError(loaded.code, loaded.params)
+    return pd.DataFrame({c.name: c.values for c in loaded.columns}, copy=False)

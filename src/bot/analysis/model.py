@@ -1,0 +1,80 @@
+"""The profile of one file: what we found, stored as JSON and rendered again later."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PROFILE_VERSION = 1
+KINDS = ("numeric", "datetime", "category", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    code: str  # constant, empty, mostly_missing, high_cardinality, skewed, mixed_types, duplicates, ...
+    column: int | None = None  # index into Profile.columns, None for the whole file
+    params: dict[str, int | float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnProfile:
+    index: int
+    name: str
+    type: str  # integer, float, date, datetime, boolean, category, text, empty
+    kind: str  # numeric, datetime, category, text: what a chart or a group-by may do with it
+    count: int  # non-missing values
+    missing: int
+    distinct: int
+    invalid: int = 0  # values that did not fit the column's type (counted as missing)
+    invalid_example: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    mean: float | None = None
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+    std: float | None = None
+    total: float | None = None
+    skew: float | None = None
+    date_min: str | None = None  # ISO 8601
+    date_max: str | None = None
+    mean_length: float | None = None
+    top: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    file_name: str
+    size_bytes: int
+    n_rows: int
+    n_columns: int
+    encoding: str
+    delimiter: str
+    decimal: str
+    header: bool
+    totals_row_removed: bool
+    preamble_lines: int
+    skipped_rows: int
+    duplicate_rows: int
+    columns: tuple[ColumnProfile, ...]
+    alerts: tuple[Alert, ...] = ()
+    version: int = PROFILE_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        raw: dict[str, Any] = json.loads(text)
+        columns = tuple(
+            ColumnProfile(**{**c, "top": tuple((str(v), int(n)) for v, n in c["top"])})
+            for c in raw.pop("columns")
+        )
+        alerts = tuple(Alert(**a) for a in raw.pop("alerts"))
+        return cls(**raw, columns=columns, alerts=alerts)
+
+
+def column_choices(profile: Profile) -> list[tuple[int, str, str]]:
+    """(index, name, kind) of every column, for building buttons."""
+    return [(c.index, c.name, c.kind) for c in profile.columns]

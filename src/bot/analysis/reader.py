@@ -1,0 +1,167 @@
+"""Bytes to a table of trimmed strings, refusing early whatever we cannot or will not read.
+
+Pyarrow's CSV reader does the parsing: it is linear, multi-threaded and keeps strings in flat
+buffers, so a 20 MB file stays a few tens of MB in memory. Every column is read as text; types
+are decided afterwards (infer.py) so that decimal commas and DD.MM.YYYY dates are ours to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+
+from .dialect import SAMPLE_CHARS, detect
+from .encoding import decode
+from .limits import CsvLimits, CsvRejected
+from .sniff import control_ratio, sniff_container
+
+NULL_TOKENS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"]
+_TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
+_BLOCK = 1 << 20
+_MAX_BAD_SHARE = 0.1  # more rows than this with the wrong field count: wrong structure
+
+
+@dataclass(slots=True)
+class RawTable:
+    names: list[str]
+    columns: list[pa.Array]  # string arrays, whitespace trimmed, empty -> null
+    encoding: str
+    delimiter: str
+    header: bool
+    preamble_lines: int = 0
+    skipped_rows: int = 0  # rows with a different number of fields
+    totals_row_removed: bool = False
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+
+def _names(header: list[str] | None, count: int) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for index in range(count):
+        raw = header[index].strip() if header is not None else ""
+        name = raw or f"column_{index + 1}"
+        base, n = name, 2
+        while name in seen:
+            name, n = f"{base} ({n})", n + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _tidy(column: pa.ChunkedArray) -> pa.Array:
+    array = pc.utf8_trim_whitespace(column.combine_chunks())
+    empty = pc.equal(pc.utf8_length(array), 0)
+    if pc.any(empty).as_py():
+        array = pc.if_else(empty, pa.scalar(None, pa.string()), array)
+    return array
+
+
+def _is_totals_row(values: list[str | None]) -> bool:
+    texts = [v for v in values if v]
+    return bool(texts) and _TOTALS.match(texts[0]) is not None and len(texts) >= 2
+
+
+def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
+    if len(data) > limits.max_bytes:
+        return CsvRejected("too_big", {"size": len(data), "limit": limits.max_bytes})
+    if not data.strip():
+        return CsvRejected("empty")
+    refused = sniff_container(data)
+    if refused is not None:
+        return refused
+    decoded = decode(data)
+    if isinstance(decoded, CsvRejected):
+        return decoded
+    body = decoded.utf8
+    whole = len(body) <= SAMPLE_CHARS
+    sample = bytes(body[:SAMPLE_CHARS]).decode("utf-8", errors="ignore")
+    if not sample.strip(" \t\r\n\ufeff"):
+        return CsvRejected("empty")
+    if control_ratio(sample) > 0.01:
+        return CsvRejected("binary", {"kind": "unknown"})
+    dialect = detect(sample, whole)
+    if dialect.columns > limits.max_columns:
+        return CsvRejected("too_many_columns", {"columns": dialect.columns, "limit": limits.max_columns})
+    keys = [f"f{i}" for i in range(dialect.columns)]
+    bad_rows: list[int] = []
+
+    def on_bad_row(row: pcsv.InvalidRow) -> str:
+        bad_rows.append(row.actual_columns)
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(pa.py_buffer(body[dialect.start :])),
+            read_options=pcsv.ReadOptions(column_names=keys, block_size=_BLOCK),
+            parse_options=pcsv.ParseOptions(
+                delimiter=dialect.delimiter,
+                quote_char='"',
+                newlines_in_values=True,
+                invalid_row_handler=on_bad_row,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(keys, pa.string()),
+                null_values=NULL_TOKENS,
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        detail = str(exc).splitlines()[0][:200]
+        if "straddling" in detail or "block" in detail:
+            return CsvRejected("cell_too_long", {"column": "?", "limit": limits.max_cell_chars})
+        return CsvRejected("unreadable", {"detail": detail})
+    total = table.num_rows + len(bad_rows)
+    if total == 0:
+        return CsvRejected("header_only" if dialect.header is not None else "empty")
+    if table.num_rows == 0 or len(bad_rows) > max(_MAX_BAD_SHARE * total, 3):
+        return CsvRejected("unreadable", {"bad_rows": len(bad_rows), "rows": total})
+    if table.num_rows > limits.max_rows:
+        return CsvRejected("too_many_rows", {"rows": table.num_rows, "limit": limits.max_rows})
+    names = _names(dialect.header, dialect.columns)
+    columns: list[pa.Array] = []
+    kept: list[str] = []
+    header_cells = dialect.header or [""] * len(keys)
+    for key, name, cell in zip(keys, names, header_cells, strict=True):
+        array = _tidy(table.column(key))
+        longest = pc.max(pc.utf8_length(array)).as_py()
+        if longest is not None and longest > limits.max_cell_chars:
+            return CsvRejected("cell_too_long", {"column": name, "limit": limits.max_cell_chars})
+        # Trailing delimiters make nameless, empty columns: drop them, keep named empty ones.
+        if array.null_count == len(array) and not cell.strip():
+            continue
+        columns.append(array)
+        kept.append(name)
+    del table
+    if not columns:
+        return CsvRejected("header_only" if dialect.header is not None else "empty")
+    result = RawTable(
+        names=kept,
+        columns=columns,
+        encoding=decoded.encoding,
+        delimiter=dialect.delimiter,
+        header=dialect.header is not None,
+        preamble_lines=dialect.preamble_lines,
+        skipped_rows=len(bad_rows),
+    )
+    _drop_totals_row(result)
+    if result.rows == 0:
+        return CsvRejected("header_only" if result.header else "empty")
+    return result
+
+
+def _drop_totals_row(table: RawTable) -> None:
+    """A last row that starts with Итого/Total and holds figures is a sum, not data."""
+    last = table.rows - 1
+    if last < 1:
+        return
+    values = [col[last].as_py() for col in table.columns]
+    if _is_totals_row(values):
+        table.columns = [col.slice(0, last) for col in table.columns]
+        table.totals_row_removed = True

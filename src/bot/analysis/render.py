@@ -1,0 +1,250 @@
+"""Profiles and refusals as Telegram HTML messages (each at most 4096 characters)."""
+
+from __future__ import annotations
+
+import html
+
+from .fmt import fmt_date, fmt_number, fmt_percent, lang_of, name
+from .limits import CsvRejected
+from .model import Alert, ColumnProfile, Profile
+from .tables import TableResult
+from .texts import TEXTS, text
+
+MESSAGE_LIMIT = 4096
+MAX_MESSAGES = 4  # more would flood the chat: the rest of the columns get one summary line each
+_MAX_ALERTS = 15
+_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16", "cp1251": "Windows-1251"}
+
+
+def rejection_text(rejected: CsvRejected, lang: str) -> str:
+    lang = lang_of(lang)
+    params = {k: html.escape(str(v), quote=False) for k, v in rejected.params.items()}
+    for key in ("size", "limit"):
+        if rejected.code == "too_big" and key in rejected.params:
+            params[key] = _megabytes(int(rejected.params[key]), lang)
+    for key in ("columns", "rows", "bad_rows", "limit"):
+        if rejected.code != "too_big" and isinstance(rejected.params.get(key), int):
+            params[key] = fmt_number(int(rejected.params[key]), lang)
+    if rejected.code == "unreadable" and "bad_rows" not in params:
+        return text(lang, "rej.unreadable.detail")
+    key = f"rej.{rejected.code}"
+    if key not in TEXTS["en"]:
+        return text(lang, "rej.unknown")
+    try:
+        return text(lang, key, **params)
+    except KeyError:  # a refusal built without its usual params still gets a useful answer
+        return text(lang, "rej.unknown")
+
+
+def _megabytes(size: int, lang: str) -> str:
+    unit = "МБ" if lang == "ru" else "MB"
+    return f"{fmt_number(round(size / 1024 / 1024, 1), lang)} {unit}"
+
+
+def _delimiter(delimiter: str, lang: str) -> str:
+    if delimiter == "\t":
+        return text(lang, "d.tab")
+    if delimiter == " ":
+        return text(lang, "d.space")
+    return f"<code>{html.escape(delimiter)}</code>"
+
+
+def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
+    values: dict[str, str] = {}
+    for key, value in alert.params.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[key] = fmt_number(value, lang)
+        else:
+            values[key] = name(str(value), 40)
+    if alert.column is not None:
+        values["column"] = f"<b>{name(profile.columns[alert.column].name)}</b>"
+    key = f"a.{alert.code}"
+    if alert.code == "mixed_types":
+        if "percent" in alert.params:
+            key = "a.mixed_types.share"
+        elif "example" not in alert.params:
+            key = "a.mixed_types.noexample"
+        if "type" in alert.params:
+            values["type"] = text(lang, f"t.{alert.params['type']}")
+    return "• " + text(lang, key, **values)
+
+
+def _head(profile: Profile, lang: str) -> str:
+    header = text(lang, "p.with_header" if profile.header else "p.no_header")
+    lines = [
+        text(lang, "p.title", name=name(profile.file_name, 64)),
+        text(
+            lang,
+            "p.shape",
+            rows=fmt_number(profile.n_rows, lang),
+            columns=fmt_number(profile.n_columns, lang),
+        ),
+        text(
+            lang,
+            "p.read_as",
+            encoding=_ENCODINGS.get(profile.encoding, html.escape(profile.encoding)),
+            delimiter=_delimiter(profile.delimiter, lang),
+            decimal=f"<code>{html.escape(profile.decimal)}</code>",
+            header=header,
+        ),
+    ]
+    if profile.totals_row_removed:
+        lines.append(text(lang, "p.totals_removed"))
+    if profile.preamble_lines:
+        lines.append(text(lang, "p.preamble", count=profile.preamble_lines))
+    if profile.alerts:
+        lines.append("")
+        lines.append(text(lang, "p.alerts"))
+        lines.extend(_alert_line(a, profile, lang) for a in profile.alerts[:_MAX_ALERTS])
+        if len(profile.alerts) > _MAX_ALERTS:
+            lines.append(f"• … +{len(profile.alerts) - _MAX_ALERTS}")
+    return "\n".join(lines)
+
+
+def _top_values(column: ColumnProfile, lang: str) -> str:
+    return ", ".join(f"{name(v, 24)} ({fmt_number(n, lang)})" for v, n in column.top[:3])
+
+
+def _column_block(column: ColumnProfile, rows: int, lang: str) -> str:
+    lines = [f"<b>{column.index + 1}. {name(column.name)}</b> — <i>{text(lang, 't.' + column.type)}</i>"]
+    facts = [text(lang, "p.distinct", count=fmt_number(column.distinct, lang))]
+    if column.missing:
+        missing = text(
+            lang,
+            "p.missing",
+            count=fmt_number(column.missing, lang),
+            percent=fmt_percent(column.missing, rows, lang),
+        )
+        facts.insert(0, missing)
+    lines.append(" · ".join(facts))
+    if column.kind == "numeric" and column.mean is not None:
+        lines.append(
+            text(lang, "p.range", min=fmt_number(column.minimum, lang), max=fmt_number(column.maximum, lang))
+        )
+        lines.append(
+            text(lang, "p.centre", mean=fmt_number(column.mean, lang), median=fmt_number(column.median, lang))
+        )
+        lines.append(
+            text(
+                lang,
+                "p.quartiles",
+                q1=fmt_number(column.q1, lang),
+                q3=fmt_number(column.q3, lang),
+                total=fmt_number(column.total, lang),
+            )
+        )
+    elif column.kind == "datetime" and column.date_min is not None:
+        lines.append(
+            text(lang, "p.dates", min=fmt_date(column.date_min, lang), max=fmt_date(column.date_max, lang))
+        )
+    elif column.top:
+        lines.append(text(lang, "p.top", values=_top_values(column, lang)))
+        if column.kind == "text" and column.mean_length is not None:
+            lines.append(text(lang, "p.length", length=fmt_number(round(column.mean_length), lang)))
+    return "\n".join(lines)
+
+
+def _short(column: ColumnProfile, lang: str) -> str:
+    return f"{name(column.name, 32)} ({text(lang, 't.' + column.type)})"
+
+
+def _fit(block: str, limit: int) -> str:
+    """Cut a block of plain lines at a line boundary; blocks never hold multi-line tags."""
+    if len(block) <= limit:
+        return block
+    kept = block[: limit - 1]
+    return kept[: kept.rfind("\n")] + "\n…" if "\n" in kept else html.escape("…")
+
+
+def render_profile(profile: Profile, lang: str) -> list[str]:
+    lang = lang_of(lang)
+    messages = [_fit(_head(profile, lang), MESSAGE_LIMIT)]
+    current = text(lang, "p.columns")
+    shown = 0
+    for column in profile.columns:
+        block = _column_block(column, profile.n_rows, lang)
+        if len(current) + 2 + len(block) <= MESSAGE_LIMIT:
+            current += "\n\n" + block
+        elif len(messages) + 1 < MAX_MESSAGES:
+            messages.append(current)
+            current = block
+        else:
+            break
+        shown += 1
+    rest = profile.columns[shown:]
+    if rest:
+        names = ", ".join(_short(c, lang) for c in rest)
+        summary = text(lang, "p.more_columns", count=fmt_number(len(rest), lang), names=names)
+        if len(current) + 2 + len(summary) > MESSAGE_LIMIT:
+            messages.append(current)
+            current = ""
+        current = _fit_summary(current, summary)
+    messages.append(current.strip("\n"))
+    return [m for m in messages if m]
+
+
+def _fit_summary(current: str, summary: str) -> str:
+    room = MESSAGE_LIMIT - len(current) - 2
+    if len(summary) > room:
+        # Cut between two names (names are escaped, so a comma never sits inside an entity).
+        summary = summary[: max(0, room - 2)]
+        summary = summary[: summary.rfind(", ")] + ", …" if ", " in summary else "…"
+    return (current + "\n\n" + summary) if current else summary
+
+
+# ---------------------------------------------------------------- tables
+
+_TABLE_CELL = 18
+_TABLE_COLUMNS = 6
+
+
+def _table_cell(value: object, lang: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return fmt_number(value, lang)
+    raw = str(value)
+    if len(raw) >= 19 and raw[4:5] == "-" and raw[10:11] == "T":
+        raw = fmt_date(raw, lang)
+    return raw if len(raw) <= _TABLE_CELL else raw[: _TABLE_CELL - 1] + "…"
+
+
+def _table_title(result: TableResult, lang: str) -> str:
+    p = {k: name(str(v), 40) for k, v in result.params.items()}
+    if result.kind == "group_by":
+        if result.params.get("agg") == "count":
+            return text(lang, "tb.group_by.count", by=p["by"])
+        agg = text(lang, f"agg.{result.params['agg']}")
+        return text(lang, "tb.group_by", agg=agg, value=p["value"], by=p["by"])
+    if result.kind == "top_rows":
+        return text(lang, "tb.top_n.rows", n=result.params["n"], column=p["column"])
+    if result.kind == "top_values":
+        return text(lang, "tb.top_n.values", column=p["column"])
+    return text(lang, "tb.correlations")
+
+
+def render_table(result: TableResult, lang: str) -> str:
+    """A title and a monospaced table that fits one Telegram message; the rest is in the export."""
+    lang = lang_of(lang)
+    title = _table_title(result, lang)
+    if not result.rows:
+        return f"{title}\n{text(lang, 'tb.empty')}"
+    width = min(len(result.columns), _TABLE_COLUMNS)
+    grid = [[_table_cell(c, lang) for c in result.columns[:width]]]
+    grid += [[_table_cell(c, lang) for c in row[:width]] for row in result.rows]
+    widths = [max(len(r[i]) for r in grid) for i in range(width)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in grid]
+    footer_room = 120
+    body, shown = "", 0
+    for line in lines:
+        candidate = body + html.escape(line, quote=False) + "\n"
+        if len(title) + len(candidate) + footer_room > MESSAGE_LIMIT:
+            break
+        body, shown = candidate, shown + 1
+    message = f"{title}\n<pre>{body.rstrip()}</pre>"
+    hidden = result.total_rows - (shown - 1)
+    if hidden > 0:
+        message += "\n" + text(lang, "tb.more_rows", count=fmt_number(hidden, lang))
+    return message

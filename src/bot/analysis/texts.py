@@ -1,0 +1,220 @@
+"""Every sentence the analysis shows a person, in English and Russian.
+
+Placeholders are filled with already formatted and escaped values by render.py.
+"""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        # refusals: what is wrong, then how to fix it
+        "rej.too_big": "The file is {size}, more than the {limit} I can read. "
+        "Split it into smaller files or remove columns you do not need, then send it again.",
+        "rej.empty": "The file is empty. Export the table again and check that it has rows.",
+        "rej.compressed": "This is a {format} archive, not a CSV file. "
+        "Unpack it and send the .csv file that is inside.",
+        "rej.excel": "This is an Excel workbook ({format}) renamed to .csv. "
+        "Open it in Excel and use File → Save As → CSV (comma or semicolon delimited).",
+        "rej.binary": "This is not a text file (it looks like {kind}). "
+        "Send a CSV file: a table saved as text, e.g. from Excel via Save As → CSV.",
+        "rej.encoding": "I could not tell the text encoding of this file. "
+        "Save it again as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and send it again.",
+        "rej.header_only": "The file has a header line but no data rows. "
+        "Check that you exported the whole table, not only the column names.",
+        "rej.too_many_columns": "The file has {columns} columns; I read at most {limit}. "
+        "Remove the columns you do not need and send it again.",
+        "rej.too_many_rows": "The file has {rows} rows; I read at most {limit}. "
+        "Split it into several files or filter the rows you need.",
+        "rej.cell_too_long": "A value in column {column} is longer than {limit} characters. "
+        'This usually means an unclosed quote ("); check the quotes in that column.',
+        "rej.unreadable": "I could not read the rows: {bad_rows} of {rows} have a different number of fields "
+        "than the header. Check the delimiter and that text with delimiters inside is quoted.",
+        "rej.unreadable.detail": "I could not read this file as a table. Check that it is a CSV file "
+        "with one row per line and a single delimiter (comma, semicolon or tab).",
+        "rej.bad_column": "There is no such column in this file (or it has the wrong type for this). "
+        "Choose a column from the list again.",
+        "rej.unknown": "I could not analyse this file. Check that it is a CSV table and send it again.",
+        # profile
+        "p.title": "📊 <b>{name}</b>",
+        "p.shape": "{rows} rows × {columns} columns",
+        "p.read_as": "Read as: {encoding}, delimiter {delimiter}, decimal mark {decimal}, {header}",
+        "p.with_header": "with a header row",
+        "p.no_header": "no header row (columns numbered)",
+        "p.totals_removed": "The totals row at the end (Итого/Total) was left out.",
+        "p.preamble": "Title lines above the table skipped: {count}.",
+        "p.alerts": "⚠️ <b>Worth a look</b>",
+        "p.columns": "<b>Columns</b>",
+        "p.more_columns": "…and {count} more columns: {names}",
+        "p.missing": "missing {count} ({percent})",
+        "p.distinct": "distinct {count}",
+        "p.range": "min {min} · max {max}",
+        "p.centre": "mean {mean} · median {median}",
+        "p.quartiles": "quartiles {q1} – {q3} · sum {total}",
+        "p.dates": "from {min} to {max}",
+        "p.top": "top: {values}",
+        "p.length": "average length {length} characters",
+        "t.integer": "integer",
+        "t.float": "number",
+        "t.date": "date",
+        "t.datetime": "date and time",
+        "t.boolean": "yes/no",
+        "t.category": "category",
+        "t.text": "text",
+        "t.empty": "empty",
+        "d.tab": "tab",
+        "d.space": "space",
+        # alerts
+        "a.empty": "{column}: empty, no values at all",
+        "a.constant": "{column}: the same value in every row ({value})",
+        "a.mostly_missing": "{column}: {percent}% of values missing",
+        "a.mixed_types": "{column}: {count} values are not a {type} (e.g. {example}); counted as missing",
+        "a.mixed_types.noexample": "{column}: {count} values are not a {type}; counted as missing",
+        "a.mixed_types.share": "{column}: mixed — {percent}% of values are numbers, the rest text",
+        "a.high_cardinality": "{column}: nearly every value is different ({distinct}) — an identifier?",
+        "a.skewed": "{column}: strongly skewed (skewness {skew}); the median says more than the mean",
+        "a.duplicates": "Rows that repeat an earlier row exactly: {count}",
+        "a.skipped_rows": "Rows skipped for a different number of fields: {count}",
+        # tables
+        "tb.group_by": "<b>{agg} of {value} by {by}</b>",
+        "tb.group_by.count": "<b>Rows by {by}</b>",
+        "tb.top_n.values": "<b>Most frequent values of {column}</b>",
+        "tb.top_n.rows": "<b>Top {n} rows by {column}</b>",
+        "tb.correlations": "<b>Correlations between numeric columns</b>",
+        "tb.more_rows": "…{count} more rows in the file you can download.",
+        "tb.empty": "Nothing to show: no values to count.",
+        "agg.sum": "Sum",
+        "agg.mean": "Mean",
+        "agg.median": "Median",
+        "agg.min": "Minimum",
+        "agg.max": "Maximum",
+        "agg.count": "Count",
+        "col.value": "value",
+        "col.count": "count",
+        "col.share": "share",
+        "col.column_a": "column",
+        "col.column_b": "with",
+        "col.r": "r",
+        "col.pairs": "rows",
+        "col.other": "(other)",
+        "col.missing": "(missing)",
+        # charts
+        "c.count": "Rows",
+        "c.histogram": "Distribution of {column}",
+        "c.bars": "Most frequent values of {column}",
+        "c.per_period": "Rows per {period}: {column}",
+        "c.timeseries": "{value} by {period} (sum)",
+        "c.correlations": "Correlations",
+        "c.period.D": "day",
+        "c.period.W": "week",
+        "c.period.M": "month",
+        "c.period.Q": "quarter",
+        "c.period.Y": "year",
+    },
+    "ru": {
+        "rej.too_big": "Файл весит {size}, а я читаю не больше {limit}. "
+        "Разделите его на части или удалите лишние столбцы и пришлите снова.",
+        "rej.empty": "Файл пустой. Выгрузите таблицу ещё раз и проверьте, что в ней есть строки.",
+        "rej.compressed": "Это архив {format}, а не CSV-файл. Распакуйте его и пришлите .csv-файл из архива.",
+        "rej.excel": "Это книга Excel ({format}), переименованная в .csv. "
+        "Откройте её в Excel и выберите Файл → Сохранить как → "
+        "CSV (разделители — запятые или точки с запятой).",
+        "rej.binary": "Это не текстовый файл (похоже на {kind}). "
+        "Пришлите CSV — таблицу, сохранённую как текст, например из Excel через «Сохранить как → CSV».",
+        "rej.encoding": "Не удалось определить кодировку файла. "
+        "Сохраните его как «CSV UTF-8» (в Excel: Сохранить как → CSV UTF-8) и пришлите снова.",
+        "rej.header_only": "В файле есть строка заголовков, но нет данных. "
+        "Проверьте, что выгрузили всю таблицу, а не только названия столбцов.",
+        "rej.too_many_columns": "Столбцов в файле: {columns}, а я читаю не больше {limit}. "
+        "Удалите лишние столбцы и пришлите снова.",
+        "rej.too_many_rows": "Строк в файле: {rows}, а я читаю не больше {limit}. "
+        "Разделите его на несколько файлов или отфильтруйте нужные строки.",
+        "rej.cell_too_long": "Значение в столбце {column} длиннее {limit} символов. "
+        'Обычно это незакрытая кавычка ("): проверьте кавычки в этом столбце.',
+        "rej.unreadable": "Не удалось прочитать строки: в {bad_rows} из {rows} "
+        "другое число полей, чем в заголовке. "
+        "Проверьте разделитель и что текст с разделителями внутри взят в кавычки.",
+        "rej.unreadable.detail": "Не удалось прочитать файл как таблицу. Проверьте, что это CSV: "
+        "одна строка таблицы на строку файла и один разделитель (запятая, точка с запятой или табуляция).",
+        "rej.bad_column": "Такого столбца в файле нет (или он не подходит для этого). "
+        "Выберите столбец из списка ещё раз.",
+        "rej.unknown": "Не удалось проанализировать файл. Проверьте, что это CSV-таблица, и пришлите снова.",
+        "p.title": "📊 <b>{name}</b>",
+        "p.shape": "Строк: {rows}, столбцов: {columns}",
+        "p.read_as": "Прочитан как: {encoding}, разделитель {delimiter}, десятичный знак {decimal}, {header}",
+        "p.with_header": "со строкой заголовков",
+        "p.no_header": "без заголовков (столбцы пронумерованы)",
+        "p.totals_removed": "Итоговая строка в конце (Итого/Total) не учитывалась.",
+        "p.preamble": "Пропущено строк заголовка отчёта над таблицей: {count}.",
+        "p.alerts": "⚠️ <b>Обратите внимание</b>",
+        "p.columns": "<b>Столбцы</b>",
+        "p.more_columns": "…и ещё столбцы ({count}): {names}",
+        "p.missing": "пропусков {count} ({percent})",
+        "p.distinct": "уникальных {count}",
+        "p.range": "мин {min} · макс {max}",
+        "p.centre": "среднее {mean} · медиана {median}",
+        "p.quartiles": "квартили {q1} – {q3} · сумма {total}",
+        "p.dates": "с {min} по {max}",
+        "p.top": "чаще всего: {values}",
+        "p.length": "средняя длина {length} символов",
+        "t.integer": "целое",
+        "t.float": "число",
+        "t.date": "дата",
+        "t.datetime": "дата и время",
+        "t.boolean": "да/нет",
+        "t.category": "категория",
+        "t.text": "текст",
+        "t.empty": "пусто",
+        "d.tab": "табуляция",
+        "d.space": "пробел",
+        "a.empty": "{column}: пустой, значений нет",
+        "a.constant": "{column}: во всех строках одно значение ({value})",
+        "a.mostly_missing": "{column}: пропущено {percent}% значений",
+        "a.mixed_types": "{column}: значений не типа «{type}»: {count} (например, {example}); "
+        "считаются пропусками",
+        "a.mixed_types.noexample": "{column}: значений не типа «{type}»: {count}; считаются пропусками",
+        "a.mixed_types.share": "{column}: смешанный — {percent}% значений числа, остальное текст",
+        "a.high_cardinality": "{column}: почти все значения разные ({distinct}) — это идентификатор?",
+        "a.skewed": "{column}: сильная асимметрия ({skew}); медиана показательнее среднего",
+        "a.duplicates": "Строк, полностью повторяющих более ранние: {count}",
+        "a.skipped_rows": "Пропущено строк с другим числом полей: {count}",
+        "tb.group_by": "<b>{agg}: {value} по {by}</b>",
+        "tb.group_by.count": "<b>Число строк по {by}</b>",
+        "tb.top_n.values": "<b>Частые значения {column}</b>",
+        "tb.top_n.rows": "<b>Топ-{n} строк по {column}</b>",
+        "tb.correlations": "<b>Корреляции между числовыми столбцами</b>",
+        "tb.more_rows": "…остальные строки ({count}) — в файле для скачивания.",
+        "tb.empty": "Показать нечего: нет значений.",
+        "agg.sum": "Сумма",
+        "agg.mean": "Среднее",
+        "agg.median": "Медиана",
+        "agg.min": "Минимум",
+        "agg.max": "Максимум",
+        "agg.count": "Количество",
+        "col.value": "значение",
+        "col.count": "кол-во",
+        "col.share": "доля",
+        "col.column_a": "столбец",
+        "col.column_b": "с",
+        "col.r": "r",
+        "col.pairs": "строк",
+        "col.other": "(прочие)",
+        "col.missing": "(пусто)",
+        "c.count": "Строк",
+        "c.histogram": "Распределение: {column}",
+        "c.bars": "Частые значения: {column}",
+        "c.per_period": "Строк за период ({period}): {column}",
+        "c.timeseries": "{value} по периодам: {period} (сумма)",
+        "c.correlations": "Корреляции",
+        "c.period.D": "день",
+        "c.period.W": "неделя",
+        "c.period.M": "месяц",
+        "c.period.Q": "квартал",
+        "c.period.Y": "год",
+    },
+}
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    table = TEXTS.get(lang, TEXTS["en"])
+    template = table.get(key) or TEXTS["en"][key]
+    return template.format(**values)

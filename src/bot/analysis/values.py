@@ -1,0 +1,187 @@
+"""Recognising numbers and dates as people write them, and converting whole columns at once.
+
+A column's convention (decimal comma or point, date format) is decided on a sample of its values
+in Python; the whole column is then converted with vectorised Arrow kernels, where a value that
+does not fit the convention becomes null and is counted as invalid. Patterns are written in the
+common subset of Python `re` and RE2 (Arrow's engine) so one text serves both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+Decimal = Literal[".", ","]
+
+# Currency and percent signs around a number, and spaces used as thousands separators.
+_AFFIXES = r"^[$€£₽¥]\s*|\s*(?:₽|руб\.?|р\.|RUB|USD|EUR|[$€£¥%])$"
+_SPACES = r"[\s\x{00a0}\x{202f}\x{2009}']"
+_PY_SPACES = r"[\s\u00a0\u202f\u2009']"
+_EXP = r"(?:[eE][+-]?\d+)?"
+NUMBER_PATTERNS: dict[str, str] = {
+    ".": r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?" + _EXP + r"$|^[+-]?\.\d+" + _EXP + "$",
+    ",": r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$|^[+-]?,\d+$",
+}
+_PY_NUMBER = {k: re.compile(v) for k, v in NUMBER_PATTERNS.items()}
+# Values that show which convention a column uses; anything else (integers, 1,234) is neutral.
+_VOTES: tuple[tuple[re.Pattern[str], Decimal], ...] = (
+    (re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+\.\d+$"), "."),
+    (re.compile(r"^[+-]?\d{1,3}(?:,\d{3}){2,}$"), "."),
+    (re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d+$"), ","),
+    (re.compile(r"^[+-]?\d{1,3}(?:\.\d{3}){2,}$"), ","),
+    (re.compile(r"^[+-]?\d*,(?:\d{1,2}|\d{4,})$"), ","),
+    (re.compile(r"^[+-]?0,\d+$"), ","),
+    (re.compile(r"^[+-]?\d*\.(?:\d{1,2}|\d{4,})" + _EXP + "$"), "."),
+    (re.compile(r"^[+-]?0\.\d+$"), "."),
+    (re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"), "."),
+)
+_PY_AFFIXES = re.compile(_AFFIXES.replace(r"\x{00a0}", "\u00a0"))
+
+
+def _clean_number_text(value: str) -> str:
+    return re.sub(_PY_SPACES, "", _PY_AFFIXES.sub("", value.strip()))
+
+
+def number_vote(value: str) -> Decimal | None:
+    text = _clean_number_text(value)
+    for pattern, vote in _VOTES:
+        if pattern.match(text):
+            return vote
+    return None
+
+
+def is_number(value: str, decimal: Decimal | None = None) -> bool:
+    text = _clean_number_text(value)
+    if decimal is not None:
+        return _PY_NUMBER[decimal].match(text) is not None
+    return any(p.match(text) for p in _PY_NUMBER.values())
+
+
+def choose_decimal(sample: Sequence[str], default: Decimal) -> Decimal:
+    votes = {".": 0, ",": 0}
+    for value in sample:
+        vote = number_vote(value)
+        if vote is not None:
+            votes[vote] += 1
+    if votes["."] == votes[","]:
+        return default
+    return "." if votes["."] > votes[","] else ","
+
+
+def to_numbers(strings: pa.Array, decimal: Decimal) -> pa.Array:
+    """Float64 array; values that are not numbers in this convention become null."""
+    text = pc.replace_substring_regex(strings, pattern=_AFFIXES, replacement="")
+    text = pc.replace_substring_regex(text, pattern=_SPACES, replacement="")
+    valid = pc.match_substring_regex(text, pattern=NUMBER_PATTERNS[decimal])
+    text = pc.if_else(valid, text, pa.scalar(None, pa.string()))
+    if decimal == ".":
+        text = pc.replace_substring(text, pattern=",", replacement="")
+    else:
+        text = pc.replace_substring(text, pattern=".", replacement="")
+        text = pc.replace_substring(text, pattern=",", replacement=".")
+    return pc.cast(text, pa.float64())
+
+
+# ---------------------------------------------------------------- dates
+
+
+@dataclass(frozen=True, slots=True)
+class DateFormat:
+    name: str  # strptime format, or "iso"
+    pattern: str  # regex every value must match
+    has_time: bool
+
+
+_T = r"\d{1,2}:\d{2}"
+DATE_FORMATS: tuple[DateFormat, ...] = (
+    DateFormat("iso", r"^\d{4}-\d{2}-\d{2}$", False),
+    DateFormat(
+        "iso",
+        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$",
+        True,
+    ),
+    DateFormat("%d.%m.%Y", r"^\d{1,2}\.\d{1,2}\.\d{4}$", False),
+    DateFormat("%d.%m.%Y %H:%M:%S", r"^\d{1,2}\.\d{1,2}\.\d{4} " + _T + r":\d{2}$", True),
+    DateFormat("%d.%m.%Y %H:%M", r"^\d{1,2}\.\d{1,2}\.\d{4} " + _T + "$", True),
+    DateFormat("%d.%m.%y", r"^\d{1,2}\.\d{1,2}\.\d{2}$", False),
+    DateFormat("%d/%m/%Y", r"^\d{1,2}/\d{1,2}/\d{4}$", False),
+    DateFormat("%m/%d/%Y", r"^\d{1,2}/\d{1,2}/\d{4}$", False),
+    DateFormat("%d/%m/%Y %H:%M:%S", r"^\d{1,2}/\d{1,2}/\d{4} " + _T + r":\d{2}$", True),
+    DateFormat("%m/%d/%Y %H:%M:%S", r"^\d{1,2}/\d{1,2}/\d{4} " + _T + r":\d{2}$", True),
+    DateFormat("%d/%m/%Y %H:%M", r"^\d{1,2}/\d{1,2}/\d{4} " + _T + "$", True),
+    DateFormat("%m/%d/%Y %H:%M", r"^\d{1,2}/\d{1,2}/\d{4} " + _T + "$", True),
+    DateFormat("%Y/%m/%d", r"^\d{4}/\d{1,2}/\d{1,2}$", False),
+    DateFormat("%d-%m-%Y", r"^\d{1,2}-\d{1,2}-\d{4}$", False),
+)
+_PY_DATE = [re.compile(f.pattern) for f in DATE_FORMATS]
+_ISO_FRACTION = r"(\.\d{3})\d+"
+_ISO_ZONE = r"(\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _parses(fmt: DateFormat, index: int, value: str) -> bool:
+    if not _PY_DATE[index].match(value):
+        return False
+    if fmt.name == "iso":
+        value = re.sub(_ISO_ZONE, r"\1", re.sub(_ISO_FRACTION, r"\1", value)).replace("T", " ")
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    try:
+        datetime.strptime(value, fmt.name)  # noqa: DTZ007 - naive wall-clock dates by design
+    except ValueError:
+        return False
+    return True
+
+
+def is_date(value: str) -> bool:
+    value = value.strip()
+    return any(_parses(f, i, value) for i, f in enumerate(DATE_FORMATS))
+
+
+def choose_date_format(sample: Sequence[str], min_share: float) -> DateFormat | None:
+    """The format most of the sample parses with (earlier formats win ties: day first)."""
+    if not sample:
+        return None
+    best, best_hits = None, 0
+    for index, fmt in enumerate(DATE_FORMATS):
+        if not _PY_DATE[index].match(sample[0]) and not _PY_DATE[index].match(sample[-1]):
+            continue  # cheap reject: most columns are not dates at all
+        hits = sum(1 for v in sample if _parses(fmt, index, v))
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+        if hits == len(sample):
+            break
+    if best is None or best_hits < min_share * len(sample):
+        return None
+    return best
+
+
+def to_dates(strings: pa.Array, fmt: DateFormat) -> pa.Array:
+    """timestamp[ms] array; values that do not match the format become null."""
+    valid = pc.match_substring_regex(strings, pattern=fmt.pattern)
+    strings = pc.if_else(valid, strings, pa.scalar(None, pa.string()))
+    if fmt.name != "iso":
+        return pc.strptime(strings, format=fmt.name, unit="ms", error_is_null=True)
+    strings = pc.replace_substring_regex(strings, pattern=_ISO_FRACTION, replacement=r"\1")
+    strings = pc.replace_substring_regex(strings, pattern=_ISO_ZONE, replacement=r"\1")
+    try:
+        return pc.cast(strings, pa.timestamp("ms"))
+    except pa.ArrowInvalid:
+        # Impossible calendar dates (2024-02-30) fail the cast: parse with the slower strptime.
+        fmt_text = "%Y-%m-%dT%H:%M:%S" if fmt.has_time else "%Y-%m-%d"
+        strings = pc.replace_substring_regex(strings, pattern=r"\.\d+$", replacement="")
+        strings = pc.replace_substring(strings, pattern=" ", replacement="T")
+        return pc.strptime(strings, format=fmt_text, unit="ms", error_is_null=True)
+
+
+def looks_typed(value: str) -> bool:
+    """A number or a date: used to tell a header row from a data row."""
+    return bool(value.strip()) and (is_number(value) or is_date(value))

@@ -1,0 +1,80 @@
+"""``python -m sim <scenario> [--seed N] [--json] [--check-determinism]`` (``just simulate``).
+
+A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
+Exit status: 0 all invariants held, 1 an invariant failed, 2 bad usage or scenario,
+3 the determinism check found two different traces for one seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
+from sim.kernel.trace import first_divergence
+from sim.runner import simulate
+from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path
+
+EXIT_OK, EXIT_INVARIANT, EXIT_USAGE, EXIT_NONDETERMINISTIC = 0, 1, 2, 3
+
+_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sim", description="Replay a scenario in the simulator.")
+    parser.add_argument("scenario", help="a name in scenarios/ (without .toml) or a path to a .toml file")
+    parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    parser.add_argument("--json", action="store_true", help="print the full JSON report")
+    parser.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="run twice with the same seed and report the first divergent trace event",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(args_list)
+    if argv is None and not hash_seed_pinned():
+        # Set iteration order of str/bytes depends on the hash seed: pin it, in a new process.
+        reexec_with_pinned_hash_seed("sim", args_list)
+    try:
+        path = resolve_scenario_path(args.scenario, (Path.cwd() / "scenarios", _REPO_SCENARIOS))
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    first = simulate(scenario, args.seed, keep_trace=args.check_determinism)
+    report = first.report
+    status = EXIT_OK if report.ok else EXIT_INVARIANT
+    divergence_text = ""
+    if args.check_determinism:
+        second = simulate(scenario, args.seed, keep_trace=True)
+        divergence = first_divergence(first.trace.events, second.trace.events)
+        identical = divergence is None and second.report.trace_hash == report.trace_hash
+        divergence_text = divergence.describe() if divergence is not None else ""
+        report.details["determinism"] = {
+            "identical": identical,
+            "second_trace_hash": second.report.trace_hash,
+            "divergence": divergence_text,
+        }
+        if not identical:
+            status = EXIT_NONDETERMINISTIC
+
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report.to_text())
+        if args.check_determinism:
+            verdict = "identical traces" if status != EXIT_NONDETERMINISTIC else "TRACES DIFFER"
+            print(f"  determinism: two runs of seed {report.seed}: {verdict}")
+            if divergence_text:
+                print(divergence_text)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""The Repository port in memory, for the simulator and fast tests.
+
+Same semantics as ``adapters.postgres.PostgresRepository`` (the shared contract
+suite runs both): see that module's docstring for the rules on ids, timestamps,
+step monotonicity and finished jobs. Deterministic: no wall clock (timestamps come
+in as arguments), no randomness, dictionaries iterated in insertion order only.
+
+Sessions: with ``session_limit`` set, at most that many operations run at once and
+the rest queue on a FIFO ``trio.Semaphore``, as on the real pool. ``in_session``
+(an async callable taking the method name) runs while the session is held: the
+simulator sleeps there to model query time, so pool exhaustion shows up as it would
+in production, or raises there to model a failed transaction. Every change is
+applied synchronously after ``in_session`` returns, so a cancellation or an error
+leaves nothing half-written, like a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import trio
+
+from bot.domain import Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+from bot.errors import PortError
+
+InSession = Callable[[str], Awaitable[None]]
+
+_UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+@dataclass(slots=True)
+class _UploadRow:
+    id: uuid.UUID
+    user_id: int
+    chat_id: int
+    file_id: str
+    file_unique_id: str
+    file_name: str
+    file_size: int | None
+    created_at: datetime
+    blob_key: str | None = None
+
+    def public(self) -> Upload:
+        return Upload(
+            upload_id=str(self.id),
+            user_id=self.user_id,
+            chat_id=self.chat_id,
+            file_name=self.file_name,
+            file_size=self.file_size,
+            created_at=self.created_at,
+            blob_key=self.blob_key,
+        )
+
+
+@dataclass(slots=True)
+class _JobRow:
+    id: uuid.UUID
+    upload_id: uuid.UUID
+    user_id: int
+    chat_id: int
+    language: str
+    status: JobStatus
+    step: JobStep
+    attempts: int
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _ResultRow:
+    job_id: uuid.UUID
+    upload_id: uuid.UUID
+    payload: str
+    created_at: datetime
+
+    def public(self) -> StoredResult:
+        return StoredResult(
+            job_id=str(self.job_id),
+            upload_id=str(self.upload_id),
+            payload=self.payload,
+            created_at=self.created_at,
+        )
+
+
+class MemoryRepository:
+    """``bot.ports.Repository`` in memory."""
+
+    def __init__(self, session_limit: int | None = None, *, in_session: InSession | None = None) -> None:
+        if session_limit is not None and session_limit < 1:
+            raise ValueError("session limit must be at least 1")
+        self.session_limit = session_limit
+        self._permits = trio.Semaphore(session_limit) if session_limit is not None else None
+        self._in_session = in_session
+        self.sessions_in_use = 0
+        self.max_sessions_in_use = 0
+        self._users: dict[int, str] = {}
+        self._processed: set[int] = set()
+        self._uploads: dict[uuid.UUID, _UploadRow] = {}
+        self._jobs: dict[uuid.UUID, _JobRow] = {}
+        self._results: dict[uuid.UUID, _ResultRow] = {}
+
+    # ---------------------------------------------------------------- sessions
+
+    @asynccontextmanager
+    async def _session(self, method: str) -> AsyncIterator[None]:
+        if self._permits is not None:
+            await self._permits.acquire()  # a checkpoint; a cancelled wait holds nothing
+        else:
+            await trio.lowlevel.checkpoint()
+        self.sessions_in_use += 1
+        self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
+        try:
+            if self._in_session is not None:
+                await self._in_session(method)
+            yield
+        finally:
+            self.sessions_in_use -= 1
+            if self._permits is not None:
+                self._permits.release()
+
+    @property
+    def free_permits(self) -> int | None:
+        return None if self._permits is None else self._permits.value
+
+    # ---------------------------------------------------------------- helpers
+
+    def _job(self, row: _JobRow) -> Job:
+        upload = self._uploads[row.upload_id]
+        return Job(
+            job_id=str(row.id),
+            upload_id=str(row.upload_id),
+            user_id=row.user_id,
+            chat_id=row.chat_id,
+            language=row.language,
+            file_id=upload.file_id,
+            file_name=upload.file_name,
+            file_size=upload.file_size,
+            status=row.status,
+            step=row.step,
+            attempts=row.attempts,
+            blob_key=upload.blob_key,
+            error=row.error,
+        )
+
+    def _drop_upload(self, upload_id: uuid.UUID) -> _UploadRow:
+        """Remove an upload with its jobs and results (the cascade)."""
+        row = self._uploads.pop(upload_id)
+        for job_id in [j.id for j in self._jobs.values() if j.upload_id == upload_id]:
+            del self._jobs[job_id]
+        for job_id in [r.job_id for r in self._results.values() if r.upload_id == upload_id]:
+            del self._results[job_id]
+        return row
+
+    # ---------------------------------------------------------------- Repository port
+
+    async def claim_update(self, update_id: int) -> bool:
+        async with self._session("claim_update"):
+            if update_id in self._processed:
+                return False
+            self._processed.add(update_id)
+            return True
+
+    async def upsert_user(self, user_id: int, language: str) -> None:
+        async with self._session("upsert_user"):
+            self._users.setdefault(user_id, language)
+
+    async def get_user_language(self, user_id: int) -> str | None:
+        async with self._session("get_user_language"):
+            return self._users.get(user_id)
+
+    async def set_user_language(self, user_id: int, language: str) -> None:
+        async with self._session("set_user_language"):
+            self._users[user_id] = language
+
+    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+        upload_key, job_key, at = uuid.UUID(upload_id), uuid.UUID(job_id), _utc(now)
+        async with self._session("record_upload"):
+            if new.update_id in self._processed:
+                return None
+            if upload_key in self._uploads or job_key in self._jobs:
+                # Postgres fails the transaction on the primary key; nothing is kept.
+                raise PortError("memory: duplicate upload or job id")
+            self._processed.add(new.update_id)
+            self._users.setdefault(new.user_id, new.language)
+            self._uploads[upload_key] = _UploadRow(
+                id=upload_key,
+                user_id=new.user_id,
+                chat_id=new.chat_id,
+                file_id=new.file_id,
+                file_unique_id=new.file_unique_id,
+                file_name=new.file_name,
+                file_size=new.file_size,
+                created_at=at,
+            )
+            row = _JobRow(
+                id=job_key,
+                upload_id=upload_key,
+                user_id=new.user_id,
+                chat_id=new.chat_id,
+                language=new.language,
+                status=JobStatus.QUEUED,
+                step=JobStep.RECORDED,
+                attempts=0,
+                error=None,
+                created_at=at,
+                updated_at=at,
+            )
+            self._jobs[job_key] = row
+            return self._job(row)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        key = _uuid_or_none(job_id)
+        async with self._session("get_job"):
+            row = self._jobs.get(key) if key is not None else None
+            return None if row is None else self._job(row)
+
+    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("start_attempt"):
+            row = self._jobs.get(key) if key is not None else None
+            if row is None or row.status not in _UNFINISHED:
+                return None
+            row.status = JobStatus.RUNNING
+            row.attempts += 1
+            row.updated_at = at
+            return self._job(row)
+
+    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("mark_stored"):
+            row = self._jobs.get(key) if key is not None else None
+            if row is None:
+                return
+            row.step = max(row.step, JobStep.STORED)
+            row.updated_at = at
+            self._uploads[row.upload_id].blob_key = blob_key
+
+    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("save_result"):
+            row = self._jobs.get(key) if key is not None else None
+            if row is None:
+                return
+            row.step = max(row.step, JobStep.ANALYSED)
+            row.updated_at = at
+            if row.id not in self._results:
+                self._results[row.id] = _ResultRow(row.id, row.upload_id, payload, at)
+
+    async def finish_job(
+        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime
+    ) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("finish_job"):
+            row = self._jobs.get(key) if key is not None else None
+            if row is None or row.status not in _UNFINISHED:
+                return
+            row.status = JobStatus(status)
+            row.step = max(row.step, JobStep(step))
+            row.error = error
+            row.updated_at = at
+
+    async def get_result(self, job_id: str) -> StoredResult | None:
+        key = _uuid_or_none(job_id)
+        async with self._session("get_result"):
+            result = self._results.get(key) if key is not None else None
+            return None if result is None else result.public()
+
+    async def get_result_for_upload(self, upload_id: str) -> StoredResult | None:
+        key = _uuid_or_none(upload_id)
+        async with self._session("get_result_for_upload"):
+            found = [r for r in self._results.values() if r.upload_id == key]
+            if not found:
+                return None
+            return max(found, key=lambda r: (r.created_at, r.job_id)).public()
+
+    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
+        before = _utc(updated_before)
+        async with self._session("jobs_needing_attention"):
+            if limit <= 0:
+                return []
+            stale = [j for j in self._jobs.values() if j.status in _UNFINISHED and j.updated_at < before]
+            stale.sort(key=lambda j: (j.updated_at, j.id))
+            return [self._job(j) for j in stale[:limit]]
+
+    async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
+        async with self._session("list_uploads"):
+            if limit <= 0:
+                return []
+            mine = [u for u in self._uploads.values() if u.user_id == user_id]
+            mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
+            return [u.public() for u in mine[:limit]]
+
+    async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None:
+        key = _uuid_or_none(upload_id)
+        async with self._session("delete_upload"):
+            row = self._uploads.get(key) if key is not None else None
+            if row is None or row.user_id != user_id:
+                return None
+            return self._drop_upload(row.id).public()
+
+    async def delete_user_data(self, user_id: int) -> list[Upload]:
+        async with self._session("delete_user_data"):
+            mine = [u for u in self._uploads.values() if u.user_id == user_id]
+            mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
+            deleted = [self._drop_upload(u.id).public() for u in mine]
+            self._users.pop(user_id, None)
+            return deleted
+
+    # ---------------------------------------------------------------- for invariants
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table, named as in the Postgres schema."""
+        return {
+            "users": len(self._users),
+            "uploads": len(self._uploads),
+            "jobs": len(self._jobs),
+            "results": len(self._results),
+            "processed_updates": len(self._processed),
+        }
+
+
+__all__ = ["InSession", "MemoryRepository"]

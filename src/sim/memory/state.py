@@ -1,0 +1,56 @@
+"""In-memory twin of the Redis conversation store, expiring on Trio's clock.
+
+Values are stored as JSON text, like Redis holds them, so a caller that mutates a
+returned dict, or stores something JSON cannot hold, behaves as it would for real.
+Expiry uses ``trio.current_time()``: under a MockClock it follows virtual time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import trio
+
+
+class MemoryConversationStore:
+    """Implements :class:`bot.ports.ConversationStore`."""
+
+    def __init__(self) -> None:
+        # key -> (JSON text, expiry on trio's clock)
+        self._values: dict[tuple[int, int], tuple[str, float]] = {}
+
+    async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
+        await trio.lowlevel.checkpoint()
+        key = (chat_id, user_id)
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        payload, expires_at = entry
+        if trio.current_time() >= expires_at:
+            del self._values[key]
+            return None
+        value = json.loads(payload)
+        return value if isinstance(value, dict) else None
+
+    async def set(self, chat_id: int, user_id: int, data: dict[str, Any], ttl_s: int) -> None:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        await trio.lowlevel.checkpoint()
+        self._values[(chat_id, user_id)] = (payload, trio.current_time() + ttl_s)
+
+    async def clear(self, chat_id: int, user_id: int) -> None:
+        await trio.lowlevel.checkpoint()
+        self._values.pop((chat_id, user_id), None)
+
+    def lose_everything(self) -> None:
+        """Model a Redis restart without persistence: every conversation is forgotten."""
+        self._values.clear()
+
+    def __len__(self) -> int:
+        """Entries held, expired ones included until next read (for reports)."""
+        return len(self._values)
+
+
+__all__ = ["MemoryConversationStore"]

@@ -1,0 +1,362 @@
+"""Runs one scenario: the real bot core against the simulated world, on virtual time.
+
+``trio.run`` under ``MockClock(autojump_threshold=0)`` with a seeded scheduler,
+sockets/DNS/threads refused, every random draw from the scenario seed. The bot
+(``bot.app.run_bot``) runs under a supervisor that can crash and restart it; the
+fault schedule and the workload run beside it. The run stops at the scenario's
+duration (or once every user has a final answer, plus a settle time); then the
+bot is stopped and the invariants are checked against the raw sim adapters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from trio.testing import MockClock
+
+from bot.app import BotHandle, Roles, run_bot
+from bot.ports import Services
+from bot.settings import Settings
+from sim.botapi.world import BotApiWorld
+from sim.clock import SIM_EPOCH
+from sim.compose import SIM_TOKEN, SimStack, build_stack
+from sim.kernel.determinism import hash_seed_pinned, seeded_scheduler
+from sim.kernel.escape import install_socket_guards, threads_forbidden
+from sim.kernel.rng import RngStreams
+from sim.kernel.trace import Trace
+from sim.report import Report, latency_table, replay_header
+from sim.scenario import Scenario
+from sim.workload import ANALYSED, FAILED, LOST, Workload
+
+BotMain = Callable[..., Awaitable[None]]  # run_bot's shape: (services, settings, *, roles, task_status)
+
+_EPOCH_S = SIM_EPOCH.timestamp()
+_CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class BotSupervisor:
+    """Runs the bot like a process manager: crash it (no graceful shutdown), restart
+    it after a downtime, and stop it gracefully at the end of the run."""
+
+    def __init__(
+        self,
+        bot_main: BotMain,
+        services: Services,
+        settings: Settings,
+        roles: Roles,
+        trace: Trace,
+        on_fatal: Callable[[], None],
+    ) -> None:
+        self._bot_main = bot_main
+        self._services = services
+        self._settings = settings
+        self._roles = roles
+        self._trace = trace
+        self._on_fatal = on_fatal
+        self._scope: trio.CancelScope | None = None
+        self._handle: BotHandle | None = None
+        self._downtime = 0.0
+        self._stopping = False
+        self._exited = trio.Event()
+        self.crashes = 0
+        self.error: str | None = None
+
+    async def run(self) -> None:
+        try:
+            await self._lifecycle()
+        finally:
+            self._exited.set()
+
+    async def _lifecycle(self) -> None:
+        while True:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._handle = await nursery.start(self._start_bot)
+                        self._trace.record("bot.up")
+                except Exception as exc:  # the bot died on its own: a finding, not a fault we injected
+                    self.error = _describe(exc)
+                    self._trace.record("bot.error", type(exc).__name__)
+                    self._on_fatal()
+                    return
+            self._scope = self._handle = None
+            if self._stopping:
+                return
+            if not scope.cancelled_caught:
+                self.error = "run_bot returned before it was asked to stop"
+                self._on_fatal()
+                return
+            await trio.sleep(self._downtime)
+            self._trace.record("bot.restart")
+
+    async def _start_bot(self, task_status: trio.TaskStatus[BotHandle]) -> None:
+        await self._bot_main(self._services, self._settings, roles=self._roles, task_status=task_status)
+
+    def crash(self, downtime_s: float) -> None:
+        """Kill the bot now; it restarts after ``downtime_s``. Ignored while it is down."""
+        if self._scope is None or self._stopping:
+            return
+        self.crashes += 1
+        self._downtime = downtime_s
+        self._trace.record("bot.crash", f"{downtime_s:g}")
+        self._scope.cancel()
+
+    async def stop(self, grace_s: float) -> None:
+        """Graceful stop within ``grace_s``, then a hard one."""
+        self._stopping = True
+        if self._handle is not None:
+            self._handle.stop()
+            with trio.move_on_after(grace_s):
+                await self._exited.wait()
+        if self._scope is not None:
+            self._scope.cancel()
+        await self._exited.wait()
+
+
+@dataclass(slots=True)
+class Simulation:
+    """A finished run: its report, and its trace (with events if they were kept)."""
+
+    report: Report
+    trace: Trace
+    notes: list[str] = field(default_factory=list)
+
+
+async def _run_schedule(scenario: Scenario, supervisor: BotSupervisor, stack: SimStack, trace: Trace) -> None:
+    """The faults that act on the whole system at a moment, not on single calls."""
+    events: list[tuple[float, int, bool]] = []
+    for index, fault in enumerate(scenario.faults):
+        if fault.kind in ("crash", "lose_data", "slow_log"):
+            events.append((fault.at_s, index, True))
+            if fault.kind == "slow_log" and math.isfinite(fault.end_s):
+                events.append((fault.end_s, index, False))
+    for at, index, starting in sorted(events):
+        await trio.sleep_until(at)
+        fault = scenario.faults[index]
+        trace.record("fault", f"{fault.target} {fault.kind} {'start' if starting else 'end'}")
+        if fault.kind == "crash":
+            supervisor.crash(fault.duration_s)
+        elif fault.kind == "lose_data":
+            (stack.queue if fault.target == "queue" else stack.state).lose_everything()
+        else:
+            stack.log.set_write_cost_override(fault.cost_s if starting else None)
+
+
+async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
+    """Occupancy over virtual time (peaks go to the metrics gauges, samples to the report)."""
+    metrics = stack.metrics
+    while True:
+        sessions = stack.repo.sessions_in_use
+        depth = stack.queue.depth()
+        waiting = sum(1 for u in workload.users if u.sent_at is not None and not u.done)
+        metrics.gauge("sim.db_sessions_in_use", sessions)
+        metrics.gauge("sim.queue_depth", depth)
+        metrics.gauge("sim.users_waiting", waiting)
+        metrics.gauge("sim.cpu_in_use", stack.cpu.in_use)
+        series.append([round(trio.current_time(), 3), sessions, depth, waiting, stack.cpu.in_use])
+        await trio.sleep(every_s)
+
+
+@dataclass(slots=True)
+class _Ending:
+    virtual_seconds: float = 0.0
+    invariants: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+async def _check_invariants(
+    scenario: Scenario, stack: SimStack, workload: Workload, supervisor: BotSupervisor, ending: _Ending
+) -> None:
+    spec = scenario.invariants
+    sent = [u for u in workload.users if u.sent_at is not None]
+    results: dict[str, bool] = {}
+    notes = ending.notes
+
+    lost = [u for u in sent if u.final_outcome() == LOST]
+    results["no_lost_upload"] = not lost
+    if lost:
+        notes.append(f"lost uploads: users {', '.join(str(u.user.id) for u in lost[:10])}")
+
+    limit = scenario.users.answer_deadline_s + spec.margin_s
+    late = [u for u in sent if (u.latency() is None or (u.latency() or 0.0) > limit)]
+    results["every_user_answered_within_deadline"] = not late
+    if late:
+        notes.append(f"{len(late)} user(s) not answered within {limit:g} s")
+
+    cpu_in_use = stack.cpu.in_use
+    results["no_leaked_permits"] = stack.repo.sessions_in_use == 0 and cpu_in_use == 0
+    if not results["no_leaked_permits"]:
+        notes.append(
+            f"after stop: {stack.repo.sessions_in_use} db session(s), {cpu_in_use} cpu slot(s) in use"
+        )
+
+    stuck: list[str] | None = None
+    per_user_uploads: dict[int, int] | None = None
+    if stack.repo.sessions_in_use == 0:
+        with trio.move_on_after(_CHECK_BUDGET_S):
+            open_jobs = await stack.repo.jobs_needing_attention(SIM_EPOCH.replace(year=9999), 1_000_000)
+            stuck = [job.job_id for job in open_jobs]
+            per_user_uploads = {}
+            for user in sent:
+                per_user_uploads[user.user.id] = len(await stack.repo.list_uploads(user.user.id, 100))
+    results["no_stuck_job"] = stuck == []
+    if stuck:
+        notes.append(f"{len(stuck)} job(s) still queued or running at the end")
+    duplicated = None if per_user_uploads is None else [uid for uid, n in per_user_uploads.items() if n > 1]
+    results["each_update_once"] = duplicated == [] and all(u.receipts <= 1 for u in sent)
+    if duplicated:
+        notes.append(f"uploads recorded more than once for users {duplicated[:10]}")
+    if stuck is None:
+        notes.append("database checks could not run (sessions still held)")
+
+    results["no_secret_in_logs"] = stack.log.secret_leaks == 0
+    duplicates = sum(u.duplicate_answers for u in sent)
+    results["no_duplicate_answer"] = duplicates == 0
+    if duplicates:
+        notes.append(f"{duplicates} duplicate answer(s) (a retried send that had gone through)")
+
+    ending.invariants = {name: results[name] for name in spec.check}
+    ending.invariants["bot_kept_running"] = supervisor.error is None
+
+
+async def _main(
+    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
+) -> tuple[SimStack, Workload, BotSupervisor, list[list[float]]]:
+    install_socket_guards()
+    world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()))
+    stack = build_stack(world, scenario, rngs, clock, trace=trace)
+    workload = Workload(world, scenario.users, rngs, trace)
+    settings = scenario.bot.build_settings()
+    roles = Roles(
+        poller=scenario.bot.poller, workers=scenario.bot.workers, reconciler=scenario.bot.reconciler
+    )
+    series: list[list[float]] = []
+    stop_scope = trio.CancelScope(deadline=scenario.duration_s)
+    supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervisor.run)
+        nursery.start_soon(_run_schedule, scenario, supervisor, stack, trace)
+        nursery.start_soon(workload.run)
+        nursery.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+        with stop_scope:
+            if scenario.stop_when_done:
+                await workload.all_done.wait()
+                trace.record("sim.all_answered")
+                await trio.sleep(scenario.settle_s)
+            else:
+                await trio.sleep_forever()
+        ending.virtual_seconds = trio.current_time()
+        trace.record("sim.stop")
+        await supervisor.stop(settings.deadline("shutdown") + 1.0)
+        nursery.cancel_scope.cancel()
+    await _check_invariants(scenario, stack, workload, supervisor, ending)
+    return stack, workload, supervisor, series
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    keep_trace: bool = False,
+    bot_main: BotMain | None = None,
+) -> Simulation:
+    """Run ``scenario`` (with ``seed``, default the scenario's) and report on it."""
+    seed = scenario.seed if seed is None else seed
+    rngs = RngStreams(seed)
+    trace = Trace(keep_events=keep_trace)
+    clock = MockClock(autojump_threshold=0)
+    ending = _Ending()
+    started = time.perf_counter()  # the one real measurement; never enters the trace
+    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
+        stack, workload, supervisor, series = trio.run(
+            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
+        )
+    wall = time.perf_counter() - started
+    report = _report(scenario, seed, trace, ending, wall, stack, workload, supervisor, series)
+    return Simulation(report, trace, ending.notes)
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None) -> Report:
+    return simulate(scenario, seed).report
+
+
+def _report(
+    scenario: Scenario,
+    seed: int,
+    trace: Trace,
+    ending: _Ending,
+    wall: float,
+    stack: SimStack,
+    workload: Workload,
+    supervisor: BotSupervisor,
+    series: list[list[float]],
+) -> Report:
+    users = workload.users
+    sent = [u for u in users if u.sent_at is not None]
+    outcomes = [u.final_outcome() for u in sent]
+    answer = [lat for u in sent if (lat := u.latency()) is not None]
+    ack = [u.acked_at - u.sent_at for u in sent if u.acked_at is not None and u.sent_at is not None]
+    log = stack.log
+    top_events = sorted(log.by_event.items(), key=lambda item: (-item[1], item[0]))[:15]
+    details: dict[str, Any] = {
+        "faults_injected": dict(sorted(stack.fault_stats.injected.items())),
+        "calls": dict(sorted(stack.fault_stats.calls.items())),
+        "bot": {"crashes": supervisor.crashes, "error": supervisor.error},
+        "log": {
+            "records": log.records,
+            "by_level": dict(sorted(log.by_level.items())),
+            "top_events": dict(top_events),
+            "peak_per_second": log.peak_per_second,
+            "blocked_s": round(log.blocked_s, 6),
+            "secret_leaks": log.secret_leaks,
+        },
+        "cpu": {
+            "calls": stack.cpu.calls,
+            "cache_hits": stack.cpu.cache_hits,
+            "busy_s": round(stack.cpu.busy_s, 6),
+            "mode": "blocking" if stack.cpu.blocking else "offloaded",
+        },
+        "db": {
+            "session_limit": stack.repo.session_limit,
+            "max_sessions_in_use": stack.repo.max_sessions_in_use,
+            "rows": stack.repo.counts(),
+        },
+        "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
+        "duplicate_answers": sum(u.duplicate_answers for u in sent),
+        "invariant_notes": ending.notes,
+        "errors": [supervisor.error] if supervisor.error else [],
+        "series_columns": ["t", "db_sessions", "queue_depth", "users_waiting", "cpu_in_use"],
+        "series": series,
+    }
+    return Report(
+        scenario=scenario.name,
+        seed=seed,
+        trace_hash=trace.hexdigest(),
+        trace_events=trace.count,
+        virtual_seconds=round(ending.virtual_seconds, 6),
+        wall_seconds=round(wall, 3),
+        users={"total": len(users), "arrived": len(sent)},
+        uploads={
+            "sent": len(sent),
+            "accepted": sum(1 for u in sent if u.acked_at is not None),
+            "analysed": outcomes.count(ANALYSED),
+            "failed_with_message": outcomes.count(FAILED),
+            "lost": outcomes.count(LOST),
+        },
+        latency=latency_table(stack.metrics, {"user.answer": answer, "user.ack": ack}),
+        invariants=ending.invariants,
+        details=details,
+        replay=replay_header(seed, hash_seed_pinned()),
+    )

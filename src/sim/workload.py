@@ -1,0 +1,296 @@
+"""Simulated users: they arrive, say /start, upload a CSV and wait for the answer.
+
+Each user records what they saw, which is the only thing that counts: "analysed"
+(the profile arrived: the message that carries the profile's buttons), "failed with
+a message" (an explicit explanation: not a CSV, too big, could not finish, ...) or
+"lost" (nothing by the end of the run; a bare "received" counts as nothing, since it
+promised a result). The latency is from sending the file to the final answer.
+
+One dispatcher task reads the world's log of bot actions and routes each record to
+its user, so the cost is O(records), not O(records x waiting users).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import trio
+
+from bot.domain import TgUser
+from bot.i18n import SUPPORTED, t
+from sim.botapi.records import SentRecord
+from sim.botapi.world import BotApiWorld
+from sim.kernel.rng import RngStreams
+from sim.kernel.trace import Trace
+from sim.scenario import Users
+
+FIRST_USER_ID = 10_000
+
+# What the bot says, by role; matched against its raw (HTML) text in either language.
+_TERMINAL_FAILURES = ("too_big", "not_csv", "busy_retry_upload", "job_failed", "download_failed")
+_NOTICE_FAILURES = ("timeout", "state_unavailable")  # explicit, but the work may still finish
+_CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set")
+
+ANALYSED = "analysed"
+FAILED = "failed_with_message"
+LOST = "lost"
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile(".*?".join(re.escape(part) for part in parts), re.DOTALL)
+
+
+def _patterns(keys: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    # t(lang, key) without params returns the raw template, placeholders included.
+    return tuple(_template_pattern(t(lang, key)) for key in keys for lang in SUPPORTED)
+
+
+class ReplyClassifier:
+    """Sorts the bot's text messages into the roles the outcome depends on."""
+
+    def __init__(self) -> None:
+        self._received = _patterns(("received",))
+        self._terminal = _patterns(_TERMINAL_FAILURES)
+        self._notice = _patterns(_NOTICE_FAILURES)
+        self._chatter = _patterns(_CHATTER)
+
+    def classify(self, text: str) -> str:
+        """One of "received", "terminal", "notice", "chatter", "other"."""
+        for role, patterns in (
+            ("received", self._received),
+            ("terminal", self._terminal),
+            ("notice", self._notice),
+            ("chatter", self._chatter),
+        ):
+            if any(p.fullmatch(text) for p in patterns):
+                return role
+        return "other"
+
+
+# ---------------------------------------------------------------- files
+
+_CATEGORIES = ("books", "games", "music", "garden", "tools", "toys", "food", "sport")
+_CITIES = ("Moscow", "Kazan", "Berlin", "Paris", "Lisbon", "Tbilisi", "Almaty", "Riga")
+
+
+def good_csv(rng: random.Random, rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["order_id", "date", "category", "city", "amount", "quantity", "discount"])
+    for i in range(rows):
+        writer.writerow(
+            [
+                1000 + i,
+                f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                rng.choice(_CATEGORIES),
+                rng.choice(_CITIES),
+                f"{rng.lognormvariate(3.5, 0.8):.2f}",
+                rng.randint(1, 9),
+                "" if rng.random() < 0.1 else f"{rng.random() * 0.3:.2f}",
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def make_file(kind: str, rng: random.Random, rows: int) -> tuple[str, bytes]:
+    """(file name, bytes) of one generated upload of the given kind."""
+    if kind == "good":
+        return "orders.csv", good_csv(rng, rows)
+    if kind == "empty":
+        return "empty.csv", b"\n"  # Telegram refuses 0-byte files; this is the emptiest table
+    if kind == "binary":
+        return "export.csv", gzip.compress(good_csv(rng, rows), mtime=0)  # a gzip renamed .csv
+    if kind == "not_csv":
+        return "report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    if kind == "ragged":
+        lines = ["a,b,c"] + [",".join(["x"] * rng.randint(1, 7)) for _ in range(rows)]
+        return "ragged.csv", ("\n".join(lines) + "\n").encode()
+    raise ValueError(f"unknown file kind {kind!r}")
+
+
+def _weighted(rng: random.Random, weights: Mapping[str, float]) -> str:
+    names = list(weights)  # TOML tables keep file order: deterministic
+    return rng.choices(names, weights=[weights[n] for n in names])[0]
+
+
+# ---------------------------------------------------------------- users
+
+
+@dataclass(slots=True)
+class SimUser:
+    index: int
+    user: TgUser
+    arrives_at: float
+    file_kind: str
+    file_name: str
+    data: bytes
+    start_replied: bool = False
+    sent_at: float | None = None
+    acked_at: float | None = None
+    answered_at: float | None = None
+    outcome: str | None = None  # None while waiting
+    receipts: int = 0
+    profiles: int = 0
+    terminal_failures: int = 0
+    notices: int = 0
+    others: int = 0
+    changed: trio.Event = field(default_factory=trio.Event)
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def duplicate_answers(self) -> int:
+        return max(0, self.receipts - 1) + max(0, self.profiles - 1)
+
+    def final_outcome(self) -> str:
+        """What the user ended with; call once the run is over."""
+        if self.outcome is not None:
+            return self.outcome
+        if self.notices or self.others:
+            return FAILED
+        return LOST
+
+    def latency(self) -> float | None:
+        if self.sent_at is None or self.answered_at is None:
+            return None
+        return self.answered_at - self.sent_at
+
+
+class Workload:
+    """All simulated users of a scenario, and the dispatcher that feeds them replies."""
+
+    def __init__(self, world: BotApiWorld, spec: Users, rngs: RngStreams, trace: Trace | None = None) -> None:
+        self._world = world
+        self._spec = spec
+        self._trace = trace
+        self._classifier = ReplyClassifier()
+        self.users = self._make_users(rngs)
+        self._by_chat = {u.chat_id: u for u in self.users}
+        self._waiting = len(self.users)
+        self.all_done = trio.Event()
+        if not self.users:
+            self.all_done.set()
+
+    def _arrivals(self, rng: random.Random) -> list[float]:
+        spec = self._spec
+        if spec.arrival == "poisson":
+            times, now = [], spec.start_s
+            for _ in range(spec.count):
+                now += rng.expovariate(spec.rate_per_s)
+                times.append(now)
+            return times
+        if spec.arrival == "uniform" and spec.count > 0:
+            step = spec.spread_s / spec.count
+            return [spec.start_s + i * step for i in range(spec.count)]
+        return [spec.start_s] * spec.count
+
+    def _make_users(self, rngs: RngStreams) -> list[SimUser]:
+        spec = self._spec
+        files_rng = rngs.stream("workload.files")
+        # A small pool of distinct files per kind: realistic enough, and the analysis
+        # cache makes thousands of uploads of them cheap in real time.
+        pools: dict[str, list[tuple[str, bytes]]] = {
+            kind: [make_file(kind, files_rng, spec.files.rows) for _ in range(spec.files.variants)]
+            for kind in spec.files.mix
+        }
+        arrivals = self._arrivals(rngs.stream("workload.arrivals"))
+        users = []
+        for index, arrives_at in enumerate(arrivals):
+            rng = rngs.stream(f"workload.user.{index}")
+            language = _weighted(rng, spec.languages)
+            kind = _weighted(rng, spec.files.mix)
+            name, data = rng.choice(pools[kind])
+            user_id = FIRST_USER_ID + index
+            tg_user = TgUser(id=user_id, language_code=language, first_name=f"User{index}")
+            users.append(SimUser(index, tg_user, arrives_at, kind, name, data))
+        return users
+
+    async def run(self) -> None:
+        """Run every user and the dispatcher until cancelled (``all_done`` tells when to stop)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._dispatch)
+            for user in self.users:
+                nursery.start_soon(self._user, user)
+
+    async def _user(self, user: SimUser) -> None:
+        await trio.sleep_until(user.arrives_at)
+        world = self._world
+        if self._spec.send_start:
+            world.user_sends_text(user.user, user.chat_id, "/start")
+            self._record("user.start", user)
+            with trio.move_on_after(self._spec.start_patience_s):
+                while not user.start_replied:
+                    await user.changed.wait()
+        user.sent_at = trio.current_time()
+        world.user_sends_document(user.user, user.chat_id, user.file_name, user.data)
+        self._record("user.upload", user, f"{user.file_kind} {len(user.data)}B")
+
+    async def _dispatch(self) -> None:
+        cursor = 0
+        while True:
+            records = await self._world.wait_for_records(None, cursor, math.inf)
+            for record in records:
+                cursor = max(cursor, record.seq)
+                user = self._by_chat.get(record.chat_id)
+                if user is not None:
+                    self._observe(user, record)
+
+    def _observe(self, user: SimUser, record: SentRecord) -> None:
+        if record.kind not in ("message", "edit", "document", "photo"):
+            return
+        now = trio.current_time()
+        if user.sent_at is None:
+            user.start_replied = True
+        elif record.reply_markup:
+            # The profile's last message carries its buttons: the analysis arrived.
+            user.profiles += 1
+            self._finish(user, ANALYSED, now)
+        elif record.kind in ("message", "edit") and record.text is not None:
+            role = self._classifier.classify(record.text)
+            if role == "received":
+                user.receipts += 1
+                if user.acked_at is None:
+                    user.acked_at = now
+            elif role == "terminal":
+                user.terminal_failures += 1
+                self._finish(user, FAILED, now)
+            elif role == "notice":
+                user.notices += 1
+                if user.answered_at is None:
+                    user.answered_at = now
+            elif role == "other":
+                # Part of a profile, or the analysis' rejection of a bad file.
+                user.others += 1
+                if user.file_kind != "good":
+                    self._finish(user, FAILED, now)
+        user.changed.set()
+        user.changed = trio.Event()
+
+    def _finish(self, user: SimUser, outcome: str, now: float) -> None:
+        if user.done:
+            return
+        user.outcome = outcome
+        if user.answered_at is None or outcome == ANALYSED:
+            user.answered_at = now
+        self._record("user.answer", user, outcome)
+        self._waiting -= 1
+        if self._waiting == 0:
+            self.all_done.set()
+
+    def _record(self, kind: str, user: SimUser, detail: str = "") -> None:
+        if self._trace is not None:
+            self._trace.record(kind, f"u{user.index} {detail}")

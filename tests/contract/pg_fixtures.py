@@ -1,0 +1,261 @@
+"""Fixtures and helpers for the Repository tests (import them explicitly).
+
+- ``aio_loop``: the trio-asyncio loop every psycopg call needs.
+- ``backend``: one Repository implementation per parameter (real Postgres, the same
+  behind pgbouncer in transaction mode, MemoryRepository), on a fresh schema that is
+  dropped afterwards, with the hooks the contract suite needs to look inside.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+import pytest
+import trio
+import trio_asyncio
+from psycopg.rows import TupleRow
+
+from adapters.asyncio_bridge import aio
+from adapters.postgres import PostgresRepository, open_postgres_repository
+from sim.memory.repository import MemoryRepository
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+PGBOUNCER_URL = os.environ.get("PGBOUNCER_URL") or "postgresql://postgres@127.0.0.1:6432/test"
+
+SESSION_LIMIT = 3
+TABLES = ("users", "uploads", "jobs", "results", "processed_updates", "admin_audit")
+
+
+@pytest.fixture
+async def aio_loop() -> AsyncIterator[None]:
+    async with trio_asyncio.open_loop():
+        yield
+
+
+# ---------------------------------------------------------------- a side connection
+
+
+class Admin:
+    """A separate direct connection, outside the repository under test."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        self.conn = conn
+
+    @classmethod
+    async def open(cls, url: str = DATABASE_URL, *, autocommit: bool = True) -> Admin:
+        conn = await aio(psycopg.AsyncConnection.connect, url, autocommit=autocommit, connect_timeout=5)
+        return cls(conn)
+
+    async def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        async def run() -> list[tuple[Any, ...]]:
+            cur = await self.conn.execute(query, params)  # type: ignore[arg-type]
+            return list(await cur.fetchall()) if cur.description is not None else []
+
+        return await aio(run)
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            await aio(self.conn.close)
+
+
+async def reachable(url: str) -> str | None:
+    """None if a connection succeeds, else why not."""
+    try:
+        admin = await Admin.open(url)
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    await admin.aclose()
+    return None
+
+
+@asynccontextmanager
+async def fresh_schema() -> AsyncIterator[str]:
+    """A new empty schema, dropped (cascade) afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await Admin.open()
+    try:
+        await admin.rows(f'CREATE SCHEMA "{name}"')
+        yield name
+    finally:
+        with trio.CancelScope(shield=True):
+            await admin.rows(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            await admin.aclose()
+
+
+async def schema_snapshot(admin: Admin, schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the schema, in a stable order."""
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    for table in (*TABLES, "schema_migrations"):
+        exists = await admin.rows("SELECT to_regclass(%s)", (f'"{schema}".{table}',))
+        if exists[0][0] is None:
+            continue
+        rows = await admin.rows(f'SELECT * FROM "{schema}".{table}')
+        snapshot[table] = sorted(rows, key=repr)
+    return snapshot
+
+
+async def schema_counts(admin: Admin, schema: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        counts[table] = int((await admin.rows(f'SELECT count(*) FROM "{schema}".{table}'))[0][0])
+    return counts
+
+
+# ---------------------------------------------------------------- backends
+
+
+class Gate:
+    """Holds MemoryRepository sessions open while closed (the in-memory stand-in for a
+    table lock held by another transaction)."""
+
+    def __init__(self) -> None:
+        self._open = trio.Event()
+        self._open.set()
+        self.hold_s = 0.0  # time each session is held, like a query's duration
+
+    async def __call__(self, method: str) -> None:
+        await self._open.wait()
+        if self.hold_s:
+            await trio.sleep(self.hold_s)
+
+    def close(self) -> None:
+        if self._open.is_set():
+            self._open = trio.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+class Backend:
+    """One Repository implementation plus the means to observe it from outside."""
+
+    def __init__(
+        self,
+        name: str,
+        repo: PostgresRepository | MemoryRepository,
+        *,
+        schema: str | None = None,
+        admin: Admin | None = None,
+        gate: Gate | None = None,
+        application_name: str = "",
+    ) -> None:
+        self.name = name
+        self.repo = repo
+        self.schema = schema
+        self.admin = admin
+        self.gate = gate
+        self.application_name = application_name
+
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.repo, PostgresRepository)
+
+    async def counts(self) -> dict[str, int]:
+        if isinstance(self.repo, MemoryRepository):
+            return self.repo.counts()
+        assert self.admin is not None and self.schema is not None
+        counts = await schema_counts(self.admin, self.schema)
+        del counts["admin_audit"]
+        return counts
+
+    def free_permits(self) -> int | None:
+        if isinstance(self.repo, MemoryRepository):
+            return self.repo.free_permits
+        return self.repo.pool.free_permits
+
+    @asynccontextmanager
+    async def sessions_blocked_on_users(self) -> AsyncIterator[None]:
+        """While inside, any repository transaction touching ``users`` waits."""
+        if self.gate is not None:
+            self.gate.close()
+            try:
+                yield
+            finally:
+                self.gate.open()
+            return
+        assert self.schema is not None
+        locker = await Admin.open(autocommit=False)
+        try:
+            await locker.rows(f'LOCK TABLE "{self.schema}".users IN ACCESS EXCLUSIVE MODE')
+            yield
+        finally:
+            with trio.CancelScope(shield=True):
+                await aio(locker.conn.rollback)
+                await locker.aclose()
+
+    async def server_sessions_waiting(self) -> int | None:
+        """Backends of this repository waiting on a lock, seen by the server
+        (None where that cannot be told: in memory, or behind pgbouncer)."""
+        if self.name != "postgres":
+            return None
+        assert self.admin is not None
+        rows = await self.admin.rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (self.application_name,),
+        )
+        return int(rows[0][0])
+
+
+BACKENDS = ("postgres", "pgbouncer", "memory")
+
+
+@asynccontextmanager
+async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIterator[Backend]:
+    if name == "memory":
+        gate = Gate()
+        yield Backend(name, MemoryRepository(session_limit, in_session=gate), gate=gate)
+        return
+    url = DATABASE_URL if name == "postgres" else PGBOUNCER_URL
+    if name == "pgbouncer":
+        why = await reachable(url)
+        if why is not None:
+            pytest.skip(f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start")
+    app = f"csvbot-test-{uuid.uuid4().hex[:8]}"
+    async with fresh_schema() as schema:
+        admin = await Admin.open()
+        try:
+            repo = await open_postgres_repository(url, session_limit, schema, application_name=app)
+            try:
+                yield Backend(name, repo, schema=schema, admin=admin, application_name=app)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await repo.aclose()
+        finally:
+            await admin.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, aio_loop: None) -> AsyncIterator[Backend]:
+    async with open_backend(request.param) as b:
+        yield b
+
+
+@pytest.fixture
+async def pg_schema(aio_loop: None) -> AsyncIterator[str]:
+    async with fresh_schema() as schema:
+        yield schema
+
+
+__all__ = [
+    "BACKENDS",
+    "DATABASE_URL",
+    "PGBOUNCER_URL",
+    "SESSION_LIMIT",
+    "TABLES",
+    "Admin",
+    "Backend",
+    "Gate",
+    "aio_loop",
+    "backend",
+    "fresh_schema",
+    "open_backend",
+    "pg_schema",
+    "reachable",
+    "schema_counts",
+    "schema_snapshot",
+]

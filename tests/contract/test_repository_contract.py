@@ -1,0 +1,418 @@
+"""The Repository contract: one suite, run on real Postgres, on Postgres behind
+pgbouncer in transaction mode, and on the simulator's MemoryRepository.
+
+A difference between them is a bug in the in-memory one (or in the contract)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import trio
+
+from bot.domain import Job, JobStatus, JobStep, NewUpload
+from bot.errors import PortError
+from tests.contract.pg_fixtures import SESSION_LIMIT, Backend, aio_loop, backend  # noqa: F401
+
+T0 = datetime(2024, 11, 13, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def upload_msg(update_id: int, user_id: int = 1, *, language: str = "en", name: str = "data.csv") -> NewUpload:
+    return NewUpload(
+        update_id=update_id,
+        user_id=user_id,
+        chat_id=user_id + 1000,
+        language=language,
+        file_id=f"file-{update_id}",
+        file_unique_id=f"u{update_id}",
+        file_name=name,
+        file_size=100 + update_id,
+    )
+
+
+async def record(b: Backend, update_id: int, user_id: int = 1, when: float = 0.0, **kw: str) -> Job:
+    job = await b.repo.record_upload(upload_msg(update_id, user_id, **kw), new_id(), new_id(), at(when))
+    assert job is not None
+    return job
+
+
+# ---------------------------------------------------------------- updates and users
+
+
+async def test_claim_update_once(backend: Backend) -> None:
+    assert await backend.repo.claim_update(7) is True
+    assert await backend.repo.claim_update(7) is False
+    assert await backend.repo.claim_update(8) is True
+
+
+async def test_user_language(backend: Backend) -> None:
+    repo = backend.repo
+    assert await repo.get_user_language(5) is None
+    await repo.upsert_user(5, "ru")
+    assert await repo.get_user_language(5) == "ru"
+    await repo.upsert_user(5, "en")  # an existing user's choice is kept
+    assert await repo.get_user_language(5) == "ru"
+    await repo.set_user_language(5, "en")
+    assert await repo.get_user_language(5) == "en"
+    await repo.set_user_language(6, "ru")  # creates the user
+    assert await repo.get_user_language(6) == "ru"
+
+
+# ---------------------------------------------------------------- uploads and jobs
+
+
+async def test_record_upload_creates_user_upload_job_and_claim(backend: Backend) -> None:
+    repo = backend.repo
+    upload_id, job_id = new_id(), new_id()
+    job = await repo.record_upload(upload_msg(100, 42, language="ru"), upload_id, job_id, at(0))
+    assert job == Job(
+        job_id=job_id,
+        upload_id=upload_id,
+        user_id=42,
+        chat_id=1042,
+        language="ru",
+        file_id="file-100",
+        file_name="data.csv",
+        file_size=200,
+        status=JobStatus.QUEUED,
+        step=JobStep.RECORDED,
+        attempts=0,
+    )
+    assert await repo.get_job(job_id) == job
+    assert await repo.get_user_language(42) == "ru"
+    assert await repo.claim_update(100) is False  # the same claim table
+    [upload] = await repo.list_uploads(42, 10)
+    assert (upload.upload_id, upload.file_name, upload.file_size, upload.created_at) == (
+        upload_id,
+        "data.csv",
+        200,
+        at(0),
+    )
+    assert upload.blob_key is None
+
+
+async def test_record_upload_is_idempotent_per_update(backend: Backend) -> None:
+    repo = backend.repo
+    first = await repo.record_upload(upload_msg(1), new_id(), new_id(), at(0))
+    assert first is not None
+    again = await repo.record_upload(upload_msg(1), new_id(), new_id(), at(1))
+    assert again is None
+    assert len(await repo.list_uploads(1, 10)) == 1
+    assert (await backend.counts())["jobs"] == 1
+
+
+async def test_record_upload_keeps_existing_language(backend: Backend) -> None:
+    await backend.repo.set_user_language(1, "ru")
+    job = await record(backend, 1, language="en")
+    assert job.language == "en"  # the job speaks what the handler decided
+    assert await backend.repo.get_user_language(1) == "ru"
+
+
+async def test_record_upload_claimed_by_claim_update_does_nothing(backend: Backend) -> None:
+    assert await backend.repo.claim_update(9) is True
+    assert await backend.repo.record_upload(upload_msg(9), new_id(), new_id(), at(0)) is None
+    assert await backend.repo.list_uploads(1, 10) == []
+
+
+async def test_failed_record_upload_changes_nothing(backend: Backend) -> None:
+    job = await record(backend, 1)
+    before = await backend.counts()
+    with pytest.raises(PortError):
+        await backend.repo.record_upload(upload_msg(2), job.upload_id, new_id(), at(1))  # upload id taken
+    with pytest.raises(PortError):
+        await backend.repo.record_upload(upload_msg(3), new_id(), job.job_id, at(1))  # job id taken
+    assert await backend.counts() == before
+    assert await backend.repo.claim_update(2) is True  # the claim was rolled back with the rest
+
+
+async def test_ids_are_canonical_and_unknown_ids_are_absent(backend: Backend) -> None:
+    repo = backend.repo
+    upload_id = uuid.uuid4()
+    job_id = uuid.uuid4()
+    job = await repo.record_upload(upload_msg(1), str(upload_id).upper(), job_id.hex, at(0))
+    assert job is not None
+    assert (job.upload_id, job.job_id) == (str(upload_id), str(job_id))
+    assert await repo.get_job(job_id.hex) == job
+    for missing in (new_id(), "not-a-uuid", ""):
+        assert await repo.get_job(missing) is None
+        assert await repo.start_attempt(missing, at(1)) is None
+        assert await repo.get_result(missing) is None
+        assert await repo.get_result_for_upload(missing) is None
+        assert await repo.delete_upload(1, missing) is None
+        await repo.mark_stored(missing, "k", at(1))
+        await repo.save_result(missing, "{}", at(1))
+        await repo.finish_job(missing, JobStatus.DONE, JobStep.DELIVERED, None, at(1))
+    assert await repo.get_job(job.job_id) == job
+    assert (await backend.counts())["results"] == 0
+
+
+async def test_timestamps_are_utc(backend: Backend) -> None:
+    moscow = timezone(timedelta(hours=3))
+    await backend.repo.record_upload(upload_msg(1), new_id(), new_id(), T0.astimezone(moscow))
+    await backend.repo.record_upload(upload_msg(2), new_id(), new_id(), datetime(2024, 11, 13, 13, 0))  # naive
+    newest, oldest = await backend.repo.list_uploads(1, 10)
+    assert newest.created_at == at(3600) and newest.created_at.utcoffset() == timedelta(0)
+    assert oldest.created_at == T0 and oldest.created_at.tzinfo is not None
+    assert oldest.created_at.utcoffset() == timedelta(0)
+
+
+# ---------------------------------------------------------------- job lifecycle
+
+
+async def test_start_attempt_counts_attempts(backend: Backend) -> None:
+    job = await record(backend, 1)
+    first = await backend.repo.start_attempt(job.job_id, at(1))
+    assert first is not None
+    assert (first.status, first.attempts, first.step) == (JobStatus.RUNNING, 1, JobStep.RECORDED)
+    second = await backend.repo.start_attempt(job.job_id, at(2))  # a reclaimed running job
+    assert second is not None and second.attempts == 2
+    assert await backend.repo.get_job(job.job_id) == second
+
+
+async def test_mark_stored_and_save_result(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.start_attempt(job.job_id, at(1))
+    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(2))
+    stored = await repo.get_job(job.job_id)
+    assert stored is not None
+    assert (stored.step, stored.blob_key) == (JobStep.STORED, "1/abc_data.csv")
+    assert (await repo.list_uploads(1, 1))[0].blob_key == "1/abc_data.csv"
+
+    payload = '{"rows": 3, "columns": ["a", "b"], "note": "\\u043f\\u0440"}'
+    await repo.save_result(job.job_id, payload, at(3))
+    await repo.save_result(job.job_id, '{"rows": 999}', at(4))  # a retried worker: first result kept
+    result = await repo.get_result(job.job_id)
+    assert result is not None
+    assert (result.job_id, result.upload_id, result.payload, result.created_at) == (
+        job.job_id,
+        job.upload_id,
+        payload,
+        at(3),
+    )
+    assert await repo.get_result_for_upload(job.upload_id) == result
+    analysed = await repo.get_job(job.job_id)
+    assert analysed is not None and analysed.step == JobStep.ANALYSED
+
+    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(5))  # steps never go back
+    again = await repo.get_job(job.job_id)
+    assert again is not None and again.step == JobStep.ANALYSED
+
+
+async def test_finished_job_stays_finished(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.start_attempt(job.job_id, at(1))
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(2))
+    done = await repo.get_job(job.job_id)
+    assert done is not None
+    assert (done.status, done.step, done.attempts, done.error) == (JobStatus.DONE, JobStep.DELIVERED, 1, None)
+    assert await repo.start_attempt(job.job_id, at(3)) is None
+    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "late worker", at(4))
+    assert await repo.get_job(job.job_id) == done
+
+
+async def test_failed_job_keeps_error_and_progress(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.mark_stored(job.job_id, "k", at(1))
+    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "not a CSV", at(2))
+    failed = await repo.get_job(job.job_id)
+    assert failed is not None
+    assert (failed.status, failed.step, failed.error) == (JobStatus.FAILED, JobStep.STORED, "not a CSV")
+    assert await repo.start_attempt(job.job_id, at(3)) is None
+
+
+async def test_finish_job_can_requeue_a_running_job(backend: Backend) -> None:
+    job = await record(backend, 1)
+    await backend.repo.start_attempt(job.job_id, at(1))
+    await backend.repo.finish_job(job.job_id, JobStatus.QUEUED, JobStep.RECORDED, "storage slow", at(2))
+    queued = await backend.repo.get_job(job.job_id)
+    assert queued is not None and (queued.status, queued.error) == (JobStatus.QUEUED, "storage slow")
+    restarted = await backend.repo.start_attempt(job.job_id, at(3))
+    assert restarted is not None and restarted.attempts == 2
+
+
+async def test_jobs_needing_attention(backend: Backend) -> None:
+    repo = backend.repo
+    queued_old = await record(backend, 1, when=0)
+    running_old = await record(backend, 2, when=10)
+    await repo.start_attempt(running_old.job_id, at(20))
+    done_old = await record(backend, 3, when=5)
+    await repo.finish_job(done_old.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(6))
+    failed_old = await record(backend, 4, when=7)
+    await repo.finish_job(failed_old.job_id, JobStatus.FAILED, JobStep.RECORDED, "bad", at(8))
+    fresh = await record(backend, 5, when=100)
+    touched = await record(backend, 6, when=1)
+    await repo.mark_stored(touched.job_id, "k", at(200))  # progress counts as a touch
+
+    stale = await repo.jobs_needing_attention(at(50), 10)
+    assert [j.job_id for j in stale] == [queued_old.job_id, running_old.job_id]  # oldest touch first
+    assert stale[1].status == JobStatus.RUNNING and stale[1].attempts == 1
+    assert [j.job_id for j in await repo.jobs_needing_attention(at(50), 1)] == [queued_old.job_id]
+    assert await repo.jobs_needing_attention(at(0), 10) == []  # strictly before
+    assert await repo.jobs_needing_attention(at(50), 0) == []
+    everything = await repo.jobs_needing_attention(at(1000), 10)
+    assert [j.job_id for j in everything] == [
+        queued_old.job_id,
+        running_old.job_id,
+        fresh.job_id,
+        touched.job_id,
+    ]
+
+
+# ---------------------------------------------------------------- listing and deletion
+
+
+async def test_list_uploads_newest_first(backend: Backend) -> None:
+    repo = backend.repo
+    times = [30, 10, 50, 20, 40]
+    jobs = {t: await record(backend, t, user_id=1, when=t) for t in times}
+    await record(backend, 99, user_id=2, when=60)  # another user's
+    listed = await repo.list_uploads(1, 10)
+    assert [u.upload_id for u in listed] == [jobs[t].upload_id for t in (50, 40, 30, 20, 10)]
+    assert [u.upload_id for u in await repo.list_uploads(1, 2)] == [jobs[50].upload_id, jobs[40].upload_id]
+    assert await repo.list_uploads(1, 0) == []
+    assert await repo.list_uploads(3, 10) == []
+
+
+async def test_list_uploads_ties_broken_by_id(backend: Backend) -> None:
+    ids = sorted((uuid.uuid4() for _ in range(4)), key=lambda _: random.random())
+    for n, upload_id in enumerate(ids):
+        await backend.repo.record_upload(upload_msg(n), str(upload_id), new_id(), at(0))
+    listed = await backend.repo.list_uploads(1, 10)
+    assert [u.upload_id for u in listed] == [str(u) for u in sorted(ids, reverse=True)]
+
+
+async def test_delete_upload(backend: Backend) -> None:
+    repo = backend.repo
+    keep = await record(backend, 1, when=0)
+    gone = await record(backend, 2, when=1)
+    await repo.mark_stored(gone.job_id, "1/x_data.csv", at(2))
+    await repo.save_result(gone.job_id, "{}", at(3))
+
+    assert await repo.delete_upload(2, gone.upload_id) is None  # not that user's
+    assert await repo.get_job(gone.job_id) is not None
+
+    deleted = await repo.delete_upload(1, gone.upload_id)
+    assert deleted is not None
+    assert (deleted.upload_id, deleted.blob_key, deleted.created_at) == (gone.upload_id, "1/x_data.csv", at(1))
+    assert await repo.get_job(gone.job_id) is None
+    assert await repo.get_result(gone.job_id) is None
+    assert await repo.get_result_for_upload(gone.upload_id) is None
+    assert [u.upload_id for u in await repo.list_uploads(1, 10)] == [keep.upload_id]
+    assert await repo.delete_upload(1, gone.upload_id) is None
+    assert await repo.get_job(keep.job_id) is not None
+
+
+async def test_delete_user_data(backend: Backend) -> None:
+    repo = backend.repo
+    older = await record(backend, 1, user_id=1, when=0)
+    newer = await record(backend, 2, user_id=1, when=5)
+    await repo.mark_stored(newer.job_id, "1/n_data.csv", at(6))
+    await repo.save_result(newer.job_id, "{}", at(7))
+    other = await record(backend, 3, user_id=2, when=1)
+
+    deleted = await repo.delete_user_data(1)
+    assert [(u.upload_id, u.blob_key) for u in deleted] == [
+        (newer.upload_id, "1/n_data.csv"),
+        (older.upload_id, None),
+    ]
+    assert await repo.get_user_language(1) is None
+    assert await repo.list_uploads(1, 10) == []
+    assert await repo.get_job(newer.job_id) is None
+    assert await repo.get_result(newer.job_id) is None
+    assert await repo.get_job(other.job_id) is not None
+    assert await repo.get_user_language(2) == "en"
+    assert await repo.claim_update(1) is False  # update ids are not personal data: dedupe survives
+    assert await repo.delete_user_data(1) == []
+    counts = await backend.counts()
+    assert (counts["users"], counts["uploads"], counts["jobs"], counts["results"]) == (1, 1, 1, 0)
+
+
+# ---------------------------------------------------------------- the session limit
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll a condition that other tasks will make true (bounded; no timing assertion)."""
+    for _ in range(500):
+        if await check():
+            return
+        await trio.sleep(0.01)
+    raise AssertionError(f"never became true: {what}")
+
+
+async def test_session_limit_bounds_concurrent_transactions(backend: Backend) -> None:
+    repo = backend.repo
+    callers = 4 * SESSION_LIMIT
+
+    async def all_taken() -> bool:
+        return repo.sessions_in_use == SESSION_LIMIT
+
+    async def server_sees_them() -> bool:
+        return await backend.server_sessions_waiting() == SESSION_LIMIT
+
+    async with backend.sessions_blocked_on_users(), trio.open_nursery() as nursery:
+        for user_id in range(callers):
+            nursery.start_soon(repo.upsert_user, user_id, "en")
+        await wait_until(all_taken, "all sessions taken")
+        await trio.sleep(0.05)  # a caller able to slip past the limit would do so now
+        assert repo.sessions_in_use == SESSION_LIMIT
+        assert backend.free_permits() == 0
+        if backend.name == "postgres":
+            await wait_until(server_sees_them, "the server sees exactly the limit of sessions waiting")
+        # Leaving the block releases the lock; every caller then gets its turn.
+    assert repo.sessions_in_use == 0
+    assert repo.max_sessions_in_use == SESSION_LIMIT
+    assert backend.free_permits() == SESSION_LIMIT
+    assert (await backend.counts())["users"] == callers
+
+
+async def test_session_limit_survives_cancellation(backend: Backend) -> None:
+    """Cancel many concurrent writes at arbitrary points: no permit leaks, and each
+    upload is either fully recorded (claim, upload, job) or not at all."""
+    repo = backend.repo
+    if backend.gate is not None:
+        backend.gate.hold_s = 0.002  # in memory, give cancellations a session to land in
+    rng = random.Random(1729)
+    completed: dict[int, Job | None] = {}
+    attempted: list[int] = []
+
+    async def attempt(update_id: int, delay: float) -> None:
+        with trio.move_on_after(delay):
+            completed[update_id] = await repo.record_upload(
+                upload_msg(update_id, user_id=update_id % 3), new_id(), new_id(), at(update_id)
+            )
+
+    for round_ in range(3):
+        # One certain cancellation, one certain completion, the rest anywhere between.
+        delays = [0.0, 60.0] + [rng.uniform(0, 0.02) for _ in range(10)]
+        async with trio.open_nursery() as nursery:
+            for n, delay in enumerate(delays):
+                attempted.append(round_ * 100 + n)
+                nursery.start_soon(attempt, round_ * 100 + n, delay)
+    assert repo.sessions_in_use == 0
+    assert backend.free_permits() == SESSION_LIMIT
+
+    counts = await backend.counts()
+    assert counts["uploads"] == counts["jobs"] == counts["processed_updates"]
+    jobs = await repo.jobs_needing_attention(at(10**6), 10_000)
+    recorded = {int(j.file_id.removeprefix("file-")) for j in jobs}
+    assert len(recorded) == counts["jobs"]
+    assert 0 < len(recorded) < len(attempted)
+    for update_id, job in completed.items():
+        assert job is not None and update_id in recorded
+        assert await repo.get_job(job.job_id) == job
+    for update_id in attempted:  # claimed exactly when recorded
+        assert await repo.claim_update(update_id) is (update_id not in recorded)

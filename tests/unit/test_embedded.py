@@ -1,0 +1,68 @@
+"""The embedded servers start from nothing, answer, and stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+import trio
+import trio_asyncio
+
+from adapters.embedded import (
+    start_embedded_postgres_in_thread,
+    start_embedded_redis_in_thread,
+    stop_embedded_postgres_in_thread,
+    stop_embedded_redis_in_thread,
+)
+from adapters.redis_client import RedisClient
+from adapters.redis_queue import RedisJobQueue
+from bot.errors import ServiceUnavailable
+
+
+def _query(url: str, sql: str) -> object:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute(sql).fetchone()
+        return row[0] if row else None
+
+
+@pytest.mark.slow
+async def test_embedded_postgres_starts_answers_and_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pg"
+    url = await start_embedded_postgres_in_thread(data_dir)
+    try:
+        assert url.startswith("postgresql://")
+        assert await trio.to_thread.run_sync(_query, url, "select 40 + 2") == 42
+        # Starting again on the same folder reuses the running server.
+        assert await start_embedded_postgres_in_thread(data_dir) == url
+    finally:
+        await stop_embedded_postgres_in_thread(data_dir)
+    with pytest.raises(psycopg.OperationalError):
+        await trio.to_thread.run_sync(_query, url, "select 1")
+
+
+@pytest.mark.slow
+async def test_embedded_redis_starts_answers_runs_the_queue_and_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "redis"
+    url = await start_embedded_redis_in_thread(data_dir)
+    try:
+        assert url.startswith("unix://") and url.endswith("?db=0")
+        async with trio_asyncio.open_loop():
+            client = RedisClient(url)
+            try:
+                assert await client.ping()
+                # The bundled server (6.2) has what the queue needs (XAUTOCLAIM).
+                queue = RedisJobQueue(client, stream="embedded:jobs")
+                await queue.enqueue("job-1")
+                delivery = await queue.claim("w1", block_s=0.5)
+                assert delivery is not None and delivery.job_id == "job-1"
+                assert await queue.reclaim("w2", min_idle_s=0, count=5) != []
+            finally:
+                await client.aclose()
+    finally:
+        await stop_embedded_redis_in_thread(data_dir)
+    async with trio_asyncio.open_loop():
+        client = RedisClient(url)
+        with pytest.raises(ServiceUnavailable):
+            await client.ping()
+        await client.aclose()
