@@ -83,9 +83,9 @@ class UpdatePoller:
         failures = 0
         while True:
             try:
-                updates = await self.messenger.get_updates(
-                    self.next_offset(), self.poll_timeout_s, min(100, self.max_in_flight)
-                )
+                # Always ask for a full batch: the semaphore, not the batch size,
+                # bounds the work in flight (a small limit would stall behind one slow update).
+                updates = await self.messenger.get_updates(self.next_offset(), self.poll_timeout_s, 100)
                 failures = 0
             except TelegramConflict:
                 failures += 1

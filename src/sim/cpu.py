@@ -77,6 +77,7 @@ class SimCpuRunner:
         self.cache_hits = 0
         self.busy_s = 0.0  # modelled CPU seconds actually spent (cancelled work excluded)
         self.peak_waiting = 0
+        self.peak_in_use = 0
 
     @property
     def in_use(self) -> int:
@@ -110,6 +111,7 @@ class SimCpuRunner:
             return result
         self.peak_waiting = max(self.peak_waiting, self._limiter.statistics().tasks_waiting + 1)
         async with self._limiter:
+            self.peak_in_use = max(self.peak_in_use, self.in_use)
             await trio.sleep(cost)  # cancellable: the caller's deadline kills the "process"
             self.busy_s += cost
         return self._compute(kind, fn, args)

@@ -155,17 +155,17 @@ async def _run_schedule(scenario: Scenario, supervisor: BotSupervisor, stack: Si
 
 
 async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
-    """Occupancy over virtual time (peaks go to the metrics gauges, samples to the report)."""
-    metrics = stack.metrics
+    """Occupancy over virtual time, for plots (exact peaks come from the adapters)."""
     while True:
-        sessions = stack.repo.sessions_in_use
-        depth = stack.queue.depth()
-        waiting = sum(1 for u in workload.users if u.sent_at is not None and not u.done)
-        metrics.gauge("sim.db_sessions_in_use", sessions)
-        metrics.gauge("sim.queue_depth", depth)
-        metrics.gauge("sim.users_waiting", waiting)
-        metrics.gauge("sim.cpu_in_use", stack.cpu.in_use)
-        series.append([round(trio.current_time(), 3), sessions, depth, waiting, stack.cpu.in_use])
+        series.append(
+            [
+                round(trio.current_time(), 3),
+                stack.repo.sessions_in_use,
+                stack.queue.depth(),
+                workload.waiting,
+                stack.cpu.in_use,
+            ]
+        )
         await trio.sleep(every_s)
 
 
@@ -326,6 +326,8 @@ def _report(
             "calls": stack.cpu.calls,
             "cache_hits": stack.cpu.cache_hits,
             "busy_s": round(stack.cpu.busy_s, 6),
+            "peak_in_use": stack.cpu.peak_in_use,
+            "peak_waiting": stack.cpu.peak_waiting,
             "mode": "blocking" if stack.cpu.blocking else "offloaded",
         },
         "db": {

@@ -180,7 +180,8 @@ class Workload:
         self._classifier = ReplyClassifier()
         self.users = self._make_users(rngs)
         self._by_chat = {u.chat_id: u for u in self.users}
-        self._waiting = len(self.users)
+        self._unanswered = len(self.users)
+        self.waiting = 0  # users who sent a file and have no final answer yet
         self.all_done = trio.Event()
         if not self.users:
             self.all_done.set()
@@ -237,6 +238,8 @@ class Workload:
                     await user.changed.wait()
         user.sent_at = trio.current_time()
         world.user_sends_document(user.user, user.chat_id, user.file_name, user.data)
+        if not user.done:
+            self.waiting += 1
         self._record("user.upload", user, f"{user.file_kind} {len(user.data)}B")
 
     async def _dispatch(self) -> None:
@@ -287,8 +290,10 @@ class Workload:
         if user.answered_at is None or outcome == ANALYSED:
             user.answered_at = now
         self._record("user.answer", user, outcome)
-        self._waiting -= 1
-        if self._waiting == 0:
+        if user.sent_at is not None:
+            self.waiting -= 1
+        self._unanswered -= 1
+        if self._unanswered == 0:
             self.all_done.set()
 
     def _record(self, kind: str, user: SimUser, detail: str = "") -> None:

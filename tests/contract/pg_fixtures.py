@@ -214,7 +214,9 @@ async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIt
     if name == "pgbouncer":
         why = await reachable(url)
         if why is not None:
-            pytest.skip(f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start")
+            pytest.skip(
+                f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start"
+            )
     app = f"csvbot-test-{uuid.uuid4().hex[:8]}"
     async with fresh_schema() as schema:
         admin = await Admin.open()

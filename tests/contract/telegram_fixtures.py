@@ -40,8 +40,10 @@ def counting_clock(start: int = 1_700_000_000) -> Callable[[], int]:
     return lambda: next(counter)
 
 
-@pytest.fixture(params=["http", "sim"])
-async def telegram(request: pytest.FixtureRequest, nursery: trio.Nursery) -> AsyncIterator[TelegramHarness]:
+@pytest.fixture(name="telegram", params=["http", "sim"])
+async def telegram_harness(
+    request: pytest.FixtureRequest, nursery: trio.Nursery
+) -> AsyncIterator[TelegramHarness]:
     world = BotApiWorld(TOKEN, now=counting_clock())
     if request.param == "sim":
         yield TelegramHarness("sim", world, SimTelegramApi(world, TOKEN), partial(SimTelegramApi, world))

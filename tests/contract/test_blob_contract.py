@@ -214,11 +214,15 @@ async def test_emulator_speaks_the_storage_error_format_and_fault_endpoint(nurse
         assert missing.status_code == 404
         assert missing.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}
 
-        first = await http.post(f"/storage/v1/object/{BUCKET}/7/a.csv", content=b"1", headers={"content-type": "text/csv"})
+        first = await http.post(
+            f"/storage/v1/object/{BUCKET}/7/a.csv", content=b"1", headers={"content-type": "text/csv"}
+        )
         assert first.status_code == 200 and first.json()["Key"] == f"{BUCKET}/7/a.csv"
         again = await http.post(f"/storage/v1/object/{BUCKET}/7/a.csv", content=b"2")
         assert again.status_code == 409 and again.json()["error"] == "Duplicate"
-        upsert = await http.post(f"/storage/v1/object/{BUCKET}/7/a.csv", content=b"3", headers={"x-upsert": "true"})
+        upsert = await http.post(
+            f"/storage/v1/object/{BUCKET}/7/a.csv", content=b"3", headers={"x-upsert": "true"}
+        )
         assert upsert.status_code == 200
         assert (await http.get(f"/storage/v1/object/authenticated/{BUCKET}/7/a.csv")).content == b"3"
 

@@ -132,7 +132,9 @@ async def test_acked_delivery_is_never_redelivered(queue: QueueHarness, kv_clock
     assert await q.claim("w2", block_s=0.1) is None
 
 
-async def test_reclaimed_delivery_can_be_acked_by_its_new_owner(queue: QueueHarness, kv_clock: object) -> None:
+async def test_reclaimed_delivery_can_be_acked_by_its_new_owner(
+    queue: QueueHarness, kv_clock: object
+) -> None:
     q = queue.queue
     await q.enqueue("job-1")
     assert await q.claim("w1", block_s=1.0) is not None
@@ -170,7 +172,9 @@ async def test_queue_works_again_after_losing_everything(queue: QueueHarness, kv
     await q.ack(d)
 
 
-async def test_job_enqueued_after_loss_before_any_claim_is_delivered(queue: QueueHarness, kv_clock: object) -> None:
+async def test_job_enqueued_after_loss_before_any_claim_is_delivered(
+    queue: QueueHarness, kv_clock: object
+) -> None:
     q = queue.queue
     await q.enqueue("warmup")
     warm = await q.claim("w1", block_s=1.0)

@@ -28,7 +28,9 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def upload_msg(update_id: int, user_id: int = 1, *, language: str = "en", name: str = "data.csv") -> NewUpload:
+def upload_msg(
+    update_id: int, user_id: int = 1, *, language: str = "en", name: str = "data.csv"
+) -> NewUpload:
     return NewUpload(
         update_id=update_id,
         user_id=user_id,
@@ -160,7 +162,9 @@ async def test_ids_are_canonical_and_unknown_ids_are_absent(backend: Backend) ->
 async def test_timestamps_are_utc(backend: Backend) -> None:
     moscow = timezone(timedelta(hours=3))
     await backend.repo.record_upload(upload_msg(1), new_id(), new_id(), T0.astimezone(moscow))
-    await backend.repo.record_upload(upload_msg(2), new_id(), new_id(), datetime(2024, 11, 13, 13, 0))  # naive
+    await backend.repo.record_upload(
+        upload_msg(2), new_id(), new_id(), datetime(2024, 11, 13, 13, 0)
+    )  # naive
     newest, oldest = await backend.repo.list_uploads(1, 10)
     assert newest.created_at == at(3600) and newest.created_at.utcoffset() == timedelta(0)
     assert oldest.created_at == T0 and oldest.created_at.tzinfo is not None
@@ -307,7 +311,11 @@ async def test_delete_upload(backend: Backend) -> None:
 
     deleted = await repo.delete_upload(1, gone.upload_id)
     assert deleted is not None
-    assert (deleted.upload_id, deleted.blob_key, deleted.created_at) == (gone.upload_id, "1/x_data.csv", at(1))
+    assert (deleted.upload_id, deleted.blob_key, deleted.created_at) == (
+        gone.upload_id,
+        "1/x_data.csv",
+        at(1),
+    )
     assert await repo.get_job(gone.job_id) is None
     assert await repo.get_result(gone.job_id) is None
     assert await repo.get_result_for_upload(gone.upload_id) is None

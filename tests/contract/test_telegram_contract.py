@@ -22,7 +22,12 @@ from bot.domain import InlineButton, TgUser
 from bot.errors import ServiceUnavailable, TelegramConflict, TelegramError, TelegramRetryAfter
 from sim.botapi.records import SentRecord
 
-from .telegram_fixtures import TOKEN, WRONG_TOKEN, TelegramHarness, telegram  # noqa: F401
+from .telegram_fixtures import (
+    TOKEN,
+    WRONG_TOKEN,
+    TelegramHarness,
+    telegram_harness,  # noqa: F401  (the `telegram` fixture)
+)
 
 E = TypeVar("E", bound=BaseException)
 
@@ -32,7 +37,9 @@ KEYBOARD = (
     (InlineButton("English", "lang:en"), InlineButton("Русский", "lang:ru")),
     (InlineButton("Cancel", "cancel"),),
 )
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"\x08\x02"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"\x08\x02"
+)
 SECRETS = (TOKEN, WRONG_TOKEN, TOKEN.split(":")[1], WRONG_TOKEN.split(":")[1])
 
 
@@ -254,14 +261,18 @@ async def test_files_over_20_mb_cannot_be_fetched(telegram: TelegramHarness) -> 
 
 async def test_sent_documents_and_photos_are_recorded_with_their_bytes(telegram: TelegramHarness) -> None:
     chat = await open_chat(telegram)
-    report = "a;b\r\n1;=cmd\r\n".encode() + b"\x00\xff"
+    report = b"a;b\r\n1;=cmd\r\n\x00\xff"
     doc = await telegram.api.send_document(chat, "отчёт 2024.csv", report, caption="Your report")
     photo = await telegram.api.send_photo(chat, "chart.png", PNG, caption="Chart")
     assert photo.message_id == doc.message_id + 1
 
     doc_record, photo_record = bot_records(telegram, chat)
     assert (doc_record.kind, doc_record.message_id) == ("document", doc.message_id)
-    assert (doc_record.file_name, doc_record.data, doc_record.caption) == ("отчёт 2024.csv", report, "Your report")
+    assert (doc_record.file_name, doc_record.data, doc_record.caption) == (
+        "отчёт 2024.csv",
+        report,
+        "Your report",
+    )
     assert (photo_record.kind, photo_record.message_id) == ("photo", photo.message_id)
     assert (photo_record.data, photo_record.caption) == (PNG, "Chart")
 

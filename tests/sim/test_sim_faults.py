@@ -6,12 +6,12 @@ import math
 
 import pytest
 import trio
+from trio.testing import MockClock
+
 from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramRetryAfter
 from bot.guard import Guard
 from bot.metrics import MetricsRecorder
 from bot.settings import Settings
-from trio.testing import MockClock
-
 from sim.faults import FaultStats, ServiceFaults, session_hook, unwrap, wrap_port
 from sim.kernel import RngStreams, Trace
 from sim.memory.blobs import MemoryBlobStore
@@ -67,7 +67,9 @@ async def test_an_error_after_the_call_keeps_its_effect(autojump_clock: MockCloc
 
 async def test_an_error_before_the_call_has_no_effect(autojump_clock: MockClock) -> None:
     store = MemoryBlobStore()
-    blobs = wrap_port(store, _faults("blobs", Fault(kind="disconnect", target="blobs", at_s=0.0, phase="before")))
+    blobs = wrap_port(
+        store, _faults("blobs", Fault(kind="disconnect", target="blobs", at_s=0.0, phase="before"))
+    )
     with pytest.raises(ServiceUnavailable):
         await blobs.put("k", b"v")
     assert await store.list_keys("") == []

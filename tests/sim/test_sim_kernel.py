@@ -49,7 +49,7 @@ def test_seeded_scheduler_restores_trio_state() -> None:
     with seeded_scheduler(3):
         assert trio_run._ALLOW_DETERMINISTIC_SCHEDULING is True
         trio.run(_interleaving)
-    assert trio_run._ALLOW_DETERMINISTIC_SCHEDULING == flag_before
+    assert flag_before == trio_run._ALLOW_DETERMINISTIC_SCHEDULING
     assert trio_run._r.getstate() == state_before
 
 
@@ -58,7 +58,9 @@ def test_streams_are_independent_of_creation_order_and_of_each_other() -> None:
     b = RngStreams(42)
     b.stream("service.repo.latency").random()  # touching another stream first changes nothing
     assert a.stream("workload") is a.stream("workload")
-    assert [a.stream("workload").random() for _ in range(3)] == [b.stream("workload").random() for _ in range(3)]
+    assert [a.stream("workload").random() for _ in range(3)] == [
+        b.stream("workload").random() for _ in range(3)
+    ]
     assert RngStreams(42).stream("x").random() != RngStreams(42).stream("y").random()
     assert RngStreams(42).stream("x").random() != RngStreams(43).stream("x").random()
 

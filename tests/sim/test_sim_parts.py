@@ -57,7 +57,9 @@ async def test_queued_log_writes_cost_nothing_until_a_slow_disk_window(autojump_
     before = trio.current_time()
     sink.emit(logging.INFO, "upload.recorded", {"job_id": "j1", "size": 10, "blob": b"xx", "obj": object()})
     assert trio.current_time() == before
-    assert trace.events[-1].endswith("log INFO upload.recorded job_id=j1 size=10 blob=<2 bytes> obj=<object>\n")
+    assert trace.events[-1].endswith(
+        "log INFO upload.recorded job_id=j1 size=10 blob=<2 bytes> obj=<object>\n"
+    )
     sink.set_write_cost_override(0.5)
     sink.emit(logging.INFO, "x", {})
     sink.set_write_cost_override(None)
@@ -77,8 +79,12 @@ def _count_rows(data: bytes) -> int:
     return data.count(b"\n")
 
 
-async def test_offloaded_work_takes_the_callers_time_only_under_the_core_limit(autojump_clock: MockClock) -> None:
-    cpu = SimCpuRunner(cores=1, costs={"analysis": CpuCost(base_s=1.0)}, default_cost=CpuCost(), clock=autojump_clock)
+async def test_offloaded_work_takes_the_callers_time_only_under_the_core_limit(
+    autojump_clock: MockClock,
+) -> None:
+    cpu = SimCpuRunner(
+        cores=1, costs={"analysis": CpuCost(base_s=1.0)}, default_cost=CpuCost(), clock=autojump_clock
+    )
     finished: dict[str, float] = {}
     ticks: list[float] = []
 

@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 import trio
-from bot.i18n import t
 from trio.testing import MockClock
 
+from bot.i18n import t
 from sim.botapi.world import BotApiWorld
 from sim.kernel import RngStreams
 from sim.scenario import Files, Users
@@ -50,7 +50,9 @@ def test_arrivals_follow_the_seed_and_users_get_their_own_streams() -> None:
     assert times == sorted(times) and 5 < times[-1] < 30
     assert {u.user.language_code for u in a.users} == {"en", "ru"}
     # Adding users does not change who the first ones are.
-    more = Workload(world, Users(count=31, arrival="poisson", rate_per_s=2.0, languages={"en": 1, "ru": 1}), RngStreams(9))
+    more = Workload(
+        world, Users(count=31, arrival="poisson", rate_per_s=2.0, languages={"en": 1, "ru": 1}), RngStreams(9)
+    )
     assert [(u.file_name, u.data, u.user) for u in more.users[:30]] == [
         (u.file_name, u.data, u.user) for u in a.users
     ]

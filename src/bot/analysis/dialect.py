@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -50,7 +51,11 @@ def split_records(text: str, limit: int = _MAX_RECORDS) -> list[tuple[int, str]]
 
 
 def _fields(record: str, delimiter: str) -> list[str]:
-    return next(csv.reader([record], delimiter=delimiter, quotechar='"', strict=False), [])
+    reader = csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, quotechar='"', strict=False)
+    try:
+        return next(reader, [])
+    except csv.Error:  # quotes that do not pair up under this delimiter: not the delimiter
+        return [record]
 
 
 def _choose_delimiter(records: list[str]) -> tuple[str, int]:

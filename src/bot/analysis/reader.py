@@ -89,6 +89,8 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     dialect = detect(sample, whole)
     if dialect.columns > limits.max_columns:
         return CsvRejected("too_many_columns", {"columns": dialect.columns, "limit": limits.max_columns})
+    if not bytes(body[dialect.start : dialect.start + 4096]).strip():
+        return CsvRejected("header_only" if dialect.header is not None else "empty")
     keys = [f"f{i}" for i in range(dialect.columns)]
     bad_rows: list[int] = []
 

@@ -13,6 +13,7 @@ from .texts import TEXTS, text
 MESSAGE_LIMIT = 4096
 MAX_MESSAGES = 4  # more would flood the chat: the rest of the columns get one summary line each
 _MAX_ALERTS = 15
+_SUMMARY_ROOM = 700  # kept free in the last message for the list of columns not shown
 _ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16", "cp1251": "Windows-1251"}
 
 
@@ -163,7 +164,9 @@ def render_profile(profile: Profile, lang: str) -> list[str]:
     shown = 0
     for column in profile.columns:
         block = _column_block(column, profile.n_rows, lang)
-        if len(current) + 2 + len(block) <= MESSAGE_LIMIT:
+        last = len(messages) + 1 == MAX_MESSAGES
+        room = MESSAGE_LIMIT - (_SUMMARY_ROOM if last else 0)
+        if len(current) + 2 + len(block) <= room:
             current += "\n\n" + block
         elif len(messages) + 1 < MAX_MESSAGES:
             messages.append(current)
@@ -175,7 +178,7 @@ def render_profile(profile: Profile, lang: str) -> list[str]:
     if rest:
         names = ", ".join(_short(c, lang) for c in rest)
         summary = text(lang, "p.more_columns", count=fmt_number(len(rest), lang), names=names)
-        if len(current) + 2 + len(summary) > MESSAGE_LIMIT:
+        if len(current) + 2 + len(summary) > MESSAGE_LIMIT and len(messages) + 1 < MAX_MESSAGES:
             messages.append(current)
             current = ""
         current = _fit_summary(current, summary)

@@ -1,0 +1,203 @@
+"""The poller against the in-process Bot API world, on a virtual clock."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import trio
+
+from bot.domain import TgUser, Update
+from bot.guard import Guard
+from bot.log import Logger
+from bot.messenger import Messenger
+from bot.metrics import MetricsRecorder
+from bot.ratelimit import SendRateLimiter
+from bot.settings import Settings
+from bot.updates import UpdatePoller
+from sim.botapi.sim_adapter import SimTelegramApi
+from sim.botapi.world import BotApiWorld
+
+TOKEN = "777:POLLER-TEST-TOKEN-xxxxxxxxxxxxxxxxxxxxxxxx"
+
+
+class Clock:
+    def __init__(self, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+
+    def now(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
+
+    def new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128))
+
+    def random(self) -> float:
+        return self.rng.random()
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def emit(self, level: int, event: str, fields: dict[str, object]) -> None:
+        self.events.append((event, fields))
+
+
+def make_poller(world: BotApiWorld, handle, *, max_in_flight: int = 8, sink: ListSink | None = None) -> UpdatePoller:
+    metrics = MetricsRecorder()
+    settings = Settings()
+    log = Logger(sink or ListSink())
+    messenger = Messenger(
+        SimTelegramApi(world, TOKEN), Guard(settings, metrics), SendRateLimiter(30, 1), Clock(), log
+    )
+    return UpdatePoller(
+        messenger, handle, poll_timeout_s=5, max_in_flight=max_in_flight, clock=Clock(), log=log, metrics=metrics
+    )
+
+
+def user(n: int) -> TgUser:
+    return TgUser(id=n, language_code="en")
+
+
+async def test_one_chat_in_order_different_chats_concurrently(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    seen: dict[int, list[str]] = {}
+    rng = random.Random(5)
+    delays = {}
+
+    async def handle(update: Update) -> None:
+        assert update.message is not None
+        await trio.sleep(delays[update.update_id])
+        seen.setdefault(update.message.chat_id, []).append(update.message.text or "")
+
+    for chat in (1, 2, 3):
+        for i in range(5):
+            action = world.user_sends_text(user(chat), chat, f"m{i}")
+            delays[action.update_id] = rng.uniform(0.1, 1.0)
+
+    poller = make_poller(world, handle)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        while poller.handled < 15:
+            await trio.sleep(0.05)
+        elapsed = trio.current_time() - start
+        poller.stop_polling()
+    assert all(seen[chat] == [f"m{i}" for i in range(5)] for chat in (1, 2, 3))
+    # chats ran side by side: far less than the sum of all handler times
+    assert elapsed < sum(delays.values()) / 2
+
+
+async def test_offset_is_confirmed_only_after_handling(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    release = trio.Event()
+    handled: list[int] = []
+
+    async def handle(update: Update) -> None:
+        if update.update_id == first:
+            await release.wait()
+        handled.append(update.update_id)
+
+    first = world.user_sends_text(user(1), 1, "slow").update_id
+    world.user_sends_text(user(2), 2, "fast")
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(10)  # several polls happen meanwhile
+        assert handled == [first + 1]
+        assert world.pending_updates == 2, "the unfinished update stays unconfirmed"
+        assert poller.next_offset() == first
+        release.set()
+        await trio.sleep(1)
+        await trio.sleep(6)  # the next poll confirms both
+        assert world.pending_updates == 0
+        poller.stop_polling()
+    assert sorted(handled) == [first, first + 1]
+
+
+async def test_back_pressure_caps_updates_in_flight(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    peak = 0
+    current = 0
+
+    async def handle(update: Update) -> None:
+        nonlocal peak, current
+        current += 1
+        peak = max(peak, current)
+        await trio.sleep(1.0)
+        current -= 1
+
+    for chat in range(30):
+        world.user_sends_text(user(chat), chat, "hi")
+    poller = make_poller(world, handle, max_in_flight=4)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        while poller.handled < 30:
+            await trio.sleep(0.1)
+        poller.stop_polling()
+    assert peak == 4
+
+
+async def test_stop_polling_lets_in_flight_handlers_finish(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    finished: list[int] = []
+
+    async def handle(update: Update) -> None:
+        await trio.sleep(3.0)
+        finished.append(update.update_id)
+
+    for chat in range(3):
+        world.user_sends_text(user(chat), chat, "work")
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(0.5)
+        poller.stop_polling()
+    assert len(finished) == 3
+
+
+async def test_conflict_backs_off_with_a_clear_log_line(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    world.set_webhook_conflict(True)
+    sink = ListSink()
+
+    async def handle(update: Update) -> None:  # pragma: no cover - no updates here
+        raise AssertionError
+
+    poller = make_poller(world, handle, sink=sink)
+    with trio.move_on_after(120):
+        await poller.run()
+    conflicts = [fields for event, fields in sink.events if event == "poll.conflict"]
+    assert conflicts and "another poller" in str(conflicts[0]["detail"])
+    # exponential backoff capped at 60 s: a handful of calls in two minutes, not a spin
+    assert 3 <= world.calls["getUpdates"] <= 10
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_crash_redelivers_what_was_not_handled(autojump_clock, seed):
+    """Kill the poller mid-batch; a new poller sees every unhandled update again."""
+    world = BotApiWorld(TOKEN)
+    rng = random.Random(seed)
+    ids = [world.user_sends_text(user(c % 4), c % 4, str(c)).update_id for c in range(12)]
+    handled: set[int] = set()
+
+    async def slow(update: Update) -> None:
+        await trio.sleep(rng.uniform(0.5, 3.0))
+        handled.add(update.update_id)
+
+    with trio.move_on_after(rng.uniform(1.0, 4.0)):
+        await make_poller(world, slow).run()
+    first_round = set(handled)
+
+    async def fast(update: Update) -> None:
+        handled.add(update.update_id)
+
+    second = make_poller(world, fast)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(second.run)
+        await trio.sleep(10)
+        second.stop_polling()
+    assert handled == set(ids)
+    assert first_round < set(ids) or first_round == set(ids)
