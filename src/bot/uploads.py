@@ -20,6 +20,7 @@ from bot.retry import retry_transient
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
 CSV_MIME_TYPES = {
     "text/csv",
+    "text/comma-separated-values",  # what Telegram Desktop sends
     "text/plain",
     "text/tab-separated-values",
     "application/csv",

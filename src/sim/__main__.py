@@ -1,4 +1,4 @@
-"""``python -m sim <scenario> [--seed N] [--json] [--check-determinism]`` (``just simulate``).
+"""``python -m sim <scenario> [--seed N] [--json] [--check-determinism] [--plot F]`` (``just simulate``).
 
 A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
 Exit status: 0 all invariants held, 1 an invariant failed, 2 bad usage or scenario,
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sim.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
 from sim.kernel.trace import first_divergence
+from sim.report import plot_report
 from sim.runner import simulate
 from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path
 
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run twice with the same seed and report the first divergent trace event",
     )
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the run over virtual time")
     return parser
 
 
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         if not identical:
             status = EXIT_NONDETERMINISTIC
 
+    if args.plot:
+        plot_report(report, args.plot)
     if args.json:
         print(report.to_json())
     else:

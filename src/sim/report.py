@@ -111,6 +111,43 @@ class Report:
         return "\n".join(lines)
 
 
+def plot_report(report: Report, path: str) -> None:
+    """A picture of the run over virtual time: each user's answer latency (by outcome)
+    above the occupancy series, with the fault windows shaded on both."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    details = report.details
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 7))
+    colours = {"analysed": "tab:green", "failed_with_message": "tab:orange", "lost": "tab:red"}
+    for outcome, colour in colours.items():
+        points = [
+            (sent, lat if lat is not None else 0.0)
+            for sent, lat, o in details.get("answers", [])
+            if o == outcome
+        ]
+        if points:
+            top.scatter([p[0] for p in points], [p[1] for p in points], s=6, color=colour, label=outcome)
+    top.set_ylabel("answer latency (s)")
+    top.legend(loc="upper right", fontsize="small")
+    columns = details.get("series_columns", [])
+    series = details.get("series", [])
+    for index, name in enumerate(columns[1:], start=1):
+        bottom.plot([row[0] for row in series], [row[index] for row in series], label=name, linewidth=1)
+    bottom.set_xlabel("virtual time (s)")
+    bottom.legend(loc="upper right", fontsize="small")
+    for start, end, target, kind in details.get("fault_windows", []):
+        for axis in (top, bottom):
+            axis.axvspan(start, max(end, start + 0.5), color="tab:red", alpha=0.12)
+        top.annotate(f"{target} {kind}", (start, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small")
+    fig.suptitle(f"{report.scenario}  seed {report.seed}  trace {report.trace_hash[:12]}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def replay_header(seed: int, hash_seed_pinned: bool) -> dict[str, str]:
     return {
         "seed": str(seed),

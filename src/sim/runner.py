@@ -12,117 +12,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 from trio.testing import MockClock
 
-from bot.app import BotHandle, Roles, run_bot
-from bot.ports import Services
-from bot.settings import Settings
+from bot.app import Roles, run_bot
 from sim.botapi.world import BotApiWorld
 from sim.clock import SIM_EPOCH
 from sim.compose import SIM_TOKEN, SimStack, build_stack
 from sim.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.kernel.escape import install_socket_guards, threads_forbidden
 from sim.kernel.rng import RngStreams
+from sim.kernel.supervisor import BotMain, BotSupervisor
 from sim.kernel.trace import Trace
 from sim.report import Report, latency_table, replay_header
 from sim.scenario import Scenario
 from sim.workload import ANALYSED, FAILED, LOST, Workload
 
-BotMain = Callable[..., Awaitable[None]]  # run_bot's shape: (services, settings, *, roles, task_status)
-
 _EPOCH_S = SIM_EPOCH.timestamp()
 _CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(inner) for inner in exc.exceptions)
-    return f"{type(exc).__name__}: {exc}"
-
-
-class BotSupervisor:
-    """Runs the bot like a process manager: crash it (no graceful shutdown), restart
-    it after a downtime, and stop it gracefully at the end of the run."""
-
-    def __init__(
-        self,
-        bot_main: BotMain,
-        services: Services,
-        settings: Settings,
-        roles: Roles,
-        trace: Trace,
-        on_fatal: Callable[[], None],
-    ) -> None:
-        self._bot_main = bot_main
-        self._services = services
-        self._settings = settings
-        self._roles = roles
-        self._trace = trace
-        self._on_fatal = on_fatal
-        self._scope: trio.CancelScope | None = None
-        self._handle: BotHandle | None = None
-        self._downtime = 0.0
-        self._stopping = False
-        self._exited = trio.Event()
-        self.crashes = 0
-        self.error: str | None = None
-
-    async def run(self) -> None:
-        try:
-            await self._lifecycle()
-        finally:
-            self._exited.set()
-
-    async def _lifecycle(self) -> None:
-        while True:
-            with trio.CancelScope() as scope:
-                self._scope = scope
-                try:
-                    async with trio.open_nursery() as nursery:
-                        self._handle = await nursery.start(self._start_bot)
-                        self._trace.record("bot.up")
-                except Exception as exc:  # the bot died on its own: a finding, not a fault we injected
-                    self.error = _describe(exc)
-                    self._trace.record("bot.error", type(exc).__name__)
-                    self._on_fatal()
-                    return
-            self._scope = self._handle = None
-            if self._stopping:
-                return
-            if not scope.cancelled_caught:
-                self.error = "run_bot returned before it was asked to stop"
-                self._on_fatal()
-                return
-            await trio.sleep(self._downtime)
-            self._trace.record("bot.restart")
-
-    async def _start_bot(self, task_status: trio.TaskStatus[BotHandle]) -> None:
-        await self._bot_main(self._services, self._settings, roles=self._roles, task_status=task_status)
-
-    def crash(self, downtime_s: float) -> None:
-        """Kill the bot now; it restarts after ``downtime_s``. Ignored while it is down."""
-        if self._scope is None or self._stopping:
-            return
-        self.crashes += 1
-        self._downtime = downtime_s
-        self._trace.record("bot.crash", f"{downtime_s:g}")
-        self._scope.cancel()
-
-    async def stop(self, grace_s: float) -> None:
-        """Graceful stop within ``grace_s``, then a hard one."""
-        self._stopping = True
-        if self._handle is not None:
-            self._handle.stop()
-            with trio.move_on_after(grace_s):
-                await self._exited.wait()
-        if self._scope is not None:
-            self._scope.cancel()
-        await self._exited.wait()
 
 
 @dataclass(slots=True)
@@ -248,15 +158,17 @@ async def _main(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(supervisor.run)
         nursery.start_soon(_run_schedule, scenario, supervisor, stack, trace)
-        nursery.start_soon(workload.run)
-        nursery.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
-        with stop_scope:
-            if scenario.stop_when_done:
-                await workload.all_done.wait()
-                trace.record("sim.all_answered")
-                await trio.sleep(scenario.settle_s)
-            else:
-                await trio.sleep_forever()
+        async with trio.open_nursery() as observed:
+            observed.start_soon(workload.run)
+            observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+            with stop_scope:
+                if scenario.stop_when_done:
+                    await workload.all_done.wait()
+                    trace.record("sim.all_answered")
+                    await trio.sleep(scenario.settle_s)
+                else:
+                    await trio.sleep_forever()
+            observed.cancel_scope.cancel()  # what users saw is final from here on
         ending.virtual_seconds = trio.current_time()
         trace.record("sim.stop")
         await supervisor.stop(settings.deadline("shutdown") + 1.0)
@@ -341,6 +253,16 @@ def _report(
         "errors": [supervisor.error] if supervisor.error else [],
         "series_columns": ["t", "db_sessions", "queue_depth", "users_waiting", "cpu_in_use"],
         "series": series,
+        "answers_columns": ["sent_at", "latency", "outcome"],
+        "answers": [
+            [round(u.sent_at or 0.0, 3), None if (lat := u.latency()) is None else round(lat, 3), outcome]
+            for u, outcome in zip(sent, outcomes, strict=True)
+        ],
+        "fault_windows": [
+            [f.at_s, min(f.end_s, ending.virtual_seconds), f.target, f.kind]
+            for f in scenario.faults
+            if f.at_s < ending.virtual_seconds
+        ],
     }
     return Report(
         scenario=scenario.name,

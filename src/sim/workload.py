@@ -238,8 +238,7 @@ class Workload:
                     await user.changed.wait()
         user.sent_at = trio.current_time()
         world.user_sends_document(user.user, user.chat_id, user.file_name, user.data)
-        if not user.done:
-            self.waiting += 1
+        self.waiting += 1
         self._record("user.upload", user, f"{user.file_kind} {len(user.data)}B")
 
     async def _dispatch(self) -> None:
@@ -290,8 +289,7 @@ class Workload:
         if user.answered_at is None or outcome == ANALYSED:
             user.answered_at = now
         self._record("user.answer", user, outcome)
-        if user.sent_at is not None:
-            self.waiting -= 1
+        self.waiting -= 1  # only users who sent a file get here
         self._unanswered -= 1
         if self._unanswered == 0:
             self.all_done.set()

@@ -399,11 +399,13 @@ async def test_http_non_json_answers_map_by_status() -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         api = HttpTelegramApi(TOKEN, "http://telegram.test", client)
-        await fails(ServiceUnavailable, api.get_file("x"))
-        await fails(ServiceUnavailable, api.send_message(1, "hi"))  # malformed result
-        err = await fails(TelegramError, api.answer_callback_query("1"))
-        assert err.error_code == 404
-        await api.aclose()
+        try:
+            await fails(ServiceUnavailable, api.get_file("x"))
+            await fails(ServiceUnavailable, api.send_message(1, "hi"))  # malformed result
+            err = await fails(TelegramError, api.answer_callback_query("1"))
+            assert err.error_code == 404
+        finally:
+            await api.aclose()
 
 
 async def test_http_request_logs_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
@@ -412,11 +414,13 @@ async def test_http_request_logs_are_scrubbed(caplog: pytest.LogCaptureFixture) 
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         apis = [HttpTelegramApi(token, "http://telegram.test", client) for token in (TOKEN, WRONG_TOKEN)]
-        with caplog.at_level(logging.DEBUG):
+        try:
+            with caplog.at_level(logging.DEBUG):
+                for api in apis:
+                    assert await api.get_updates(None, 0) == []
+        finally:
             for api in apis:
-                assert await api.get_updates(None, 0) == []
-        for api in apis:
-            await api.aclose()
+                await api.aclose()
     assert "getUpdates" in caplog.text  # httpx did log the requests...
     for secret in SECRETS:
         assert secret not in caplog.text  # ...without the token

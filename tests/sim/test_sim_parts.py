@@ -1,4 +1,4 @@
-"""The simulated clock, log sink and CPU runner: what blocking and offloading cost."""
+"""The simulated clock, log sink, CPU runner and composition root."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from sim.botapi.world import BotApiWorld
 from sim.clock import SIM_EPOCH, SimWallClock
+from sim.compose import SIM_TOKEN, sim_services
 from sim.cpu import CpuCost, SimCpuRunner
-from sim.kernel import Trace
+from sim.faults import FaultProxy, unwrap
+from sim.kernel import RngStreams, Trace
 from sim.log_sink import SimLogSink
+from sim.memory.repository import MemoryRepository
+from sim.scenario import parse_scenario
 
 
 async def test_wall_clock_follows_virtual_time_and_ids_follow_the_seed(autojump_clock: MockClock) -> None:
@@ -146,3 +151,21 @@ async def test_failures_are_not_cached(autojump_clock: MockClock) -> None:
     assert await cpu.run("k", flaky, b"d") == 7
     assert await cpu.run("k", flaky, b"d") == 7
     assert len(attempts) == 2
+
+
+async def test_sim_services_puts_every_port_behind_its_fault_proxy(autojump_clock: MockClock) -> None:
+    scenario = parse_scenario(
+        {
+            "scenario": {"name": "x"},
+            "services": {"repo": {"session_limit": 2, "latency": {"dist": "constant", "value_s": 0.5}}},
+        }
+    )
+    services = sim_services(BotApiWorld(SIM_TOKEN), scenario, RngStreams(1), autojump_clock)
+    for port in (services.telegram, services.repo, services.state, services.blobs, services.queue):
+        assert isinstance(port, FaultProxy)
+    raw = unwrap(services.repo)
+    assert isinstance(raw, MemoryRepository) and raw.session_limit == 2
+    start = trio.current_time()
+    await services.repo.upsert_user(1, "ru")
+    assert trio.current_time() - start == pytest.approx(0.5)
+    assert await raw.get_user_language(1) == "ru"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,9 +29,22 @@ def _query(url: str, sql: str) -> object:
         return row[0] if row else None
 
 
+@pytest.fixture
+def pg_parent() -> Iterator[Path]:
+    """A folder outside pytest's tmp tree: under root, Postgres runs as another user
+    who must traverse every parent, and pytest keeps its tree private (0700), and
+    re-tightens it whenever another pytest run starts."""
+    parent = Path(tempfile.mkdtemp(prefix="csvbot-embedded-pg-"))
+    parent.chmod(0o755)
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 @pytest.mark.slow
-async def test_embedded_postgres_starts_answers_and_stops(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+async def test_embedded_postgres_starts_answers_and_stops(pg_parent: Path) -> None:
+    data_dir = pg_parent / "pg"
     url = await start_embedded_postgres_in_thread(data_dir)
     try:
         assert url.startswith("postgresql://")

@@ -24,6 +24,9 @@ _BOMS = (
 )
 _CYRILLIC_LOWER = re.compile(r"[а-яё]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
+# Latin accents read through a Cyrillic code page give words like "Josй": mixed scripts.
+_MIXED_SCRIPT = re.compile(r"[A-Za-z][а-яёА-ЯЁ]|[а-яёА-ЯЁ][A-Za-z]")
 # Valid multi-byte UTF-8 sequences, to forgive a file with a few broken bytes.
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _HIGH = re.compile(rb"[\x80-\xff]")
@@ -86,6 +89,8 @@ def _single_byte_guess(sample: bytes) -> str | None:
         if non_ascii == 0:
             continue
         score = len(_CYRILLIC_LOWER.findall(text)) / non_ascii
+        if len(_MIXED_SCRIPT.findall(text)) > 0.3 * len(_CYRILLIC.findall(text)):
+            continue
         if score > best_score:
             best, best_score = codec, score
     return best if best_score >= 0.5 else None

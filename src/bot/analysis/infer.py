@@ -10,7 +10,16 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from .reader import RawTable
-from .values import Decimal, choose_date_format, choose_decimal, is_number, number_vote, to_dates, to_numbers
+from .values import (
+    Decimal,
+    choose_date_format,
+    choose_decimal,
+    is_number,
+    number_vote,
+    plain_numbers,
+    to_dates,
+    to_numbers,
+)
 
 _SAMPLE = 300  # values looked at in Python to pick a type; the conversion then sees all
 _TYPED_SHARE = 0.9  # of non-missing values that must parse for a column to take the type
@@ -68,8 +77,8 @@ def _first_invalid(raw: pa.Array, converted: pa.Array) -> str | None:
     return None if position < 0 else str(raw[position].as_py())
 
 
-def _numeric(name: str, raw: pa.Array, decimal: Decimal, count: int) -> TypedColumn | None:
-    numbers = to_numbers(raw, decimal)
+def _numeric(name: str, raw: pa.Array, decimal: Decimal, count: int, plain: bool) -> TypedColumn | None:
+    numbers = to_numbers(raw, decimal, plain)
     parsed = len(numbers) - numbers.null_count
     if parsed < _TYPED_SHARE * count:
         return None
@@ -93,7 +102,7 @@ def type_column(name: str, raw: pa.Array, sample: list[str], decimal: Decimal) -
     numbers = sum(1 for v in sample if is_number(v, col_decimal))
     share = numbers / len(sample)
     if share >= _TYPED_SHARE and not _has_leading_zero_codes(sample):
-        typed = _numeric(name, raw, col_decimal, count)
+        typed = _numeric(name, raw, col_decimal, count, plain_numbers(sample, col_decimal))
         if typed is not None:
             return typed
     fmt = choose_date_format(sample, _TYPED_SHARE)

@@ -43,15 +43,17 @@ def _top(series: pd.Series, codes: np.ndarray, distinct: int) -> tuple[tuple[str
 
 
 def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
-    finite = values[np.isfinite(values)]
+    finite = values[np.isfinite(values)] if np.isnan(values.sum()) or np.isinf(values.sum()) else values
     if finite.size == 0:
         return {}
     q1, median, q3 = np.quantile(finite, [0.25, 0.5, 0.75])
-    mean = float(finite.mean())
-    std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+    n = finite.size
+    total = float(finite.sum())
+    mean = total / n
     centred = finite - mean
-    m2 = float(np.mean(centred**2))
-    skew = float(np.mean(centred**3) / m2**1.5) if m2 > 0 else 0.0
+    squared = centred * centred
+    m2 = float(squared.mean())
+    m3 = float(np.dot(squared, centred)) / n
     return {
         "minimum": float(finite.min()),
         "maximum": float(finite.max()),
@@ -59,9 +61,9 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
         "median": float(median),
         "q1": float(q1),
         "q3": float(q3),
-        "std": std,
-        "total": float(finite.sum()),
-        "skew": skew,
+        "std": (m2 * n / (n - 1)) ** 0.5 if n > 1 else 0.0,
+        "total": total,
+        "skew": m3 / m2**1.5 if m2 > 0 else 0.0,
     }
 
 
@@ -106,19 +108,24 @@ def _replace(profile: ColumnProfile, **changes: object) -> ColumnProfile:
     return replace(profile, **changes)  # type: ignore[arg-type]
 
 
-def _duplicates(all_codes: list[np.ndarray], sizes: list[int], rows: int) -> int:
-    """Rows equal to an earlier row, from exact combined group codes (no hashing collisions)."""
-    if not all_codes or rows == 0:
-        return 0
-    key = np.zeros(rows, dtype=np.int64)
-    bound = 1
-    for codes, size in zip(all_codes, sizes, strict=True):
-        if bound * (size + 1) >= 2**62:
-            key, uniques = pd.factorize(key)
-            bound = len(uniques)
-        key = key * (size + 1) + (codes + 1)
-        bound *= size + 1
-    return rows - len(pd.unique(key))
+class _RowKey:
+    """Exact identity of each row built column by column from group codes (no hash collisions),
+    so the codes of a column can be dropped as soon as it is profiled."""
+
+    def __init__(self, rows: int) -> None:
+        self.key = np.zeros(rows, dtype=np.int64)
+        self.bound = 1
+
+    def add(self, codes: np.ndarray, size: int) -> None:
+        if self.bound * (size + 1) >= 2**62:
+            self.key, uniques = pd.factorize(self.key)
+            self.bound = len(uniques)
+        self.key *= size + 1
+        self.key += codes + 1
+        self.bound *= size + 1
+
+    def duplicates(self) -> int:
+        return len(self.key) - len(pd.unique(self.key)) if len(self.key) else 0
 
 
 def _alerts(columns: list[ColumnProfile], rows: int, raw: list[TypedColumn]) -> list[Alert]:
@@ -153,14 +160,15 @@ def _alerts(columns: list[ColumnProfile], rows: int, raw: list[TypedColumn]) -> 
 def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
     table, typed = loaded.table, loaded.columns
     rows = len(typed[0].values)
-    all_codes, sizes, columns = [], [], []
+    row_key = _RowKey(rows)
+    columns = []
     for index, column in enumerate(typed):
         codes, distinct = _codes(column.values)
-        all_codes.append(codes)
-        sizes.append(distinct)
+        row_key.add(codes, distinct)
         columns.append(_column_profile(index, column, rows, codes, distinct))
-    duplicates = _duplicates(all_codes, sizes, rows)
-    del all_codes
+        del codes
+    duplicates = row_key.duplicates()
+    del row_key
     alerts = _alerts(columns, rows, typed)
     if duplicates:
         alerts.append(Alert("duplicates", None, {"count": duplicates}))

@@ -22,13 +22,14 @@ from .sniff import control_ratio, sniff_container
 NULL_TOKENS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"]
 _TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
 _BLOCK = 1 << 20
+_MAX_NAME = 200  # characters of a header cell kept as the column's name
 _MAX_BAD_SHARE = 0.1  # more rows than this with the wrong field count: wrong structure
 
 
 @dataclass(slots=True)
 class RawTable:
     names: list[str]
-    columns: list[pa.Array]  # string arrays, whitespace trimmed, empty -> null
+    columns: list[pa.ChunkedArray]  # strings, whitespace trimmed, empty -> null
     encoding: str
     delimiter: str
     header: bool
@@ -45,7 +46,7 @@ def _names(header: list[str] | None, count: int) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for index in range(count):
-        raw = header[index].strip() if header is not None else ""
+        raw = " ".join(header[index].split())[:_MAX_NAME] if header is not None else ""
         name = raw or f"column_{index + 1}"
         base, n = name, 2
         while name in seen:
@@ -55,12 +56,32 @@ def _names(header: list[str] | None, count: int) -> list[str]:
     return names
 
 
-def _tidy(column: pa.ChunkedArray) -> pa.Array:
-    array = pc.utf8_trim_whitespace(column.combine_chunks())
-    empty = pc.equal(pc.utf8_length(array), 0)
+_BLANKS = pa.array([" ", "\t", "\r", "\n", "\v", "\f"])
+
+
+def _tidy(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    # Chunks stay as the parser made them: combining would copy the column.
+    # Most exports have no padding: look at first and last characters (tiny arrays) before
+    # paying for a trimmed copy of the whole column.
+    first = pc.utf8_slice_codeunits(array, 0, 1)
+    last = pc.utf8_slice_codeunits(array, -1, 2**31 - 1)
+    if not (pc.any(pc.is_in(first, _BLANKS)).as_py() or pc.any(pc.is_in(last, _BLANKS)).as_py()):
+        return array
+    # ASCII trimming is several times faster than Unicode; non-breaking spaces inside numbers
+    # are handled by the number parser.
+    array = pc.ascii_trim_whitespace(array)
+    empty = pc.equal(pc.binary_length(array), 0)
     if pc.any(empty).as_py():
         array = pc.if_else(empty, pa.scalar(None, pa.string()), array)
     return array
+
+
+def _longest(array: pa.Array, limit: int) -> int:
+    """Longest value in characters; bytes bound characters from above, so count only if needed."""
+    longest_bytes = pc.max(pc.binary_length(array)).as_py() or 0
+    if longest_bytes <= limit:
+        return int(longest_bytes)
+    return int(pc.max(pc.utf8_length(array)).as_py() or 0)
 
 
 def _is_totals_row(values: list[str | None]) -> bool:
@@ -68,10 +89,22 @@ def _is_totals_row(values: list[str | None]) -> bool:
     return bool(texts) and _TOTALS.match(texts[0]) is not None and len(texts) >= 2
 
 
+def _use_returning_allocator() -> None:
+    """Prefer jemalloc for Arrow buffers: it hands freed parser blocks back to the system, which
+    keeps the worker's peak memory near the data size (mimalloc keeps them). Process-wide, and
+    the analysis runs in its own worker process."""
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return
+    if pa.default_memory_pool().backend_name != pool.backend_name:
+        pa.set_memory_pool(pool)
+
+
 def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     if len(data) > limits.max_bytes:
         return CsvRejected("too_big", {"size": len(data), "limit": limits.max_bytes})
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():  # strip() copies: only when the head is blank
         return CsvRejected("empty")
     refused = sniff_container(data)
     if refused is not None:
@@ -80,6 +113,9 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     if isinstance(decoded, CsvRejected):
         return decoded
     body = decoded.utf8
+    head = bytes(body[:SAMPLE_CHARS])
+    if b"\r" in head and b"\n" not in head:
+        body = bytes(body).replace(b"\r", b"\n")  # old Mac line endings: rare, so a copy is fine
     whole = len(body) <= SAMPLE_CHARS
     sample = bytes(body[:SAMPLE_CHARS]).decode("utf-8", errors="ignore")
     if not sample.strip(" \t\r\n\ufeff"):
@@ -91,6 +127,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         return CsvRejected("too_many_columns", {"columns": dialect.columns, "limit": limits.max_columns})
     if not bytes(body[dialect.start : dialect.start + 4096]).strip():
         return CsvRejected("header_only" if dialect.header is not None else "empty")
+    _use_returning_allocator()
     keys = [f"f{i}" for i in range(dialect.columns)]
     bad_rows: list[int] = []
 
@@ -100,7 +137,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
 
     try:
         table = pcsv.read_csv(
-            pa.BufferReader(pa.py_buffer(body[dialect.start :])),
+            pa.BufferReader(pa.py_buffer(memoryview(body)[dialect.start :])),  # a view, not a copy
             read_options=pcsv.ReadOptions(column_names=keys, block_size=_BLOCK),
             parse_options=pcsv.ParseOptions(
                 delimiter=dialect.delimiter,
@@ -127,20 +164,21 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     if table.num_rows > limits.max_rows:
         return CsvRejected("too_many_rows", {"rows": table.num_rows, "limit": limits.max_rows})
     names = _names(dialect.header, dialect.columns)
-    columns: list[pa.Array] = []
+    raw_columns = table.columns
+    del table  # each raw column is freed as soon as its tidy copy exists
+    columns: list[pa.ChunkedArray] = []
     kept: list[str] = []
     header_cells = dialect.header or [""] * len(keys)
-    for key, name, cell in zip(keys, names, header_cells, strict=True):
-        array = _tidy(table.column(key))
-        longest = pc.max(pc.utf8_length(array)).as_py()
-        if longest is not None and longest > limits.max_cell_chars:
-            return CsvRejected("cell_too_long", {"column": name, "limit": limits.max_cell_chars})
+    for index, (name, cell) in enumerate(zip(names, header_cells, strict=True)):
+        array = _tidy(raw_columns[index])
+        raw_columns[index] = None
+        if _longest(array, limits.max_cell_chars) > limits.max_cell_chars:
+            return CsvRejected("cell_too_long", {"column": name[:60], "limit": limits.max_cell_chars})
         # Trailing delimiters make nameless, empty columns: drop them, keep named empty ones.
         if array.null_count == len(array) and not cell.strip():
             continue
         columns.append(array)
         kept.append(name)
-    del table
     if not columns:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
     result = RawTable(

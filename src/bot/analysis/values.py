@@ -74,8 +74,29 @@ def choose_decimal(sample: Sequence[str], default: Decimal) -> Decimal:
     return "." if votes["."] > votes[","] else ","
 
 
-def to_numbers(strings: pa.Array, decimal: Decimal) -> pa.Array:
-    """Float64 array; values that are not numbers in this convention become null."""
+_PLAIN = {
+    ".": re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"),
+    ",": re.compile(r"^[+-]?\d+(?:,\d+)?$"),
+}
+
+
+def plain_numbers(sample: Sequence[str], decimal: Decimal) -> bool:
+    """True when the sample holds only bare numbers, so a direct cast will likely succeed."""
+    return all(_PLAIN[decimal].match(v) for v in sample)
+
+
+def to_numbers(strings: pa.Array, decimal: Decimal, plain: bool = False) -> pa.Array:
+    """Float64 array; values that are not numbers in this convention become null.
+
+    With `plain` (the sample held bare numbers) a direct cast is tried first: one fast kernel
+    instead of five when every value is clean.
+    """
+    if plain:
+        text = strings if decimal == "." else pc.replace_substring(strings, pattern=",", replacement=".")
+        try:
+            return pc.cast(text, pa.float64())
+        except pa.ArrowInvalid:
+            pass  # some value needs cleaning or is not a number: take the careful path
     text = pc.replace_substring_regex(strings, pattern=_AFFIXES, replacement="")
     text = pc.replace_substring_regex(text, pattern=_SPACES, replacement="")
     valid = pc.match_substring_regex(text, pattern=NUMBER_PATTERNS[decimal])
@@ -166,10 +187,16 @@ def choose_date_format(sample: Sequence[str], min_share: float) -> DateFormat | 
 
 def to_dates(strings: pa.Array, fmt: DateFormat) -> pa.Array:
     """timestamp[ms] array; values that do not match the format become null."""
+    if fmt.name != "iso":
+        dates = pc.strptime(strings, format=fmt.name, unit="ms", error_is_null=True)
+        # Arrow's %Y also takes two-digit years; such a value belongs to another format.
+        return pc.if_else(pc.less(pc.year(dates), 1000), pa.scalar(None, dates.type), dates)
+    try:
+        return pc.cast(strings, pa.timestamp("ms"))  # clean ISO values: one kernel
+    except pa.ArrowInvalid:
+        pass
     valid = pc.match_substring_regex(strings, pattern=fmt.pattern)
     strings = pc.if_else(valid, strings, pa.scalar(None, pa.string()))
-    if fmt.name != "iso":
-        return pc.strptime(strings, format=fmt.name, unit="ms", error_is_null=True)
     strings = pc.replace_substring_regex(strings, pattern=_ISO_FRACTION, replacement=r"\1")
     strings = pc.replace_substring_regex(strings, pattern=_ISO_ZONE, replacement=r"\1")
     try:

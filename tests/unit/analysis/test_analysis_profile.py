@@ -81,7 +81,12 @@ def test_json_round_trip_and_pickle() -> None:
 def test_column_choices() -> None:
     profile = profile_of(_sales_csv())
     choices = column_choices(profile)
-    assert choices[:4] == [(0, "id", "numeric"), (1, "город", "category"), (2, "выручка", "numeric"), (3, "дата", "datetime")]
+    assert choices[:4] == [
+        (0, "id", "numeric"),
+        (1, "город", "category"),
+        (2, "выручка", "numeric"),
+        (3, "дата", "datetime"),
+    ]
     assert {kind for _, _, kind in choices} <= {"numeric", "datetime", "category", "text"}
 
 

@@ -84,11 +84,11 @@ def test_no_header_gets_numbered_columns() -> None:
 
 def test_dates_day_first_and_iso_with_times() -> None:
     data = (
-        "d1,d2,d3\n"
-        "31.12.2023,2024-01-02T10:00:00,05.01.2024 14:30\n"
-        "01.01.2024,2024-01-03T11:30:00.250Z,06.01.2024 09:05\n"
-        "15.01.2024,2024-01-04 12:00:00,07.01.2024 23:59\n"
-    ).encode()
+        b"d1,d2,d3\n"
+        b"31.12.2023,2024-01-02T10:00:00,05.01.2024 14:30\n"
+        b"01.01.2024,2024-01-03T11:30:00.250Z,06.01.2024 09:05\n"
+        b"15.01.2024,2024-01-04 12:00:00,07.01.2024 23:59\n"
+    )
     profile = profile_of(data)
     d1, d2, d3 = profile.columns
     assert (d1.type, d1.date_min, d1.date_max) == ("date", "2023-12-31T00:00:00", "2024-01-15T00:00:00")
@@ -127,7 +127,7 @@ def test_quoted_fields_with_newlines_and_doubled_quotes() -> None:
 
 def test_quoted_newline_inside_the_header() -> None:
     profile = profile_of(b'"first\nname",age\nann,30\nbob,40\n')
-    assert [c.name for c in profile.columns] == ["first\nname", "age"]
+    assert [c.name for c in profile.columns] == ["first name", "age"]  # one line, for buttons
     assert profile.n_rows == 2
 
 
@@ -180,3 +180,24 @@ def test_koi8r_is_recognised() -> None:
     profile = profile_of(data)
     assert profile.encoding == "koi8-r"
     assert column(profile, "город").distinct == 3
+
+
+def test_old_mac_line_endings() -> None:
+    profile = profile_of(b"a;b\r1;2\r3;4\r")
+    assert (profile.n_rows, profile.n_columns) == (2, 2)
+    assert column(profile, "b").total == 6
+
+
+def test_western_accents_are_not_read_as_cyrillic() -> None:
+    profile = profile_of("name,city\nJosé,Málaga\nZoë,Köln\n".encode("latin-1"))
+    assert profile.encoding != "cp1251"
+    assert {v for v, _ in column(profile, "city").top} == {"Málaga", "Köln"}
+
+
+def test_hostile_inputs_end_in_an_answer() -> None:
+    from bot.analysis import CsvRejected, analyse_csv
+
+    for data in (b"a," * 5_000_000, b'"' * 100_000, ("привет мир " * 100_000).encode(), b";;;\n;;;\n"):
+        result = analyse_csv(data, "x.csv")
+        assert isinstance(result, CsvRejected)
+        assert len(str(result.params)) < 200  # no file content echoed back at length

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from helpers import profile_of
 
 from bot.analysis import MESSAGE_LIMIT, render_profile
@@ -27,12 +29,15 @@ def test_300_columns_fit_in_a_few_messages() -> None:
         assert 1 <= len(messages) <= 4
         assert all(0 < len(m) <= MESSAGE_LIMIT for m in messages)
         assert "Показатель номер 0" in messages[1]
-        # the columns not shown in detail are still named in a summary line
-        assert "299" in messages[-1]
+        # the columns not shown in detail are counted and named in a summary line
+        detailed = len(re.findall(r"<b>\d+\. ", "\n".join(messages)))
+        assert 20 < detailed < 300
+        assert str(300 - detailed) in messages[-1]
+        assert f"Показатель номер {detailed} (" in messages[-1]
 
 
 def test_names_are_escaped() -> None:
-    data = "<b>&;<script>\n1;x\n2;y\n".encode()
+    data = b"<b>&;<script>\n1;x\n2;y\n"
     profile = profile_of(data, "a<b>&.csv")
     text = "\n".join(render_profile(profile, "en"))
     assert "&lt;b&gt;&amp;" in text
