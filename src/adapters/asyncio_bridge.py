@@ -9,17 +9,30 @@ asyncio task is cancelled (it sees ``asyncio.CancelledError`` at its current
 await), Trio waits for that task to finish its cleanup, and then raises
 ``trio.Cancelled`` in the caller. So an asyncio library's own cancellation
 handling (psycopg cancels the running query on the server) still runs.
+
+Import order matters: trio-asyncio makes ``asyncio.get_running_loop`` see its loop by
+replacing that function when it is imported. A library that did
+``from asyncio import get_running_loop`` earlier keeps the original, which finds no
+loop; :func:`rebind_running_loop` fixes such a module after the fact.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import ParamSpec, TypeVar
 
 import trio_asyncio
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def rebind_running_loop(module: ModuleType) -> None:
+    """Point ``module.get_running_loop`` at trio-asyncio's version (see module doc)."""
+    if hasattr(module, "get_running_loop"):
+        module.get_running_loop = asyncio.get_running_loop
 
 
 def loop_is_open() -> bool:
@@ -39,4 +52,4 @@ async def aio(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwarg
     return result
 
 
-__all__ = ["aio", "loop_is_open"]
+__all__ = ["aio", "loop_is_open", "rebind_running_loop"]

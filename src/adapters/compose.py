@@ -83,7 +83,7 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
             database_url = await trio.to_thread.run_sync(embedded.start_embedded_postgres, config.data_dir / "pg")
         if redis_url is None:
             redis_url = await trio.to_thread.run_sync(embedded.start_embedded_redis, config.data_dir / "redis")
-            stack.callback(embedded.stop_embedded_redis, config.data_dir / "redis")
+            stack.push_async_callback(embedded.stop_embedded_redis_in_thread, config.data_dir / "redis")
 
         repo = await open_postgres_repository(database_url, config.session_limit, config.db_schema)
         stack.push_async_callback(repo.aclose)

@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from adapters.asyncio_bridge import aio
@@ -101,9 +100,7 @@ class RedisClient:
             return await aio(fn, *args, **kwargs)
         except ResponseError as exc:
             raise RedisReplyError(str(exc)) from exc
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
-        except RedisError as exc:
+        except RedisError as exc:  # ConnectionError, TimeoutError, BusyLoadingError, ...
             raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
         except OSError as exc:  # raised by the socket layer before redis-py wraps it
             raise ServiceUnavailable("redis", f"{self.target}: {exc}") from exc

@@ -161,6 +161,8 @@ class Interactions:
             await self._dispatch(action, arg, upload, chat, user_id, lang)
         except BlobNotFound:
             await ctx.messenger.send_text(chat, t(lang, "upload_gone"))
+        except analysis.AnalysisError as exc:  # e.g. a column with nothing to chart
+            await ctx.messenger.send_text(chat, analysis.rejection_text(exc.rejected, lang))
 
     async def _dispatch(self, action: str, arg: str, upload: Upload, chat: int, user_id: int, lang: str) -> None:
         ctx = self.ctx
@@ -177,6 +179,9 @@ class Interactions:
             await self._table(upload, chat, user_id, lang, {"kind": "top", "column": int(arg)})
         elif action == "c":
             await self._table(upload, chat, user_id, lang, {"kind": "corr"})
+            data = await self._file(upload)
+            png = await self._cpu(analysis.chart_correlations, data, upload.file_name, lang)
+            await ctx.messenger.send_photo(chat, "correlations.png", png)
         elif action == "g":
             await self._pick(upload, chat, lang, "gb", ("category", "text", "datetime"), "pick_group_by")
         elif action == "gb":

@@ -28,11 +28,39 @@ CSV_MIME_TYPES = {
 }
 
 
+_CYRILLIC = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya".split(),
+        strict=True,
+    )
+)
+
+
+def _transliterate(text: str) -> str:
+    out = []
+    for char in text:
+        low = char.lower()
+        latin = _CYRILLIC.get(low)
+        if latin is None:
+            out.append(char)
+        else:
+            out.append(latin.capitalize() if char != low else latin)
+    return "".join(out)
+
+
 def safe_file_name(name: str, limit: int = 80) -> str:
-    """A storage-key-safe version of a user's file name (no paths, no control chars)."""
+    """An ASCII, storage-key-safe version of a user's file name: no folders, no
+    control characters, Cyrillic transliterated (storage keys allow ASCII only).
+    The original name is kept in the database and shown to the user."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = unicodedata.normalize("NFKC", base)
-    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._") or "file.csv"
+    base = _transliterate(unicodedata.normalize("NFKC", base))
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = re.sub(r"[^A-Za-z0-9.\-]+", "_", base)
+    stem, dot, ext = base.rpartition(".")
+    if dot and not stem.strip("._-"):
+        base = "file." + ext if ext.strip("._-") else "file.csv"  # nothing readable left
+    base = base.strip("._") or "file.csv"
     if len(base) > limit:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) <= 8 else base[:limit]

@@ -371,16 +371,17 @@ async def test_session_limit_bounds_concurrent_transactions(backend: Backend) ->
     async def server_sees_them() -> bool:
         return await backend.server_sessions_waiting() == SESSION_LIMIT
 
-    async with backend.sessions_blocked_on_users(), trio.open_nursery() as nursery:
-        for user_id in range(callers):
-            nursery.start_soon(repo.upsert_user, user_id, "en")
-        await wait_until(all_taken, "all sessions taken")
-        await trio.sleep(0.05)  # a caller able to slip past the limit would do so now
-        assert repo.sessions_in_use == SESSION_LIMIT
-        assert backend.free_permits() == 0
-        if backend.name == "postgres":
-            await wait_until(server_sees_them, "the server sees exactly the limit of sessions waiting")
-        # Leaving the block releases the lock; every caller then gets its turn.
+    async with trio.open_nursery() as nursery:
+        async with backend.sessions_blocked_on_users():
+            for user_id in range(callers):
+                nursery.start_soon(repo.upsert_user, user_id, "en")
+            await wait_until(all_taken, "all sessions taken")
+            await trio.sleep(0.05)  # a caller able to slip past the limit would do so now
+            assert repo.sessions_in_use == SESSION_LIMIT
+            assert backend.free_permits() == 0
+            if backend.name == "postgres":
+                await wait_until(server_sees_them, "the server sees exactly the limit of sessions waiting")
+        # The lock is released: every caller gets its turn and the nursery closes.
     assert repo.sessions_in_use == 0
     assert repo.max_sessions_in_use == SESSION_LIMIT
     assert backend.free_permits() == SESSION_LIMIT

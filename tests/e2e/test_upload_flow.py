@@ -43,7 +43,7 @@ async def test_user_uploads_a_csv_and_receives_its_profile(tmp_path):
 
         # The stored blob is in the user's folder, and the job finished.
         keys = await stack.services.blobs.list_keys("501/")
-        assert len(keys) == 1 and keys[0].endswith("_продажи.csv")
+        assert len(keys) == 1 and keys[0].endswith("_prodazhi.csv")
         uploads = await stack.services.repo.list_uploads(501, 10)
         assert [u.file_name for u in uploads] == ["продажи.csv"]
 

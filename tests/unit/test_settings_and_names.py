@@ -24,7 +24,9 @@ def test_environment_overrides_deadlines_and_fields():
 def test_hostile_file_names_cannot_escape_the_users_folder():
     assert safe_file_name("../../etc/passwd") == "passwd"
     assert safe_file_name("..\\..\\boot.ini") == "boot.ini"
-    assert safe_file_name("отчёт за май.csv") == "отчёт_за_май.csv"
+    assert safe_file_name("отчёт за май.csv") == "otchet_za_mai.csv"
+    assert safe_file_name("日本.csv") == "file.csv"
+    assert safe_file_name("café;DROP.csv") == "cafe_DROP.csv"
     assert safe_file_name("") == "file.csv"
     assert safe_file_name("...") == "file.csv"
     assert len(safe_file_name("x" * 500 + ".csv")) <= 80

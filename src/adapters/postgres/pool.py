@@ -17,14 +17,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
+import psycopg.waiting
 import trio
 from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import TupleRow
 
-from adapters.asyncio_bridge import aio
+from adapters.asyncio_bridge import aio, rebind_running_loop
 from adapters.postgres.errors import SERVICE
 from bot.errors import ServiceUnavailable
+
+# psycopg's waiting loop looks the running loop up through a name it imported from
+# asyncio; make it find trio-asyncio's loop even if psycopg was imported first.
+rebind_running_loop(psycopg.waiting)
 
 Connection = AsyncConnection[TupleRow]
 Connect = Callable[[], Awaitable[Connection]]

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from helpers import column, profile_of
+from analysis_helpers import column, profile_of
 
 from bot.analysis import Profile, column_choices
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import column, profile_of
+from analysis_helpers import column, profile_of
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "analysis"
 

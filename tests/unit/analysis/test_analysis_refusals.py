@@ -7,7 +7,7 @@ import io
 import zipfile
 
 import pytest
-from helpers import rejected_of
+from analysis_helpers import rejected_of
 
 from bot.analysis import REJECTION_CODES, CsvLimits, CsvRejected, analyse_csv, rejection_text
 

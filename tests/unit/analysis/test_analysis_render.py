@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import profile_of
+from analysis_helpers import profile_of
 
 from bot.analysis import MESSAGE_LIMIT, render_profile
 from bot.analysis.fmt import fmt_number
