@@ -90,7 +90,7 @@ class RedisClient:
             )
         else:
             pool = aioredis.ConnectionPool.from_url(target, max_connections=opts.max_connections, **common)
-        self.raw: aioredis.Redis[Any] = aioredis.Redis(connection_pool=pool)
+        self.raw: aioredis.Redis = aioredis.Redis(connection_pool=pool)
 
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """Run ``await fn(*args, **kwargs)`` on the asyncio side; map its failures.

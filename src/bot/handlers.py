@@ -30,10 +30,12 @@ class Router:
         lang = "en"
         # A button press may re-read a file and draw a chart: it gets a longer budget.
         budget = "interactive" if update.callback_query is not None else "handler"
+        start = trio.current_time()
         try:
             with trio.fail_after(ctx.guard.seconds(budget)):
                 lang = await self._language(update)
                 await self._route(update, lang)
+            ctx.services.metrics.observe(budget, trio.current_time() - start, "ok")
         except trio.TooSlowError:
             ctx.services.metrics.observe(budget, ctx.guard.seconds(budget), "timeout")
             ctx.log.warning("handler.timeout", update_id=update.update_id)
@@ -43,7 +45,7 @@ class Router:
             await self._tell(update, t(lang, "timeout"))
         except Exception as exc:  # a bug: answer, log, keep polling
             ctx.log.error("handler.crashed", update_id=update.update_id, error=repr(exc))
-            await self._tell(update, t(lang, "timeout"))
+            await self._tell(update, t(lang, "internal_error"))
 
     async def _tell(self, update: Update, text: str) -> None:
         chat_id = update.chat_id

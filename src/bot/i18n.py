@@ -74,6 +74,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "That took too long on our side. Nothing was lost — please try again in a minute.",
         "ru": "Это заняло у нас слишком много времени. Ничего не потеряно — попробуйте ещё раз через минуту.",
     },
+    "internal_error": {
+        "en": "Something went wrong on our side; it is logged and we will fix it. Please try again.",
+        "ru": "У нас что-то сломалось; ошибка записана, мы её исправим. Попробуйте ещё раз.",
+    },
     "busy_retry_upload": {
         "en": (
             "I could not register <b>{name}</b> right now (our database is not answering). "

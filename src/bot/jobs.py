@@ -46,10 +46,15 @@ def _reason(exc: BaseException) -> str:
 
 
 class JobRunner:
-    def __init__(self, ctx: BotContext, consumer: str) -> None:
+    def __init__(self, ctx: BotContext, consumer: str, running: set[str] | None = None) -> None:
         self.ctx = ctx
         self.consumer = consumer
         self.log = ctx.log.bind(consumer=consumer)
+        # Jobs with an attempt in progress here. The reconciler re-enqueues a job that
+        # waited long in a busy queue, and start_attempt hands a running job out again,
+        # so a second delivery of it must not start a concurrent attempt (which sent the
+        # profile twice under slow storage: scenarios/slow-supabase.toml).
+        self.running = running if running is not None else set()
 
     async def handle_delivery(self, delivery: Delivery) -> None:
         """Process one delivery and acknowledge it (also when the job ends failed)."""
@@ -61,6 +66,16 @@ class JobRunner:
             self.log.warning("job.ack_failed", job_id=delivery.job_id, error=str(exc))
 
     async def run_job(self, job_id: str) -> None:
+        if job_id in self.running:
+            self.log.info("job.already_running", job_id=job_id)
+            return
+        self.running.add(job_id)
+        try:
+            await self._run_job(job_id)
+        finally:
+            self.running.discard(job_id)
+
+    async def _run_job(self, job_id: str) -> None:
         ctx = self.ctx
         repo = ctx.services.repo
         clock = ctx.services.clock
@@ -85,8 +100,25 @@ class JobRunner:
             self.log.warning("job.attempt_failed", job_id=job.job_id, attempt=job.attempts, error=str(exc))
             if job.attempts >= ctx.settings.job_max_attempts:
                 await self._give_up(job, JobFailed("job_failed", _reason(exc)))
+            else:
+                await self._retry_later(job)
         else:
             ctx.services.metrics.observe("job.total", trio.current_time() - started, "ok")
+
+    async def _retry_later(self, job: Job) -> None:
+        """Put a failed attempt back on the queue after a backoff.
+
+        The reconciler only takes over a running job once it is surely abandoned (a whole
+        job deadline later), so a failed attempt re-enqueues itself: the next attempt
+        starts within seconds of the outage ending, not minutes. If the enqueue fails,
+        the reconciler still finds the job in Postgres."""
+        ctx = self.ctx
+        delay = min(30.0, 2.0 * 2**job.attempts) * (0.5 + ctx.services.clock.random() / 2)
+        await trio.sleep(delay)
+        try:
+            await ctx.queue(ctx.services.queue.enqueue, job.job_id)
+        except (PortError, DeadlineExceeded) as exc:
+            self.log.warning("job.requeue_failed", job_id=job.job_id, error=str(exc))
 
     async def _steps(self, job: Job) -> None:
         data: bytes | None = None
@@ -136,7 +168,7 @@ class JobRunner:
 
     async def _analyse(self, job: Job, data: bytes) -> str:
         ctx = self.ctx
-        outcome = await ctx.guard.call(
+        outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
             "analysis", ctx.services.cpu.run, "analysis", analysis.analyse_csv, data, job.file_name
         )
         if isinstance(outcome, analysis.CsvRejected):

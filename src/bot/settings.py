@@ -39,7 +39,9 @@ class Settings:
     poll_timeout_s: int = 25
     max_concurrent_updates: int = 64
     max_file_bytes: int = MAX_TELEGRAM_DOWNLOAD_BYTES
-    worker_concurrency: int = 2
+    # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
+    # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.
+    worker_concurrency: int = 16
     job_max_attempts: int = 4
     reconcile_every_s: float = 30.0
     reconcile_after_s: float = 60.0

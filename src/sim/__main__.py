@@ -1,8 +1,10 @@
 """``python -m sim <scenario> [--seed N] [--json] [--check-determinism] [--plot F]`` (``just simulate``).
 
 A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
-Exit status: 0 all invariants held, 1 an invariant failed, 2 bad usage or scenario,
-3 the determinism check found two different traces for one seed.
+``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.capacity).
+Exit status: 0 the scenario's expectations were met (by default: every invariant
+held), 1 they were not, 2 bad usage or scenario, 3 the determinism check found two
+different traces for one seed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from sim.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
 from sim.kernel.trace import first_divergence
 from sim.report import plot_report
-from sim.runner import simulate
+from sim.runner import add_contrast, simulate
 from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path
 
 EXIT_OK, EXIT_INVARIANT, EXIT_USAGE, EXIT_NONDETERMINISTIC = 0, 1, 2, 3
@@ -38,10 +40,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
-    args = _parser().parse_args(args_list)
     if argv is None and not hash_seed_pinned():
         # Set iteration order of str/bytes depends on the hash seed: pin it, in a new process.
         reexec_with_pinned_hash_seed("sim", args_list)
+    if args_list[:1] == ["capacity"]:
+        from sim.capacity import main as capacity_main
+
+        return capacity_main(args_list[1:])
+    args = _parser().parse_args(args_list)
     try:
         path = resolve_scenario_path(args.scenario, (Path.cwd() / "scenarios", _REPO_SCENARIOS))
         scenario = load_scenario(path)
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     first = simulate(scenario, args.seed, keep_trace=args.check_determinism)
     report = first.report
+    add_contrast(report, scenario, args.seed)
     status = EXIT_OK if report.ok else EXIT_INVARIANT
     divergence_text = ""
     if args.check_determinism:

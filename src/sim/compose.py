@@ -69,7 +69,13 @@ def build_stack(
     state = MemoryConversationStore()
     queue = MemoryJobQueue()
     blobs = MemoryBlobStore()
-    log = SimLogSink(trace, clock, sync_write_cost_s=scenario.log.sync_cost_s, secrets=(token,))
+    log = SimLogSink(
+        trace,
+        clock,
+        sync_write_cost_s=scenario.log.sync_cost_s,
+        secrets=(token,),
+        blocking=scenario.log.mode == "sync",
+    )
     cpu = SimCpuRunner(
         cores=scenario.cpu.cores,
         costs=scenario.cpu.kinds,

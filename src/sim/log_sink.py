@@ -3,7 +3,10 @@
 Blocking is modelled, not performed: a synchronous log handler (the audit's
 blocker 1, a FileHandler on the event loop) costs ``sync_write_cost_s`` per record,
 and since it blocks the loop, it advances the MockClock at once, for every task.
-A queued handler (the fix) costs nothing on the loop.
+A queued handler (the fix) costs nothing on the loop; its background writer
+pays the write cost instead, and when records come faster than it writes, it falls
+behind: ``writer_lag_peak_s`` reports how far (records wait in memory, the loop
+does not).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class SimLogSink:
         sync_write_cost_s: float = 0.0,
         secrets: tuple[str, ...] = (),
         keep_last: int = 200,
+        blocking: bool | None = None,
     ) -> None:
         if sync_write_cost_s < 0:
             raise ValueError("sync_write_cost_s must be >= 0")
@@ -60,6 +64,12 @@ class SimLogSink:
         self._clock = clock
         self.sync_write_cost_s = sync_write_cost_s
         self._cost_override: float | None = None
+        # A synchronous handler (writes on the loop); else a queue and a background writer.
+        self.blocking = sync_write_cost_s > 0 if blocking is None else blocking
+        if self.blocking and clock is None:
+            raise ValueError("a synchronous handler needs the MockClock to advance")
+        self._writer_free_at = 0.0
+        self.writer_lag_peak_s = 0.0
         self._secrets = tuple(s for s in secrets if s)
         self.records = 0
         self.by_level: dict[str, int] = {}
@@ -72,7 +82,9 @@ class SimLogSink:
         self.last: deque[LogRecord] = deque(maxlen=keep_last)
 
     def set_write_cost_override(self, cost_s: float | None) -> None:
-        """A slow-disk window: every write costs ``cost_s`` until reset with None."""
+        """A slow-disk window: every write costs ``cost_s`` until reset with None.
+
+        With a synchronous handler the loop pays it; with a queue, the writer does."""
         self._cost_override = cost_s
 
     def _leaks_secret(self, event: str, fields: dict[str, object]) -> bool:
@@ -97,6 +109,11 @@ class SimLogSink:
             self._trace.record("log", f"{name} {event} {rendered}")
         self.last.append(LogRecord(now, level, event, fields))
         cost = self.sync_write_cost_s if self._cost_override is None else self._cost_override
+        if not self.blocking:
+            # The background writer takes records in order, each costing ``cost``.
+            self._writer_free_at = max(self._writer_free_at, now) + cost
+            self.writer_lag_peak_s = max(self.writer_lag_peak_s, self._writer_free_at - now)
+            return
         if cost > 0:
             if self._clock is None:
                 raise RuntimeError("a synchronous write cost needs the MockClock to advance")

@@ -16,7 +16,7 @@ import trio
 
 from bot.metrics import MetricsRecorder, percentile
 
-_HEADLINE_LATENCIES = ("user.answer", "user.ack", "upload.e2e", "handler")
+_HEADLINE_LATENCIES = ("user.answer", "user.ack", "user.start", "handler")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +65,29 @@ class Report:
     uploads: dict[str, int]
     latency: dict[str, Percentiles]
     invariants: dict[str, bool]
+    success_rate: float = 1.0  # good files analysed, bad ones refused with a reason
+    timeouts: int = 0  # named deadlines that expired
+    retries: int = 0  # retried calls (Telegram, storage)
+    expectations: dict[str, bool] = field(default_factory=dict)  # see sim.expect
+    story: list[str] = field(default_factory=list)  # plain sentences on what the run showed
     details: dict[str, Any] = field(default_factory=dict)  # faults, logs, cpu, gauges, errors
     replay: dict[str, str] = field(default_factory=dict)  # what a replay must match
 
     @property
-    def ok(self) -> bool:
+    def invariants_ok(self) -> bool:
         return all(self.invariants.values())
+
+    @property
+    def ok(self) -> bool:
+        """The scenario's expectations were met (by default: every invariant held)."""
+        if self.expectations:
+            return all(self.expectations.values())
+        return self.invariants_ok
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
+        data["invariants_ok"] = self.invariants_ok
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -91,58 +104,122 @@ class Report:
             f"failed with a message {u.get('failed_with_message', 0)}, lost {u.get('lost', 0)} "
             f"(acknowledged {u.get('accepted', 0)})",
         ]
-        shown = [
-            name for name in ("user.answer", "user.ack", "upload.e2e", "handler") if name in self.latency
-        ]
+        lines.append(
+            f"  success {self.success_rate:.1%}   timeouts {self.timeouts}   retries {self.retries}   "
+            f"db sessions peak {self.details.get('db', {}).get('max_sessions_in_use', 0)}"
+            f"/{self.details.get('db', {}).get('session_limit')} "
+            f"(peak waiting {self.details.get('db', {}).get('peak_waiting', 0)})"
+        )
+        shown = [name for name in _HEADLINE_LATENCIES if name in self.latency]
+        shown += [name for name in sorted(self.latency) if name not in shown]
         for name in shown:
             p = self.latency[name]
+            outcomes = ", ".join(f"{k} {v}" for k, v in p.outcomes.items() if k != "ok")
             lines.append(
-                f"  {name:<12} p50 {p.p50:.3f} s  p95 {p.p95:.3f} s  p99 {p.p99:.3f} s  (n={p.count})"
+                f"  {name:<17} p50 {p.p50:7.3f} s  p95 {p.p95:7.3f} s  p99 {p.p99:7.3f} s  (n={p.count})"
+                + (f"  [{outcomes}]" if outcomes else "")
             )
         faults = self.details.get("faults_injected") or {}
         if faults:
             lines.append("  faults injected: " + ", ".join(f"{k}={v}" for k, v in faults.items()))
         for error in self.details.get("errors", []):
             lines.append(f"  error: {error}")
+        log = self.details.get("log", {})
+        if log.get("blocked_s"):
+            lines.append(
+                f"  log: {log.get('records', 0)} records, peak {log.get('peak_per_second', 0)}/s, "
+                f"loop blocked {log['blocked_s']:.1f} s by synchronous writes"
+            )
+        elif log.get("writer_lag_peak_s", 0) > 0.5:
+            lines.append(
+                f"  log: {log.get('records', 0)} records, peak {log.get('peak_per_second', 0)}/s; the queued "
+                f"writer fell {log['writer_lag_peak_s']:.1f} s behind, the loop was never blocked"
+            )
         lines.append("  invariants:")
         lines += [f"    [{'ok' if good else 'FAIL'}] {name}" for name, good in self.invariants.items()]
         for note in self.details.get("invariant_notes", []):
             lines.append(f"      {note}")
+        if self.expectations and set(self.expectations) != {f"{n} holds" for n in self.invariants}:
+            lines.append("  expected:")
+            lines += [f"    [{'met' if good else 'NOT MET'}] {name}" for name, good in self.expectations.items()]
+        lines += [f"  {sentence}" for sentence in self.story]
         return "\n".join(lines)
 
 
+def _bucketed(points: list[tuple[float, float]], width: float) -> tuple[list[float], dict[int, list[float]]]:
+    """p50/p95/p99 of (time, value) points per time bucket of ``width`` seconds."""
+    buckets: dict[int, list[float]] = {}
+    for at, value in points:
+        buckets.setdefault(int(at // width), []).append(value)
+    times = [(key + 0.5) * width for key in sorted(buckets)]
+    lines: dict[int, list[float]] = {q: [] for q in (50, 95, 99)}
+    for key in sorted(buckets):
+        ordered = sorted(buckets[key])
+        for q, line in lines.items():
+            line.append(percentile(ordered, q))
+    return times, lines
+
+
 def plot_report(report: Report, path: str) -> None:
-    """A picture of the run over virtual time: each user's answer latency (by outcome)
-    above the occupancy series, with the fault windows shaded on both."""
+    """The run over virtual time, fault windows shaded: answer latency percentiles (per
+    bucket of send time) over each user's point, queue depth, semaphore occupancy, errors."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never a window
     import matplotlib.pyplot as plt
 
     details = report.details
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 7))
+    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(12, 10), height_ratios=(3, 2, 2, 2))
+    latency_ax, queue_ax, occupancy_ax, errors_ax = axes
+    answers = details.get("answers", [])
     colours = {"analysed": "tab:green", "failed_with_message": "tab:orange", "lost": "tab:red"}
     for outcome, colour in colours.items():
-        points = [
-            (sent, lat if lat is not None else 0.0)
-            for sent, lat, o in details.get("answers", [])
-            if o == outcome
-        ]
+        points = [(row[0], row[1] if row[1] is not None else 0.0) for row in answers if row[2] == outcome]
         if points:
-            top.scatter([p[0] for p in points], [p[1] for p in points], s=6, color=colour, label=outcome)
-    top.set_ylabel("answer latency (s)")
-    top.legend(loc="upper right", fontsize="small")
+            latency_ax.scatter(
+                [p[0] for p in points], [p[1] for p in points], s=4, color=colour, alpha=0.35, label=outcome
+            )
+    span = max(report.virtual_seconds, 1.0)
+    width = max(1.0, span / 60)
+    answered = [(row[0], row[1]) for row in answers if row[1] is not None]
+    times, lines = _bucketed(answered, width)
+    for q, style in ((50, ":"), (95, "-"), (99, "--")):
+        if times:
+            latency_ax.plot(times, lines[q], style, color="black", linewidth=1, label=f"answer p{q}")
+    acked = [(row[0], row[3]) for row in answers if len(row) > 3 and row[3] is not None]
+    times, lines = _bucketed(acked, width)
+    if times:
+        latency_ax.plot(times, lines[95], "-", color="tab:blue", linewidth=1, label="receipt p95")
+    latency_ax.set_ylabel("latency (s)\nby send time")
+    latency_ax.legend(loc="upper right", fontsize="x-small", ncol=3)
+
     columns = details.get("series_columns", [])
     series = details.get("series", [])
-    for index, name in enumerate(columns[1:], start=1):
-        bottom.plot([row[0] for row in series], [row[index] for row in series], label=name, linewidth=1)
-    bottom.set_xlabel("virtual time (s)")
-    bottom.legend(loc="upper right", fontsize="small")
+    t = [row[0] for row in series]
+
+    def draw(axis: Any, names: tuple[str, ...], label: str) -> None:
+        for name in names:
+            if name in columns:
+                index = columns.index(name)
+                axis.plot(t, [row[index] for row in series], label=name, linewidth=1)
+        axis.set_ylabel(label)
+        axis.legend(loc="upper right", fontsize="x-small", ncol=3)
+
+    draw(queue_ax, ("queue_depth", "users_waiting", "updates_in_flight"), "depth")
+    draw(occupancy_ax, ("db_sessions", "db_waiting", "cpu_in_use"), "occupancy")
+    limit = details.get("db", {}).get("session_limit")
+    if limit:
+        occupancy_ax.axhline(limit, color="grey", linewidth=0.8, linestyle="--")
+    draw(errors_ax, ("errors", "faults"), "per interval")
+    errors_ax.set_xlabel("virtual time (s)")
     for start, end, target, kind in details.get("fault_windows", []):
-        for axis in (top, bottom):
-            axis.axvspan(start, max(end, start + 0.5), color="tab:red", alpha=0.12)
-        top.annotate(f"{target} {kind}", (start, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small")
-    fig.suptitle(f"{report.scenario}  seed {report.seed}  trace {report.trace_hash[:12]}")
+        for axis in axes:
+            axis.axvspan(start, max(end, start + span / 400), color="tab:red", alpha=0.12)
+        latency_ax.annotate(
+            f"{target} {kind}", (start, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small", va="bottom"
+        )
+    verdict = "OK" if report.ok else "FAILED"
+    fig.suptitle(f"{report.scenario}  seed {report.seed}  trace {report.trace_hash[:12]}  {verdict}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

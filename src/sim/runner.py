@@ -10,6 +10,7 @@ bot is stopped and the invariants are checked against the raw sim adapters.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -27,8 +28,10 @@ from sim.kernel.escape import install_socket_guards, threads_forbidden
 from sim.kernel.rng import RngStreams
 from sim.kernel.supervisor import BotMain, BotSupervisor
 from sim.kernel.trace import Trace
+from sim.expect import contrast_story, evaluate
+from sim.log_sink import SimLogSink
 from sim.report import Report, latency_table, replay_header
-from sim.scenario import Scenario
+from sim.scenario import Fault, Scenario, contrast_scenario
 from sim.workload import ANALYSED, FAILED, LOST, Workload
 
 _EPOCH_S = SIM_EPOCH.timestamp()
@@ -44,39 +47,113 @@ class Simulation:
     notes: list[str] = field(default_factory=list)
 
 
-async def _run_schedule(scenario: Scenario, supervisor: BotSupervisor, stack: SimStack, trace: Trace) -> None:
+@dataclass(slots=True)
+class _Processes:
+    """The simulated processes: the bot (poller, its workers, reconciler) and worker processes."""
+
+    bot: BotSupervisor
+    workers: list[BotSupervisor]
+
+    @property
+    def all(self) -> list[BotSupervisor]:
+        return [self.bot, *self.workers]
+
+    def targets(self, name: str) -> list[BotSupervisor]:
+        return [self.bot] if name == "bot" else self.workers
+
+
+async def _log_storm(log: SimLogSink, fault: Fault) -> None:
+    """Error records at ``rate_per_s`` through the bot process's log sink: a dependency that
+    fails noisily, as in the audit.
+
+    The errors keep arriving while synchronous writes block the loop, and they queue
+    ahead of whatever became ready after them: each turn writes every record that was
+    due when the turn began, then yields. A loop that cannot keep up (rate x write cost
+    above one) falls further behind with every turn, as a real one does."""
+    interval = 1.0 / fault.rate_per_s
+    number = 0
+    while (at := fault.at_s + number * interval) < fault.end_s:
+        await trio.sleep_until(at)
+        due = trio.current_time()
+        while (at := fault.at_s + number * interval) <= due and at < fault.end_s:
+            log.emit(logging.ERROR, "dependency.error", {"source": "storm", "n": number})
+            number += 1
+
+
+async def _run_schedule(scenario: Scenario, processes: _Processes, stack: SimStack, trace: Trace) -> None:
     """The faults that act on the whole system at a moment, not on single calls."""
     events: list[tuple[float, int, bool]] = []
     for index, fault in enumerate(scenario.faults):
-        if fault.kind in ("crash", "lose_data", "slow_log"):
+        if fault.kind in ("crash", "lose_data", "slow_log", "log_storm"):
             events.append((fault.at_s, index, True))
             if fault.kind == "slow_log" and math.isfinite(fault.end_s):
                 events.append((fault.end_s, index, False))
-    for at, index, starting in sorted(events):
-        await trio.sleep_until(at)
-        fault = scenario.faults[index]
-        trace.record("fault", f"{fault.target} {fault.kind} {'start' if starting else 'end'}")
-        if fault.kind == "crash":
-            supervisor.crash(fault.duration_s)
-        elif fault.kind == "lose_data":
-            (stack.queue if fault.target == "queue" else stack.state).lose_everything()
-        else:
-            stack.log.set_write_cost_override(fault.cost_s if starting else None)
+    async with trio.open_nursery() as nursery:
+        for at, index, starting in sorted(events):
+            await trio.sleep_until(at)
+            fault = scenario.faults[index]
+            trace.record("fault", f"{fault.target} {fault.kind} {'start' if starting else 'end'}")
+            if fault.kind == "crash":
+                for process in processes.targets(fault.target):
+                    process.crash(fault.duration_s)
+            elif fault.kind == "lose_data":
+                (stack.queue if fault.target == "queue" else stack.state).lose_everything()
+            elif fault.kind == "log_storm":
+                nursery.start_soon(_log_storm, stack.log, fault)
+            else:
+                stack.log.set_write_cost_override(fault.cost_s if starting else None)
+
+
+SERIES_COLUMNS = (
+    "t",
+    "db_sessions",  # the session semaphore's occupancy
+    "db_waiting",  # tasks queued for a session
+    "queue_depth",  # job stream entries (waiting + unacknowledged)
+    "users_waiting",  # users who sent a file and have no final answer
+    "cpu_in_use",
+    "updates_in_flight",
+    "errors",  # warning and error log records in the interval
+    "faults",  # faults injected in the interval
+)
+
+
+def _problems(log: SimLogSink) -> int:
+    return log.by_level.get("WARNING", 0) + log.by_level.get("ERROR", 0)
 
 
 async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
     """Occupancy over virtual time, for plots (exact peaks come from the adapters)."""
+    errors = faults = 0
     while True:
+        now_errors, now_faults = _problems(stack.log), sum(stack.fault_stats.injected.values())
         series.append(
             [
                 round(trio.current_time(), 3),
                 stack.repo.sessions_in_use,
+                stack.repo.sessions_waiting,
                 stack.queue.depth(),
                 workload.waiting,
                 stack.cpu.in_use,
+                stack.metrics.gauges.get("updates.in_flight", 0),
+                now_errors - errors,
+                now_faults - faults,
             ]
         )
+        errors, faults = now_errors, now_faults
         await trio.sleep(every_s)
+
+
+def _bot_tasks_alive() -> list[str]:
+    """Names of tasks of the bot core still running (after the stop, a leak)."""
+    alive: list[str] = []
+    pending = [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        if task.name.startswith("bot."):
+            alive.append(task.name)
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    return sorted(alive)
 
 
 @dataclass(slots=True)
@@ -87,7 +164,7 @@ class _Ending:
 
 
 async def _check_invariants(
-    scenario: Scenario, stack: SimStack, workload: Workload, supervisor: BotSupervisor, ending: _Ending
+    scenario: Scenario, stack: SimStack, workload: Workload, processes: _Processes, ending: _Ending
 ) -> None:
     spec = scenario.invariants
     sent = [u for u in workload.users if u.sent_at is not None]
@@ -106,10 +183,12 @@ async def _check_invariants(
         notes.append(f"{len(late)} user(s) not answered within {limit:g} s")
 
     cpu_in_use = stack.cpu.in_use
-    results["no_leaked_permits"] = stack.repo.sessions_in_use == 0 and cpu_in_use == 0
+    tasks = _bot_tasks_alive()
+    results["no_leaked_permits"] = stack.repo.sessions_in_use == 0 and cpu_in_use == 0 and not tasks
     if not results["no_leaked_permits"]:
         notes.append(
-            f"after stop: {stack.repo.sessions_in_use} db session(s), {cpu_in_use} cpu slot(s) in use"
+            f"after stop: {stack.repo.sessions_in_use} db session(s), {cpu_in_use} cpu slot(s) in use, "
+            f"{len(tasks)} bot task(s) alive {tasks[:5]}"
         )
 
     stuck: list[str] | None = None
@@ -138,12 +217,13 @@ async def _check_invariants(
         notes.append(f"{duplicates} duplicate answer(s) (a retried send that had gone through)")
 
     ending.invariants = {name: results[name] for name in spec.check}
-    ending.invariants["bot_kept_running"] = supervisor.error is None
+    errors = [p.error for p in processes.all if p.error is not None]
+    ending.invariants["bot_kept_running"] = not errors
 
 
 async def _main(
     scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
-) -> tuple[SimStack, Workload, BotSupervisor, list[list[float]]]:
+) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()))
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
@@ -155,9 +235,21 @@ async def _main(
     series: list[list[float]] = []
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
     supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+    worker_roles = [
+        Roles(poller=False, workers=scenario.bot.worker_process_workers, reconciler=True, name=f"worker{n}")
+        for n in range(scenario.bot.worker_processes)
+    ]
+    processes = _Processes(
+        supervisor,
+        [
+            BotSupervisor(bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name)
+            for r in worker_roles
+        ],
+    )
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(supervisor.run)
-        nursery.start_soon(_run_schedule, scenario, supervisor, stack, trace)
+        for process in processes.all:
+            nursery.start_soon(process.run)
+        nursery.start_soon(_run_schedule, scenario, processes, stack, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
             observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
@@ -171,10 +263,12 @@ async def _main(
             observed.cancel_scope.cancel()  # what users saw is final from here on
         ending.virtual_seconds = trio.current_time()
         trace.record("sim.stop")
-        await supervisor.stop(settings.deadline("shutdown") + 1.0)
+        async with trio.open_nursery() as stopping:
+            for process in processes.all:
+                stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, stack, workload, supervisor, ending)
-    return stack, workload, supervisor, series
+    await _check_invariants(scenario, stack, workload, processes, ending)
+    return stack, workload, processes, series
 
 
 def simulate(
@@ -192,16 +286,37 @@ def simulate(
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
     with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
-        stack, workload, supervisor, series = trio.run(
+        stack, workload, processes, series = trio.run(
             _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
         )
     wall = time.perf_counter() - started
-    report = _report(scenario, seed, trace, ending, wall, stack, workload, supervisor, series)
+    report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)
     return Simulation(report, trace, ending.notes)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None) -> Report:
     return simulate(scenario, seed).report
+
+
+def add_contrast(report: Report, scenario: Scenario, seed: int | None = None) -> Report | None:
+    """Run the scenario's ``[expect.contrast]`` twin with the same seed and tell the story
+    of the two side by side in ``report`` (None when the scenario has no contrast)."""
+    twin = contrast_scenario(scenario)
+    if twin is None:
+        return None
+    other = simulate(twin, report.seed if seed is None else seed).report
+    report.story.append(contrast_story(report, other, scenario.expect))
+    report.details["contrast"] = {
+        "label": scenario.expect.contrast_label,
+        "overrides": dict(scenario.expect.contrast),
+        "trace_hash": other.trace_hash,
+        "virtual_seconds": other.virtual_seconds,
+        "uploads": other.uploads,
+        "latency": {name: {"p50": p.p50, "p95": p.p95, "p99": p.p99} for name, p in other.latency.items()},
+        "invariants": other.invariants,
+        "log_blocked_s": other.details.get("log", {}).get("blocked_s", 0.0),
+    }
+    return other
 
 
 def _report(
@@ -212,26 +327,35 @@ def _report(
     wall: float,
     stack: SimStack,
     workload: Workload,
-    supervisor: BotSupervisor,
+    processes: _Processes,
     series: list[list[float]],
 ) -> Report:
     users = workload.users
+    log = stack.log
     sent = [u for u in users if u.sent_at is not None]
     outcomes = [u.final_outcome() for u in sent]
     answer = [lat for u in sent if (lat := u.latency()) is not None]
     ack = [u.acked_at - u.sent_at for u in sent if u.acked_at is not None and u.sent_at is not None]
-    log = stack.log
+    start = [lat for u in users if (lat := u.start_latency()) is not None]
+    metrics = stack.metrics
+    timeouts = {name: n for name in sorted(metrics.outcomes) if (n := metrics.outcomes[name].get("timeout", 0))}
+    retries = {e: n for e, n in sorted(log.by_event.items()) if "retry" in e and not e.startswith("job.")}
+    errors = [p.error for p in processes.all if p.error is not None]
     top_events = sorted(log.by_event.items(), key=lambda item: (-item[1], item[0]))[:15]
     details: dict[str, Any] = {
         "faults_injected": dict(sorted(stack.fault_stats.injected.items())),
         "calls": dict(sorted(stack.fault_stats.calls.items())),
-        "bot": {"crashes": supervisor.crashes, "error": supervisor.error},
+        "processes": {p.name: {"crashes": p.crashes, "error": p.error} for p in processes.all},
+        "timeouts": timeouts,
+        "retries": retries,
         "log": {
             "records": log.records,
             "by_level": dict(sorted(log.by_level.items())),
             "top_events": dict(top_events),
             "peak_per_second": log.peak_per_second,
             "blocked_s": round(log.blocked_s, 6),
+            "handler": "sync" if log.blocking else "queued",
+            "writer_lag_peak_s": round(log.writer_lag_peak_s, 6),
             "secret_leaks": log.secret_leaks,
         },
         "cpu": {
@@ -245,17 +369,23 @@ def _report(
         "db": {
             "session_limit": stack.repo.session_limit,
             "max_sessions_in_use": stack.repo.max_sessions_in_use,
+            "peak_waiting": max((row[2] for row in series), default=0),
             "rows": stack.repo.counts(),
         },
         "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
         "invariant_notes": ending.notes,
-        "errors": [supervisor.error] if supervisor.error else [],
-        "series_columns": ["t", "db_sessions", "queue_depth", "users_waiting", "cpu_in_use"],
+        "errors": errors,
+        "series_columns": list(SERIES_COLUMNS),
         "series": series,
-        "answers_columns": ["sent_at", "latency", "outcome"],
+        "answers_columns": ["sent_at", "latency", "outcome", "ack_latency"],
         "answers": [
-            [round(u.sent_at or 0.0, 3), None if (lat := u.latency()) is None else round(lat, 3), outcome]
+            [
+                round(u.sent_at or 0.0, 3),
+                None if (lat := u.latency()) is None else round(lat, 3),
+                outcome,
+                None if u.acked_at is None else round(u.acked_at - (u.sent_at or 0.0), 3),
+            ]
             for u, outcome in zip(sent, outcomes, strict=True)
         ],
         "fault_windows": [
@@ -264,7 +394,7 @@ def _report(
             if f.at_s < ending.virtual_seconds
         ],
     }
-    return Report(
+    report = Report(
         scenario=scenario.name,
         seed=seed,
         trace_hash=trace.hexdigest(),
@@ -279,8 +409,13 @@ def _report(
             "failed_with_message": outcomes.count(FAILED),
             "lost": outcomes.count(LOST),
         },
-        latency=latency_table(stack.metrics, {"user.answer": answer, "user.ack": ack}),
+        latency=latency_table(stack.metrics, {"user.answer": answer, "user.ack": ack, "user.start": start}),
         invariants=ending.invariants,
+        success_rate=round(sum(1 for u in sent if u.succeeded()) / len(sent), 6) if sent else 1.0,
+        timeouts=sum(timeouts.values()),
+        retries=sum(retries.values()),
         details=details,
         replay=replay_header(seed, hash_seed_pinned()),
     )
+    report.expectations = evaluate(report, scenario.expect)
+    return report

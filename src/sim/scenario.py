@@ -21,7 +21,9 @@ from sim.cpu import CpuCost
 
 SERVICES = ("telegram", "repo", "state", "blobs", "queue")
 PER_CALL_FAULTS = ("latency", "error", "hang", "disconnect", "rate_limit")
-FAULT_KINDS = (*PER_CALL_FAULTS, "crash", "lose_data", "slow_log")
+SYSTEM_FAULTS = ("crash", "lose_data", "slow_log", "log_storm")  # act at a moment, not per call
+FAULT_KINDS = (*PER_CALL_FAULTS, *SYSTEM_FAULTS)
+PROCESSES = ("bot", "worker")  # crash targets: the main bot process, or the worker processes
 FAULT_PHASES = ("before", "after", "random")
 INVARIANTS = (
     "no_lost_upload",
@@ -32,6 +34,7 @@ INVARIANTS = (
     "no_secret_in_logs",
     "no_duplicate_answer",
 )
+ALWAYS_CHECKED = ("bot_kept_running",)
 DEFAULT_INVARIANTS = INVARIANTS[:6]  # duplicates are allowed by design under send faults
 FILE_KINDS = ("good", "empty", "binary", "not_csv", "ragged")
 
@@ -217,6 +220,16 @@ class Files:
 
 
 @dataclass(frozen=True, slots=True)
+class Peak:
+    """A burst inside the population: ``count`` of the users arrive within ``spread_s``
+    from ``at_s`` (the audit's "10 % of users at once"); the others keep the base arrivals."""
+
+    count: int = 0
+    at_s: float = 0.0
+    spread_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Users:
     count: int = 10
     arrival: str = "all_at_once"  # or "poisson", "uniform"
@@ -228,6 +241,7 @@ class Users:
     languages: Mapping[str, float] = field(default_factory=lambda: {"en": 1.0})
     files: Files = field(default_factory=Files)
     answer_deadline_s: float = 60.0  # from the upload to the final answer
+    peak: Peak = field(default_factory=Peak)
 
 
 _DEFAULT_CPU_COST = CpuCost(base_s=0.01, per_mb_s=0.5)
@@ -258,6 +272,8 @@ class BotConfig:
     reconciler: bool = True
     deadlines: Mapping[str, float] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    worker_processes: int = 0  # separate job-worker processes (crash target "worker")
+    worker_process_workers: int = 1  # worker roles in each of them
 
     def build_settings(self) -> Settings:
         merged = dict(DEFAULT_DEADLINES)
@@ -280,6 +296,7 @@ class Fault:
     extra: Latency = NO_LATENCY  # latency faults
     retry_after_s: float = 1.0  # rate_limit
     cost_s: float = 0.0  # slow_log
+    rate_per_s: float = 0.0  # log_storm: error records per second
 
     @property
     def end_s(self) -> float:
@@ -290,6 +307,25 @@ class Fault:
 class Invariants:
     check: tuple[str, ...] = DEFAULT_INVARIANTS
     margin_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What the run should show; the exit status follows these, not the bare invariants.
+
+    ``invariants_fail``: invariants this scenario exists to break (a demonstration of
+    the audit's failure); every other checked invariant must hold. ``p95_max``:
+    latency targets per operation (seconds). ``success_min``: the share of uploads
+    that must end analysed or rejected with a reason. ``contrast``: overrides of
+    this scenario's own tables for a second run shown beside it (the fix vs the bug).
+    """
+
+    invariants_fail: tuple[str, ...] = ()
+    p95_max: Mapping[str, float] = field(default_factory=dict)
+    success_min: float = 0.0
+    contrast: Mapping[str, Any] = field(default_factory=dict)
+    contrast_label: str = ""
+    story: str = ""  # what the contrast shows, e.g. "the synchronous log handler blocked the loop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +343,9 @@ class Scenario:
     bot: BotConfig = field(default_factory=BotConfig)
     faults: tuple[Fault, ...] = ()
     invariants: Invariants = field(default_factory=Invariants)
+    expect: Expect = field(default_factory=Expect)
     source: str = "<memory>"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the TOML data
 
     def service(self, name: str) -> ServiceModel:
         return self.services.get(name, _DEFAULT_SERVICE)
@@ -346,8 +384,9 @@ def _files(t: _Table) -> Files:
 
 def _users(t: _Table) -> Users:
     arrival = t.string("arrival", "all_at_once", choices=("all_at_once", "poisson", "uniform"))
+    count = t.integer("count", 10, minimum=0)
     result = Users(
-        count=t.integer("count", 10, minimum=0),
+        count=count,
         arrival=arrival,
         rate_per_s=t.number("rate_per_s", 1.0),
         start_s=t.number("start_s", 0.0),
@@ -357,10 +396,30 @@ def _users(t: _Table) -> Users:
         languages=_weights(t, "languages", None, {"en": 1.0}),
         files=_files(t.table("files")),
         answer_deadline_s=t.number("answer_deadline_s", 60.0),
+        peak=_peak(t.table("peak"), count),
     )
     if arrival == "poisson" and result.rate_per_s <= 0:
         raise ScenarioError(f"{t.where}.rate_per_s: must be > 0 for poisson arrivals")
+    if result.peak.count > result.count:
+        raise ScenarioError(f"{t.where}.peak: more peak users ({result.peak.count}) than users ({result.count})")
     t.finish()
+    return result
+
+
+def _peak(t: _Table, population: int) -> Peak:
+    if "count" in t.data and "fraction" in t.data:
+        raise ScenarioError(f"{t.where}: give count or fraction, not both")
+    fraction = t.number("fraction", 0.0)
+    if fraction > 1:
+        raise ScenarioError(f"{t.where}.fraction: must be <= 1")
+    result = Peak(
+        count=t.integer("count", 0),
+        at_s=t.number("at_s", 0.0),
+        spread_s=t.number("spread_s", 60.0),
+    )
+    t.finish()
+    if fraction:
+        return Peak(round(fraction * population), result.at_s, result.spread_s)
     return result
 
 
@@ -447,6 +506,8 @@ def _bot(t: _Table) -> BotConfig:
         reconciler=t.boolean("reconciler", True),
         deadlines=deadlines,
         settings=settings,
+        worker_processes=t.integer("worker_processes", 0),
+        worker_process_workers=t.integer("worker_process_workers", 1, minimum=1),
     )
     t.finish()
     return result
@@ -455,8 +516,8 @@ def _bot(t: _Table) -> BotConfig:
 def _fault(t: _Table) -> Fault:
     kind = t.string("kind", _REQUIRED, choices=FAULT_KINDS)
     if kind == "crash":
-        targets: tuple[str, ...] = ("bot",)
-    elif kind == "slow_log":
+        targets: tuple[str, ...] = PROCESSES
+    elif kind in ("slow_log", "log_storm"):
         targets = ("log",)
     elif kind == "lose_data":
         targets = ("queue", "state")  # the Redis-backed ones: a restart without persistence
@@ -464,7 +525,8 @@ def _fault(t: _Table) -> Fault:
         targets = ("telegram",)
     else:
         targets = SERVICES
-    target = t.string("target", targets[0] if len(targets) == 1 else _REQUIRED, choices=targets)
+    default_target = targets[0] if len(targets) == 1 or kind == "crash" else _REQUIRED
+    target = t.string("target", default_target, choices=targets)
     extra = _latency(t.data["extra"], f"{t.where}.extra") if "extra" in t.data else NO_LATENCY
     t.used.add("extra")
     if kind == "latency" and extra is NO_LATENCY:
@@ -484,7 +546,10 @@ def _fault(t: _Table) -> Fault:
         extra=extra,
         retry_after_s=t.number("retry_after_s", 1.0),
         cost_s=t.number("cost_s", 0.0),
+        rate_per_s=t.number("rate_per_s", 0.0),
     )
+    if kind == "log_storm" and (result.rate_per_s <= 0 or not math.isfinite(result.duration_s)):
+        raise ScenarioError(f"{t.where}: a log_storm needs rate_per_s > 0 and a finite duration_s")
     if kind == "slow_log" and result.cost_s <= 0:
         raise ScenarioError(f"{t.where}: a slow_log fault needs cost_s > 0")
     if kind == "crash" and not math.isfinite(result.duration_s):
@@ -499,6 +564,56 @@ def _invariants(t: _Table) -> Invariants:
     )
     t.finish()
     return result
+
+
+def _expect(t: _Table, checked: tuple[str, ...]) -> Expect:
+    fail = t.strings("invariants_fail", choices=INVARIANTS + ALWAYS_CHECKED)
+    missing = [name for name in fail if name not in checked + ALWAYS_CHECKED]
+    if missing:
+        raise ScenarioError(f"{t.where}.invariants_fail: not checked by [invariants]: {', '.join(missing)}")
+    targets = t.table("p95_max")
+    p95_max = {name: targets.number(name) for name in list(targets.data)}
+    targets.finish()
+    success_min = t.number("success_min", 0.0)
+    if success_min > 1:
+        raise ScenarioError(f"{t.where}.success_min: a share, at most 1")
+    contrast = t.table("contrast").data
+    if "expect" in contrast or "scenario" in contrast and "seed" in contrast["scenario"]:
+        raise ScenarioError(f"{t.where}.contrast: may not change [expect] or the seed")
+    result = Expect(
+        invariants_fail=fail,
+        p95_max=p95_max,
+        success_min=success_min,
+        contrast=contrast,
+        contrast_label=t.string("contrast_label", ""),
+        story=t.string("story", ""),
+    )
+    t.finish()
+    return result
+
+
+def merge_tables(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` laid over it, tables merged key by key (arrays replaced)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def contrast_scenario(scenario: Scenario) -> Scenario | None:
+    """The scenario's ``[expect.contrast]`` twin (same seed and workload), or None."""
+    if not scenario.expect.contrast:
+        return None
+    data = merge_tables({k: v for k, v in scenario.raw.items() if k != "expect"}, scenario.expect.contrast)
+    return parse_scenario(data, scenario.source)
+
+
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
+    """The same scenario file with some tables changed (capacity sweeps, property tests)."""
+    return parse_scenario(merge_tables(scenario.raw, overrides), scenario.source)
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "<memory>") -> Scenario:
@@ -522,6 +637,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<memory>") -> Scenari
             )
         services[service] = _service(service, services_table.table(service))
     services_table.finish()
+    invariants = _invariants(root.table("invariants"))
     scenario = Scenario(
         name=name,
         description=description,
@@ -535,8 +651,10 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<memory>") -> Scenari
         log=_log(root.table("log")),
         bot=_bot(root.table("bot")),
         faults=tuple(_fault(t) for t in root.tables("faults")),
-        invariants=_invariants(root.table("invariants")),
+        invariants=invariants,
+        expect=_expect(root.table("expect"), invariants.check),
         source=source,
+        raw=dict(data),
     )
     root.finish()
     scenario.bot.build_settings()  # fail here, not mid-run, on a bad settings combination

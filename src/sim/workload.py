@@ -133,6 +133,8 @@ class SimUser:
     file_name: str
     data: bytes
     start_replied: bool = False
+    start_sent_at: float | None = None
+    start_replied_at: float | None = None
     sent_at: float | None = None
     acked_at: float | None = None
     answered_at: float | None = None
@@ -164,6 +166,17 @@ class SimUser:
             return FAILED
         return LOST
 
+    def start_latency(self) -> float | None:
+        """From /start to its reply (the audit's "simple operation")."""
+        if self.start_sent_at is None or self.start_replied_at is None:
+            return None
+        return self.start_replied_at - self.start_sent_at
+
+    def succeeded(self) -> bool:
+        """The upload ended as it should: a good file analysed, a bad one refused with a reason."""
+        outcome = self.final_outcome()
+        return outcome == ANALYSED if self.file_kind == "good" else outcome != LOST
+
     def latency(self) -> float | None:
         if self.sent_at is None or self.answered_at is None:
             return None
@@ -187,17 +200,25 @@ class Workload:
             self.all_done.set()
 
     def _arrivals(self, rng: random.Random) -> list[float]:
+        """Arrival times in order: the base process for most users, the peak for the rest."""
         spec = self._spec
+        peak = spec.peak
+        base = spec.count - peak.count
         if spec.arrival == "poisson":
             times, now = [], spec.start_s
-            for _ in range(spec.count):
+            for _ in range(base):
                 now += rng.expovariate(spec.rate_per_s)
                 times.append(now)
-            return times
-        if spec.arrival == "uniform" and spec.count > 0:
-            step = spec.spread_s / spec.count
-            return [spec.start_s + i * step for i in range(spec.count)]
-        return [spec.start_s] * spec.count
+        elif spec.arrival == "uniform" and base > 0:
+            step = spec.spread_s / base
+            times = [spec.start_s + i * step for i in range(base)]
+        else:
+            times = [spec.start_s] * base
+        if peak.count:
+            # A burst: independent uniform times in the window (clumpier than a grid).
+            times += [peak.at_s + rng.random() * peak.spread_s for _ in range(peak.count)]
+            times.sort()
+        return times
 
     def _make_users(self, rngs: RngStreams) -> list[SimUser]:
         spec = self._spec
@@ -231,6 +252,7 @@ class Workload:
         await trio.sleep_until(user.arrives_at)
         world = self._world
         if self._spec.send_start:
+            user.start_sent_at = trio.current_time()
             world.user_sends_text(user.user, user.chat_id, "/start")
             self._record("user.start", user)
             with trio.move_on_after(self._spec.start_patience_s):
@@ -256,6 +278,8 @@ class Workload:
             return
         now = trio.current_time()
         if user.sent_at is None:
+            if not user.start_replied:
+                user.start_replied_at = now
             user.start_replied = True
         elif record.reply_markup:
             # The profile's last message carries its buttons: the analysis arrived.

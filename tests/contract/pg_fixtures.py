@@ -24,8 +24,16 @@ from adapters.asyncio_bridge import aio
 from adapters.postgres import PostgresRepository, open_postgres_repository
 from sim.memory.repository import MemoryRepository
 
-DATABASE_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-PGBOUNCER_URL = os.environ.get("PGBOUNCER_URL") or "postgresql://postgres@127.0.0.1:6432/test"
+
+
+def database_url() -> str:
+    """Read when used: tests/conftest.py may point DATABASE_URL at an embedded server."""
+    return os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pgbouncer_url() -> str:
+    return os.environ.get("PGBOUNCER_URL") or "postgresql://postgres@127.0.0.1:6432/test"
+
 
 SESSION_LIMIT = 3
 TABLES = ("users", "uploads", "jobs", "results", "processed_updates", "admin_audit")
@@ -47,7 +55,7 @@ class Admin:
         self.conn = conn
 
     @classmethod
-    async def open(cls, url: str = DATABASE_URL, *, autocommit: bool = True) -> Admin:
+    async def open(cls, url: str, *, autocommit: bool = True) -> Admin:
         conn = await aio(psycopg.AsyncConnection.connect, url, autocommit=autocommit, connect_timeout=5)
         return cls(conn)
 
@@ -74,10 +82,10 @@ async def reachable(url: str) -> str | None:
 
 
 @asynccontextmanager
-async def fresh_schema() -> AsyncIterator[str]:
-    """A new empty schema, dropped (cascade) afterwards."""
+async def fresh_schema(url: str) -> AsyncIterator[str]:
+    """A new empty schema in the database at ``url``, dropped (cascade) afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await Admin.open()
+    admin = await Admin.open(url)
     try:
         await admin.rows(f'CREATE SCHEMA "{name}"')
         yield name
@@ -143,8 +151,10 @@ class Backend:
         admin: Admin | None = None,
         gate: Gate | None = None,
         application_name: str = "",
+        url: str = "",
     ) -> None:
         self.name = name
+        self.url = url
         self.repo = repo
         self.schema = schema
         self.admin = admin
@@ -179,7 +189,7 @@ class Backend:
                 self.gate.open()
             return
         assert self.schema is not None
-        locker = await Admin.open(autocommit=False)
+        locker = await Admin.open(self.url, autocommit=False)
         try:
             await locker.rows(f'LOCK TABLE "{self.schema}".users IN ACCESS EXCLUSIVE MODE')
             yield
@@ -210,7 +220,9 @@ async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIt
         gate = Gate()
         yield Backend(name, MemoryRepository(session_limit, in_session=gate), gate=gate)
         return
-    url = DATABASE_URL if name == "postgres" else PGBOUNCER_URL
+    # Schema set-up and inspection go the same way as the repository (through pgbouncer
+    # for that backend), so both surely see one database.
+    url = database_url() if name == "postgres" else pgbouncer_url()
     if name == "pgbouncer":
         why = await reachable(url)
         if why is not None:
@@ -218,12 +230,12 @@ async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIt
                 f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start"
             )
     app = f"csvbot-test-{uuid.uuid4().hex[:8]}"
-    async with fresh_schema() as schema:
-        admin = await Admin.open()
+    async with fresh_schema(url) as schema:
+        admin = await Admin.open(url)
         try:
             repo = await open_postgres_repository(url, session_limit, schema, application_name=app)
             try:
-                yield Backend(name, repo, schema=schema, admin=admin, application_name=app)
+                yield Backend(name, repo, schema=schema, admin=admin, application_name=app, url=url)
             finally:
                 with trio.CancelScope(shield=True):
                     await repo.aclose()
@@ -237,16 +249,8 @@ async def backend(request: pytest.FixtureRequest, aio_loop: None) -> AsyncIterat
         yield b
 
 
-@pytest.fixture
-async def pg_schema(aio_loop: None) -> AsyncIterator[str]:
-    async with fresh_schema() as schema:
-        yield schema
-
-
 __all__ = [
     "BACKENDS",
-    "DATABASE_URL",
-    "PGBOUNCER_URL",
     "SESSION_LIMIT",
     "TABLES",
     "Admin",
@@ -254,9 +258,10 @@ __all__ = [
     "Gate",
     "aio_loop",
     "backend",
+    "database_url",
     "fresh_schema",
     "open_backend",
-    "pg_schema",
+    "pgbouncer_url",
     "reachable",
     "schema_counts",
     "schema_snapshot",

@@ -108,7 +108,8 @@ class SessionPool:
         and the transaction is finished; otherwise it is closed."""
         if self._closed:
             raise ServiceUnavailable(SERVICE, "repository is closed")
-        async with self._permits:
+        await self._permits.acquire()
+        if True:
             self.sessions_in_use += 1
             self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
             try:
@@ -124,6 +125,7 @@ class SessionPool:
                         await self._discard(conn)
             finally:
                 self.sessions_in_use -= 1
+            self._permits.release()
 
     async def _checkout(self) -> Connection:
         while self._idle:

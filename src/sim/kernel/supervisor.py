@@ -38,7 +38,10 @@ class BotSupervisor:
         roles: Roles,
         trace: Trace,
         on_fatal: Callable[[], None],
+        *,
+        name: str = "bot",
     ) -> None:
+        self.name = name
         self._bot_main = bot_main
         self._services = services
         self._settings = settings
@@ -68,10 +71,10 @@ class BotSupervisor:
                 try:
                     async with trio.open_nursery() as nursery:
                         self._handle = await nursery.start(self._start_bot)
-                        self._trace.record("bot.up")
+                        self._trace.record("bot.up", self.name)
                 except Exception as exc:  # the bot died on its own: a finding, not a fault we injected
                     self.error = _describe(exc)
-                    self._trace.record("bot.error", type(exc).__name__)
+                    self._trace.record("bot.error", f"{self.name} {type(exc).__name__}")
                     self._on_fatal()
                     return
             self._scope = self._handle = None
@@ -82,7 +85,7 @@ class BotSupervisor:
                 self._on_fatal()
                 return
             await trio.sleep(self._downtime)
-            self._trace.record("bot.restart")
+            self._trace.record("bot.restart", self.name)
 
     async def _start_bot(self, task_status: trio.TaskStatus[BotHandle]) -> None:
         await self._bot_main(self._services, self._settings, roles=self._roles, task_status=task_status)
@@ -93,7 +96,7 @@ class BotSupervisor:
             return
         self.crashes += 1
         self._downtime = downtime_s
-        self._trace.record("bot.crash", f"{downtime_s:g}")
+        self._trace.record("bot.crash", f"{self.name} {downtime_s:g}")
         self._scope.cancel()
 
     async def stop(self, grace_s: float) -> None:

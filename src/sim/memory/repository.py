@@ -138,6 +138,11 @@ class MemoryRepository:
     def free_permits(self) -> int | None:
         return None if self._permits is None else self._permits.value
 
+    @property
+    def sessions_waiting(self) -> int:
+        """Operations queued for a session right now (the simulator plots it)."""
+        return 0 if self._permits is None else self._permits.statistics().tasks_waiting
+
     # ---------------------------------------------------------------- helpers
 
     def _job(self, row: _JobRow) -> Job:

@@ -1,0 +1,75 @@
+"""The real bot core on simulated services, for flow tests on a virtual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+import trio
+
+from bot.app import Roles, run_bot
+from bot.domain import TgUser
+from sim.botapi.records import SentRecord
+from sim.botapi.world import BotApiWorld
+from sim.compose import SIM_TOKEN, SimStack, build_stack
+from sim.kernel.rng import RngStreams
+from sim.scenario import parse_scenario
+
+
+@dataclass
+class Chat:
+    """One user's chat with the bot."""
+
+    world: BotApiWorld
+    stack: SimStack
+    user: TgUser
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    def say(self, text: str) -> int:
+        seq = self.world.last_seq
+        self.world.user_sends_text(self.user, self.chat_id, text)
+        return seq
+
+    def upload(self, name: str, data: bytes, mime: str = "text/csv") -> int:
+        seq = self.world.last_seq
+        self.world.user_sends_document(self.user, self.chat_id, name, data, mime_type=mime)
+        return seq
+
+    def press(self, record: SentRecord, data: str) -> int:
+        assert record.message_id is not None
+        assert data in record.button_data, f"{data!r} not among {record.button_data}"
+        seq = self.world.last_seq
+        self.world.user_presses_button(self.user, self.chat_id, record.message_id, data)
+        return seq
+
+    async def next(
+        self, after: int, match: Callable[[SentRecord], bool] | None = None, timeout: float = 60
+    ) -> SentRecord:
+        return await self.world.wait_for_bot_message(self.chat_id, match, timeout, after_seq=after)
+
+    async def with_buttons(self, after: int, prefix: str, timeout: float = 60) -> SentRecord:
+        return await self.next(after, lambda r: any(d.startswith(prefix) for d in r.button_data), timeout)
+
+
+@asynccontextmanager
+async def simulated_bot(*, admin_ids: frozenset[int] = frozenset(), seed: int = 1) -> AsyncIterator[BotApiWorld]:
+    scenario = parse_scenario({"scenario": {"name": "flows", "seed": seed}})
+    world = BotApiWorld(SIM_TOKEN)
+    clock = trio.lowlevel.current_clock()
+    stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]
+    settings = replace(scenario.bot.build_settings(), admin_ids=admin_ids)
+    world.stack = stack  # type: ignore[attr-defined]
+    async with trio.open_nursery() as nursery:
+        handle = await nursery.start(
+            lambda task_status: run_bot(stack.services, settings, roles=Roles(name="flows"), task_status=task_status)
+        )
+        yield world
+        handle.stop()
+
+
+def chat(world: BotApiWorld, user_id: int, language: str = "en") -> Chat:
+    return Chat(world, world.stack, TgUser(id=user_id, language_code=language))  # type: ignore[attr-defined]

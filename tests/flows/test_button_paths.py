@@ -1,0 +1,171 @@
+"""Every button path after a profile, history, deletion and language, through the
+whole bot core (simulated services, virtual clock)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+from tests.flows.harness import chat, simulated_bot
+
+SALES = (
+    "region;amount;units;date;comment\n"
+    "North;1 200,50;3;01.01.2024;ok\n"
+    "South;300,00;1;15.01.2024;=HYPERLINK(\"http://x\")\n"
+    "North;80,00;2;03.02.2024;ok\n"
+    "East;450,25;5;20.02.2024;late\n"
+    "South;99,75;1;05.03.2024;ok\n"
+    "North;10,00;7;06.03.2024;ok\n"
+).encode("cp1251")
+
+
+def is_png(data: bytes | None) -> bool:
+    return bool(data) and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def profile_of(c, name: str = "sales.csv", data: bytes = SALES):
+    seq = c.upload(name, data)
+    return await c.with_buttons(seq, "h:")
+
+
+async def test_distribution_top_and_correlation_buttons(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9001)
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+
+        seq = c.press(profile, f"h:{upload_id}")
+        picker = await c.with_buttons(seq, "hc:")
+        assert "Choose a column" in (picker.text or "")
+        seq = c.press(picker, picker.button_data[0])
+        photo = await c.next(seq, lambda r: r.kind == "photo")
+        assert is_png(photo.data)
+
+        seq = c.press(profile, f"t:{upload_id}")
+        picker = await c.with_buttons(seq, "tc:")
+        seq = c.press(picker, f"tc:{upload_id}:0")  # region
+        table = await c.with_buttons(seq, "xc:")
+        assert "North" in (table.text or "")
+
+        seq = c.press(profile, f"c:{upload_id}")
+        await c.with_buttons(seq, "xc:")
+        heatmap = await c.next(seq, lambda r: r.kind == "photo")
+        assert is_png(heatmap.data)
+
+
+async def test_group_by_is_a_three_step_flow_with_exports(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9002)
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+
+        seq = c.press(profile, f"g:{upload_id}")
+        by = await c.with_buttons(seq, "gb:")
+        seq = c.press(by, f"gb:{upload_id}:0")  # by region
+        value = await c.with_buttons(seq, "gv:")
+        seq = c.press(value, f"gv:{upload_id}:2")  # units
+        agg = await c.with_buttons(seq, "ga:")
+        seq = c.press(agg, f"ga:{upload_id}:sum")
+        table = await c.with_buttons(seq, "xc:")
+        text = table.text or ""
+        assert "North" in text and "12" in text  # 3 + 2 + 7 units in the north
+
+        seq = c.press(table, f"xc:{upload_id}")
+        exported = await c.next(seq, lambda r: r.kind == "document")
+        assert exported.file_name == "result.csv"
+        rows = list(csv.reader(io.StringIO((exported.data or b"").decode("utf-8-sig"))))
+        assert ["North", "12"] in [row[:2] for row in rows]
+
+        seq = c.press(table, f"xx:{upload_id}")
+        workbook = await c.next(seq, lambda r: r.kind == "document")
+        assert workbook.file_name == "result.xlsx"
+        assert zipfile.is_zipfile(io.BytesIO(workbook.data or b""))
+
+
+async def test_time_series_needs_a_date_then_a_value(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9003, "ru")
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+        seq = c.press(profile, f"s:{upload_id}")
+        dates = await c.with_buttons(seq, "sd:")
+        assert "дат" in (dates.text or "")
+        seq = c.press(dates, f"sd:{upload_id}:3")
+        values = await c.with_buttons(seq, "sv:")
+        seq = c.press(values, values.button_data[0])
+        photo = await c.next(seq, lambda r: r.kind == "photo")
+        assert is_png(photo.data)
+
+
+async def test_a_step_whose_state_expired_asks_to_start_again(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9004)
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+        seq = c.press(profile, f"g:{upload_id}")
+        by = await c.with_buttons(seq, "gb:")
+        seq = c.press(by, f"gb:{upload_id}:0")
+        value = await c.with_buttons(seq, "gv:")
+        world.stack.state.lose_everything()  # Redis restarted without persistence
+        seq = c.press(value, f"gv:{upload_id}:2")
+        answer = await c.next(seq, lambda r: r.kind == "message")
+        assert "start it again" in (answer.text or "")
+
+
+async def test_nobody_can_reach_another_users_upload(autojump_clock):
+    async with simulated_bot() as world:
+        owner = chat(world, 9005)
+        profile = await profile_of(owner)
+        upload_id = profile.button_data[0].split(":")[1]
+        intruder = chat(world, 9006)
+        seq = world.last_seq
+        # a crafted callback from another user's chat, naming the owner's upload
+        msg = intruder.say("/start")
+        hello = await intruder.next(msg)
+        world.user_presses_button(intruder.user, intruder.chat_id, hello.message_id, f"hc:{upload_id}:0")
+        answer = await intruder.next(hello.seq, lambda r: r.kind in ("message", "photo") and r.seq > hello.seq)
+        assert answer.kind == "message" and "no longer available" in (answer.text or "")
+        assert not [r for r in world.records_after(seq, intruder.chat_id) if r.kind == "photo"]
+
+
+async def test_history_reopen_delete_and_forget(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9007)
+        await profile_of(c, "first.csv")
+        await profile_of(c, "second.csv")
+
+        seq = c.say("/history")
+        history = await c.with_buttons(seq, "p:")
+        text = history.text or ""
+        assert text.index("second.csv") < text.index("first.csv"), "newest first"
+        seq = c.press(history, history.button_data[1])  # reopen first.csv
+        again = await c.with_buttons(seq, "h:")
+        assert "first.csv" in (again.text or "") or "first.csv" in str(world.records_after(seq, c.chat_id))
+
+        seq = c.say("/delete 1")
+        deleted = await c.next(seq)
+        assert "second.csv" in (deleted.text or "")
+        assert [u.file_name for u in await world.stack.repo.list_uploads(c.chat_id, 10)] == ["first.csv"]
+
+        seq = c.say("/forget")
+        confirm = await c.with_buttons(seq, "fy:")
+        seq = c.press(confirm, "fy:all")
+        done = await c.next(seq, lambda r: r.kind == "message")
+        assert "1 uploads" in (done.text or "")
+        assert await world.stack.repo.list_uploads(c.chat_id, 10) == []
+        assert await world.stack.blobs.list_keys(f"{c.chat_id}/") == []
+
+
+async def test_language_switch_and_admin_only_commands(autojump_clock):
+    async with simulated_bot(admin_ids=frozenset({9009})) as world:
+        c = chat(world, 9008, "en")
+        seq = c.say("/lang")
+        assert "русский" in ((await c.next(seq)).text or "")
+        seq = c.say("/help")
+        assert "Как пользоваться" in ((await c.next(seq)).text or "")
+        seq = c.say("/stats")
+        assert "администратор" in ((await c.next(seq)).text or "")
+        admin = chat(world, 9009, "en")
+        seq = admin.say("/stats")
+        assert "Stats" in ((await admin.next(seq)).text or "")
