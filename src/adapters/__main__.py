@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import trio
 
@@ -23,10 +26,12 @@ from adapters.logging_sink import start_logging
 from bot.app import BotHandle, Roles, run_bot
 from bot.settings import settings_from_env
 
-EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"
+EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"  # noqa: S105 (the emulator's, not a secret)
 
 
-async def _stop_on_signal(handle: BotHandle, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def _stop_on_signal(
+    handle: BotHandle, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
         async for signum in signals:
@@ -38,7 +43,9 @@ async def _stop_on_signal(handle: BotHandle, *, task_status: trio.TaskStatus[Non
 async def _serve(config: RealConfig, roles: Roles) -> None:
     settings = settings_from_env()
     async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as nursery:
-        handle: BotHandle = await nursery.start(lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status))
+        handle: BotHandle = await nursery.start(
+            lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status)
+        )
         await nursery.start(_stop_on_signal, handle)
 
 
@@ -54,7 +61,9 @@ async def _chat(config: RealConfig, user_id: int, language: str) -> None:
         local = dataclasses.replace(config, telegram_token=EMULATOR_TOKEN, telegram_url=url)
         async with asyncio_bridge(), real_services(local) as services, trio.open_nursery() as inner:
             handle: BotHandle = await inner.start(
-                lambda task_status: run_bot(services, settings, roles=Roles(name="chat"), task_status=task_status)
+                lambda task_status: run_bot(
+                    services, settings, roles=Roles(name="chat"), task_status=task_status
+                )
             )
             print(f"Bot API emulator at {url}; you are user {user_id} ({language}). Type /start.", flush=True)
             await run_chat(url, user_id, language)
@@ -80,17 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             if not config.telegram_token:
-                print("Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr)
+                print(
+                    "Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr
+                )
                 return 2
-            runner = lambda: _serve(config, Roles(name="bot"))  # noqa: E731
+            runner = partial(_serve, config, Roles(name="bot"))
         elif args.command == "worker":
-            import os
-            import socket
-
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
-            runner = lambda: _serve(config, Roles(poller=False, workers=args.workers, reconciler=True, name=name))  # noqa: E731
+            roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
+            runner = partial(_serve, config, roles)
         else:
-            runner = lambda: _chat(config, args.user_id, args.language)  # noqa: E731
+            runner = partial(_chat, config, args.user_id, args.language)
         trio.run(runner)
     finally:
         listener.stop()

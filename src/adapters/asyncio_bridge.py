@@ -32,7 +32,7 @@ T = TypeVar("T")
 def rebind_running_loop(module: ModuleType) -> None:
     """Point ``module.get_running_loop`` at trio-asyncio's version (see module doc)."""
     if hasattr(module, "get_running_loop"):
-        module.get_running_loop = asyncio.get_running_loop
+        vars(module)["get_running_loop"] = asyncio.get_running_loop
 
 
 def loop_is_open() -> bool:

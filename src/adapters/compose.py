@@ -80,9 +80,13 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
         database_url = config.database_url
         redis_url = config.redis_url
         if database_url is None:
-            database_url = await trio.to_thread.run_sync(embedded.start_embedded_postgres, config.data_dir / "pg")
+            database_url = await trio.to_thread.run_sync(
+                embedded.start_embedded_postgres, config.data_dir / "pg"
+            )
         if redis_url is None:
-            redis_url = await trio.to_thread.run_sync(embedded.start_embedded_redis, config.data_dir / "redis")
+            redis_url = await trio.to_thread.run_sync(
+                embedded.start_embedded_redis, config.data_dir / "redis"
+            )
             stack.push_async_callback(embedded.stop_embedded_redis_in_thread, config.data_dir / "redis")
 
         repo = await open_postgres_repository(database_url, config.session_limit, config.db_schema)
@@ -97,7 +101,9 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
         if config.storage == "supabase":
             if not (config.supabase_url and config.supabase_key):
                 raise SystemExit("STORAGE=supabase needs SUPABASE_URL and SUPABASE_KEY")
-            supabase = await SupabaseBlobStore.connect(config.supabase_url, config.supabase_key, config.supabase_bucket)
+            supabase = await SupabaseBlobStore.connect(
+                config.supabase_url, config.supabase_key, config.supabase_bucket
+            )
             stack.push_async_callback(supabase.aclose)
             blobs = supabase
         else:
@@ -107,7 +113,9 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
         stack.push_async_callback(telegram.aclose)
 
         cpu: CpuRunner = (
-            ProcessCpuRunner(config.cpu_workers) if config.cpu == "process" else ThreadCpuRunner(config.cpu_workers)
+            ProcessCpuRunner(config.cpu_workers)
+            if config.cpu == "process"
+            else ThreadCpuRunner(config.cpu_workers)
         )
         yield Services(
             telegram=telegram,

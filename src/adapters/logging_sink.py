@@ -76,7 +76,9 @@ def start_logging(
     """Route the root logger through a queue; returns the started listener (stop it at exit)."""
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     writer = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    writer.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    writer.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     redact = RedactSecrets(secrets)
     queue_handler = logging.handlers.QueueHandler(records)
     queue_handler.addFilter(redact)  # redact before the record crosses to the writer thread

@@ -62,7 +62,9 @@ async def run_bot(
                 metrics=services.metrics,
             )
             handle.poller = poller
-            await nursery.start(lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status))
+            await nursery.start(
+                lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status)
+            )
         for number in range(roles.workers):
             nursery.start_soon(run_worker, ctx, f"{roles.name}-w{number}")
         if roles.reconciler:

@@ -43,7 +43,5 @@ class BotContext:
     async def queue(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.guard.call("queue", fn, *args, **kwargs)
 
-    async def storage(
-        self, name: str, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def storage(self, name: str, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.guard.call(name, fn, *args, **kwargs)

@@ -150,8 +150,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "history_empty": {"en": "You have no uploads yet.", "ru": "У вас пока нет загрузок."},
     "history_title": {
-        "en": "<b>Your uploads</b> (newest first). Tap one to see its profile again; /delete N removes one.",
-        "ru": "<b>Ваши загрузки</b> (новые сверху). Нажмите, чтобы снова увидеть профиль; /delete N — удалить.",
+        "en": "<b>Your uploads</b> (newest first). Tap one to see its profile again; "
+        "/delete N removes one.",
+        "ru": "<b>Ваши загрузки</b> (новые сверху). Нажмите, чтобы снова увидеть профиль; "
+        "/delete N — удалить.",
     },
     "delete_usage": {
         "en": "Usage: /delete N, where N is the number from /history.",

@@ -39,9 +39,7 @@ def profile_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
     )
 
 
-def _column_keyboard(
-    columns: list[tuple[int, str, str]], action: str, upload_id: str
-) -> InlineKeyboard:
+def _column_keyboard(columns: list[tuple[int, str, str]], action: str, upload_id: str) -> InlineKeyboard:
     rows: list[tuple[InlineButton, ...]] = []
     row: list[InlineButton] = []
     for index, name, _kind in columns[:MAX_COLUMN_BUTTONS]:
@@ -122,7 +120,9 @@ class Interactions:
         if number > len(uploads):
             await self.ctx.messenger.send_text(chat, t(lang, "delete_usage"))
             return
-        deleted = await self.ctx.db(self.ctx.services.repo.delete_upload, user_id, uploads[number - 1].upload_id)
+        deleted = await self.ctx.db(
+            self.ctx.services.repo.delete_upload, user_id, uploads[number - 1].upload_id
+        )
         if deleted is not None:
             await self._delete_blobs([deleted])
             await self.ctx.messenger.send_text(chat, t(lang, "deleted", name=html.escape(deleted.file_name)))
@@ -164,12 +164,17 @@ class Interactions:
         except analysis.AnalysisError as exc:  # e.g. a column with nothing to chart
             await ctx.messenger.send_text(chat, analysis.rejection_text(exc.rejected, lang))
 
-    async def _dispatch(self, action: str, arg: str, upload: Upload, chat: int, user_id: int, lang: str) -> None:
+    async def _dispatch(
+        self, action: str, arg: str, upload: Upload, chat: int, user_id: int, lang: str
+    ) -> None:
         ctx = self.ctx
         if action == "p":
             await self._show_profile(upload, chat, lang)
         elif action in {"h", "t"}:
-            kinds = {"h": ("numeric", "category", "datetime"), "t": ("category", "text", "numeric", "datetime")}
+            kinds = {
+                "h": ("numeric", "category", "datetime"),
+                "t": ("category", "text", "numeric", "datetime"),
+            }
             await self._pick(upload, chat, lang, action + "c", kinds[action], "pick_column")
         elif action == "hc":
             data = await self._file(upload)
@@ -193,7 +198,10 @@ class Interactions:
                 return
             await self._remember(chat, user_id, {**state, "value": int(arg)})
             keyboard = (
-                tuple(InlineButton(t(lang, f"btn_{agg}"), f"ga:{upload.upload_id}:{agg}") for agg in AGGREGATIONS),
+                tuple(
+                    InlineButton(t(lang, f"btn_{agg}"), f"ga:{upload.upload_id}:{agg}")
+                    for agg in AGGREGATIONS
+                ),
             )
             await ctx.messenger.send_text(chat, t(lang, "pick_agg"), reply_markup=keyboard)
         elif action == "ga":
@@ -205,7 +213,9 @@ class Interactions:
         elif action == "s":
             await self._pick(upload, chat, lang, "sd", ("datetime",), "pick_date")
         elif action == "sd":
-            await self._remember(chat, user_id, {"flow": "series", "upload": upload.upload_id, "date": int(arg)})
+            await self._remember(
+                chat, user_id, {"flow": "series", "upload": upload.upload_id, "date": int(arg)}
+            )
             await self._pick(upload, chat, lang, "sv", ("numeric",), "pick_value")
         elif action == "sv":
             state = await self._recall(chat, user_id, upload.upload_id, "series", lang)
@@ -299,7 +309,9 @@ class Interactions:
 
     async def _remember(self, chat: int, user_id: int, data: dict[str, Any]) -> None:
         try:
-            await self.ctx.redis(self.ctx.services.state.set, chat, user_id, data, self.ctx.settings.state_ttl_s)
+            await self.ctx.redis(
+                self.ctx.services.state.set, chat, user_id, data, self.ctx.settings.state_ttl_s
+            )
         except PortError as exc:
             self.ctx.log.warning("state.set_failed", error=str(exc))
 

@@ -150,7 +150,9 @@ class JobRunner:
             clock=ctx.services.clock,
             base_s=ctx.settings.storage_retry_base_s,
             max_attempts=5,
-            on_retry=lambda n, e: self.log.warning("storage.retry", job_id=job.job_id, attempt=n, error=str(e)),
+            on_retry=lambda n, e: self.log.warning(
+                "storage.retry", job_id=job.job_id, attempt=n, error=str(e)
+            ),
         )
         await ctx.db(ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now())
         return data

@@ -87,7 +87,9 @@ class Messenger:
             limited=True,
         )
 
-    async def send_document(self, chat_id: int, filename: str, data: bytes, caption: str | None = None) -> None:
+    async def send_document(
+        self, chat_id: int, filename: str, data: bytes, caption: str | None = None
+    ) -> None:
         await self._attempts(
             "telegram.send_file",
             chat_id,

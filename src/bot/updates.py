@@ -63,7 +63,9 @@ class UpdatePoller:
             return min(self._in_flight)
         return None if self._newest_seen is None else self._newest_seen + 1
 
-    async def run(self, *, drain_s: float = 10.0, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, drain_s: float = 10.0, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Poll until :meth:`stop_polling`, then give in-flight handlers ``drain_s`` to finish.
 
         Cancelling ``run`` from outside stops everything at once (a hard stop); the

@@ -100,7 +100,9 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner) -> int:
         services.repo.jobs_needing_attention, now - timedelta(seconds=settings.reconcile_after_s), 100
     )
     old = await ctx.db(services.repo.jobs_needing_attention, now - timedelta(seconds=abandoned_s), 100)
-    jobs = [j for j in recent if j.status == JobStatus.QUEUED] + [j for j in old if j.status != JobStatus.QUEUED]
+    jobs = [j for j in recent if j.status == JobStatus.QUEUED] + [
+        j for j in old if j.status != JobStatus.QUEUED
+    ]
     for job in jobs:
         try:
             await ctx.queue(services.queue.enqueue, job.job_id)

@@ -50,7 +50,4 @@ def contrast_story(report: Report, contrast: Report, expect: Expect, operation: 
     failed = [name for name, held in report.invariants.items() if not held]
     broke = f"; failed: {', '.join(failed)}" if failed else ""
     held = "all invariants held" if contrast.invariants_ok else "its invariants failed too"
-    return (
-        f"{story}: p95 {operation} {ours:.2f} s vs {theirs:.2f} s {label} "
-        f"({held} there){extra}{broke}"
-    )
+    return f"{story}: p95 {operation} {ours:.2f} s vs {theirs:.2f} s {label} ({held} there){extra}{broke}"

@@ -141,7 +141,9 @@ class Report:
             lines.append(f"      {note}")
         if self.expectations and set(self.expectations) != {f"{n} holds" for n in self.invariants}:
             lines.append("  expected:")
-            lines += [f"    [{'met' if good else 'NOT MET'}] {name}" for name, good in self.expectations.items()]
+            lines += [
+                f"    [{'met' if good else 'NOT MET'}] {name}" for name, good in self.expectations.items()
+            ]
         lines += [f"  {sentence}" for sentence in self.story]
         return "\n".join(lines)
 
@@ -216,7 +218,11 @@ def plot_report(report: Report, path: str) -> None:
         for axis in axes:
             axis.axvspan(start, max(end, start + span / 400), color="tab:red", alpha=0.12)
         latency_ax.annotate(
-            f"{target} {kind}", (start, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small", va="bottom"
+            f"{target} {kind}",
+            (start, 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize="x-small",
+            va="bottom",
         )
     verdict = "OK" if report.ok else "FAILED"
     fig.suptitle(f"{report.scenario}  seed {report.seed}  trace {report.trace_hash[:12]}  {verdict}")

@@ -23,12 +23,12 @@ from bot.app import Roles, run_bot
 from sim.botapi.world import BotApiWorld
 from sim.clock import SIM_EPOCH
 from sim.compose import SIM_TOKEN, SimStack, build_stack
+from sim.expect import contrast_story, evaluate
 from sim.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.kernel.escape import install_socket_guards, threads_forbidden
 from sim.kernel.rng import RngStreams
 from sim.kernel.supervisor import BotMain, BotSupervisor
 from sim.kernel.trace import Trace
-from sim.expect import contrast_story, evaluate
 from sim.log_sink import SimLogSink
 from sim.report import Report, latency_table, replay_header
 from sim.scenario import Fault, Scenario, contrast_scenario
@@ -146,7 +146,8 @@ async def _sample(stack: SimStack, workload: Workload, series: list[list[float]]
 def _bot_tasks_alive() -> list[str]:
     """Names of tasks of the bot core still running (after the stop, a leak)."""
     alive: list[str] = []
-    pending = [trio.lowlevel.current_root_task()]
+    root = trio.lowlevel.current_root_task()
+    pending = [root] if root is not None else []
     while pending:
         task = pending.pop()
         if task.name.startswith("bot."):
@@ -242,7 +243,9 @@ async def _main(
     processes = _Processes(
         supervisor,
         [
-            BotSupervisor(bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name)
+            BotSupervisor(
+                bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name
+            )
             for r in worker_roles
         ],
     )
@@ -338,7 +341,9 @@ def _report(
     ack = [u.acked_at - u.sent_at for u in sent if u.acked_at is not None and u.sent_at is not None]
     start = [lat for u in users if (lat := u.start_latency()) is not None]
     metrics = stack.metrics
-    timeouts = {name: n for name in sorted(metrics.outcomes) if (n := metrics.outcomes[name].get("timeout", 0))}
+    timeouts = {
+        name: n for name in sorted(metrics.outcomes) if (n := metrics.outcomes[name].get("timeout", 0))
+    }
     retries = {e: n for e, n in sorted(log.by_event.items()) if "retry" in e and not e.startswith("job.")}
     errors = [p.error for p in processes.all if p.error is not None]
     top_events = sorted(log.by_event.items(), key=lambda item: (-item[1], item[0]))[:15]

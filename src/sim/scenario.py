@@ -401,7 +401,9 @@ def _users(t: _Table) -> Users:
     if arrival == "poisson" and result.rate_per_s <= 0:
         raise ScenarioError(f"{t.where}.rate_per_s: must be > 0 for poisson arrivals")
     if result.peak.count > result.count:
-        raise ScenarioError(f"{t.where}.peak: more peak users ({result.peak.count}) than users ({result.count})")
+        raise ScenarioError(
+            f"{t.where}.peak: more peak users ({result.peak.count}) than users ({result.count})"
+        )
     t.finish()
     return result
 
@@ -578,7 +580,7 @@ def _expect(t: _Table, checked: tuple[str, ...]) -> Expect:
     if success_min > 1:
         raise ScenarioError(f"{t.where}.success_min: a share, at most 1")
     contrast = t.table("contrast").data
-    if "expect" in contrast or "scenario" in contrast and "seed" in contrast["scenario"]:
+    if "expect" in contrast or ("scenario" in contrast and "seed" in contrast["scenario"]):
         raise ScenarioError(f"{t.where}.contrast: may not change [expect] or the seed")
     result = Expect(
         invariants_fail=fail,

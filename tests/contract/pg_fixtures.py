@@ -25,7 +25,6 @@ from adapters.postgres import PostgresRepository, open_postgres_repository
 from sim.memory.repository import MemoryRepository
 
 
-
 def database_url() -> str:
     """Read when used: tests/conftest.py may point DATABASE_URL at an embedded server."""
     return os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -56,12 +55,14 @@ class Admin:
 
     @classmethod
     async def open(cls, url: str, *, autocommit: bool = True) -> Admin:
-        conn = await aio(psycopg.AsyncConnection.connect, url, autocommit=autocommit, connect_timeout=5)
+        conn: psycopg.AsyncConnection[TupleRow] = await aio(
+            psycopg.AsyncConnection.connect, url, autocommit=autocommit, connect_timeout=5
+        )
         return cls(conn)
 
     async def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         async def run() -> list[tuple[Any, ...]]:
-            cur = await self.conn.execute(query, params)  # type: ignore[arg-type]
+            cur = await self.conn.execute(query, params)
             return list(await cur.fetchall()) if cur.description is not None else []
 
         return await aio(run)
@@ -71,14 +72,15 @@ class Admin:
             await aio(self.conn.close)
 
 
-async def reachable(url: str) -> str | None:
-    """None if a connection succeeds, else why not."""
+def skip_unless_reachable(url: str, what: str) -> None:
+    """Skip the test with the reason if ``url`` does not answer. Synchronous on purpose:
+    pytest-trio drops the reason of a skip raised in async code."""
     try:
-        admin = await Admin.open(url)
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    await admin.aclose()
-    return None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        pytest.skip(f"{what} not reachable at {url} ({reason}); start it: bash scripts/pgbouncer.sh start")
 
 
 @asynccontextmanager
@@ -223,12 +225,6 @@ async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIt
     # Schema set-up and inspection go the same way as the repository (through pgbouncer
     # for that backend), so both surely see one database.
     url = database_url() if name == "postgres" else pgbouncer_url()
-    if name == "pgbouncer":
-        why = await reachable(url)
-        if why is not None:
-            pytest.skip(
-                f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start"
-            )
     app = f"csvbot-test-{uuid.uuid4().hex[:8]}"
     async with fresh_schema(url) as schema:
         admin = await Admin.open(url)
@@ -244,8 +240,16 @@ async def open_backend(name: str, session_limit: int = SESSION_LIMIT) -> AsyncIt
 
 
 @pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, aio_loop: None) -> AsyncIterator[Backend]:
-    async with open_backend(request.param) as b:
+def backend_name(request: pytest.FixtureRequest) -> str:
+    name = str(request.param)
+    if name == "pgbouncer":
+        skip_unless_reachable(pgbouncer_url(), "pgbouncer")
+    return name
+
+
+@pytest.fixture
+async def backend(backend_name: str, aio_loop: None) -> AsyncIterator[Backend]:
+    async with open_backend(backend_name) as b:
         yield b
 
 
@@ -258,11 +262,12 @@ __all__ = [
     "Gate",
     "aio_loop",
     "backend",
+    "backend_name",
     "database_url",
     "fresh_schema",
     "open_backend",
     "pgbouncer_url",
-    "reachable",
     "schema_counts",
     "schema_snapshot",
+    "skip_unless_reachable",
 ]

@@ -15,7 +15,10 @@ import trio
 
 from bot.domain import Job, JobStatus, JobStep, NewUpload
 from bot.errors import PortError
-from tests.contract.pg_fixtures import SESSION_LIMIT, Backend, aio_loop, backend  # noqa: F401
+
+from .pg_fixtures import SESSION_LIMIT, Backend, aio_loop, backend, backend_name
+
+__all__ = ["aio_loop", "backend", "backend_name"]  # fixtures, imported for pytest
 
 T0 = datetime(2024, 11, 13, 12, 0, tzinfo=UTC)
 
@@ -299,6 +302,23 @@ async def test_list_uploads_ties_broken_by_id(backend: Backend) -> None:
     assert [u.upload_id for u in listed] == [str(u) for u in sorted(ids, reverse=True)]
 
 
+async def test_get_upload_only_for_its_owner(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1, user_id=1, when=0)
+    await repo.mark_stored(job.job_id, "1/x_data.csv", at(2))
+    mine = await repo.get_upload(1, job.upload_id)
+    assert mine is not None
+    assert (mine.upload_id, mine.user_id, mine.blob_key, mine.created_at) == (
+        job.upload_id,
+        1,
+        "1/x_data.csv",
+        at(0),
+    )
+    assert await repo.get_upload(2, job.upload_id) is None  # another user's
+    assert await repo.get_upload(1, str(uuid.uuid4())) is None
+    assert await repo.get_upload(1, "not-a-uuid") is None
+
+
 async def test_delete_upload(backend: Backend) -> None:
     repo = backend.repo
     keep = await record(backend, 1, when=0)
@@ -371,17 +391,17 @@ async def test_session_limit_bounds_concurrent_transactions(backend: Backend) ->
     async def server_sees_them() -> bool:
         return await backend.server_sessions_waiting() == SESSION_LIMIT
 
-    async with trio.open_nursery() as nursery:
-        async with backend.sessions_blocked_on_users():
-            for user_id in range(callers):
-                nursery.start_soon(repo.upsert_user, user_id, "en")
-            await wait_until(all_taken, "all sessions taken")
-            await trio.sleep(0.05)  # a caller able to slip past the limit would do so now
-            assert repo.sessions_in_use == SESSION_LIMIT
-            assert backend.free_permits() == 0
-            if backend.name == "postgres":
-                await wait_until(server_sees_them, "the server sees exactly the limit of sessions waiting")
-        # The lock is released: every caller gets its turn and the nursery closes.
+    # The nursery is entered first so that it exits last: the lock is released, then
+    # every caller gets its turn and the nursery closes.
+    async with trio.open_nursery() as nursery, backend.sessions_blocked_on_users():
+        for user_id in range(callers):
+            nursery.start_soon(repo.upsert_user, user_id, "en")
+        await wait_until(all_taken, "all sessions taken")
+        await trio.sleep(0.05)  # a caller able to slip past the limit would do so now
+        assert repo.sessions_in_use == SESSION_LIMIT
+        assert backend.free_permits() == 0
+        if backend.name == "postgres":
+            await wait_until(server_sees_them, "the server sees exactly the limit of sessions waiting")
     assert repo.sessions_in_use == 0
     assert repo.max_sessions_in_use == SESSION_LIMIT
     assert backend.free_permits() == SESSION_LIMIT

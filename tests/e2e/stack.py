@@ -40,7 +40,9 @@ def fast_settings() -> Settings:
 
 
 @asynccontextmanager
-async def real_stack(tmp_path: Path, settings: Settings | None = None, *, cpu: str = "process") -> AsyncIterator[Stack]:
+async def real_stack(
+    tmp_path: Path, settings: Settings | None = None, *, cpu: str = "process"
+) -> AsyncIterator[Stack]:
     suffix = uuid.uuid4().hex[:10]
     schema = f"e2e_{suffix}"
     world = BotApiWorld(token=TOKEN)
@@ -60,7 +62,10 @@ async def real_stack(tmp_path: Path, settings: Settings | None = None, *, cpu: s
             async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as inner:
                 handle: BotHandle = await inner.start(
                     lambda task_status: run_bot(
-                        services, settings or fast_settings(), roles=Roles(name="e2e"), task_status=task_status
+                        services,
+                        settings or fast_settings(),
+                        roles=Roles(name="e2e"),
+                        task_status=task_status,
                     )
                 )
                 yield Stack(world, services, handle, config)

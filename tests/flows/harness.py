@@ -56,7 +56,9 @@ class Chat:
 
 
 @asynccontextmanager
-async def simulated_bot(*, admin_ids: frozenset[int] = frozenset(), seed: int = 1) -> AsyncIterator[BotApiWorld]:
+async def simulated_bot(
+    *, admin_ids: frozenset[int] = frozenset(), seed: int = 1
+) -> AsyncIterator[BotApiWorld]:
     scenario = parse_scenario({"scenario": {"name": "flows", "seed": seed}})
     world = BotApiWorld(SIM_TOKEN)
     clock = trio.lowlevel.current_clock()
@@ -65,7 +67,9 @@ async def simulated_bot(*, admin_ids: frozenset[int] = frozenset(), seed: int = 
     world.stack = stack  # type: ignore[attr-defined]
     async with trio.open_nursery() as nursery:
         handle = await nursery.start(
-            lambda task_status: run_bot(stack.services, settings, roles=Roles(name="flows"), task_status=task_status)
+            lambda task_status: run_bot(
+                stack.services, settings, roles=Roles(name="flows"), task_status=task_status
+            )
         )
         yield world
         handle.stop()

@@ -12,7 +12,7 @@ from tests.flows.harness import chat, simulated_bot
 SALES = (
     "region;amount;units;date;comment\n"
     "North;1 200,50;3;01.01.2024;ok\n"
-    "South;300,00;1;15.01.2024;=HYPERLINK(\"http://x\")\n"
+    'South;300,00;1;15.01.2024;=HYPERLINK("http://x")\n'
     "North;80,00;2;03.02.2024;ok\n"
     "East;450,25;5;20.02.2024;late\n"
     "South;99,75;1;05.03.2024;ok\n"
@@ -123,8 +123,12 @@ async def test_nobody_can_reach_another_users_upload(autojump_clock):
         # a crafted callback from another user's chat, naming the owner's upload
         msg = intruder.say("/start")
         hello = await intruder.next(msg)
-        world.user_presses_button(intruder.user, intruder.chat_id, hello.message_id, f"hc:{upload_id}:0")
-        answer = await intruder.next(hello.seq, lambda r: r.kind in ("message", "photo") and r.seq > hello.seq)
+        world.user_presses_button(
+            intruder.user, intruder.chat_id, hello.message_id, f"hc:{upload_id}:0", forged=True
+        )
+        answer = await intruder.next(
+            hello.seq, lambda r: r.kind in ("message", "photo") and r.seq > hello.seq
+        )
         assert answer.kind == "message" and "no longer available" in (answer.text or "")
         assert not [r for r in world.records_after(seq, intruder.chat_id) if r.kind == "photo"]
 

@@ -163,7 +163,7 @@ def test_a_crashed_bot_restarts_and_loses_nothing() -> None:
         invariants={"check": ["no_lost_upload", "no_leaked_permits", "no_stuck_job", "each_update_once"]},
     )
     report = run_scenario(scenario)
-    assert report.details["bot"]["crashes"] == 1
+    assert report.details["processes"]["bot"]["crashes"] == 1
     assert report.uploads["lost"] == 0 and report.ok
 
 

@@ -65,10 +65,19 @@ async def test_queued_log_writes_cost_nothing_until_a_slow_disk_window(autojump_
     assert trace.events[-1].endswith(
         "log INFO upload.recorded job_id=j1 size=10 blob=<2 bytes> obj=<object>\n"
     )
+    # A slow disk under a queued handler: the background writer falls behind, the loop does not wait.
     sink.set_write_cost_override(0.5)
     sink.emit(logging.INFO, "x", {})
     sink.set_write_cost_override(None)
     sink.emit(logging.INFO, "y", {})
+    assert trio.current_time() == before
+    assert sink.writer_lag_peak_s == pytest.approx(0.5)
+    # The same window under a synchronous handler blocks the loop for the write.
+    blocking = SimLogSink(trace, autojump_clock, blocking=True)
+    blocking.set_write_cost_override(0.5)
+    blocking.emit(logging.INFO, "x", {})
+    blocking.set_write_cost_override(None)
+    blocking.emit(logging.INFO, "y", {})
     assert trio.current_time() - before == pytest.approx(0.5)
 
 

@@ -11,7 +11,9 @@ def test_token_is_redacted_from_messages_and_tracebacks():
     stream = io.StringIO()
     listener = start_logging([TOKEN], stream=stream)
     try:
-        logging.getLogger("httpx").warning('HTTP Request: POST https://api.telegram.org/bot%s/getUpdates "200"', TOKEN)
+        logging.getLogger("httpx").warning(
+            'HTTP Request: POST https://api.telegram.org/bot%s/getUpdates "200"', TOKEN
+        )
         try:
             raise RuntimeError(f"failed https://api.telegram.org/bot{TOKEN}/sendMessage")
         except RuntimeError:

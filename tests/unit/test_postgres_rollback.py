@@ -27,15 +27,17 @@ from adapters.postgres.pool import SessionPool, connector
 from adapters.postgres.tx import Tx
 from bot.domain import Job, JobStatus, JobStep, NewUpload
 from bot.errors import PortError, ServiceUnavailable
-from tests.contract.pg_fixtures import (  # noqa: F401
+from contract.pg_fixtures import (
     Admin,
     aio_loop,
     database_url,
     fresh_schema,
     pgbouncer_url,
-    reachable,
     schema_snapshot,
+    skip_unless_reachable,
 )
+
+__all__ = ["aio_loop"]  # fixture, imported for pytest
 
 LIMIT = 2
 T0 = datetime(2024, 11, 13, 12, 0, tzinfo=UTC)
@@ -298,13 +300,20 @@ async def test_edited_migration_is_refused(pg: Pg) -> None:
 # ---------------------------------------------------------------- timeouts and outages
 
 
-@pytest.mark.parametrize("via", ["postgres", "pgbouncer"])
-async def test_statement_timeout_is_a_port_error_and_discards_the_connection(aio_loop: None, via: str) -> None:
+@pytest.fixture(params=["postgres", "pgbouncer"])
+def via_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        return database_url()
+    skip_unless_reachable(pgbouncer_url(), "pgbouncer")
+    return pgbouncer_url()
+
+
+async def test_statement_timeout_is_a_port_error_and_discards_the_connection(
+    aio_loop: None, via_url: str
+) -> None:
     """Behind pgbouncer the startup ``options`` are dropped; the per-transaction
     setting must still apply."""
-    url = database_url() if via == "postgres" else pgbouncer_url()
-    if via == "pgbouncer" and (why := await reachable(url)) is not None:
-        pytest.skip(f"pgbouncer not reachable at {url} ({why}); start it: bash scripts/pgbouncer.sh start")
+    url = via_url
     async with fresh_schema(url) as schema:
         repo = await open_postgres_repository(url, LIMIT, schema, statement_timeout_s=0.3)
         locker = await Admin.open(url, autocommit=False)
@@ -386,7 +395,8 @@ async def check_cancellations(pg: Pg, plan: list[Call]) -> None:
             job_id = jobs[call.target].job_id
 
             async def op() -> object:
-                return await repo.save_result(job_id, f'{{"by": {i}}}', T0)
+                await repo.save_result(job_id, f'{{"by": {i}}}', T0)
+                return None
 
         with trio.move_on_after(call.delay if call.delay is not None else 60):
             await call_with(Plan(at=call.cancel_at, mode="cancel"), op)

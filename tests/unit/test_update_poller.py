@@ -45,7 +45,9 @@ class ListSink:
         self.events.append((event, fields))
 
 
-def make_poller(world: BotApiWorld, handle, *, max_in_flight: int = 8, sink: ListSink | None = None) -> UpdatePoller:
+def make_poller(
+    world: BotApiWorld, handle, *, max_in_flight: int = 8, sink: ListSink | None = None
+) -> UpdatePoller:
     metrics = MetricsRecorder()
     settings = Settings()
     log = Logger(sink or ListSink())
@@ -53,7 +55,13 @@ def make_poller(world: BotApiWorld, handle, *, max_in_flight: int = 8, sink: Lis
         SimTelegramApi(world, TOKEN), Guard(settings, metrics), SendRateLimiter(30, 1), Clock(), log
     )
     return UpdatePoller(
-        messenger, handle, poll_timeout_s=5, max_in_flight=max_in_flight, clock=Clock(), log=log, metrics=metrics
+        messenger,
+        handle,
+        poll_timeout_s=5,
+        max_in_flight=max_in_flight,
+        clock=Clock(),
+        log=log,
+        metrics=metrics,
     )
 
 

@@ -108,8 +108,7 @@ class SessionPool:
         and the transaction is finished; otherwise it is closed."""
         if self._closed:
             raise ServiceUnavailable(SERVICE, "repository is closed")
-        await self._permits.acquire()
-        if True:
+        async with self._permits:
             self.sessions_in_use += 1
             self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
             try:
@@ -125,7 +124,6 @@ class SessionPool:
                         await self._discard(conn)
             finally:
                 self.sessions_in_use -= 1
-            self._permits.release()
 
     async def _checkout(self) -> Connection:
         while self._idle:

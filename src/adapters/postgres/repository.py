@@ -272,6 +272,13 @@ async def _list_uploads(tx: Tx, user_id: int, limit: int) -> list[Upload]:
     return [_upload(r) for r in rows]
 
 
+async def _get_upload(tx: Tx, user_id: int, upload_id: uuid.UUID) -> Upload | None:
+    row = await tx.one(
+        f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE id = %s AND user_id = %s", (upload_id, user_id)
+    )
+    return None if row is None else _upload(row)
+
+
 async def _delete_upload(tx: Tx, user_id: int, upload_id: uuid.UUID) -> Upload | None:
     # Its jobs and results go with it (ON DELETE CASCADE).
     row = await tx.one(
@@ -417,6 +424,12 @@ class PostgresRepository:
         if limit <= 0:
             return []
         return await self._run(functools.partial(_list_uploads, user_id=user_id, limit=limit))
+
+    async def get_upload(self, user_id: int, upload_id: str) -> Upload | None:
+        key = _uuid_or_none(upload_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(_get_upload, user_id=user_id, upload_id=key))
 
     async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None:
         key = _uuid_or_none(upload_id)

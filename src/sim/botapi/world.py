@@ -384,12 +384,15 @@ class BotApiWorld:
         return UserAction(update_id=update_id, message_id=msg.message_id, file_id=stored.file_id)
 
     def user_presses_button(
-        self, user: TgUser, chat_id: int, message_id: int, callback_data: str
+        self, user: TgUser, chat_id: int, message_id: int, callback_data: str, *, forged: bool = False
     ) -> UserAction:
+        """A press of one of the message's buttons. ``forged=True`` skips the check
+        that the button exists: what a modified client could send, for security tests."""
         msg = self._messages.get((chat_id, message_id))
         if msg is None or msg.sender is not None:
             raise ValueError(f"no bot message {message_id} in chat {chat_id}")
-        if callback_data not in [b.callback_data for row in msg.reply_markup or () for b in row]:
+        buttons = [b.callback_data for row in msg.reply_markup or () for b in row]
+        if not forged and callback_data not in buttons:
             raise ValueError(f"message {message_id} has no button with data {callback_data!r}")
         self._query_counter += 1
         query_id = str(4_000_000_000_000_000_000 + self._query_counter)

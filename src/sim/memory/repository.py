@@ -311,6 +311,14 @@ class MemoryRepository:
             mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
             return [u.public() for u in mine[:limit]]
 
+    async def get_upload(self, user_id: int, upload_id: str) -> Upload | None:
+        key = _uuid_or_none(upload_id)
+        async with self._session("get_upload"):
+            row = self._uploads.get(key) if key is not None else None
+            if row is None or row.user_id != user_id:
+                return None
+            return row.public()
+
     async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None:
         key = _uuid_or_none(upload_id)
         async with self._session("delete_upload"):

@@ -1,0 +1,70 @@
+"""Benchmark: how fast the simulator replays one hour of launch day, by population.
+
+    python bench/sim_bench.py                       # 1k, 2k, 5k, 20k users (one virtual hour each)
+    python bench/sim_bench.py --populations 2000    # just the launch-day population
+
+Each population is scenarios/launch-day.toml scaled: the same service models, one upload
+per user in the hour, 10 % of the users in the peak minute. Each run is a fresh process
+(PYTHONHASHSEED pinned, as `just simulate` does), so one run's caches do not help the next.
+"speed-up" is virtual seconds per wall second; the goal is >= 200x at 2000 users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_CHILD = """
+import json, sys
+from pathlib import Path
+from sim.runner import run_scenario
+from sim.scenario import load_scenario, with_overrides
+n = int(sys.argv[1])
+base = load_scenario(Path(sys.argv[2]))
+peak = n // 10
+scenario = with_overrides(base, {"users": {"count": n, "rate_per_s": (n - peak) / 3600, "peak": {"count": peak}}})
+report = run_scenario(scenario)
+print(json.dumps({"virtual": report.virtual_seconds, "wall": report.wall_seconds, "ok": report.ok,
+                  "events": report.trace_events, "trace": report.trace_hash[:16],
+                  "answer_p95": report.latency["user.answer"].p95, "lost": report.uploads["lost"]}))
+"""
+
+
+def run(population: int, base: Path) -> dict[str, object]:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(population), str(base)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--populations", default="1000,2000,5000,20000")
+    parser.add_argument("--base", default=str(ROOT / "scenarios" / "launch-day.toml"))
+    args = parser.parse_args()
+    print("| users | virtual s | wall s | speed-up | wall ms / user | trace events | p95 answer s | lost | ok |")
+    print("|------:|----------:|-------:|---------:|---------------:|-------------:|-------------:|-----:|----|")
+    for population in (int(p) for p in args.populations.split(",")):
+        r = run(population, Path(args.base))
+        virtual, wall = float(str(r["virtual"])), float(str(r["wall"]))
+        print(
+            f"| {population} | {virtual:.0f} | {wall:.2f} | {virtual / wall:.0f}x | "
+            f"{1000 * wall / population:.2f} | {r['events']} | {r['answer_p95']} | {r['lost']} | {r['ok']} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
