@@ -27,7 +27,8 @@ from sim.scenario import load_scenario, with_overrides
 n = int(sys.argv[1])
 base = load_scenario(Path(sys.argv[2]))
 peak = n // 10
-scenario = with_overrides(base, {"users": {"count": n, "rate_per_s": (n - peak) / 3600, "peak": {"count": peak}}})
+users = {"count": n, "rate_per_s": (n - peak) / 3600, "peak": {"count": peak}}
+scenario = with_overrides(base, {"users": users})
 report = run_scenario(scenario)
 print(json.dumps({"virtual": report.virtual_seconds, "wall": report.wall_seconds, "ok": report.ok,
                   "events": report.trace_events, "trace": report.trace_hash[:16],
@@ -37,7 +38,7 @@ print(json.dumps({"virtual": report.virtual_seconds, "wall": report.wall_seconds
 
 def run(population: int, base: Path) -> dict[str, object]:
     env = dict(os.environ, PYTHONHASHSEED="0")
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 (our own interpreter and script)
         [sys.executable, "-c", _CHILD, str(population), str(base)],
         env=env,
         check=True,
@@ -53,8 +54,12 @@ def main() -> int:
     parser.add_argument("--populations", default="1000,2000,5000,20000")
     parser.add_argument("--base", default=str(ROOT / "scenarios" / "launch-day.toml"))
     args = parser.parse_args()
-    print("| users | virtual s | wall s | speed-up | wall ms / user | trace events | p95 answer s | lost | ok |")
-    print("|------:|----------:|-------:|---------:|---------------:|-------------:|-------------:|-----:|----|")
+    print(
+        "| users | virtual s | wall s | speed-up | wall ms / user | trace events | p95 answer s | lost | ok |"
+    )
+    print(
+        "|------:|----------:|-------:|---------:|---------------:|-------------:|-------------:|-----:|----|"
+    )
     for population in (int(p) for p in args.populations.split(",")):
         r = run(population, Path(args.base))
         virtual, wall = float(str(r["virtual"])), float(str(r["wall"]))

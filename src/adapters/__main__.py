@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TextIO
 
 import trio
 
@@ -84,7 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = RealConfig.from_env()
-    listener = start_logging(config.secrets, level=logging.INFO)
+    log_stream: TextIO = sys.stderr
+    if args.command == "chat":
+        # The terminal is the chat; the bot's log goes to a file beside its data.
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = config.data_dir / "chat.log"
+        log_stream = log_path.open("a", encoding="utf-8")  # noqa: SIM115 - closed after the run
+        print(f"bot log: {log_path}", flush=True)
+    listener = start_logging(config.secrets, level=logging.INFO, stream=log_stream)
     runner: Callable[[], Awaitable[None]]
     try:
         if args.command == "run":
@@ -103,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         trio.run(runner)
     finally:
         listener.stop()
+        if log_stream is not sys.stderr:
+            log_stream.close()
     return 0
 
 

@@ -90,6 +90,7 @@ def start_logging(
     # httpx logs every request URL at INFO; the filter redacts it, and WARNING keeps volume sane.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # logs every pg_ctl call at INFO
     listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
     listener.start()
     return listener

@@ -46,15 +46,10 @@ def _reason(exc: BaseException) -> str:
 
 
 class JobRunner:
-    def __init__(self, ctx: BotContext, consumer: str, running: set[str] | None = None) -> None:
+    def __init__(self, ctx: BotContext, consumer: str) -> None:
         self.ctx = ctx
         self.consumer = consumer
         self.log = ctx.log.bind(consumer=consumer)
-        # Jobs with an attempt in progress here. The reconciler re-enqueues a job that
-        # waited long in a busy queue, and start_attempt hands a running job out again,
-        # so a second delivery of it must not start a concurrent attempt (which sent the
-        # profile twice under slow storage: scenarios/slow-supabase.toml).
-        self.running = running if running is not None else set()
 
     async def handle_delivery(self, delivery: Delivery) -> None:
         """Process one delivery and acknowledge it (also when the job ends failed)."""
@@ -66,21 +61,11 @@ class JobRunner:
             self.log.warning("job.ack_failed", job_id=delivery.job_id, error=str(exc))
 
     async def run_job(self, job_id: str) -> None:
-        if job_id in self.running:
-            self.log.info("job.already_running", job_id=job_id)
-            return
-        self.running.add(job_id)
-        try:
-            await self._run_job(job_id)
-        finally:
-            self.running.discard(job_id)
-
-    async def _run_job(self, job_id: str) -> None:
         ctx = self.ctx
         repo = ctx.services.repo
         clock = ctx.services.clock
         try:
-            job = await ctx.db(repo.start_attempt, job_id, clock.now())
+            job = await ctx.db(repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s)
         except PortError as exc:
             self.log.warning("job.start_failed", job_id=job_id, error=str(exc))
             return
@@ -91,7 +76,7 @@ class JobRunner:
             return
         started = trio.current_time()
         try:
-            await ctx.guard.call("job", self._steps, job)
+            await ctx.guard.call("job", self._steps_holding_lease, job)
         except _Finished:
             return
         except JobFailed as failure:
@@ -100,25 +85,36 @@ class JobRunner:
             self.log.warning("job.attempt_failed", job_id=job.job_id, attempt=job.attempts, error=str(exc))
             if job.attempts >= ctx.settings.job_max_attempts:
                 await self._give_up(job, JobFailed("job_failed", _reason(exc)))
-            else:
-                await self._retry_later(job)
         else:
             ctx.services.metrics.observe("job.total", trio.current_time() - started, "ok")
 
-    async def _retry_later(self, job: Job) -> None:
-        """Put a failed attempt back on the queue after a backoff.
+    async def _steps_holding_lease(self, job: Job) -> None:
+        """The steps, with a heartbeat that keeps the job's lease while they run.
 
-        The reconciler only takes over a running job once it is surely abandoned (a whole
-        job deadline later), so a failed attempt re-enqueues itself: the next attempt
-        starts within seconds of the outage ending, not minutes. If the enqueue fails,
-        the reconciler still finds the job in Postgres."""
+        An attempt may outlive the lease (storage retries under a slow Supabase take
+        minutes); without the heartbeat another worker would take the job over and
+        the user would get the profile twice (scenarios/slow-supabase.toml)."""
+        failure: Exception | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._heartbeat, job.job_id)
+            try:
+                await self._steps(job)
+            except Exception as exc:  # re-raised bare below: callers catch PortError, not groups
+                failure = exc
+            finally:
+                nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _heartbeat(self, job_id: str) -> None:
         ctx = self.ctx
-        delay = min(30.0, 2.0 * 2**job.attempts) * (0.5 + ctx.services.clock.random() / 2)
-        await trio.sleep(delay)
-        try:
-            await ctx.queue(ctx.services.queue.enqueue, job.job_id)
-        except (PortError, DeadlineExceeded) as exc:
-            self.log.warning("job.requeue_failed", job_id=job.job_id, error=str(exc))
+        every = ctx.settings.job_lease_s / 3
+        while True:
+            await trio.sleep(every)
+            try:
+                await ctx.db(ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
+            except PortError as exc:  # a missed beat costs at most a duplicate attempt later
+                self.log.warning("job.heartbeat_failed", job_id=job_id, error=str(exc))
 
     async def _steps(self, job: Job) -> None:
         data: bytes | None = None

@@ -95,10 +95,16 @@ class Repository(Protocol):
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
-    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
-        """Mark a queued or running job as running and count the attempt.
+    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
+        """Take the job: mark it running and count the attempt.
 
-        Returns None when the job is finished (done/failed) or unknown."""
+        Succeeds for a queued job, or a running one whose holder has not shown
+        life (see :meth:`heartbeat`) for ``lease_s`` seconds, i.e. crashed.
+        Returns None when the job is finished, held by a live worker, or unknown."""
+        ...
+
+    async def heartbeat(self, job_id: str, now: datetime) -> None:
+        """A running job's holder is alive: refresh its lease."""
         ...
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...

@@ -43,6 +43,9 @@ class Settings:
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.
     worker_concurrency: int = 16
     job_max_attempts: int = 4
+    # A running job belongs to its worker while the worker heartbeats; a worker
+    # silent this long is taken for dead and its job for anyone's.
+    job_lease_s: float = 60.0
     reconcile_every_s: float = 30.0
     reconcile_after_s: float = 60.0
     reclaim_idle_s: float = 120.0

@@ -15,21 +15,8 @@ from datetime import timedelta
 import trio
 
 from bot.context import BotContext
-from bot.domain import JobStatus
 from bot.errors import PortError
 from bot.jobs import JobRunner
-from bot.settings import Settings
-
-
-def abandoned_after_s(settings: Settings) -> float:
-    """How long a running attempt may go untouched before it counts as abandoned.
-
-    An attempt may legitimately run for the whole job deadline (storage retries inside
-    it take minutes when the storage is slow). Taking it over sooner ran the same job
-    twice at once and sent the profile twice (scenarios/slow-supabase.toml showed it),
-    so a running job, or its unacknowledged delivery, is only taken over after that
-    deadline and the shutdown grace have passed."""
-    return settings.deadline("job") + settings.deadline("shutdown")
 
 
 async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) -> None:
@@ -40,14 +27,13 @@ async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) ->
     CpuRunner's own slots. With one job at a time, a worker delivered about one
     profile a second and the launch-day peak of 200 uploads waited minutes in the
     queue (scenarios/launch-day.toml showed it)."""
-    running: set[str] = set()  # shared by the loops: one attempt per job at a time
     async with trio.open_nursery() as nursery:
         for _ in range(max(1, ctx.settings.worker_concurrency)):
-            nursery.start_soon(_claim_loop, ctx, consumer, block_s, running)
+            nursery.start_soon(_claim_loop, ctx, consumer, block_s)
 
 
-async def _claim_loop(ctx: BotContext, consumer: str, block_s: float, running: set[str]) -> None:
-    runner = JobRunner(ctx, consumer, running)
+async def _claim_loop(ctx: BotContext, consumer: str, block_s: float) -> None:
+    runner = JobRunner(ctx, consumer)
     log = ctx.log.bind(consumer=consumer)
     failures = 0
     while True:
@@ -84,25 +70,18 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner) -> int:
     settings = ctx.settings
     services = ctx.services
     touched = 0
-    abandoned_s = abandoned_after_s(settings)
     try:
-        min_idle_s = max(settings.reclaim_idle_s, abandoned_s)
-        stale = await ctx.queue(services.queue.reclaim, runner.consumer, min_idle_s, 50)
+        stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
     except PortError as exc:
         ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
         stale = []
     for delivery in stale:
         await runner.handle_delivery(delivery)
         touched += 1
-    now = services.clock.now()
-    # Queued jobs (never enqueued, or lost by Redis) soon; running ones once abandoned.
-    recent = await ctx.db(
-        services.repo.jobs_needing_attention, now - timedelta(seconds=settings.reconcile_after_s), 100
-    )
-    old = await ctx.db(services.repo.jobs_needing_attention, now - timedelta(seconds=abandoned_s), 100)
-    jobs = [j for j in recent if j.status == JobStatus.QUEUED] + [
-        j for j in old if j.status != JobStatus.QUEUED
-    ]
+    # A running job found here may still be held (its lease fresh): start_attempt then
+    # refuses it, so re-enqueueing it is harmless.
+    cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
+    jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
     for job in jobs:
         try:
             await ctx.queue(services.queue.enqueue, job.job_id)

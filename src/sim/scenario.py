@@ -321,6 +321,7 @@ class Expect:
     """
 
     invariants_fail: tuple[str, ...] = ()
+    invariants_may_fail: tuple[str, ...] = ()  # side effects of the same failure, not judged
     p95_max: Mapping[str, float] = field(default_factory=dict)
     success_min: float = 0.0
     contrast: Mapping[str, Any] = field(default_factory=dict)
@@ -570,7 +571,8 @@ def _invariants(t: _Table) -> Invariants:
 
 def _expect(t: _Table, checked: tuple[str, ...]) -> Expect:
     fail = t.strings("invariants_fail", choices=INVARIANTS + ALWAYS_CHECKED)
-    missing = [name for name in fail if name not in checked + ALWAYS_CHECKED]
+    may_fail = t.strings("invariants_may_fail", choices=INVARIANTS + ALWAYS_CHECKED)
+    missing = [name for name in fail + may_fail if name not in checked + ALWAYS_CHECKED]
     if missing:
         raise ScenarioError(f"{t.where}.invariants_fail: not checked by [invariants]: {', '.join(missing)}")
     targets = t.table("p95_max")
@@ -584,6 +586,7 @@ def _expect(t: _Table, checked: tuple[str, ...]) -> Expect:
         raise ScenarioError(f"{t.where}.contrast: may not change [expect] or the seed")
     result = Expect(
         invariants_fail=fail,
+        invariants_may_fail=may_fail,
         p95_max=p95_max,
         success_min=success_min,
         contrast=contrast,

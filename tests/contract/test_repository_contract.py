@@ -27,6 +27,9 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+LEASE = 60.0  # seconds a running job stays with a worker that shows no life
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -151,7 +154,7 @@ async def test_ids_are_canonical_and_unknown_ids_are_absent(backend: Backend) ->
     assert await repo.get_job(job_id.hex) == job
     for missing in (new_id(), "not-a-uuid", ""):
         assert await repo.get_job(missing) is None
-        assert await repo.start_attempt(missing, at(1)) is None
+        assert await repo.start_attempt(missing, at(1), LEASE) is None
         assert await repo.get_result(missing) is None
         assert await repo.get_result_for_upload(missing) is None
         assert await repo.delete_upload(1, missing) is None
@@ -179,18 +182,37 @@ async def test_timestamps_are_utc(backend: Backend) -> None:
 
 async def test_start_attempt_counts_attempts(backend: Backend) -> None:
     job = await record(backend, 1)
-    first = await backend.repo.start_attempt(job.job_id, at(1))
+    first = await backend.repo.start_attempt(job.job_id, at(1), LEASE)
     assert first is not None
     assert (first.status, first.attempts, first.step) == (JobStatus.RUNNING, 1, JobStep.RECORDED)
-    second = await backend.repo.start_attempt(job.job_id, at(2))  # a reclaimed running job
+    # held by a live worker: nobody else may take it
+    assert await backend.repo.start_attempt(job.job_id, at(2), LEASE) is None
+    second = await backend.repo.start_attempt(job.job_id, at(62), LEASE)  # its worker died
     assert second is not None and second.attempts == 2
     assert await backend.repo.get_job(job.job_id) == second
+
+
+async def test_heartbeat_keeps_a_running_job_with_its_worker(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.heartbeat(job.job_id, at(1))  # not running yet: no effect
+    assert await repo.start_attempt(job.job_id, at(1), LEASE) is not None
+    for t in (40, 80, 120):
+        await repo.heartbeat(job.job_id, at(t))
+        assert await repo.start_attempt(job.job_id, at(t + 30), LEASE) is None
+    assert [j.job_id for j in await repo.jobs_needing_attention(at(100), 10)] == []  # fresh: touched at 120
+    taken = await repo.start_attempt(job.job_id, at(181), LEASE)
+    assert taken is not None and taken.attempts == 2
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(182))
+    await repo.heartbeat(job.job_id, at(183))  # a late heartbeat does not revive it
+    assert await repo.start_attempt(job.job_id, at(400), LEASE) is None
+    await repo.heartbeat(new_id(), at(1))  # unknown job: no effect, no error
 
 
 async def test_mark_stored_and_save_result(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.start_attempt(job.job_id, at(1))
+    await repo.start_attempt(job.job_id, at(1), LEASE)
     await repo.mark_stored(job.job_id, "1/abc_data.csv", at(2))
     stored = await repo.get_job(job.job_id)
     assert stored is not None
@@ -220,12 +242,12 @@ async def test_mark_stored_and_save_result(backend: Backend) -> None:
 async def test_finished_job_stays_finished(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.start_attempt(job.job_id, at(1))
+    await repo.start_attempt(job.job_id, at(1), LEASE)
     await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(2))
     done = await repo.get_job(job.job_id)
     assert done is not None
     assert (done.status, done.step, done.attempts, done.error) == (JobStatus.DONE, JobStep.DELIVERED, 1, None)
-    assert await repo.start_attempt(job.job_id, at(3)) is None
+    assert await repo.start_attempt(job.job_id, at(3), LEASE) is None
     await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "late worker", at(4))
     assert await repo.get_job(job.job_id) == done
 
@@ -238,16 +260,16 @@ async def test_failed_job_keeps_error_and_progress(backend: Backend) -> None:
     failed = await repo.get_job(job.job_id)
     assert failed is not None
     assert (failed.status, failed.step, failed.error) == (JobStatus.FAILED, JobStep.STORED, "not a CSV")
-    assert await repo.start_attempt(job.job_id, at(3)) is None
+    assert await repo.start_attempt(job.job_id, at(3), LEASE) is None
 
 
 async def test_finish_job_can_requeue_a_running_job(backend: Backend) -> None:
     job = await record(backend, 1)
-    await backend.repo.start_attempt(job.job_id, at(1))
+    await backend.repo.start_attempt(job.job_id, at(1), LEASE)
     await backend.repo.finish_job(job.job_id, JobStatus.QUEUED, JobStep.RECORDED, "storage slow", at(2))
     queued = await backend.repo.get_job(job.job_id)
     assert queued is not None and (queued.status, queued.error) == (JobStatus.QUEUED, "storage slow")
-    restarted = await backend.repo.start_attempt(job.job_id, at(3))
+    restarted = await backend.repo.start_attempt(job.job_id, at(3), LEASE)
     assert restarted is not None and restarted.attempts == 2
 
 
@@ -255,7 +277,7 @@ async def test_jobs_needing_attention(backend: Backend) -> None:
     repo = backend.repo
     queued_old = await record(backend, 1, when=0)
     running_old = await record(backend, 2, when=10)
-    await repo.start_attempt(running_old.job_id, at(20))
+    await repo.start_attempt(running_old.job_id, at(20), LEASE)
     done_old = await record(backend, 3, when=5)
     await repo.finish_job(done_old.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(6))
     failed_old = await record(backend, 4, when=7)

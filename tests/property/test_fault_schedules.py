@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,7 +94,8 @@ def _write_failure(data: dict[str, Any], broken: list[str]) -> Path:
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI explores the same examples every run, so a red run is reproducible.
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), schedule=st.lists(faults(), min_size=1, max_size=3))
 def test_no_fault_schedule_breaks_the_promises(seed: int, schedule: list[dict[str, Any]]) -> None:
     data = scenario_data(seed, schedule)
@@ -128,3 +130,26 @@ def test_a_failure_file_replays_as_the_same_scenario(tmp_path: Path) -> None:
     assert again.faults == original.faults
     assert again.users == original.users and again.seed == 7
     assert run_scenario(again).trace_hash == run_scenario(original).trace_hash
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known gap, found by the property test: while every Telegram call outlasts its deadline, "
+        "a refused upload (not a CSV) gets its refusal and the 'took too long' notice cut by "
+        "deadlines; nothing durable records it, the update is confirmed, the user never hears back. "
+        "Needs a change in bot/handlers.py or bot/uploads.py (the lead's files)."
+    ),
+)
+def test_a_refusal_survives_a_telegram_stall() -> None:
+    schedule = [
+        {
+            "kind": "latency",
+            "target": "telegram",
+            "at_s": 0.0,
+            "duration_s": 57.0,
+            "extra": {"dist": "constant", "value_s": 12.0},
+        },
+    ]
+    report = run_scenario(parse_scenario(scenario_data(1, schedule), "property.toml"))
+    assert report.invariants["no_lost_upload"], report.details["invariant_notes"]

@@ -182,7 +182,7 @@ async def make_world(pg: Pg) -> World:
     for n in (3, 4):
         await repo.record_upload(upload_msg(n, 2), str(uuid.uuid4()), str(uuid.uuid4()), pg.now())
     assert job is not None and doomed is not None
-    await repo.start_attempt(doomed.job_id, pg.now())
+    await repo.start_attempt(doomed.job_id, pg.now(), 60.0)
     await repo.mark_stored(doomed.job_id, "1/doomed.csv", pg.now())
     await repo.save_result(doomed.job_id, '{"n": 1}', pg.now())
     return World(job, doomed)
@@ -201,7 +201,7 @@ WRITE_PATHS: dict[str, tuple[int, Op]] = {
             upload_msg(w.update_id(), 3), str(uuid.uuid4()), str(uuid.uuid4()), pg.now()
         ),
     ),
-    "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, pg.now())),
+    "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, pg.now(), 60.0)),
     "mark_stored": (3, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
     "save_result": (3, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
     "finish_job": (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import psycopg
@@ -196,15 +196,29 @@ async def _get_job(tx: Tx, job_id: uuid.UUID) -> Job | None:
     return None if row is None else _job(row)
 
 
-async def _start_attempt(tx: Tx, job_id: uuid.UUID, now: datetime) -> Job | None:
+async def _start_attempt(tx: Tx, job_id: uuid.UUID, now: datetime, lease_expired_at: datetime) -> Job | None:
     row = await tx.one(
         "WITH j AS ("
         "  UPDATE jobs SET status = %s, attempts = attempts + 1, updated_at = %s"
-        "  WHERE id = %s AND status = ANY(%s) RETURNING *"
+        "  WHERE id = %s AND (status = %s OR (status = %s AND updated_at <= %s)) RETURNING *"
         f") SELECT {_JOB_COLUMNS} FROM j JOIN uploads u ON u.id = j.upload_id",
-        (JobStatus.RUNNING.value, now, job_id, list(_UNFINISHED)),
+        (
+            JobStatus.RUNNING.value,
+            now,
+            job_id,
+            JobStatus.QUEUED.value,
+            JobStatus.RUNNING.value,
+            lease_expired_at,
+        ),
     )
     return None if row is None else _job(row)
+
+
+async def _heartbeat(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
+    await tx.run(
+        "UPDATE jobs SET updated_at = GREATEST(updated_at, %s) WHERE id = %s AND status = %s",
+        (now, job_id, JobStatus.RUNNING.value),
+    )
 
 
 async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) -> None:
@@ -374,11 +388,20 @@ class PostgresRepository:
             return None
         return await self._run(functools.partial(_get_job, job_id=key))
 
-    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
+    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
         key = _uuid_or_none(job_id)
         if key is None:
             return None
-        return await self._run(functools.partial(_start_attempt, job_id=key, now=_utc(now)))
+        at = _utc(now)
+        expired = at - timedelta(seconds=lease_s)
+        return await self._run(
+            functools.partial(_start_attempt, job_id=key, now=at, lease_expired_at=expired)
+        )
+
+    async def heartbeat(self, job_id: str, now: datetime) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(functools.partial(_heartbeat, job_id=key, now=_utc(now)))
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
         key = _uuid_or_none(job_id)

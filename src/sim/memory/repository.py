@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import trio
 
@@ -235,16 +235,26 @@ class MemoryRepository:
             row = self._jobs.get(key) if key is not None else None
             return None if row is None else self._job(row)
 
-    async def start_attempt(self, job_id: str, now: datetime) -> Job | None:
+    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("start_attempt"):
             row = self._jobs.get(key) if key is not None else None
             if row is None or row.status not in _UNFINISHED:
                 return None
+            held = row.status == JobStatus.RUNNING and row.updated_at > at - timedelta(seconds=lease_s)
+            if held:
+                return None
             row.status = JobStatus.RUNNING
             row.attempts += 1
             row.updated_at = at
             return self._job(row)
+
+    async def heartbeat(self, job_id: str, now: datetime) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("heartbeat"):
+            row = self._jobs.get(key) if key is not None else None
+            if row is not None and row.status == JobStatus.RUNNING:
+                row.updated_at = max(row.updated_at, at)
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
