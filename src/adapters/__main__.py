@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         # The terminal is the chat; the bot's log goes to a file beside its data.
         config.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = config.data_dir / "chat.log"
-        log_stream = log_path.open("a", encoding="utf-8")  # noqa: SIM115 - closed after the run
+        log_stream = log_path.open("a", encoding="utf-8")
         print(f"bot log: {log_path}", flush=True)
     listener = start_logging(config.secrets, level=logging.INFO, stream=log_stream)
     runner: Callable[[], Awaitable[None]]

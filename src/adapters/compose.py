@@ -64,6 +64,10 @@ class RealConfig:
             "supabase_bucket": env.get("SUPABASE_BUCKET", "uploads"),
             "session_limit": int(env.get("SESSION_LIMIT", env.get("SUPABASE_SESSION_LIMIT", "4"))),
             "cpu": env.get("CPU_RUNNER", "process"),
+            "cpu_workers": int(env.get("CPU_WORKERS", "2")),
+            # Several deployments (or test runs) can share one Postgres and one Redis.
+            "db_schema": env.get("DB_SCHEMA") or None,
+            "redis_prefix": env.get("REDIS_PREFIX", "csvbot:"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

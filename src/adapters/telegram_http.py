@@ -210,6 +210,15 @@ class _RedactToken(logging.Filter):
         return True
 
 
+def parsed(method: str, parse: Callable[[object], T], raw: object) -> T:
+    """``parse(raw)``; a result that is not Bot API-shaped counts as no answer."""
+    try:
+        return parse(raw)
+    except MalformedResponse as exc:
+        detail = f"malformed response ({exc})"
+    raise unavailable(method, detail)  # outside `except`: no chained internals
+
+
 class HttpTelegramApi:
     """bot.ports.TelegramApi over HTTPS."""
 
@@ -288,14 +297,6 @@ class HttpTelegramApi:
         retry_after = parameters.get("retry_after") if isinstance(parameters, Mapping) else None
         raise telegram_error(code, description, retry_after if isinstance(retry_after, int | float) else None)
 
-    @staticmethod
-    def _parsed(method: str, parse: Callable[[object], T], raw: object) -> T:
-        try:
-            return parse(raw)
-        except MalformedResponse as exc:
-            detail = f"malformed response ({exc})"
-        raise unavailable(method, detail)
-
     # -------------------------------------------------------- the port
 
     async def get_updates(self, offset: int | None, timeout_s: int, limit: int = 100) -> list[Update]:
@@ -303,7 +304,7 @@ class HttpTelegramApi:
         if offset is not None:
             params["offset"] = offset
         raw = await self._call("getUpdates", params, timeout_s=timeout_s + POLL_TIMEOUT_MARGIN_S)
-        return self._parsed("getUpdates", parse_updates, raw)
+        return parsed("getUpdates", parse_updates, raw)
 
     @staticmethod
     def _text_params(
@@ -325,7 +326,7 @@ class HttpTelegramApi:
         reply_markup: InlineKeyboard | None = None,
     ) -> SentMessage:
         raw = await self._call("sendMessage", self._text_params(chat_id, text, parse_mode, reply_markup))
-        return self._parsed("sendMessage", parse_sent, raw)
+        return parsed("sendMessage", parse_sent, raw)
 
     async def edit_message_text(
         self,
@@ -347,7 +348,7 @@ class HttpTelegramApi:
         if caption is not None:
             params["caption"] = caption
         raw = await self._call(method, params, files={field: (filename, data)})
-        return self._parsed(method, parse_sent, raw)
+        return parsed(method, parse_sent, raw)
 
     async def send_document(
         self, chat_id: int, filename: str, data: bytes, *, caption: str | None = None
@@ -367,7 +368,7 @@ class HttpTelegramApi:
 
     async def get_file(self, file_id: str) -> TgFile:
         raw = await self._call("getFile", {"file_id": file_id})
-        return self._parsed("getFile", parse_file, raw)
+        return parsed("getFile", parse_file, raw)
 
     async def download_file(self, file_path: str) -> bytes:
         """Stream the file, refusing more than ``max_download_bytes`` (the Bot API's limit)."""

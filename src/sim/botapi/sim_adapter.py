@@ -12,11 +12,11 @@ from typing import TypeVar
 
 from adapters.telegram_http import (
     ALLOWED_UPDATES,
-    MalformedResponse,
     keyboard_json,
     parse_file,
     parse_sent,
     parse_updates,
+    parsed,
     telegram_error,
     unavailable,
 )
@@ -53,14 +53,6 @@ class SimTelegramApi:
             raise telegram_error(failure.error_code, failure.description, failure.retry_after)
         raise unavailable(method, failure or "no response")
 
-    @staticmethod
-    def _parsed(method: str, parse: Callable[[object], T], raw: object) -> T:
-        try:
-            return parse(raw)
-        except MalformedResponse as exc:
-            detail = f"malformed response ({exc})"
-        raise unavailable(method, detail)
-
     async def get_updates(self, offset: int | None, timeout_s: int, limit: int = 100) -> list[Update]:
         raw = await self._call(
             "getUpdates",
@@ -68,7 +60,7 @@ class SimTelegramApi:
                 offset=offset, limit=limit, timeout=timeout_s, allowed_updates=ALLOWED_UPDATES
             ),
         )
-        return self._parsed("getUpdates", parse_updates, raw)
+        return parsed("getUpdates", parse_updates, raw)
 
     async def send_message(
         self,
@@ -85,7 +77,7 @@ class SimTelegramApi:
                 chat_id=chat_id, text=text, parse_mode=parse_mode, reply_markup=markup
             ),
         )
-        return self._parsed("sendMessage", parse_sent, raw)
+        return parsed("sendMessage", parse_sent, raw)
 
     async def edit_message_text(
         self,
@@ -113,7 +105,7 @@ class SimTelegramApi:
                 chat_id=chat_id, file_name=filename, data=data, caption=caption
             ),
         )
-        return self._parsed("sendDocument", parse_sent, raw)
+        return parsed("sendDocument", parse_sent, raw)
 
     async def send_photo(
         self, chat_id: int, filename: str, data: bytes, *, caption: str | None = None
@@ -122,7 +114,7 @@ class SimTelegramApi:
             "sendPhoto",
             lambda: self._world.send_photo(chat_id=chat_id, file_name=filename, data=data, caption=caption),
         )
-        return self._parsed("sendPhoto", parse_sent, raw)
+        return parsed("sendPhoto", parse_sent, raw)
 
     async def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> None:
         await self._call(
@@ -132,7 +124,7 @@ class SimTelegramApi:
 
     async def get_file(self, file_id: str) -> TgFile:
         raw = await self._call("getFile", lambda: self._world.get_file(file_id=file_id))
-        return self._parsed("getFile", parse_file, raw)
+        return parsed("getFile", parse_file, raw)
 
     async def download_file(self, file_path: str) -> bytes:
         return await self._call("downloadFile", lambda: self._world.download(file_path))
