@@ -20,6 +20,10 @@ chat *args:
 worker *args:
     python -m adapters worker "$@"
 
+# Compare blob storage with the uploads table: just sweep [--delete] (deletes blobs without an upload row).
+sweep *args:
+    python -m adapters sweep "$@"
+
 # Replay a scenario in the deterministic simulator: just simulate smoke [--seed N] [--json] [--plot f.png]
 simulate scenario *args:
     PYTHONHASHSEED=0 python -m sim "$@"

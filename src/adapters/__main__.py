@@ -5,12 +5,15 @@
 - ``worker``: a job-worker process only (start any number).
 - ``chat``: the real bot, real adapters, against the local Bot API emulator, with a
   terminal client so a person can act as a Telegram user.
+- ``sweep [--delete]``: compare blob storage with the uploads table; print blobs without
+  an upload row (deleted with ``--delete``) and rows whose blob is missing, as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -25,7 +28,9 @@ import trio
 from adapters.compose import RealConfig, asyncio_bridge, real_services
 from adapters.logging_sink import start_logging
 from bot.app import BotHandle, Roles, run_bot
+from bot.context import BotContext
 from bot.settings import settings_from_env
+from bot.sweep import sweep_orphans
 
 EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"  # noqa: S105 (the emulator's, not a secret)
 
@@ -72,6 +77,24 @@ async def _chat(config: RealConfig, user_id: int, language: str) -> None:
         outer.cancel_scope.cancel()
 
 
+async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
+    async with asyncio_bridge(), real_services(config) as services:
+        report = await sweep_orphans(BotContext.build(services, settings_from_env()), delete=delete)
+    out = {
+        **report.summary(),
+        "orphan_blob_keys": report.orphan_blobs,
+        "deleted_blob_keys": report.deleted_blobs,
+        "unrecognised_blob_keys": report.unrecognised_blobs,
+        "rows_without_blob": [
+            {"upload_id": u.upload_id, "user_id": u.user_id, "blob_key": u.blob_key}
+            for u in report.missing_blobs
+        ],
+        "errors": report.errors,
+    }
+    print(json.dumps(out, indent=2, ensure_ascii=False), flush=True)
+    outcome.append(1 if report.errors else 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="chat with the bot through the local emulator")
     chat.add_argument("--user-id", type=int, default=1001)
     chat.add_argument("--language", default="ru")
+    sweep = sub.add_parser("sweep", help="find blobs without upload rows and rows without blobs")
+    sweep.add_argument("--delete", action="store_true", help="delete the blobs that have no upload row")
     args = parser.parse_args(argv)
 
     config = RealConfig.from_env()
@@ -94,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bot log: {log_path}", flush=True)
     listener = start_logging(config.secrets, level=logging.INFO, stream=log_stream)
     runner: Callable[[], Awaitable[None]]
+    outcome: list[int] = []  # the sweep's exit status
     try:
         if args.command == "run":
             if not config.telegram_token:
@@ -106,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
             runner = partial(_serve, config, roles)
+        elif args.command == "sweep":
+            runner = partial(_sweep, config, args.delete, outcome)
         else:
             runner = partial(_chat, config, args.user_id, args.language)
         trio.run(runner)
@@ -113,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         listener.stop()
         if log_stream is not sys.stderr:
             log_stream.close()
-    return 0
+    return outcome[0] if outcome else 0
 
 
 if __name__ == "__main__":

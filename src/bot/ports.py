@@ -137,6 +137,18 @@ class Repository(Protocol):
 
     async def delete_user_data(self, user_id: int) -> list[Upload]: ...
 
+    # The orphan sweep (bot.sweep) compares blob storage with these two.
+
+    async def existing_upload_ids(self, upload_ids: list[str]) -> set[str]:
+        """The ids among ``upload_ids`` that have an upload row, in canonical form
+        (an id that is not a UUID has none)."""
+        ...
+
+    async def uploads_with_blobs(self, after_upload_id: str | None, limit: int) -> list[Upload]:
+        """Uploads whose ``blob_key`` is set, ordered by id, starting after
+        ``after_upload_id`` (None: from the first): one page of a full scan."""
+        ...
+
 
 class ConversationStore(Protocol):
     """Short-lived per-chat state (Redis with a TTL). Losing it is acceptable:

@@ -366,6 +366,43 @@ async def test_delete_upload(backend: Backend) -> None:
     assert await repo.get_job(keep.job_id) is not None
 
 
+# ---------------------------------------------------------------- the orphan sweep's queries
+
+
+async def test_existing_upload_ids(backend: Backend) -> None:
+    repo = backend.repo
+    mine = await record(backend, 1, user_id=1)
+    theirs = await record(backend, 2, user_id=2)
+    gone = await record(backend, 3, user_id=1)
+    await repo.delete_upload(1, gone.upload_id)
+    asked = [mine.upload_id, mine.upload_id.upper(), theirs.upload_id, gone.upload_id, new_id(), "x", ""]
+    # canonical form back, whoever owns them; deleted, unknown and malformed ids are absent
+    assert await repo.existing_upload_ids(asked) == {mine.upload_id, theirs.upload_id}
+    assert await repo.existing_upload_ids([]) == set()
+    assert await repo.existing_upload_ids(["not-a-uuid"]) == set()
+
+
+async def test_uploads_with_blobs_pages_through_stored_uploads_by_id(backend: Backend) -> None:
+    repo = backend.repo
+    jobs = [await record(backend, n, user_id=n % 3 + 1, when=n) for n in range(1, 9)]
+    stored = jobs[:6]  # the other two never reached storage
+    for job in stored:
+        await repo.mark_stored(job.job_id, f"{job.user_id}/{job.upload_id}_data.csv", at(20))
+    expected = sorted(stored, key=lambda j: uuid.UUID(j.upload_id))
+
+    seen = []
+    cursor: str | None = None
+    while page := await repo.uploads_with_blobs(cursor, 4):
+        assert len(page) <= 4
+        seen.extend(page)
+        cursor = page[-1].upload_id
+    assert [u.upload_id for u in seen] == [j.upload_id for j in expected]
+    assert [u.blob_key for u in seen] == [f"{j.user_id}/{j.upload_id}_data.csv" for j in expected]
+    assert [u.user_id for u in seen] == [j.user_id for j in expected]
+    assert await repo.uploads_with_blobs(None, 0) == []
+    assert await repo.uploads_with_blobs(expected[-1].upload_id, 10) == []
+
+
 async def test_delete_user_data(backend: Backend) -> None:
     repo = backend.repo
     older = await record(backend, 1, user_id=1, when=0)

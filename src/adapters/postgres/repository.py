@@ -310,6 +310,26 @@ async def _delete_user_data(tx: Tx, user_id: int) -> list[Upload]:
     return deleted
 
 
+async def _existing_upload_ids(tx: Tx, upload_ids: list[uuid.UUID]) -> set[str]:
+    rows = await tx.run("SELECT id FROM uploads WHERE id = ANY(%s)", (upload_ids,))
+    return {str(r[0]) for r in rows}
+
+
+async def _uploads_with_blobs(tx: Tx, after: uuid.UUID | None, limit: int) -> list[Upload]:
+    # Keyset paging on the primary key: each page is one short index range scan.
+    if after is None:
+        rows = await tx.run(
+            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE blob_key IS NOT NULL ORDER BY id LIMIT %s", (limit,)
+        )
+    else:
+        rows = await tx.run(
+            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE blob_key IS NOT NULL AND id > %s "
+            "ORDER BY id LIMIT %s",
+            (after, limit),
+        )
+    return [_upload(r) for r in rows]
+
+
 # ---------------------------------------------------------------- the adapter
 
 
@@ -462,6 +482,18 @@ class PostgresRepository:
 
     async def delete_user_data(self, user_id: int) -> list[Upload]:
         return await self._run(functools.partial(_delete_user_data, user_id=user_id))
+
+    async def existing_upload_ids(self, upload_ids: list[str]) -> set[str]:
+        keys = list({k for k in map(_uuid_or_none, upload_ids) if k is not None})
+        if not keys:
+            return set()
+        return await self._run(functools.partial(_existing_upload_ids, upload_ids=keys))
+
+    async def uploads_with_blobs(self, after_upload_id: str | None, limit: int) -> list[Upload]:
+        if limit <= 0:
+            return []
+        after = None if after_upload_id is None else _uuid(after_upload_id)
+        return await self._run(functools.partial(_uploads_with_blobs, after=after, limit=limit))
 
 
 async def open_postgres_repository(

@@ -345,6 +345,22 @@ class MemoryRepository:
             self._users.pop(user_id, None)
             return deleted
 
+    async def existing_upload_ids(self, upload_ids: list[str]) -> set[str]:
+        keys = {k for k in map(_uuid_or_none, upload_ids) if k is not None}
+        async with self._session("existing_upload_ids"):
+            return {str(k) for k in keys if k in self._uploads}
+
+    async def uploads_with_blobs(self, after_upload_id: str | None, limit: int) -> list[Upload]:
+        after = None if after_upload_id is None else uuid.UUID(after_upload_id)
+        async with self._session("uploads_with_blobs"):
+            if limit <= 0:
+                return []
+            rows = sorted(
+                (u for u in self._uploads.values() if u.blob_key is not None and (after is None or u.id > after)),
+                key=lambda u: u.id,
+            )
+            return [u.public() for u in rows[:limit]]
+
     # ---------------------------------------------------------------- for invariants
 
     def counts(self) -> dict[str, int]:
