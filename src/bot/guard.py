@@ -61,6 +61,11 @@ class Guard:
         except PortError:
             outcome = "error"
             raise
+        except trio.Cancelled:
+            raise
+        except BaseException:
+            outcome = "aborted"  # the caller's own exception (an early end, a bug)
+            raise
         finally:
             self.metrics.observe(name, trio.current_time() - start, outcome)
 

@@ -14,9 +14,11 @@ from bot.domain import TgMessage, Update
 from bot.errors import DeadlineExceeded, PortError
 from bot.i18n import pick_language, t
 from bot.interact import Interactions
+from bot.updates import RetryUpdate
 from bot.uploads import accept_document
 
 LANGUAGE_CACHE_SIZE = 50_000
+CLAIMED_MEMORY = 10_000
 
 
 class Router:
@@ -24,6 +26,7 @@ class Router:
         self.ctx = ctx
         self.interactions = Interactions(ctx)
         self._languages: dict[int, str] = {}
+        self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
 
     async def handle(self, update: Update) -> None:
         ctx = self.ctx
@@ -36,26 +39,34 @@ class Router:
                 lang = await self._language(update)
                 await self._route(update, lang)
             ctx.services.metrics.observe(budget, trio.current_time() - start, "ok")
+            return
         except trio.TooSlowError:
             ctx.services.metrics.observe(budget, ctx.guard.seconds(budget), "timeout")
             ctx.log.warning("handler.timeout", update_id=update.update_id)
-            await self._tell(update, t(lang, "timeout"))
+            told = await self._tell(update, t(lang, "timeout"))
         except PortError as exc:
             ctx.log.warning("handler.port_error", update_id=update.update_id, error=str(exc))
-            await self._tell(update, t(lang, "timeout"))
+            told = await self._tell(update, t(lang, "timeout"))
         except Exception as exc:  # a bug: answer, log, keep polling
             ctx.log.error("handler.crashed", update_id=update.update_id, error=repr(exc))
-            await self._tell(update, t(lang, "internal_error"))
+            told = await self._tell(update, t(lang, "internal_error"))
+        if not told:
+            # Not even the apology got through: Telegram is unreachable. Handle the
+            # update again later rather than confirm it with the user unanswered.
+            raise RetryUpdate
 
-    async def _tell(self, update: Update, text: str) -> None:
+    async def _tell(self, update: Update, text: str) -> bool:
+        """Best-effort reply under a fresh short budget; True if it was delivered."""
         chat_id = update.chat_id
         if chat_id is None:
-            return
+            return True
         with trio.move_on_after(self.ctx.guard.seconds("telegram.call")):
             try:
                 await self.ctx.messenger.send_text(chat_id, text)
+                return True
             except PortError as exc:
                 self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
+        return False
 
     async def _language(self, update: Update) -> str:
         user = update.user
@@ -91,12 +102,20 @@ class Router:
 
     async def _claim(self, update_id: int) -> bool:
         """Take effect once per update_id; when the database is down, answer anyway
-        (a repeated reply is better than none)."""
+        (a repeated reply is better than none). An update this process claimed and
+        is handling again (its answer did not get through) is still ours."""
+        if update_id in self._claimed_here:
+            return True
         try:
-            return await self.ctx.db(self.ctx.services.repo.claim_update, update_id)
+            claimed = await self.ctx.db(self.ctx.services.repo.claim_update, update_id)
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
             return True
+        if claimed:
+            if len(self._claimed_here) >= CLAIMED_MEMORY:
+                self._claimed_here.pop(next(iter(self._claimed_here)))
+            self._claimed_here[update_id] = None
+        return claimed
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()

@@ -98,6 +98,16 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Файл остался в этом чате — пришлите его ещё раз позже."
         ),
     },
+    "still_trying": {
+        "en": (
+            "Analysing <b>{name}</b> is taking longer than usual (one of our services is slow). "
+            "Your file is safe; I keep trying and will send the result as soon as it is ready."
+        ),
+        "ru": (
+            "Анализ <b>{name}</b> идёт дольше обычного (один из наших сервисов тормозит). "
+            "Файл в сохранности; я продолжаю и пришлю результат, как только он будет готов."
+        ),
+    },
     "download_failed": {
         "en": "Telegram would not give me <b>{name}</b> ({reason}). Please send the file again.",
         "ru": "Telegram не отдал мне файл <b>{name}</b> ({reason}). Пришлите его ещё раз.",
@@ -150,8 +160,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "history_empty": {"en": "You have no uploads yet.", "ru": "У вас пока нет загрузок."},
     "history_title": {
-        "en": "<b>Your uploads</b> (newest first). Tap one to see its profile again; "
-        "/delete N removes one.",
+        "en": "<b>Your uploads</b> (newest first). Tap one to see its profile again; /delete N removes one.",
         "ru": "<b>Ваши загрузки</b> (новые сверху). Нажмите, чтобы снова увидеть профиль; "
         "/delete N — удалить.",
     },

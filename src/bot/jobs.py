@@ -85,6 +85,8 @@ class JobRunner:
             self.log.warning("job.attempt_failed", job_id=job.job_id, attempt=job.attempts, error=str(exc))
             if job.attempts >= ctx.settings.job_max_attempts:
                 await self._give_up(job, JobFailed("job_failed", _reason(exc)))
+            elif job.attempts == 1:
+                await self._tell_still_trying(job)
         else:
             ctx.services.metrics.observe("job.total", trio.current_time() - started, "ok")
 
@@ -207,6 +209,17 @@ class JobRunner:
             ctx.services.clock.now(),
         )
         self.log.info("job.done", job_id=job.job_id, messages=len(messages))
+
+    async def _tell_still_trying(self, job: Job) -> None:
+        """After a first failed attempt the next one waits for the reconciler (a minute
+        or more): say so once, so the user is not left with a bare "received"."""
+        ctx = self.ctx
+        with trio.move_on_after(ctx.guard.seconds("telegram.call")):
+            try:
+                text = t(job.language, "still_trying", name=html.escape(job.file_name))
+                await ctx.messenger.send_text(job.chat_id, text)
+            except PortError as exc:
+                self.log.warning("job.notice_failed", job_id=job.job_id, error=str(exc))
 
     async def _give_up(self, job: Job, failure: JobFailed) -> None:
         """End the job as failed and tell the user why; best effort within short deadlines."""

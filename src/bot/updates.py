@@ -25,6 +25,16 @@ from bot.ports import Metrics, WallClock
 
 Handler = Callable[[Update], Awaitable[None]]
 
+# With the back-off below, about half a minute of trying: the chat's later updates
+# wait behind a retried one (order within a chat), so this must stay short.
+MAX_UPDATE_ATTEMPTS = 5
+
+
+class RetryUpdate(Exception):
+    """Raised by a handler when the user heard nothing back (Telegram unreachable):
+    the update stays unconfirmed and is handled again after a back-off, instead of
+    being confirmed with its answer lost."""
+
 
 class UpdatePoller:
     def __init__(
@@ -142,11 +152,24 @@ class UpdatePoller:
         while lane:
             update = lane[0]
             try:
-                await self.handle(update)
+                await self._handle_until_answered(update)
             finally:
                 lane.popleft()
                 self._finish(update.update_id)
         del self._lanes[key]
+
+    async def _handle_until_answered(self, update: Update) -> None:
+        for attempt in range(1, MAX_UPDATE_ATTEMPTS + 1):
+            try:
+                await self.handle(update)
+                return
+            except RetryUpdate:
+                if attempt == MAX_UPDATE_ATTEMPTS:
+                    self.log.error("update.unanswered", update_id=update.update_id, attempts=attempt)
+                    return
+                delay = min(20.0, 2.0**attempt) * (0.5 + self.clock.random() / 2)
+                self.log.warning("update.retry", update_id=update.update_id, attempt=attempt, backoff_s=delay)
+                await trio.sleep(delay)
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)

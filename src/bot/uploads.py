@@ -13,7 +13,7 @@ import unicodedata
 
 from bot.context import BotContext
 from bot.domain import NewUpload, TgDocument, TgMessage
-from bot.errors import DeadlineExceeded, PortError
+from bot.errors import PortError
 from bot.i18n import t
 from bot.retry import retry_transient
 
@@ -121,7 +121,11 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
     try:
         await ctx.queue(ctx.services.queue.enqueue, job.job_id)
-    except (PortError, DeadlineExceeded) as exc:
+    except PortError as exc:
         # Postgres holds the job; the reconciler will enqueue (or run) it.
         ctx.log.warning("upload.enqueue_failed", job_id=job.job_id, error=str(exc))
-    await ctx.messenger.send_text(message.chat_id, t(lang, "received", name=shown))
+    try:
+        await ctx.messenger.send_text(message.chat_id, t(lang, "received", name=shown))
+    except PortError as exc:
+        # The job is recorded: the result (or an explicit failure) will reach the user.
+        ctx.log.warning("upload.receipt_failed", job_id=job.job_id, error=str(exc))

@@ -35,8 +35,8 @@ FIRST_USER_ID = 10_000
 
 # What the bot says, by role; matched against its raw (HTML) text in either language.
 _TERMINAL_FAILURES = ("too_big", "not_csv", "busy_retry_upload", "job_failed", "download_failed")
-_NOTICE_FAILURES = ("timeout", "state_unavailable")  # explicit, but the work may still finish
-_CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set")
+_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")  # explicit, but the work may still finish
+_CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set", "still_trying")
 
 ANALYSED = "analysed"
 FAILED = "failed_with_message"

@@ -16,7 +16,7 @@ from bot.messenger import Messenger
 from bot.metrics import MetricsRecorder
 from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
-from bot.updates import UpdatePoller
+from bot.updates import MAX_UPDATE_ATTEMPTS, RetryUpdate, UpdatePoller
 from sim.botapi.sim_adapter import SimTelegramApi
 from sim.botapi.world import BotApiWorld
 
@@ -209,3 +209,49 @@ async def test_a_crash_redelivers_what_was_not_handled(autojump_clock, seed):
         second.stop_polling()
     assert handled == set(ids)
     assert first_round < set(ids) or first_round == set(ids)
+
+
+async def test_an_unanswered_update_stays_unconfirmed_and_is_handled_again(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    attempts: list[float] = []
+
+    async def handle(update: Update) -> None:
+        attempts.append(trio.current_time())
+        if len(attempts) < 3:
+            raise RetryUpdate  # the user heard nothing: Telegram was unreachable
+
+    world.user_sends_text(user(1), 1, "/start")
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        while len(attempts) < 2:
+            await trio.sleep(0.1)
+        assert world.pending_updates == 1, "not confirmed while its answer is missing"
+        while poller.handled < 1:
+            await trio.sleep(0.1)
+        await trio.sleep(6)
+        assert world.pending_updates == 0
+        poller.stop_polling()
+    assert len(attempts) == 3
+    assert attempts[1] - attempts[0] >= 1.0  # backed off between attempts
+
+
+async def test_retries_of_an_unanswered_update_are_bounded(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    sink = ListSink()
+    calls = 0
+
+    async def handle(update: Update) -> None:
+        nonlocal calls
+        calls += 1
+        raise RetryUpdate
+
+    world.user_sends_text(user(1), 1, "/start")
+    poller = make_poller(world, handle, sink=sink)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        while poller.handled < 1:
+            await trio.sleep(1)
+        poller.stop_polling()
+    assert calls == MAX_UPDATE_ATTEMPTS
+    assert any(event == "update.unanswered" for event, _ in sink.events)
