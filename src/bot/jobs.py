@@ -87,6 +87,9 @@ class JobRunner:
                 await self._give_up(job, JobFailed("job_failed", _reason(exc)))
             elif job.attempts == 1:
                 await self._tell_still_trying(job)
+        except Exception as exc:  # a bug (in analysis, say): it would repeat, so end the job
+            self.log.error("job.crashed", job_id=job.job_id, error=repr(exc))
+            await self._give_up(job, JobFailed("job_failed", "internal error"))
         else:
             ctx.services.metrics.observe("job.total", trio.current_time() - started, "ok")
 

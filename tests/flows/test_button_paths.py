@@ -173,3 +173,25 @@ async def test_language_switch_and_admin_only_commands(autojump_clock):
         admin = chat(world, 9009, "en")
         seq = admin.say("/stats")
         assert "Stats" in ((await admin.next(seq)).text or "")
+
+
+async def test_a_bug_in_the_analysis_ends_the_job_with_a_message_and_the_bot_goes_on(
+    autojump_clock, monkeypatch
+):
+    from bot import analysis
+
+    real = analysis.analyse_csv
+
+    def broken(data: bytes, file_name: str):
+        if file_name == "boom.csv":
+            raise TypeError("a bug")
+        return real(data, file_name)
+
+    monkeypatch.setattr(analysis, "analyse_csv", broken)
+    async with simulated_bot() as world:
+        c = chat(world, 9010)
+        seq = c.upload("boom.csv", SALES)
+        failure = await c.next(seq, lambda r: "could not finish" in (r.text or ""))
+        assert "boom.csv" in (failure.text or "")
+        profile = await profile_of(c, "fine.csv")  # the bot is still serving
+        assert profile.button_data
