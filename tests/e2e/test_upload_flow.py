@@ -72,3 +72,29 @@ async def test_non_csv_and_oversized_documents_are_refused_with_a_reason(tmp_pat
         )
         assert answer.text
         assert await stack.services.repo.list_uploads(502, 10)  # recorded, answered, nothing silent
+
+
+BOM_TSV = "\ufeffproduct\tprice\tsold_at\nЧай\t120.5\t2024-03-01 10:00\nКофе\t340\t2024-03-02 11:30\n".encode()
+TOTALS_EN = b"item,qty,amount\npen,2,3.50\nbook,1,12.00\nTotal,3,15.50\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("bom.tsv", BOM_TSV, ["2 rows", "UTF-8", "product", "price", "2024-03-01"]),
+        ("totals.csv", TOTALS_EN, ["2 rows", "sum 15.5", "Total"]),
+    ],
+)
+async def test_bom_and_totals_files_profile_through_the_whole_bot(tmp_path, name, data, expected):
+    async with real_stack(tmp_path) as stack:
+        world = stack.world
+        user = TgUser(id=503, language_code="en")
+        seq = world.last_seq
+        world.user_sends_document(user, 503, name, data)
+        profile = await world.wait_for_bot_message(
+            503, lambda r: r.kind == "message" and bool(r.button_data), after_seq=seq, timeout=60
+        )
+        text = "\n".join(r.text or "" for r in world.records_after(seq, 503) if r.seq <= profile.seq)
+        for fragment in expected:
+            assert fragment in text, (fragment, text)
+        assert "\ufeff" not in text  # the BOM is not part of the first column's name
