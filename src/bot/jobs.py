@@ -171,19 +171,16 @@ class JobRunner:
 
     async def _analyse(self, job: Job, data: bytes) -> str:
         ctx = self.ctx
-        outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
-            "analysis", ctx.services.cpu.run, "analysis", analysis.analyse_csv, data, job.file_name
-        )
+        try:
+            outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
+                "analysis", ctx.services.cpu.run, "analysis", analysis.analyse_csv, data, job.file_name
+            )
+        except DeadlineExceeded as exc:
+            # The runaway work was killed; the same file would run away again.
+            raise JobFailed("job_failed", "analysis took too long") from exc
         if isinstance(outcome, analysis.CsvRejected):
             await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
-            await ctx.db(
-                ctx.services.repo.finish_job,
-                job.job_id,
-                JobStatus.FAILED,
-                JobStep.DELIVERED,
-                f"rejected: {outcome.code}",
-                ctx.services.clock.now(),
-            )
+            await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
             raise _Finished
         payload = outcome.to_json()
         await ctx.db(ctx.services.repo.save_result, job.job_id, payload, ctx.services.clock.now())
@@ -203,15 +200,27 @@ class JobRunner:
         for number, text in enumerate(messages):
             last = number == len(messages) - 1
             await ctx.messenger.send_text(job.chat_id, text, reply_markup=keyboard if last else None)
-        await ctx.db(
-            ctx.services.repo.finish_job,
-            job.job_id,
-            JobStatus.DONE,
-            JobStep.DELIVERED,
-            None,
-            ctx.services.clock.now(),
-        )
+        await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
         self.log.info("job.done", job_id=job.job_id, messages=len(messages))
+
+    async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
+        """Record that the user has been answered. The answer is already out, so this
+        write must not be lost to a passing database failure (the next attempt would
+        answer twice) or to the job's deadline firing now: it is shielded and retried
+        within its own bound."""
+        ctx = self.ctx
+        with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("db.statement") * 3):
+            await retry_transient(
+                lambda: ctx.db(
+                    ctx.services.repo.finish_job, job.job_id, status, step, error, ctx.services.clock.now()
+                ),
+                clock=ctx.services.clock,
+                base_s=0.5,
+                max_attempts=10,
+                cap_s=5.0,
+            )
+            return
+        raise DeadlineExceeded("job.record_end", ctx.guard.seconds("db.statement") * 3)
 
     async def _tell_still_trying(self, job: Job) -> None:
         """After a first failed attempt the next one waits for the reconciler (a minute
@@ -241,13 +250,6 @@ class JobRunner:
                 self.log.error("job.failure_not_sent", job_id=job.job_id, error=str(exc))
                 return  # leave the job open: the reconciler retries the message later
         try:
-            await ctx.db(
-                ctx.services.repo.finish_job,
-                job.job_id,
-                JobStatus.FAILED,
-                job.step,
-                failure.reason,
-                ctx.services.clock.now(),
-            )
+            await self._record_end(job, JobStatus.FAILED, job.step, failure.reason)
         except PortError as exc:
             self.log.error("job.finish_failed", job_id=job.job_id, error=str(exc))

@@ -15,42 +15,53 @@ from datetime import timedelta
 import trio
 
 from bot.context import BotContext
+from bot.domain import Delivery
 from bot.errors import PortError
 from bot.jobs import JobRunner
 
 
 async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) -> None:
-    """``settings.worker_concurrency`` claim loops under one consumer name.
+    """Up to ``settings.worker_concurrency`` jobs at once under one consumer name.
 
     A job spends most of its time waiting (Telegram downloads, storage, the per-chat
     send rate of one message a second), not computing: CPU work is bounded by the
     CpuRunner's own slots. With one job at a time, a worker delivered about one
     profile a second and the launch-day peak of 200 uploads waited minutes in the
-    queue (scenarios/launch-day.toml showed it)."""
-    async with trio.open_nursery() as nursery:
-        for _ in range(max(1, ctx.settings.worker_concurrency)):
-            nursery.start_soon(_claim_loop, ctx, consumer, block_s)
+    queue (scenarios/launch-day.toml showed it).
 
-
-async def _claim_loop(ctx: BotContext, consumer: str, block_s: float) -> None:
+    One loop claims, and only when a job slot is free: a single blocking read holds
+    a Redis connection, not one per slot, so the pool stays free for everything else."""
     runner = JobRunner(ctx, consumer)
     log = ctx.log.bind(consumer=consumer)
+    slots = trio.Semaphore(max(1, ctx.settings.worker_concurrency))
     failures = 0
-    while True:
-        try:
-            # The queue deadline must cover the blocking read itself.
-            delivery = await ctx.guard.call_within(
-                "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
-            )
-            failures = 0
-        except PortError as exc:
-            failures += 1
-            delay = min(30.0, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
-            log.warning("worker.claim_failed", error=str(exc), backoff_s=round(delay, 3))
-            await trio.sleep(delay)
-            continue
-        if delivery is not None:
-            await runner.handle_delivery(delivery)
+    async with trio.open_nursery() as jobs:
+        while True:
+            await slots.acquire()
+            try:
+                # The queue deadline must cover the blocking read itself.
+                delivery = await ctx.guard.call_within(
+                    "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
+                )
+                failures = 0
+            except PortError as exc:
+                slots.release()
+                failures += 1
+                delay = min(30.0, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
+                log.warning("worker.claim_failed", error=str(exc), backoff_s=round(delay, 3))
+                await trio.sleep(delay)
+                continue
+            if delivery is None:
+                slots.release()
+                continue
+            jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
+
+
+async def _handle_then_free_slot(runner: JobRunner, delivery: Delivery, slots: trio.Semaphore) -> None:
+    try:
+        await runner.handle_delivery(delivery)
+    finally:
+        slots.release()
 
 
 async def run_reconciler(ctx: BotContext, consumer: str) -> None:

@@ -356,7 +356,11 @@ class MemoryRepository:
             if limit <= 0:
                 return []
             rows = sorted(
-                (u for u in self._uploads.values() if u.blob_key is not None and (after is None or u.id > after)),
+                (
+                    u
+                    for u in self._uploads.values()
+                    if u.blob_key is not None and (after is None or u.id > after)
+                ),
                 key=lambda u: u.id,
             )
             return [u.public() for u in rows[:limit]]
