@@ -23,7 +23,8 @@ from bot.ratelimit import SendRateLimiter
 
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # for failures; a 429 is Telegram saying "wait", bounded by the budget
+MAX_RETRY_AFTER_WAITS = 20
 
 
 class Messenger:
@@ -44,7 +45,9 @@ class Messenger:
     async def _attempts(
         self, deadline: str, chat_id: int | None, call: Callable[[], Awaitable[T]], *, limited: bool
     ) -> T:
-        for number in range(1, MAX_ATTEMPTS + 1):
+        number = 0  # failed attempts
+        waits = 0  # 429s honoured
+        while True:
             if limited:
                 await self.limiter.acquire(chat_id)
             try:
@@ -52,20 +55,21 @@ class Messenger:
             except TelegramRetryAfter as exc:
                 wait = float(exc.retry_after or 1.0)
                 self.limiter.pause_all(wait)
-                self.log.warning("telegram.retry_after", seconds=wait, attempt=number)
-                if number == MAX_ATTEMPTS or wait >= self.guard.remaining():
+                waits += 1
+                self.log.warning("telegram.retry_after", seconds=wait, wait_number=waits)
+                if waits == MAX_RETRY_AFTER_WAITS or wait >= self.guard.remaining():
                     raise
                 if not limited:
                     await trio.sleep(wait)
             except (ServiceUnavailable, DeadlineExceeded, TelegramError) as exc:
                 if isinstance(exc, TelegramError) and exc.error_code < 500:
                     raise  # a refusal (400, 403...) will not change on retry
+                number += 1
                 backoff = self.clock.random() * min(8.0, 0.5 * 2**number)
                 if number == MAX_ATTEMPTS or backoff >= self.guard.remaining():
                     raise
                 self.log.warning("telegram.retry", error=str(exc), attempt=number)
                 await trio.sleep(backoff)
-        raise AssertionError("unreachable")
 
     async def send_text(
         self, chat_id: int, text: str, *, reply_markup: InlineKeyboard | None = None
