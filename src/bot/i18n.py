@@ -98,6 +98,17 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Файл остался в этом чате — пришлите его ещё раз позже."
         ),
     },
+    "analysis_too_slow": {
+        "en": (
+            "Analysing <b>{name}</b> took too long, so I stopped it. Very long cells or an unusual "
+            "layout can cause this: try removing unused columns or splitting the file, then send it again."
+        ),
+        "ru": (
+            "Анализ <b>{name}</b> занял слишком много времени, и я его остановил. Так бывает из-за "
+            "очень длинных ячеек или необычной структуры: уберите лишние колонки или разделите файл "
+            "и пришлите снова."
+        ),
+    },
     "still_trying": {
         "en": (
             "Analysing <b>{name}</b> is taking longer than usual (one of our services is slow). "

@@ -177,7 +177,7 @@ class JobRunner:
             )
         except DeadlineExceeded as exc:
             # The runaway work was killed; the same file would run away again.
-            raise JobFailed("job_failed", "analysis took too long") from exc
+            raise JobFailed("analysis_too_slow", "analysis took too long") from exc
         if isinstance(outcome, analysis.CsvRejected):
             await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
@@ -238,7 +238,11 @@ class JobRunner:
         ctx = self.ctx
         self.log.error("job.failed", job_id=job.job_id, reason=failure.reason)
         name = html.escape(job.file_name)
-        key = failure.key if failure.key in {"download_failed", "too_big"} else "job_failed"
+        key = (
+            failure.key
+            if failure.key in {"download_failed", "too_big", "analysis_too_slow"}
+            else "job_failed"
+        )
         if key == "too_big":
             text = t(job.language, "too_big", size_mb=f"{(job.file_size or 0) / 1_048_576:.1f}")
         else:

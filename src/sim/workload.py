@@ -34,8 +34,16 @@ from sim.scenario import Users
 FIRST_USER_ID = 10_000
 
 # What the bot says, by role; matched against its raw (HTML) text in either language.
-_TERMINAL_FAILURES = ("too_big", "not_csv", "busy_retry_upload", "job_failed", "download_failed")
-_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")  # explicit, but the work may still finish
+_TERMINAL_FAILURES = (
+    "too_big",
+    "not_csv",
+    "busy_retry_upload",
+    "job_failed",
+    "download_failed",
+    "analysis_too_slow",
+)
+# Explicit, but the work may still finish:
+_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")
 _CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set", "still_trying")
 
 ANALYSED = "analysed"

@@ -24,7 +24,15 @@ from bot.i18n import t
 from sim.botapi.records import SentRecord
 from sim.botapi.world import BotApiWorld
 
-FAILURE_KEYS = ("job_failed", "download_failed", "too_big", "busy_retry_upload", "timeout", "internal_error")
+FAILURE_KEYS = (
+    "job_failed",
+    "download_failed",
+    "too_big",
+    "busy_retry_upload",
+    "timeout",
+    "internal_error",
+    "analysis_too_slow",
+)
 _MARK = "\x00"
 
 

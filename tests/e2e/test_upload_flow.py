@@ -74,7 +74,9 @@ async def test_non_csv_and_oversized_documents_are_refused_with_a_reason(tmp_pat
         assert await stack.services.repo.list_uploads(502, 10)  # recorded, answered, nothing silent
 
 
-BOM_TSV = "\ufeffproduct\tprice\tsold_at\nЧай\t120.5\t2024-03-01 10:00\nКофе\t340\t2024-03-02 11:30\n".encode()
+BOM_TSV = (
+    "\ufeffproduct\tprice\tsold_at\nЧай\t120.5\t2024-03-01 10:00\nКофе\t340\t2024-03-02 11:30\n"
+).encode()
 TOTALS_EN = b"item,qty,amount\npen,2,3.50\nbook,1,12.00\nTotal,3,15.50\n"
 
 

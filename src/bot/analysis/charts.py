@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .fmt import fmt_number, lang_of
 from .frame import load_frame
 from .limits import AnalysisError
 from .tables import _column, _is_numeric, numeric_columns
 from .texts import text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FREQS = {"D": "D", "W": "W-MON", "M": "MS", "Q": "QS", "Y": "YS"}
 _MAX_BINS = 50
@@ -59,6 +61,8 @@ def auto_freq(start: pd.Timestamp, end: pd.Timestamp) -> str:
 
 def chart_histogram(data: bytes, file_name: str, column: int, lang: str) -> bytes:
     """Histogram of a numeric column, rows per period of a date column, or top values as bars."""
+    import pandas as pd  # like matplotlib: loaded by the first chart, not by the profile
+
     lang = lang_of(lang)
     frame = load_frame(data, file_name)
     name = _column(frame, column)
@@ -100,6 +104,8 @@ def chart_timeseries(
     data: bytes, file_name: str, value_column: int, date_column: int, freq: str, lang: str
 ) -> bytes:
     """Sum of a numeric column per day/week/month/quarter/year ("auto" picks by the span)."""
+    import pandas as pd
+
     lang = lang_of(lang)
     frame = load_frame(data, file_name)
     value_name, date_name = _column(frame, value_column), _column(frame, date_column)

@@ -71,12 +71,29 @@ def _choose_delimiter(records: list[str]) -> tuple[str, int]:
     return best
 
 
+def _mostly_typed(values: list[str]) -> bool:
+    """At least 80% of the values are numbers or dates; stops as soon as the answer is known."""
+    needed = 0.8 * len(values)
+    allowed_misses = len(values) - needed
+    hits = misses = 0
+    for value in values:
+        if looks_typed(value):
+            hits += 1
+            if hits >= needed:
+                return True
+        else:
+            misses += 1
+            if misses > allowed_misses:
+                return False
+    return hits >= needed
+
+
 def _has_header(first: list[str], rows: list[list[str]]) -> bool:
     """No header when the columns that hold numbers or dates also do so in the first row."""
     typed_columns = []
     for index in range(len(first)):
         values = [row[index] for row in rows if index < len(row) and row[index].strip()]
-        if values and sum(looks_typed(v) for v in values) >= 0.8 * len(values):
+        if values and _mostly_typed(values):
             typed_columns.append(index)
     if typed_columns:
         return not all(looks_typed(first[i]) for i in typed_columns)

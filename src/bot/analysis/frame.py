@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .infer import TypedColumn, type_table
 from .limits import AnalysisError, CsvLimits, CsvRejected
 from .reader import RawTable, read_table
 from .values import Decimal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(slots=True)
@@ -23,8 +25,7 @@ def load(data: bytes, limits: CsvLimits) -> Loaded | CsvRejected:
     table = read_table(data, limits)
     if isinstance(table, CsvRejected):
         return table
-    columns, decimal = type_table(table)
-    table.columns = []  # the typed copies are all we need from here on
+    columns, decimal = type_table(table)  # takes the string columns: the typed ones replace them
     return Loaded(table, columns, decimal)
 
 
@@ -33,8 +34,17 @@ def load_frame(data: bytes, file_name: str, limits: CsvLimits | None = None) -> 
 
     Raises AnalysisError (with the refusal's code) when the file cannot be read.
     """
+    import pandas as pd  # only the interactive answers need pandas; the profile does not
+
     del file_name  # detection looks at the content only; kept for a uniform signature
     loaded = load(data, limits or CsvLimits())
     if isinstance(loaded, CsvRejected):
         raise AnalysisError(loaded.code, loaded.params)
-    return pd.DataFrame({c.name: c.values for c in loaded.columns}, copy=False)
+    columns = loaded.columns[::-1]
+    del loaded
+    series = {}
+    while columns:  # one column at a time: each Arrow column goes once pandas has its copy
+        column = columns.pop()
+        # Nulls become NaN in float columns and NaT in dates; integer columns have none.
+        series[column.name] = column.values.to_pandas()
+    return pd.DataFrame(series, copy=False)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from dataclasses import dataclass, replace
 
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from . import arrays
 from .frame import Loaded, load
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
@@ -24,26 +28,71 @@ _KIND = {
 }
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64), len(uniques)
+@dataclass(slots=True)
+class _Groups:
+    """A column's values as exact group codes: -1 where missing, 0..distinct-1 otherwise."""
+
+    codes: np.ndarray
+    distinct: int
+    dictionary: pa.Array | None  # the value of each code, in order of first appearance
 
 
-def _top(series: pd.Series, codes: np.ndarray, distinct: int) -> tuple[tuple[str, int], ...]:
-    present = codes[codes >= 0]
+def _ascending_groups(values: pa.ChunkedArray) -> _Groups | None:
+    """Codes without hashing for numbers or dates in ascending order (an export's ids or dates)."""
+    numeric = str(values.type) in ("int64", "double") or pa.types.is_timestamp(values.type)
+    if values.null_count or not numeric:
+        return None
+    numbers = arrays.to_numpy(values)
+    if len(numbers) < 2 or not bool(np.all(numbers[1:] >= numbers[:-1])):  # NaN fails too
+        return None
+    codes = np.zeros(len(numbers), dtype=np.int64)
+    np.cumsum(numbers[1:] != numbers[:-1], out=codes[1:])
+    return _Groups(codes, int(codes[-1]) + 1, None)
+
+
+def _hash_groups(values: pa.ChunkedArray) -> _Groups:
+    # Arrow's hash encoding gives one dictionary for all chunks, in order of first appearance
+    # (which orders equally frequent top values).
+    if pa.types.is_floating(values.type):
+        # Missing means null or NaN, and 0.0 equals -0.0 (x + 0.0 turns -0.0 into 0.0):
+        # the hash compares bit patterns, the profile compares values.
+        zero = arrays.scalar(0.0, pa.float64())
+        values = pc.if_else(pc.is_nan(values), arrays.null(values.type), pc.add(values, zero))
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.nulls(0, values.type)
+    parts = [
+        arrays.to_numpy(pc.fill_null(chunk.indices, arrays.scalar(-1, chunk.indices.type)))
+        for chunk in encoded.chunks
+    ]
+    del encoded
+    codes = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    return _Groups(codes, len(dictionary), dictionary)
+
+
+def _top(groups: _Groups) -> tuple[tuple[str, int], ...]:
+    assert groups.dictionary is not None  # text columns are always hashed
+    present = groups.codes[groups.codes >= 0]
     if present.size == 0:
         return ()
-    counts = np.bincount(present, minlength=distinct)
+    counts = np.bincount(present, minlength=groups.distinct)
+    # Ties keep the order of first appearance, as the dictionary does.
     order = np.argsort(-counts, kind="stable")[:_TOP]
-    # The first row holding each code gives its value without materialising all uniques.
-    first_rows = np.full(distinct, -1, dtype=np.int64)
-    first_rows[present[::-1]] = np.flatnonzero(codes >= 0)[::-1]
-    values = series.iloc[first_rows[order]]
+    values = groups.dictionary.take(arrays.from_numpy(order)).to_pylist()
     return tuple((str(v), int(counts[c])) for v, c in zip(values, order, strict=True))
 
 
+def _iso(value: pa.Scalar) -> str:
+    try:
+        return str(value.as_py().isoformat())
+    except (OverflowError, ValueError):  # beyond datetime's years 1-9999: pandas reaches further
+        import pandas as pd
+
+        return str(pd.Timestamp(np.datetime64(value.value, "ms")).isoformat())
+
+
 def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
-    finite = values[np.isfinite(values)] if np.isnan(values.sum()) or np.isinf(values.sum()) else values
+    whole = values.sum()  # NaN or infinite when some value is
+    finite = values[np.isfinite(values)] if np.isnan(whole) or np.isinf(whole) else values
     if finite.size == 0:
         return {}
     q1, median, q3 = np.quantile(finite, [0.25, 0.5, 0.75])
@@ -53,7 +102,9 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     centred = finite - mean
     squared = centred * centred
     m2 = float(squared.mean())
-    m3 = float(np.dot(squared, centred)) / n
+    # numpy's own pairwise sum, not np.dot: BLAS splits a dot product over its threads, so its
+    # last digits depended on the thread count, and its spinning threads burnt ~0.1 s of CPU.
+    m3 = float((squared * centred).sum()) / n
     return {
         "minimum": float(finite.min()),
         "maximum": float(finite.max()),
@@ -67,14 +118,16 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def _column_profile(
-    index: int, column: TypedColumn, rows: int, codes: np.ndarray, distinct: int
-) -> ColumnProfile:
+def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey) -> ColumnProfile:
+    """The column's statistics; its group codes go into the row key and are dropped here."""
     kind = _KIND.get(column.type)
     type_ = column.type
+    groups = _ascending_groups(column.values) or _hash_groups(column.values)
+    row_key.add(groups.codes, groups.distinct)
+    distinct = groups.distinct
     mean_length = None
     if column.type == "text":
-        mean_length = float(column.values.str.len().mean())
+        mean_length = float(pc.mean(pc.utf8_length(column.values)).as_py())
         small = distinct <= _CATEGORY_MAX_DISTINCT or (distinct <= 0.5 * column.count and mean_length <= 40)
         kind = "category" if small else "text"
         type_ = kind
@@ -92,20 +145,14 @@ def _column_profile(
         mean_length=mean_length,
     )
     if kind == "numeric":
-        stats = _numeric_stats(column.values.to_numpy(dtype=np.float64, na_value=np.nan))
-        return _replace(base, **stats)
+        numbers = arrays.floats(column.values)  # nulls are NaN
+        return replace(base, **_numeric_stats(numbers))  # type: ignore[arg-type]
     if kind == "datetime":
-        present = column.values.dropna()
-        if present.empty:
+        bounds = pc.min_max(column.values)
+        if not bounds["min"].is_valid:
             return base
-        return _replace(base, date_min=present.min().isoformat(), date_max=present.max().isoformat())
-    return _replace(base, top=_top(column.values, codes, distinct))
-
-
-def _replace(profile: ColumnProfile, **changes: object) -> ColumnProfile:
-    from dataclasses import replace
-
-    return replace(profile, **changes)  # type: ignore[arg-type]
+        return replace(base, date_min=_iso(bounds["min"]), date_max=_iso(bounds["max"]))
+    return replace(base, top=_top(groups))
 
 
 class _RowKey:
@@ -117,20 +164,21 @@ class _RowKey:
         self.bound = 1
 
     def add(self, codes: np.ndarray, size: int) -> None:
-        if self.bound * (size + 1) >= 2**62:
-            self.key, uniques = pd.factorize(self.key)
-            self.bound = len(uniques)
+        if self.bound * (size + 1) >= 2**62:  # renumber the keys seen so far: 0..distinct-1
+            uniques, key = np.unique(self.key, return_inverse=True)
+            self.key, self.bound = key.astype(np.int64, copy=False), len(uniques)
         self.key *= size + 1
         self.key += codes + 1
         self.bound *= size + 1
 
     def duplicates(self) -> int:
-        return len(self.key) - len(pd.unique(self.key)) if len(self.key) else 0
+        ordered = np.sort(self.key)  # sorting: a hash set of 200k keys would cost far more memory
+        return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
 
 
-def _alerts(columns: list[ColumnProfile], rows: int, raw: list[TypedColumn]) -> list[Alert]:
+def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
     alerts: list[Alert] = []
-    for col, typed in zip(columns, raw, strict=True):
+    for col, number_share in zip(columns, number_shares, strict=True):
         if col.type == "empty":
             alerts.append(Alert("empty", col.index))
             continue
@@ -143,8 +191,8 @@ def _alerts(columns: list[ColumnProfile], rows: int, raw: list[TypedColumn]) -> 
             if col.invalid_example is not None:
                 params["example"] = col.invalid_example[:40]
             alerts.append(Alert("mixed_types", col.index, params))
-        elif typed.number_share is not None:
-            alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * typed.number_share)}))
+        elif number_share is not None:
+            alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * number_share)}))
         if col.kind in ("category", "text") and col.count >= 20 and col.distinct >= 0.95 * col.count:
             alerts.append(Alert("high_cardinality", col.index, {"distinct": col.distinct}))
         if (
@@ -158,18 +206,22 @@ def _alerts(columns: list[ColumnProfile], rows: int, raw: list[TypedColumn]) -> 
 
 
 def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
-    table, typed = loaded.table, loaded.columns
-    rows = len(typed[0].values)
+    """Takes the loaded columns: each one is released once profiled, so the hash tables of the
+    columns after it reuse its memory."""
+    table = loaded.table
+    pending, loaded.columns = loaded.columns[::-1], []
+    rows = len(pending[-1].values)
     row_key = _RowKey(rows)
-    columns = []
-    for index, column in enumerate(typed):
-        codes, distinct = _codes(column.values)
-        row_key.add(codes, distinct)
-        columns.append(_column_profile(index, column, rows, codes, distinct))
-        del codes
+    columns: list[ColumnProfile] = []
+    number_shares: list[float | None] = []
+    while pending:
+        column = pending.pop()
+        columns.append(_column_profile(len(columns), column, rows, row_key))
+        number_shares.append(column.number_share)
+        del column
     duplicates = row_key.duplicates()
     del row_key
-    alerts = _alerts(columns, rows, typed)
+    alerts = _alerts(columns, rows, number_shares)
     if duplicates:
         alerts.append(Alert("duplicates", None, {"count": duplicates}))
     if table.skipped_rows:

@@ -8,13 +8,15 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from .frame import load_frame
 from .limits import AnalysisError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Cell = str | int | float | None
 Agg = Literal["sum", "mean", "median", "min", "max", "count"]
@@ -76,18 +78,17 @@ def neutralise(value: str) -> str:
 
 
 def _cell(value: object) -> Cell:
-    if value is None or value is pd.NaT:
+    """A plain Python value; pandas' NaT is turned to None by the caller (it is a datetime too)."""
+    if value is None:
         return None
-    if isinstance(value, pd.Timestamp | datetime | date):
+    if isinstance(value, datetime | date):  # pandas' Timestamp included
         return value.isoformat()
     if isinstance(value, np.integer | int) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, np.floating | float):
         number = float(value)
         return None if math.isnan(number) else number
-    if isinstance(value, pd.Period):
-        return str(value)
-    return str(value)
+    return str(value)  # text, pandas' Period
 
 
 def _column(frame: pd.DataFrame, index: int) -> str:
@@ -97,16 +98,23 @@ def _column(frame: pd.DataFrame, index: int) -> str:
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    import pandas as pd  # loaded only for the interactive answers: the profile does without
+
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def _rows(frame: pd.DataFrame) -> tuple[tuple[Cell, ...], ...]:
+    import pandas as pd
+
     head = frame.head(MAX_EXPORT_ROWS)
-    return tuple(tuple(_cell(v) for v in row) for row in head.itertuples(index=False, name=None))
+    rows = head.itertuples(index=False, name=None)
+    return tuple(tuple(None if v is pd.NaT else _cell(v) for v in row) for row in rows)
 
 
 def group_by(data: bytes, file_name: str, by: int, value: int | None, agg: str) -> TableResult:
     """`agg` of column `value` for each value of column `by` (dates grouped by month)."""
+    import pandas as pd
+
     if agg not in AGGREGATIONS:
         raise AnalysisError("bad_column", {"column": agg})
     frame = load_frame(data, file_name)
@@ -142,6 +150,8 @@ def group_by(data: bytes, file_name: str, by: int, value: int | None, agg: str) 
 
 def top_n(data: bytes, file_name: str, column: int, n: int) -> TableResult:
     """Numeric column: the n rows with the largest values. Otherwise: the n most frequent values."""
+    import pandas as pd
+
     frame = load_frame(data, file_name)
     name = _column(frame, column)
     n = max(1, min(int(n), 1000))

@@ -17,6 +17,8 @@ from typing import Literal
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from . import arrays
+
 Decimal = Literal[".", ","]
 
 # Currency and percent signs around a number, and spaces used as thousands separators.
@@ -63,12 +65,18 @@ def is_number(value: str, decimal: Decimal | None = None) -> bool:
     return any(p.match(text) for p in _PY_NUMBER.values())
 
 
-def choose_decimal(sample: Sequence[str], default: Decimal) -> Decimal:
-    votes = {".": 0, ",": 0}
+def decimal_votes(sample: Sequence[str]) -> dict[Decimal, int]:
+    """How many values show a decimal point and how many a decimal comma."""
+    votes: dict[Decimal, int] = {".": 0, ",": 0}
     for value in sample:
         vote = number_vote(value)
         if vote is not None:
             votes[vote] += 1
+    return votes
+
+
+def choose_decimal(votes: dict[Decimal, int], default: Decimal) -> Decimal:
+    """The column's convention from its votes (see decimal_votes); a tie keeps the default."""
     if votes["."] == votes[","]:
         return default
     return "." if votes["."] > votes[","] else ","
@@ -94,19 +102,19 @@ def to_numbers(strings: pa.Array, decimal: Decimal, plain: bool = False) -> pa.A
     if plain:
         text = strings if decimal == "." else pc.replace_substring(strings, pattern=",", replacement=".")
         try:
-            return pc.cast(text, pa.float64())
+            return arrays.cast(text, pa.float64())
         except pa.ArrowInvalid:
             pass  # some value needs cleaning or is not a number: take the careful path
     text = pc.replace_substring_regex(strings, pattern=_AFFIXES, replacement="")
     text = pc.replace_substring_regex(text, pattern=_SPACES, replacement="")
     valid = pc.match_substring_regex(text, pattern=NUMBER_PATTERNS[decimal])
-    text = pc.if_else(valid, text, pa.scalar(None, pa.string()))
+    text = pc.if_else(valid, text, arrays.null(pa.string()))
     if decimal == ".":
         text = pc.replace_substring(text, pattern=",", replacement="")
     else:
         text = pc.replace_substring(text, pattern=".", replacement="")
         text = pc.replace_substring(text, pattern=",", replacement=".")
-    return pc.cast(text, pa.float64())
+    return arrays.cast(text, pa.float64())
 
 
 # ---------------------------------------------------------------- dates
@@ -190,17 +198,18 @@ def to_dates(strings: pa.Array, fmt: DateFormat) -> pa.Array:
     if fmt.name != "iso":
         dates = pc.strptime(strings, format=fmt.name, unit="ms", error_is_null=True)
         # Arrow's %Y also takes two-digit years; such a value belongs to another format.
-        return pc.if_else(pc.less(pc.year(dates), 1000), pa.scalar(None, dates.type), dates)
+        too_early = pc.less(pc.year(dates), arrays.scalar(1000, pa.int64()))
+        return pc.if_else(too_early, arrays.null(dates.type), dates)
     try:
-        return pc.cast(strings, pa.timestamp("ms"))  # clean ISO values: one kernel
+        return arrays.cast(strings, pa.timestamp("ms"))  # clean ISO values: one kernel
     except pa.ArrowInvalid:
         pass
     valid = pc.match_substring_regex(strings, pattern=fmt.pattern)
-    strings = pc.if_else(valid, strings, pa.scalar(None, pa.string()))
+    strings = pc.if_else(valid, strings, arrays.null(pa.string()))
     strings = pc.replace_substring_regex(strings, pattern=_ISO_FRACTION, replacement=r"\1")
     strings = pc.replace_substring_regex(strings, pattern=_ISO_ZONE, replacement=r"\1")
     try:
-        return pc.cast(strings, pa.timestamp("ms"))
+        return arrays.cast(strings, pa.timestamp("ms"))
     except pa.ArrowInvalid:
         # Impossible calendar dates (2024-02-30) fail the cast: parse with the slower strptime.
         fmt_text = "%Y-%m-%dT%H:%M:%S" if fmt.has_time else "%Y-%m-%d"
