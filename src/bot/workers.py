@@ -68,16 +68,21 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
     runner = JobRunner(ctx, consumer)
     log = ctx.log.bind(consumer=consumer)
     settings = ctx.settings
+    requeued: dict[str, float] = {}
     while True:
         await trio.sleep(settings.reconcile_every_s)
         try:
-            await reconcile_once(ctx, runner)
+            await reconcile_once(ctx, runner, requeued)
         except PortError as exc:
             log.warning("reconcile.failed", error=str(exc))
 
 
-async def reconcile_once(ctx: BotContext, runner: JobRunner) -> int:
-    """One pass; returns how many jobs it re-enqueued or ran."""
+async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str, float] | None = None) -> int:
+    """One pass; returns how many jobs it re-enqueued or ran.
+
+    ``requeued`` remembers when this process last re-enqueued each job, so a job that
+    simply waits its turn in a long queue is not added again on every pass."""
+    requeued = {} if requeued is None else requeued
     settings = ctx.settings
     services = ctx.services
     touched = 0
@@ -93,7 +98,13 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner) -> int:
     # refuses it, so re-enqueueing it is harmless.
     cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
     jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
+    now_s = trio.current_time()
+    for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
+        del requeued[job_id]
     for job in jobs:
+        if job.job_id in requeued:
+            continue
+        requeued[job.job_id] = now_s
         try:
             await ctx.queue(services.queue.enqueue, job.job_id)
             ctx.log.info("reconcile.requeued", job_id=job.job_id, attempts=job.attempts)
