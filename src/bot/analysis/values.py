@@ -43,11 +43,18 @@ _VOTES: tuple[tuple[re.Pattern[str], Decimal], ...] = (
     (re.compile(r"^[+-]?0\.\d+$"), "."),
     (re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"), "."),
 )
-_PY_AFFIXES = re.compile(_AFFIXES.replace(r"\x{00a0}", "\u00a0"))
+# The same affixes for Python's backtracking engine, split so that a long run of blanks
+# inside a cell costs linear time: `\s*X$` tried at every blank is quadratic.
+_PY_PREFIX = re.compile(r"^[$€£₽¥]\s*")
+_PY_SUFFIX = re.compile(r"(?:₽|руб\.?|р\.|RUB|USD|EUR|[$€£¥%])$")
 
 
 def _clean_number_text(value: str) -> str:
-    return re.sub(_PY_SPACES, "", _PY_AFFIXES.sub("", value.strip()))
+    text = _PY_PREFIX.sub("", value.strip(), count=1)
+    suffix = _PY_SUFFIX.search(text)
+    if suffix is not None:
+        text = text[: suffix.start()].rstrip()
+    return re.sub(_PY_SPACES, "", text)
 
 
 def number_vote(value: str) -> Decimal | None:
