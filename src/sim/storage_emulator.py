@@ -307,24 +307,28 @@ class StorageEmulator:
     async def _update(self, request: Request) -> Response:
         return await self._store(request, must_exist=True)
 
-    async def _download(self, request: Request) -> Response:
+    def _find(self, request: Request) -> StoredObject | Response:
+        """The object the request names, or the error response to send instead."""
         bucket, path = self._locate(request)
         if bucket is None:
             return _bucket_not_found()
         obj = bucket.objects.get(path)
-        if obj is None:
-            return _object_not_found()
+        return _object_not_found() if obj is None else obj
+
+    async def _download(self, request: Request) -> Response:
+        obj = self._find(request)
+        if isinstance(obj, Response):
+            return obj
         return Response(
             obj.data, media_type=obj.mimetype, headers={"cache-control": f"max-age={obj.cache_control}"}
         )
 
     async def _object_info(self, request: Request) -> Response:
+        obj = self._find(request)
+        if isinstance(obj, Response):
+            return obj
         bucket, path = self._locate(request)
-        if bucket is None:
-            return _bucket_not_found()
-        obj = bucket.objects.get(path)
-        if obj is None:
-            return _object_not_found()
+        assert bucket is not None  # _find found the object in it
         return JSONResponse(
             {
                 "id": obj.id,
