@@ -20,29 +20,13 @@ import trio
 
 from bot.domain import TgUser
 from bot.errors import PortError
-from bot.i18n import t
 from sim.botapi.records import SentRecord
 from sim.botapi.world import BotApiWorld
+from sim.workload import ReplyClassifier
 
-FAILURE_KEYS = (
-    "job_failed",
-    "download_failed",
-    "too_big",
-    "busy_retry_upload",
-    "timeout",
-    "internal_error",
-    "analysis_too_slow",
-)
-_MARK = "\x00"
-
-
-def _opening(key: str) -> str:
-    """The fixed start of a failure text, before its first parameter or markup."""
-    text = t("en", key, name=_MARK, reason=_MARK, size_mb=_MARK)
-    return text.split(_MARK)[0].split("<")[0]
-
-
-FAILURE_OPENINGS = tuple(_opening(k) for k in FAILURE_KEYS)
+# The simulator's classifier matches whole message templates (in both languages), so a
+# notice such as "still trying" is never taken for a failure that merely starts alike.
+_CLASSIFIER = ReplyClassifier()
 
 
 def is_profile(record: SentRecord) -> bool:
@@ -50,7 +34,8 @@ def is_profile(record: SentRecord) -> bool:
 
 
 def is_failure(record: SentRecord) -> bool:
-    return record.kind == "message" and (record.text or "").startswith(FAILURE_OPENINGS)
+    """An explicit failure the user was told: a refusal, "could not finish", "took too long"."""
+    return record.kind == "message" and _CLASSIFIER.classify(record.text or "") in ("terminal", "notice")
 
 
 @dataclass(frozen=True)
