@@ -11,7 +11,7 @@ import trio
 
 from bot.context import BotContext
 from bot.domain import TgMessage, Update
-from bot.errors import DeadlineExceeded, PortError
+from bot.errors import DeadlineExceeded, PortError, TelegramError
 from bot.i18n import pick_language, t
 from bot.interact import Interactions
 from bot.updates import RetryUpdate
@@ -64,6 +64,10 @@ class Router:
             try:
                 await self.ctx.messenger.send_text(chat_id, text)
                 return True
+            except TelegramError as exc:
+                self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
+                # Refused (blocked by the user, chat gone): a retry would be refused too.
+                return 400 <= exc.error_code < 500 and exc.error_code != 429
             except PortError as exc:
                 self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
         return False

@@ -7,6 +7,7 @@ import csv
 import io
 import zipfile
 
+import trio
 from tests.flows.harness import chat, simulated_bot
 
 SALES = (
@@ -195,3 +196,16 @@ async def test_a_bug_in_the_analysis_ends_the_job_with_a_message_and_the_bot_goe
         assert "boom.csv" in (failure.text or "")
         profile = await profile_of(c, "fine.csv")  # the bot is still serving
         assert profile.button_data
+
+
+async def test_a_user_who_blocked_the_bot_is_not_retried(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9011)
+        seq = c.say("/start")
+        await c.next(seq)  # the chat exists; now the user blocks the bot
+        world.set_blocked(c.chat_id)
+        before = world.calls["sendMessage"]
+        c.say("/help")
+        await trio.sleep(120)
+        # the reply and the apology are refused (403) once each: no retry loop on a refusal
+        assert world.calls["sendMessage"] - before == 2
