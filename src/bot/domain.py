@@ -176,6 +176,16 @@ class StoredResult:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AdminAction:
+    """One entry of the admin audit log."""
+
+    admin_id: int
+    action: str
+    detail: str
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class ConversationState:
     """Per-chat, per-user state of a multi-step interaction."""

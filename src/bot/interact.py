@@ -86,13 +86,23 @@ class Interactions:
             )
             await self.ctx.messenger.send_text(chat, t(lang, "forget_confirm"), reply_markup=keyboard)
         elif command == "/stats":
-            if user_id not in self.ctx.settings.admin_ids:
+            allowed = user_id in self.ctx.settings.admin_ids
+            await self._audit(user_id, "stats" if allowed else "denied", "" if allowed else command)
+            if not allowed:
                 await self.ctx.messenger.send_text(chat, t(lang, "not_admin"))
                 return
             metrics = self.ctx.services.metrics
             in_flight = getattr(metrics, "gauges", {}).get("updates.in_flight", 0)
             handled = sum(len(v) for v in getattr(metrics, "latencies", {}).values())
             await self.ctx.messenger.send_text(chat, t(lang, "stats", in_flight=in_flight, handled=handled))
+
+    async def _audit(self, user_id: int, action: str, detail: str) -> None:
+        """Admin commands, and attempts at them, go to the audit log (best effort)."""
+        try:
+            now = self.ctx.services.clock.now()
+            await self.ctx.db(self.ctx.services.repo.record_admin_action, user_id, action, detail, now)
+        except PortError as exc:
+            self.ctx.log.warning("admin.audit_failed", user_id=user_id, action=action, error=str(exc))
 
     async def on_plain_text(self, text: str, message: TgMessage, lang: str) -> None:
         await self.ctx.messenger.send_text(message.chat_id, t(lang, "send_document"))

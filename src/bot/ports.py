@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain import (
+    AdminAction,
     Delivery,
     InlineKeyboard,
     Job,
@@ -136,6 +137,14 @@ class Repository(Protocol):
     async def delete_upload(self, user_id: int, upload_id: str) -> Upload | None: ...
 
     async def delete_user_data(self, user_id: int) -> list[Upload]: ...
+
+    async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
+        """Append to the admin audit log (also refused attempts by non-admins)."""
+        ...
+
+    async def admin_actions(self, limit: int) -> list[AdminAction]:
+        """The audit log, newest first."""
+        ...
 
     # The orphan sweep (bot.sweep) compares blob storage with these two.
 

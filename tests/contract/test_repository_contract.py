@@ -504,3 +504,18 @@ async def test_session_limit_survives_cancellation(backend: Backend) -> None:
         assert await repo.get_job(job.job_id) == job
     for update_id in attempted:  # claimed exactly when recorded
         assert await repo.claim_update(update_id) is (update_id not in recorded)
+
+
+async def test_admin_audit_log_newest_first(backend: Backend) -> None:
+    repo = backend.repo
+    await repo.record_admin_action(7, "stats", "", at(1))
+    await repo.record_admin_action(8, "denied", "/stats", at(3))
+    await repo.record_admin_action(7, "stats", "again", at(2))
+    log = await repo.admin_actions(10)
+    assert [(a.admin_id, a.action, a.detail, a.created_at) for a in log] == [
+        (8, "denied", "/stats", at(3)),
+        (7, "stats", "again", at(2)),
+        (7, "stats", "", at(1)),
+    ]
+    assert [a.detail for a in await repo.admin_actions(1)] == ["/stats"]
+    assert await repo.admin_actions(0) == []

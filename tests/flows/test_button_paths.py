@@ -174,6 +174,9 @@ async def test_language_switch_and_admin_only_commands(autojump_clock):
         admin = chat(world, 9009, "en")
         seq = admin.say("/stats")
         assert "Stats" in ((await admin.next(seq)).text or "")
+        log = await world.stack.repo.admin_actions(10)
+        entries = [(a.admin_id, a.action, a.detail) for a in log]
+        assert entries == [(9009, "stats", ""), (9008, "denied", "/stats")]
 
 
 async def test_a_bug_in_the_analysis_ends_the_job_with_a_message_and_the_bot_goes_on(

@@ -32,7 +32,7 @@ from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
-from bot.domain import Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
 
 T = TypeVar("T")
 
@@ -102,6 +102,22 @@ def _result(row: Row) -> StoredResult:
 # ---------------------------------------------------------------- transactions
 # Each runs on the asyncio side, inside run_transaction. Statements go through
 # Tx.run one by one, so a failure between any two of them rolls all back.
+
+
+async def _record_admin_action(tx: Tx, admin_id: int, action: str, detail: str, now: datetime) -> None:
+    await tx.run(
+        "INSERT INTO admin_audit (admin_id, action, detail, created_at) VALUES (%s, %s, %s, %s)",
+        (admin_id, action, detail, now),
+    )
+
+
+async def _admin_actions(tx: Tx, limit: int) -> list[AdminAction]:
+    rows = await tx.run(
+        "SELECT admin_id, action, detail, created_at FROM admin_audit "
+        "ORDER BY created_at DESC, id DESC LIMIT %s",
+        (limit,),
+    )
+    return [AdminAction(int(r[0]), str(r[1]), str(r[2]), _utc(r[3])) for r in rows]
 
 
 async def _claim_update(tx: Tx, update_id: int) -> bool:
@@ -385,6 +401,18 @@ class PostgresRepository:
 
     async def claim_update(self, update_id: int) -> bool:
         return await self._run(functools.partial(_claim_update, update_id=update_id))
+
+    async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
+        await self._run(
+            functools.partial(
+                _record_admin_action, admin_id=admin_id, action=action, detail=detail, now=_utc(now)
+            )
+        )
+
+    async def admin_actions(self, limit: int) -> list[AdminAction]:
+        if limit <= 0:
+            return []
+        return await self._run(functools.partial(_admin_actions, limit=limit))
 
     async def upsert_user(self, user_id: int, language: str) -> None:
         await self._run(functools.partial(_upsert_user, user_id=user_id, language=language))

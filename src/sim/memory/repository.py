@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
-from bot.domain import Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
 from bot.errors import PortError
 
 InSession = Callable[[str], Awaitable[None]]
@@ -111,6 +111,7 @@ class MemoryRepository:
         self.max_sessions_in_use = 0
         self._users: dict[int, str] = {}
         self._processed: set[int] = set()
+        self._audit: list[AdminAction] = []
         self._uploads: dict[uuid.UUID, _UploadRow] = {}
         self._jobs: dict[uuid.UUID, _JobRow] = {}
         self._results: dict[uuid.UUID, _ResultRow] = {}
@@ -180,6 +181,18 @@ class MemoryRepository:
                 return False
             self._processed.add(update_id)
             return True
+
+    async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
+        async with self._session("record_admin_action"):
+            self._audit.append(AdminAction(admin_id, action, detail, _utc(now)))
+
+    async def admin_actions(self, limit: int) -> list[AdminAction]:
+        async with self._session("admin_actions"):
+            if limit <= 0:
+                return []
+            # Newest first; equal times keep the order they were written in, newest first.
+            ordered = sorted(enumerate(self._audit), key=lambda e: (e[1].created_at, e[0]), reverse=True)
+            return [action for _, action in ordered[:limit]]
 
     async def upsert_user(self, user_id: int, language: str) -> None:
         async with self._session("upsert_user"):
