@@ -27,7 +27,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import count
 from typing import Any
@@ -73,6 +73,14 @@ def _ilike(pattern: str, text: str) -> bool:
         else:
             out.append(re.escape(ch))
     return re.fullmatch("".join(out), text, flags=re.IGNORECASE | re.DOTALL) is not None
+
+
+def _ticking_clock() -> Callable[[], datetime]:
+    """Object timestamps without the wall clock: a fixed epoch, one second per write,
+    so runs are reproducible and "updated" always follows "created"."""
+    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    ticks = count()
+    return lambda: epoch + timedelta(seconds=next(ticks))
 
 
 @dataclass(slots=True)
@@ -147,7 +155,7 @@ class StorageEmulator:
         self.faults = StorageFaults()
         self.buckets: dict[str, Bucket] = {}
         self.requests: list[str] = []
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or _ticking_clock()
         self._ids = count(1)
         for name in buckets:
             self._add_bucket(name, public=False)

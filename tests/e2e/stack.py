@@ -46,31 +46,39 @@ async def real_stack(
     suffix = uuid.uuid4().hex[:10]
     schema = f"e2e_{suffix}"
     world = BotApiWorld(token=TOKEN)
-    async with trio.open_nursery() as outer:
-        url: str = await outer.start(serve_emulator, world)
-        config = RealConfig(
-            telegram_token=TOKEN,
-            telegram_url=url,
-            database_url=os.environ["DATABASE_URL"],
-            redis_url=os.environ["REDIS_URL"],
-            data_dir=tmp_path,
-            db_schema=schema,
-            redis_prefix=f"e2e:{suffix}:",
-            cpu=cpu,
-        )
-        try:
-            async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as inner:
-                handle: BotHandle = await inner.start(
-                    lambda task_status: run_bot(
-                        services,
-                        settings or fast_settings(),
-                        roles=Roles(name="e2e"),
-                        task_status=task_status,
+    try:
+        async with trio.open_nursery() as outer:
+            url: str = await outer.start(serve_emulator, world)
+            config = RealConfig(
+                telegram_token=TOKEN,
+                telegram_url=url,
+                database_url=os.environ["DATABASE_URL"],
+                redis_url=os.environ["REDIS_URL"],
+                data_dir=tmp_path,
+                db_schema=schema,
+                redis_prefix=f"e2e:{suffix}:",
+                cpu=cpu,
+            )
+            try:
+                async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as inner:
+                    handle: BotHandle = await inner.start(
+                        lambda task_status: run_bot(
+                            services,
+                            settings or fast_settings(),
+                            roles=Roles(name="e2e"),
+                            task_status=task_status,
+                        )
                     )
-                )
-                yield Stack(world, services, handle, config)
-                handle.stop()
-        finally:
-            outer.cancel_scope.cancel()
-            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                    yield Stack(world, services, handle, config)
+                    handle.stop()
+            finally:
+                outer.cancel_scope.cancel()
+    finally:
+        # Blocking cleanup in a thread, shielded: it must run even when the test was cancelled.
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(_drop_schema, schema)
+
+
+def _drop_schema(schema: str) -> None:
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -146,6 +146,10 @@ class MemoryRepository:
 
     # ---------------------------------------------------------------- helpers
 
+    def _job_row(self, key: uuid.UUID | None) -> _JobRow | None:
+        """The job a (possibly malformed, hence None) id names."""
+        return None if key is None else self._jobs.get(key)
+
     def _job(self, row: _JobRow) -> Job:
         upload = self._uploads[row.upload_id]
         return Job(
@@ -245,13 +249,13 @@ class MemoryRepository:
     async def get_job(self, job_id: str) -> Job | None:
         key = _uuid_or_none(job_id)
         async with self._session("get_job"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             return None if row is None else self._job(row)
 
     async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("start_attempt"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             if row is None or row.status not in _UNFINISHED:
                 return None
             held = row.status == JobStatus.RUNNING and row.updated_at > at - timedelta(seconds=lease_s)
@@ -265,14 +269,14 @@ class MemoryRepository:
     async def heartbeat(self, job_id: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("heartbeat"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             if row is not None and row.status == JobStatus.RUNNING:
                 row.updated_at = max(row.updated_at, at)
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("mark_stored"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             if row is None:
                 return
             row.step = max(row.step, JobStep.STORED)
@@ -282,7 +286,7 @@ class MemoryRepository:
     async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("save_result"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             if row is None:
                 return
             row.step = max(row.step, JobStep.ANALYSED)
@@ -295,7 +299,7 @@ class MemoryRepository:
     ) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("finish_job"):
-            row = self._jobs.get(key) if key is not None else None
+            row = self._job_row(key)
             if row is None or row.status not in _UNFINISHED:
                 return
             row.status = JobStatus(status)
