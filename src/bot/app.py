@@ -57,6 +57,8 @@ async def run_bot(
                 router.handle,
                 poll_timeout_s=settings.poll_timeout_s,
                 max_in_flight=settings.max_concurrent_updates,
+                max_pending_per_chat=settings.max_pending_per_chat,
+                on_flood=router.on_flood,
                 clock=services.clock,
                 log=ctx.log,
                 metrics=services.metrics,

@@ -55,6 +55,11 @@ class Router:
             # update again later rather than confirm it with the user unanswered.
             raise RetryUpdate
 
+    async def on_flood(self, update: Update) -> None:
+        """The update that tipped a chat into flooding: tell the user once."""
+        lang = await self._language(update)
+        await self._tell(update, t(lang, "slow_down"))
+
     async def _tell(self, update: Update, text: str) -> bool:
         """Best-effort reply under a fresh short budget; True if it was delivered."""
         chat_id = update.chat_id

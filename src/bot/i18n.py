@@ -70,6 +70,16 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Send me a CSV file as a document (📎 → File), or /help.",
         "ru": "Пришлите CSV-файл документом (📎 → Файл) или наберите /help.",
     },
+    "slow_down": {
+        "en": (
+            "You are sending messages faster than I can answer, so I skipped some of them. "
+            "Wait for my answers, then send again what I skipped (files one at a time)."
+        ),
+        "ru": (
+            "Вы присылаете сообщения быстрее, чем я успеваю отвечать, поэтому часть я пропустил. "
+            "Дождитесь ответов и пришлите пропущенное ещё раз (файлы — по одному)."
+        ),
+    },
     "timeout": {
         "en": "That took too long on our side. Nothing was lost — please try again in a minute.",
         "ru": "Это заняло у нас слишком много времени. Ничего не потеряно — попробуйте ещё раз через минуту.",

@@ -38,6 +38,8 @@ class Settings:
     deadlines: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEADLINES))
     poll_timeout_s: int = 25
     max_concurrent_updates: int = 64
+    # Updates one chat may have waiting; past it the chat is flooding (see bot.updates).
+    max_pending_per_chat: int = 10
     max_file_bytes: int = MAX_TELEGRAM_DOWNLOAD_BYTES
     # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.

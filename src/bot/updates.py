@@ -1,11 +1,20 @@
 """Long polling with the offset confirmed only after handling.
 
 - Updates of one chat run in order (one lane per chat); different chats run
-  concurrently, at most ``max_in_flight`` at once. When that many are in flight
-  the poller stops fetching: back-pressure instead of an unbounded backlog.
+  concurrently, at most ``max_in_flight`` handlers at once. Lanes queue for a
+  handler slot first come, first served, one update at a time, so chats are served
+  round-robin: a chat with a backlog gets one slot, never all of them.
+- A chat may have at most ``max_pending_per_chat`` updates waiting. Past that it
+  is flooding: its excess updates are dropped (counted and logged) and it gets
+  one polite notice, queued after its pending answers so its replies keep order.
+- At most ``max_buffered`` updates wait in memory; beyond that the poller stops
+  fetching: back-pressure instead of an unbounded backlog.
 - The offset sent to Telegram is the lowest update still in flight (or one past
   the newest seen), so a crash re-delivers everything not yet handled; handlers
-  deduplicate by update_id in the database.
+  deduplicate by update_id in the database. One exception keeps one chat's flood
+  from hiding everybody else's updates: when a full batch holds nothing new (a
+  window filled by updates still waiting), the offset moves past the batch, and
+  the updates confirmed early are still handled by this process.
 - 409 Conflict (another poller on this token) and network failures back off
   with a clear log line instead of crashing or spinning.
 """
@@ -24,6 +33,12 @@ from bot.messenger import Messenger
 from bot.ports import Metrics, WallClock
 
 Handler = Callable[[Update], Awaitable[None]]
+
+# getUpdates returns at most this many updates per call.
+POLL_BATCH = 100
+# Files may wait in a chat's lane this many times longer than other updates:
+# selecting a dozen CSVs and sending them at once is use, not a flood.
+UPLOAD_ALLOWANCE = 5
 
 # With the back-off below, about half a minute of trying: the chat's later updates
 # wait behind a retried one (order within a chat), so this must stay short.
@@ -47,22 +62,33 @@ class UpdatePoller:
         clock: WallClock,
         log: Logger,
         metrics: Metrics,
+        max_pending_per_chat: int = 10,
+        max_buffered: int | None = None,
+        on_flood: Handler | None = None,
     ) -> None:
         self.messenger = messenger
         self.handle = handle
         self.poll_timeout_s = poll_timeout_s
         self.max_in_flight = max_in_flight
+        self.max_pending_per_chat = max_pending_per_chat
+        self.max_buffered = max_buffered if max_buffered is not None else 4 * max_in_flight
+        self.on_flood = on_flood
         self.clock = clock
         self.log = log
         self.metrics = metrics
+        # trio's Semaphore wakes waiters in arrival order: that order is the round-robin.
         self._slots = trio.Semaphore(max_in_flight)
         self._in_flight: set[int] = set()
         self._done_above_offset: set[int] = set()
         self._newest_seen: int | None = None
+        self._confirmed_below = 0  # offsets moved past a saturated window (see module doc)
         self._lanes: dict[int, deque[Update]] = {}
+        self._notices: set[int] = set()  # update ids whose lane turn sends the flood notice
+        self._dropped: dict[int, int] = {}  # lane key -> updates dropped in its current flood
         self._progress = trio.Event()
         self._poll_scope = trio.CancelScope()
         self.handled = 0
+        self.dropped = 0
 
     @property
     def in_flight(self) -> int:
@@ -70,7 +96,7 @@ class UpdatePoller:
 
     def next_offset(self) -> int | None:
         if self._in_flight:
-            return min(self._in_flight)
+            return max(min(self._in_flight), self._confirmed_below)
         return None if self._newest_seen is None else self._newest_seen + 1
 
     async def run(
@@ -97,7 +123,8 @@ class UpdatePoller:
             try:
                 # Always ask for a full batch: the semaphore, not the batch size,
                 # bounds the work in flight (a small limit would stall behind one slow update).
-                updates = await self.messenger.get_updates(self.next_offset(), self.poll_timeout_s, 100)
+                offset = self.next_offset()
+                updates = await self.messenger.get_updates(offset, self.poll_timeout_s, POLL_BATCH)
                 failures = 0
             except TelegramConflict:
                 failures += 1
@@ -119,15 +146,25 @@ class UpdatePoller:
             fresh = [u for u in updates if self._is_new(u.update_id)]
             if updates and not fresh:
                 # All returned updates are in flight or finished while this poll was out.
-                # While some are in flight, wait for progress rather than re-fetching the
-                # same batch in a tight loop; otherwise the next poll confirms them.
-                if self._in_flight:
+                if len(updates) >= POLL_BATCH and self._newest_seen is not None:
+                    # A full window of old updates hides whatever comes after it.
+                    self._confirm_early(self._newest_seen + 1)
+                elif self._in_flight:
+                    # Wait for progress rather than re-fetching the same batch in a tight
+                    # loop; otherwise the next poll confirms them.
                     await self._progress.wait()
                 continue
             for update in fresh:
-                await self._slots.acquire()  # back-pressure: blocks polling
+                while len(self._in_flight) >= self.max_buffered:
+                    await self._progress.wait()  # back-pressure: blocks polling
                 self._dispatch(lanes, update)
             self.metrics.gauge("updates.in_flight", len(self._in_flight))
+
+    def _confirm_early(self, offset: int) -> None:
+        early = sum(1 for u in self._in_flight if u < offset)
+        self._confirmed_below = max(self._confirmed_below, offset)
+        self._done_above_offset = {u for u in self._done_above_offset if u >= offset}
+        self.log.warning("poll.confirmed_early", offset=offset, still_handling=early)
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_flight or update_id in self._done_above_offset:
@@ -136,32 +173,70 @@ class UpdatePoller:
         return offset is None or update_id >= offset
 
     def _dispatch(self, nursery: trio.Nursery, update: Update) -> None:
-        self._in_flight.add(update.update_id)
         if self._newest_seen is None or update.update_id > self._newest_seen:
             self._newest_seen = update.update_id
         key = update.chat_id if update.chat_id is not None else -update.update_id
         lane = self._lanes.get(key)
+        if lane is not None and len(lane) >= self._pending_cap(update):
+            self._drop(key, lane, update)
+            return
+        self._in_flight.add(update.update_id)
         if lane is not None:
             lane.append(update)  # the lane's task will get to it, in order
             return
         self._lanes[key] = deque([update])
         nursery.start_soon(self._run_lane, key)
 
+    def _pending_cap(self, update: Update) -> int:
+        is_upload = update.message is not None and update.message.document is not None
+        return self.max_pending_per_chat * (UPLOAD_ALLOWANCE if is_upload else 1)
+
+    def _drop(self, key: int, lane: deque[Update], update: Update) -> None:
+        """A flooding chat's excess update: confirmed unhandled, counted, logged; the
+        first one of a flood carries the chat's notice, after its pending answers."""
+        self.dropped += 1
+        first = key not in self._dropped
+        self._dropped[key] = self._dropped.get(key, 0) + 1
+        if first:
+            self.log.warning("update.flood", chat_id=key, update_id=update.update_id, pending=len(lane))
+            if self.on_flood is not None:
+                self._in_flight.add(update.update_id)
+                self._notices.add(update.update_id)
+                lane.append(update)
+                return
+        self._done_above_offset.add(update.update_id)
+
     async def _run_lane(self, key: int) -> None:
         lane = self._lanes[key]
         while lane:
             update = lane[0]
             try:
-                await self._handle_until_answered(update)
+                if update.update_id in self._notices:
+                    await self._send_flood_notice(update)
+                else:
+                    await self._handle_until_answered(update)
             finally:
                 lane.popleft()
                 self._finish(update.update_id)
         del self._lanes[key]
+        dropped = self._dropped.pop(key, 0)
+        if dropped:
+            self.log.warning("update.flood_ended", chat_id=key, dropped=dropped)
+
+    async def _send_flood_notice(self, update: Update) -> None:
+        self._notices.discard(update.update_id)
+        assert self.on_flood is not None
+        async with self._slots:
+            try:
+                await self.on_flood(update)
+            except RetryUpdate:
+                pass  # a notice is a courtesy: never retried
 
     async def _handle_until_answered(self, update: Update) -> None:
         for attempt in range(1, MAX_UPDATE_ATTEMPTS + 1):
             try:
-                await self.handle(update)
+                async with self._slots:  # released while backing off
+                    await self.handle(update)
                 return
             except RetryUpdate:
                 if attempt == MAX_UPDATE_ATTEMPTS:
@@ -177,7 +252,6 @@ class UpdatePoller:
         offset = self.next_offset()
         if offset is not None:
             self._done_above_offset = {u for u in self._done_above_offset if u >= offset}
-        self._slots.release()
         self.handled += 1
         self._progress.set()
         self._progress = trio.Event()

@@ -1,8 +1,9 @@
 """Accepting a document: checks, one short transaction, a receipt, an enqueue.
 
 No file bytes move here. The upload and its job are recorded together with the
-update's claim, so a re-delivered update changes nothing; if the enqueue fails
-the reconciler finds the job in Postgres and enqueues it later.
+update's claim, so a re-delivered update changes nothing; the receipt goes out
+before the job is queued; if the enqueue fails the reconciler finds the job in
+Postgres and enqueues it later.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+
+import trio
 
 from bot.context import BotContext
 from bot.domain import NewUpload, TgDocument, TgMessage
@@ -119,13 +122,24 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         ctx.log.info("upload.duplicate_update", update_id=update_id)
         return
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
+    # From here on the upload is safe, so the handler's deadline must not end this
+    # with "took too long, try again" (an invitation to upload twice); the receipt
+    # and the enqueue get budgets of their own instead.
+    with trio.CancelScope(shield=True):
+        await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, t(lang, "received", name=shown))
+
+
+async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str) -> None:
+    """The receipt goes out before the job is queued, so no message of the job can
+    overtake it in the chat."""
+    with trio.move_on_after(ctx.guard.seconds("telegram.call")):
+        try:
+            await ctx.messenger.send_text(chat_id, receipt)
+        except PortError as exc:
+            # The job is recorded: the result (or an explicit failure) will reach the user.
+            ctx.log.warning("upload.receipt_failed", job_id=job_id, error=str(exc))
     try:
-        await ctx.queue(ctx.services.queue.enqueue, job.job_id)
+        await ctx.queue(ctx.services.queue.enqueue, job_id)
     except PortError as exc:
         # Postgres holds the job; the reconciler will enqueue (or run) it.
-        ctx.log.warning("upload.enqueue_failed", job_id=job.job_id, error=str(exc))
-    try:
-        await ctx.messenger.send_text(message.chat_id, t(lang, "received", name=shown))
-    except PortError as exc:
-        # The job is recorded: the result (or an explicit failure) will reach the user.
-        ctx.log.warning("upload.receipt_failed", job_id=job.job_id, error=str(exc))
+        ctx.log.warning("upload.enqueue_failed", job_id=job_id, error=str(exc))

@@ -110,8 +110,9 @@ def test_a_peak_puts_its_users_in_its_window() -> None:
     scenario = parse_scenario(data, "x.toml")
     assert scenario.users.peak.count == 30
     report = run_scenario(scenario)
-    sent = sorted(row[0] for row in report.details["answers"])
-    assert sent == [row[0] for row in report.details["answers"]]  # users numbered in arrival order
+    # Upload times follow each user's /start reply, so their order is the bot's, not the
+    # arrival order; the peak's users still upload inside its window.
+    sent = [row[0] for row in report.details["answers"]]
     assert sum(1 for at in sent if 100 <= at <= 110) >= 30
     assert report.ok
 

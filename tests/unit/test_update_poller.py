@@ -255,3 +255,69 @@ async def test_retries_of_an_unanswered_update_are_bounded(autojump_clock):
         poller.stop_polling()
     assert calls == MAX_UPDATE_ATTEMPTS
     assert any(event == "update.unanswered" for event, _ in sink.events)
+
+
+async def test_one_chats_flood_does_not_starve_another_chat(autojump_clock):
+    """300 messages from one chat, then /help from another: the /help is answered
+    within 2 s; the flooding chat keeps its order, loses its excess, is told once."""
+    world = BotApiWorld(TOKEN)
+    answered_at: dict[int, list[float]] = {}
+    notices: list[int] = []
+    poller: UpdatePoller
+
+    async def handle(update: Update) -> None:
+        assert update.message is not None
+        chat = update.message.chat_id
+        await poller.messenger.send_text(chat, "ok: " + (update.message.text or ""))
+        answered_at.setdefault(chat, []).append(trio.current_time())
+
+    async def on_flood(update: Update) -> None:
+        assert update.message is not None
+        notices.append(update.message.chat_id)
+        await poller.messenger.send_text(update.message.chat_id, "slow down: " + (update.message.text or ""))
+
+    poller = make_poller(world, handle, max_in_flight=64)
+    poller.on_flood = on_flood
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        for i in range(300):
+            world.user_sends_text(user(1), 1, f"spam {i}")
+            await trio.sleep(0.02)
+        asked = trio.current_time()
+        world.user_sends_text(user(2), 2, "/help")
+        while 2 not in answered_at:
+            await trio.sleep(0.05)
+        waited = answered_at[2][0] - asked
+        while poller.in_flight:
+            await trio.sleep(0.5)
+        poller.stop_polling()
+    assert waited < 2.0, f"/help waited {waited:.1f} s behind another chat's flood"
+    assert notices == [1]
+    assert 300 - poller.dropped == len(answered_at[1])
+    # every reply (answers and the notice) in the order of the messages it answers
+    replied_to = [int((record.text or "").split()[-1]) for record in world.sent_to(1)]
+    assert replied_to == sorted(replied_to)
+    assert len(replied_to) == len(answered_at[1]) + 1
+    assert trio.current_time() - start < 120
+
+
+async def test_files_sent_at_once_are_not_taken_for_a_flood(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    handled: list[int] = []
+    poller: UpdatePoller
+
+    async def handle(update: Update) -> None:
+        await poller.messenger.send_text(1, "got it")
+        handled.append(update.update_id)
+
+    ids = [world.user_sends_document(user(1), 1, f"f{i}.csv", b"a,b\n1,2\n").update_id for i in range(15)]
+    spam = [world.user_sends_text(user(1), 1, "hey").update_id for _ in range(40)]
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        while poller.handled + poller.dropped < 55:
+            await trio.sleep(0.5)
+        poller.stop_polling()
+    assert handled[:15] == ids, "every file is handled, in order"
+    assert poller.dropped > 0 and set(handled[15:]) < set(spam)
