@@ -157,6 +157,7 @@ class Job:
     attempts: int
     blob_key: str | None = None
     error: str | None = None
+    parts_sent: int = 0  # parts of the answer Telegram has accepted (see JobRunner._deliver)
 
 
 @dataclass(frozen=True, slots=True)

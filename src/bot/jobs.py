@@ -3,6 +3,14 @@
 Steps: fetch the file from Telegram and store it as a blob -> analyse it in a
 worker (CPU runner) and save the result -> send the result. Each completed step is
 written to Postgres, so a job reclaimed after a crash resumes after the last one.
+
+The answer is sent exactly once wherever the bot can make it so: each part of it
+that Telegram accepts is recorded before the next is sent, and a resumed job sends
+only the parts not yet recorded. A record of something the user already has waits
+for the database however long it is away (while the process lives), so an outage
+never makes a part go out twice. What remains is Telegram's: sendMessage has no
+idempotency key, so a process killed between Telegram accepting a part and its
+record may send that one part again.
 Every step has its own deadline; the whole job has one too. Transient failures
 leave the job queued for another attempt (the reconciler re-enqueues it); after
 ``job_max_attempts`` the user gets a message saying what failed.
@@ -11,6 +19,7 @@ leave the job queued for another attempt (the reconciler re-enqueues it); after
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -45,11 +54,23 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# Back-off while a record waits for the database: short, so the record lands as
+# soon as the database is back, before anyone could take the job over.
+RECORD_RETRY_CAP_S = 1.0
+
+
 class JobRunner:
     def __init__(self, ctx: BotContext, consumer: str) -> None:
         self.ctx = ctx
         self.consumer = consumer
         self.log = ctx.log.bind(consumer=consumer)
+        self._record_waits: set[trio.CancelScope] = set()
+
+    def abandon_record_waits(self) -> None:
+        """The process is stopping: records still waiting for the database give up (the
+        parts they stand for may then be sent again by whoever resumes the job)."""
+        for scope in self._record_waits:
+            scope.cancel()
 
     async def handle_delivery(self, delivery: Delivery) -> None:
         """Process one delivery and acknowledge it (also when the job ends failed)."""
@@ -114,12 +135,16 @@ class JobRunner:
     async def _heartbeat(self, job_id: str) -> None:
         ctx = self.ctx
         every = ctx.settings.job_lease_s / 3
+        wait = every
         while True:
-            await trio.sleep(every)
+            await trio.sleep(wait)
             try:
                 await ctx.db(ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
-            except PortError as exc:  # a missed beat costs at most a duplicate attempt later
+                wait = every
+            except PortError as exc:
+                # Beat again soon: the lease must be fresh again as soon as the database is back.
                 self.log.warning("job.heartbeat_failed", job_id=job_id, error=str(exc))
+                wait = RECORD_RETRY_CAP_S
 
     async def _steps(self, job: Job) -> None:
         data: bytes | None = None
@@ -179,7 +204,8 @@ class JobRunner:
             # The runaway work was killed; the same file would run away again.
             raise JobFailed("analysis_too_slow", "analysis took too long") from exc
         if isinstance(outcome, analysis.CsvRejected):
-            await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
+            if job.parts_sent == 0:
+                await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
             raise _Finished
         payload = outcome.to_json()
@@ -197,30 +223,46 @@ class JobRunner:
         profile = analysis.Profile.from_json(payload)
         messages = analysis.render_profile(profile, job.language)
         keyboard = profile_keyboard(job.upload_id, job.language)
-        for number, text in enumerate(messages):
+        for number in range(job.parts_sent, len(messages)):
             last = number == len(messages) - 1
-            await ctx.messenger.send_text(job.chat_id, text, reply_markup=keyboard if last else None)
+            markup = keyboard if last else None
+            await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
+            await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, number + 1)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
-        self.log.info("job.done", job_id=job.job_id, messages=len(messages))
+        self.log.info("job.done", job_id=job.job_id, messages=len(messages), resumed_at=job.parts_sent)
 
     async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
-        """Record that the user has been answered. The answer is already out, so this
-        write must not be lost to a passing database failure (the next attempt would
-        answer twice) or to the job's deadline firing now: it is shielded and retried
-        within its own bound."""
+        """Record that the user has been answered (the answer is already out)."""
+        await self._record_durably(self.ctx.services.repo.finish_job, job.job_id, status, step, error)
+
+    async def _record_durably(
+        self, write: Callable[..., Awaitable[None]], job_id: str, *args: object
+    ) -> None:
+        """A record of something the user already has. Losing it would make the next
+        attempt repeat it, so it is shielded from the job's deadline and retried until
+        the database answers, however long that takes; only a stopping process ends
+        the wait (:meth:`abandon_record_waits`), and then this raises Cancelled."""
         ctx = self.ctx
-        with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("db.statement") * 3):
-            await retry_transient(
-                lambda: ctx.db(
-                    ctx.services.repo.finish_job, job.job_id, status, step, error, ctx.services.clock.now()
-                ),
-                clock=ctx.services.clock,
-                base_s=0.5,
-                max_attempts=10,
-                cap_s=5.0,
-            )
-            return
-        raise DeadlineExceeded("job.record_end", ctx.guard.seconds("db.statement") * 3)
+        failures = 0
+        with trio.CancelScope(shield=True) as scope:
+            self._record_waits.add(scope)
+            try:
+                while True:
+                    try:
+                        await ctx.db(write, job_id, *args, ctx.services.clock.now())
+                        return
+                    except PortError as exc:
+                        failures += 1
+                        if failures == 1 or failures % 60 == 0:
+                            self.log.warning(
+                                "job.record_waits", job_id=job_id, failures=failures, error=str(exc)
+                            )
+                        delay = min(RECORD_RETRY_CAP_S, 0.1 * 2**failures)
+                        await trio.sleep(delay * (0.5 + ctx.services.clock.random() / 2))
+            finally:
+                self._record_waits.discard(scope)
+        await trio.lowlevel.checkpoint()  # abandoned: the stop that asked for it raises here
+        raise ServiceUnavailable("database", "record abandoned at stop")
 
     async def _tell_still_trying(self, job: Job) -> None:
         """After a first failed attempt the next one waits for the reconciler (a minute

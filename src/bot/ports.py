@@ -110,6 +110,10 @@ class Repository(Protocol):
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...
 
+    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
+        """Telegram accepted the first ``parts_sent`` parts of the job's answer; never decreases."""
+        ...
+
     async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
         """Store the analysis result and advance the job to ANALYSED (idempotent)."""
         ...

@@ -10,12 +10,13 @@ directly, so jobs keep flowing on Postgres alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import trio
 
 from bot.context import BotContext
-from bot.domain import Delivery
+from bot.domain import Delivery, JobStatus
 from bot.errors import PortError
 from bot.jobs import JobRunner
 
@@ -36,6 +37,7 @@ async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) ->
     slots = trio.Semaphore(max(1, ctx.settings.worker_concurrency))
     failures = 0
     async with trio.open_nursery() as jobs:
+        jobs.start_soon(_abandon_record_waits_when_cancelled, runner)
         while True:
             await slots.acquire()
             try:
@@ -57,6 +59,14 @@ async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) ->
             jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
 
 
+async def _abandon_record_waits_when_cancelled(runner: JobRunner) -> None:
+    """Records waiting for the database are shielded; a stopping process ends them here."""
+    try:
+        await trio.sleep_forever()
+    finally:
+        runner.abandon_record_waits()
+
+
 async def _handle_then_free_slot(runner: JobRunner, delivery: Delivery, slots: trio.Semaphore) -> None:
     try:
         await runner.handle_delivery(delivery)
@@ -68,21 +78,37 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
     runner = JobRunner(ctx, consumer)
     log = ctx.log.bind(consumer=consumer)
     settings = ctx.settings
-    requeued: dict[str, float] = {}
-    while True:
-        await trio.sleep(settings.reconcile_every_s)
-        try:
-            await reconcile_once(ctx, runner, requeued)
-        except PortError as exc:
-            log.warning("reconcile.failed", error=str(exc))
+    memory = ReconcilerMemory()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_abandon_record_waits_when_cancelled, runner)
+        while True:
+            await trio.sleep(settings.reconcile_every_s)
+            try:
+                await reconcile_once(ctx, runner, memory)
+            except PortError as exc:
+                log.warning("reconcile.failed", error=str(exc))
 
 
-async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str, float] | None = None) -> int:
+@dataclass(slots=True)
+class ReconcilerMemory:
+    """What the reconciler remembers between passes (trio time of each sighting)."""
+
+    requeued: dict[str, float] = field(default_factory=dict)
+    suspects: dict[str, float] = field(default_factory=dict)  # running jobs seen untouched once
+
+
+async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerMemory | None = None) -> int:
     """One pass; returns how many jobs it re-enqueued or ran.
 
-    ``requeued`` remembers when this process last re-enqueued each job, so a job that
-    simply waits its turn in a long queue is not added again on every pass."""
-    requeued = {} if requeued is None else requeued
+    ``memory.requeued`` remembers when this process last re-enqueued each job, so a job that
+    simply waits its turn in a long queue is not added again on every pass.
+
+    A running job whose lease ran out is taken over only when a second pass finds it
+    still untouched: its worker may be alive and was only cut off from the database,
+    and it beats again within a second of the database's return. Taking the job at
+    once would race that worker and repeat the answer it is delivering."""
+    memory = ReconcilerMemory() if memory is None else memory
+    requeued, suspects = memory.requeued, memory.suspects
     settings = ctx.settings
     services = ctx.services
     touched = 0
@@ -101,9 +127,16 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str,
     now_s = trio.current_time()
     for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
         del requeued[job_id]
+    still_stale = {job.job_id for job in jobs}
+    for job_id in [j for j in suspects if j not in still_stale]:
+        del suspects[job_id]  # its worker beat again: alive after all
     for job in jobs:
         if job.job_id in requeued:
             continue
+        if job.status == JobStatus.RUNNING and job.job_id not in suspects:
+            suspects[job.job_id] = now_s
+            continue
+        suspects.pop(job.job_id, None)
         requeued[job.job_id] = now_s
         try:
             await ctx.queue(services.queue.enqueue, job.job_id)

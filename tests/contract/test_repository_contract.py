@@ -209,6 +209,18 @@ async def test_heartbeat_keeps_a_running_job_with_its_worker(backend: Backend) -
     await repo.heartbeat(new_id(), at(1))  # unknown job: no effect, no error
 
 
+async def test_parts_sent_only_grow_and_survive_a_new_attempt(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    assert job.parts_sent == 0
+    await repo.start_attempt(job.job_id, at(1), LEASE)
+    await repo.mark_parts_sent(job.job_id, 2, at(2))
+    await repo.mark_parts_sent(job.job_id, 1, at(3))  # a late, smaller record changes nothing
+    resumed = await repo.start_attempt(job.job_id, at(200), LEASE)  # its worker died
+    assert resumed is not None and resumed.parts_sent == 2
+    await repo.mark_parts_sent(new_id(), 1, at(4))  # unknown job: no effect, no error
+
+
 async def test_mark_stored_and_save_result(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)

@@ -40,7 +40,7 @@ _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 _JOB_COLUMNS = """
     j.id, j.upload_id, j.user_id, j.chat_id, j.language, u.file_id, u.file_name, u.file_size,
-    j.status, j.step, j.attempts, u.blob_key, j.error
+    j.status, j.step, j.attempts, u.blob_key, j.error, j.parts_sent
 """
 _UPLOAD_COLUMNS = "id, user_id, chat_id, file_name, file_size, created_at, blob_key"
 _RESULT_COLUMNS = "job_id, upload_id, payload, created_at"
@@ -78,6 +78,7 @@ def _job(row: Row) -> Job:
         attempts=int(row[10]),
         blob_key=row[11],
         error=row[12],
+        parts_sent=int(row[13]),
     )
 
 
@@ -245,6 +246,14 @@ async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) 
     )
     if row is not None:
         await tx.run("UPDATE uploads SET blob_key = %s WHERE id = %s", (blob_key, row[0]))
+
+
+async def _mark_parts_sent(tx: Tx, job_id: uuid.UUID, parts_sent: int, now: datetime) -> None:
+    await tx.run(
+        "UPDATE jobs SET parts_sent = GREATEST(parts_sent, %s), updated_at = GREATEST(updated_at, %s) "
+        "WHERE id = %s",
+        (parts_sent, now, job_id),
+    )
 
 
 async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str, now: datetime) -> None:
@@ -455,6 +464,13 @@ class PostgresRepository:
         key = _uuid_or_none(job_id)
         if key is not None:
             await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key, now=_utc(now)))
+
+    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(
+                functools.partial(_mark_parts_sent, job_id=key, parts_sent=parts_sent, now=_utc(now))
+            )
 
     async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
         key = _uuid_or_none(job_id)

@@ -80,6 +80,7 @@ class _JobRow:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    parts_sent: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ class MemoryRepository:
             attempts=row.attempts,
             blob_key=upload.blob_key,
             error=row.error,
+            parts_sent=row.parts_sent,
         )
 
     def _drop_upload(self, upload_id: uuid.UUID) -> _UploadRow:
@@ -282,6 +284,14 @@ class MemoryRepository:
             row.step = max(row.step, JobStep.STORED)
             row.updated_at = at
             self._uploads[row.upload_id].blob_key = blob_key
+
+    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("mark_parts_sent"):
+            row = self._job_row(key)
+            if row is not None:
+                row.parts_sent = max(row.parts_sent, parts_sent)
+                row.updated_at = max(row.updated_at, at)
 
     async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
