@@ -7,6 +7,7 @@ polling, let in-flight updates finish within a bound, then cancel the rest).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import trio
@@ -38,6 +39,15 @@ class BotHandle:
         self._stop.set()
 
 
+async def _run_workers(ctx: BotContext, roles: Roles, stopping: trio.Event, done: trio.Event) -> None:
+    async with trio.open_nursery() as nursery:
+        for number in range(roles.workers):
+            nursery.start_soon(
+                functools.partial(run_worker, ctx, f"{roles.name}-w{number}", stopping=stopping)
+            )
+    done.set()
+
+
 async def run_bot(
     services: Services,
     settings: Settings,
@@ -67,16 +77,21 @@ async def run_bot(
             await nursery.start(
                 lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status)
             )
-        for number in range(roles.workers):
-            nursery.start_soon(run_worker, ctx, f"{roles.name}-w{number}")
+        workers_stopping = trio.Event()
+        workers_done = trio.Event()
+        nursery.start_soon(_run_workers, ctx, roles, workers_stopping, workers_done)
         if roles.reconciler:
             nursery.start_soon(run_reconciler, ctx, f"{roles.name}-reconciler")
         task_status.started(handle)
         await handle._stop.wait()
         ctx.log.info("bot.stopping")
-        if handle.poller is not None:
-            handle.poller.stop_polling()
-            with trio.move_on_after(settings.deadline("shutdown")):
+        # Updates and jobs wind down side by side: polling and claiming stop at once,
+        # in-flight work gets the shutdown budget, and unfinished jobs are handed back.
+        workers_stopping.set()
+        with trio.move_on_after(settings.deadline("shutdown") * 2):
+            if handle.poller is not None:
+                handle.poller.stop_polling()
                 await handle.poller.drain(settings.deadline("shutdown"))
+            await workers_done.wait()
         nursery.cancel_scope.cancel()
     ctx.log.info("bot.stopped")

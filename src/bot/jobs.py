@@ -65,6 +65,9 @@ class JobRunner:
         self.consumer = consumer
         self.log = ctx.log.bind(consumer=consumer)
         self._record_waits: set[trio.CancelScope] = set()
+        # Set by a graceful stop just before it cancels the jobs still running: they are
+        # handed back for another worker instead of waiting out their lease.
+        self.hand_back_when_cancelled = False
 
     def abandon_record_waits(self) -> None:
         """The process is stopping: records still waiting for the database give up (the
@@ -74,12 +77,32 @@ class JobRunner:
 
     async def handle_delivery(self, delivery: Delivery) -> None:
         """Process one delivery and acknowledge it (also when the job ends failed)."""
-        await self.run_job(delivery.job_id)
+        finished = False
+        try:
+            await self.run_job(delivery.job_id)
+            finished = True
+        finally:
+            if not finished and self.hand_back_when_cancelled:
+                await self._hand_back(delivery)
         try:
             await self.ctx.queue(self.ctx.services.queue.ack, delivery)
         except PortError as exc:
             # Unacked: it will be reclaimed and found finished, which is harmless.
             self.log.warning("job.ack_failed", job_id=delivery.job_id, error=str(exc))
+
+    async def _hand_back(self, delivery: Delivery) -> None:
+        """Release the job and put it back on the queue, within a short budget of its
+        own (the caller is being cancelled); whatever fails here, the lease and the
+        reconciler still bring the job back, only later."""
+        ctx = self.ctx
+        with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("shutdown")):
+            try:
+                await ctx.db(ctx.services.repo.release_job, delivery.job_id, ctx.services.clock.now())
+                await ctx.queue(ctx.services.queue.enqueue, delivery.job_id)
+                await ctx.queue(ctx.services.queue.ack, delivery)
+                self.log.info("job.handed_back", job_id=delivery.job_id)
+            except PortError as exc:
+                self.log.warning("job.hand_back_failed", job_id=delivery.job_id, error=str(exc))
 
     async def run_job(self, job_id: str) -> None:
         ctx = self.ctx

@@ -110,6 +110,11 @@ class Repository(Protocol):
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...
 
+    async def release_job(self, job_id: str, now: datetime) -> None:
+        """A stopping worker gives a running job back: queued again, its progress kept,
+        so the next worker may start it at once instead of waiting out the lease."""
+        ...
+
     async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
         """Telegram accepted the first ``parts_sent`` parts of the job's answer; never decreases."""
         ...

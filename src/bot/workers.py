@@ -21,7 +21,9 @@ from bot.errors import PortError
 from bot.jobs import JobRunner
 
 
-async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) -> None:
+async def run_worker(
+    ctx: BotContext, consumer: str, *, block_s: float = 5.0, stopping: trio.Event | None = None
+) -> None:
     """Up to ``settings.worker_concurrency`` jobs at once under one consumer name.
 
     A job spends most of its time waiting (Telegram downloads, storage, the per-chat
@@ -31,32 +33,68 @@ async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) ->
     queue (scenarios/launch-day.toml showed it).
 
     One loop claims, and only when a job slot is free: a single blocking read holds
-    a Redis connection, not one per slot, so the pool stays free for everything else."""
+    a Redis connection, not one per slot, so the pool stays free for everything else.
+
+    When ``stopping`` is set the worker stops claiming, gives its running jobs the
+    shutdown budget to finish, hands the rest back (released and re-queued, so
+    another worker resumes them within seconds) and returns."""
     runner = JobRunner(ctx, consumer)
-    log = ctx.log.bind(consumer=consumer)
     slots = trio.Semaphore(max(1, ctx.settings.worker_concurrency))
-    failures = 0
     async with trio.open_nursery() as jobs:
         jobs.start_soon(_abandon_record_waits_when_cancelled, runner)
-        while True:
-            await slots.acquire()
-            try:
-                # The queue deadline must cover the blocking read itself.
-                delivery = await ctx.guard.call_within(
-                    "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
-                )
-                failures = 0
-            except PortError as exc:
-                slots.release()
-                failures += 1
-                delay = min(30.0, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
-                log.warning("worker.claim_failed", error=str(exc), backoff_s=round(delay, 3))
-                await trio.sleep(delay)
-                continue
+        with trio.CancelScope() as claiming:
+            if stopping is not None:
+                jobs.start_soon(_cancel_when_set, stopping, claiming)
+            await _claim_loop(ctx, runner, consumer, slots, jobs, block_s)
+        ctx.log.info("worker.stopping", consumer=consumer, running=_running(slots, ctx))
+        with trio.move_on_after(ctx.guard.seconds("shutdown")):
+            for _ in range(max(1, ctx.settings.worker_concurrency)):
+                await slots.acquire()  # every slot back: no job running
+        runner.hand_back_when_cancelled = True
+        jobs.cancel_scope.cancel()
+
+
+def _running(slots: trio.Semaphore, ctx: BotContext) -> int:
+    return max(1, ctx.settings.worker_concurrency) - slots.value
+
+
+async def _cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+async def _claim_loop(
+    ctx: BotContext,
+    runner: JobRunner,
+    consumer: str,
+    slots: trio.Semaphore,
+    jobs: trio.Nursery,
+    block_s: float,
+) -> None:
+    log = ctx.log.bind(consumer=consumer)
+    failures = 0
+    while True:
+        await slots.acquire()
+        delivery = None
+        backoff = 0.0
+        try:
+            # The queue deadline must cover the blocking read itself.
+            delivery = await ctx.guard.call_within(
+                "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
+            )
+            failures = 0
+        except PortError as exc:
+            failures += 1
+            # Capped near the read's own wait, so a queue that comes back is used at once.
+            backoff = min(block_s, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
+            log.warning("worker.claim_failed", error=str(exc), backoff_s=round(backoff, 3))
+        finally:
             if delivery is None:
-                slots.release()
-                continue
-            jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
+                slots.release()  # also when a stop cancels the read
+        if delivery is None:
+            await trio.sleep(backoff)
+            continue
+        jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
 
 
 async def _abandon_record_waits_when_cancelled(runner: JobRunner) -> None:

@@ -221,6 +221,20 @@ async def test_parts_sent_only_grow_and_survive_a_new_attempt(backend: Backend) 
     await repo.mark_parts_sent(new_id(), 1, at(4))  # unknown job: no effect, no error
 
 
+async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.start_attempt(job.job_id, at(1), LEASE)
+    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(2))
+    await repo.release_job(job.job_id, at(3))
+    again = await repo.start_attempt(job.job_id, at(4), LEASE)  # well inside the old lease
+    assert again is not None and (again.attempts, again.step) == (2, JobStep.STORED)
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(5))
+    await repo.release_job(job.job_id, at(6))  # a finished job stays finished
+    done = await repo.get_job(job.job_id)
+    assert done is not None and done.status == JobStatus.DONE
+
+
 async def test_mark_stored_and_save_result(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)

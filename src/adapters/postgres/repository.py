@@ -248,6 +248,13 @@ async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) 
         await tx.run("UPDATE uploads SET blob_key = %s WHERE id = %s", (blob_key, row[0]))
 
 
+async def _release_job(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
+    await tx.run(
+        "UPDATE jobs SET status = %s, updated_at = %s WHERE id = %s AND status = %s",
+        (JobStatus.QUEUED.value, now, job_id, JobStatus.RUNNING.value),
+    )
+
+
 async def _mark_parts_sent(tx: Tx, job_id: uuid.UUID, parts_sent: int, now: datetime) -> None:
     await tx.run(
         "UPDATE jobs SET parts_sent = GREATEST(parts_sent, %s), updated_at = GREATEST(updated_at, %s) "
@@ -464,6 +471,11 @@ class PostgresRepository:
         key = _uuid_or_none(job_id)
         if key is not None:
             await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key, now=_utc(now)))
+
+    async def release_job(self, job_id: str, now: datetime) -> None:
+        key = _uuid_or_none(job_id)
+        if key is not None:
+            await self._run(functools.partial(_release_job, job_id=key, now=_utc(now)))
 
     async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
         key = _uuid_or_none(job_id)

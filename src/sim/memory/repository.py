@@ -285,6 +285,14 @@ class MemoryRepository:
             row.updated_at = at
             self._uploads[row.upload_id].blob_key = blob_key
 
+    async def release_job(self, job_id: str, now: datetime) -> None:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("release_job"):
+            row = self._job_row(key)
+            if row is not None and row.status == JobStatus.RUNNING:
+                row.status = JobStatus.QUEUED
+                row.updated_at = at
+
     async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("mark_parts_sent"):
