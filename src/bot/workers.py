@@ -124,57 +124,59 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
             try:
                 await reconcile_once(ctx, runner, memory)
             except PortError as exc:
+                memory.database_back_at = None
                 log.warning("reconcile.failed", error=str(exc))
+
+
+# After the database was unreachable, this long passes before running jobs are taken
+# over: their workers may be alive, were only cut off, and beat again within a second
+# or two of its return (bot.jobs.RECORD_RETRY_CAP_S). Taking a job from such a worker
+# would race it and repeat the answer it is delivering.
+TAKEOVER_GRACE_S = 5.0
 
 
 @dataclass(slots=True)
 class ReconcilerMemory:
-    """What the reconciler remembers between passes (trio time of each sighting)."""
+    """What the reconciler remembers between passes (trio time)."""
 
-    requeued: dict[str, float] = field(default_factory=dict)
-    suspects: dict[str, float] = field(default_factory=dict)  # running jobs seen untouched once
+    requeued: dict[str, float] = field(default_factory=dict)  # job id -> when re-enqueued
+    database_back_at: float | None = 0.0  # None while the last pass found it unreachable
 
 
 async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerMemory | None = None) -> int:
     """One pass; returns how many jobs it re-enqueued or ran.
 
-    ``memory.requeued`` remembers when this process last re-enqueued each job, so a job that
-    simply waits its turn in a long queue is not added again on every pass.
-
-    A running job whose lease ran out is taken over only when a second pass finds it
-    still untouched: its worker may be alive and was only cut off from the database,
-    and it beats again within a second of the database's return. Taking the job at
-    once would race that worker and repeat the answer it is delivering."""
+    ``memory.requeued`` remembers when this process last re-enqueued each job, so a
+    job that simply waits its turn in a long queue is not added again on every pass.
+    Unacknowledged deliveries and running jobs are taken over only once the database
+    has answered for :data:`TAKEOVER_GRACE_S`."""
     memory = ReconcilerMemory() if memory is None else memory
-    requeued, suspects = memory.requeued, memory.suspects
+    requeued = memory.requeued
     settings = ctx.settings
     services = ctx.services
-    touched = 0
-    try:
-        stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
-    except PortError as exc:
-        ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
-        stale = []
-    for delivery in stale:
-        await runner.handle_delivery(delivery)
-        touched += 1
-    # A running job found here may still be held (its lease fresh): start_attempt then
-    # refuses it, so re-enqueueing it is harmless.
     cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
     jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
     now_s = trio.current_time()
+    if memory.database_back_at is None:
+        memory.database_back_at = now_s
+    settled = now_s - memory.database_back_at >= TAKEOVER_GRACE_S
+    touched = 0
+    if settled:
+        try:
+            stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
+        except PortError as exc:
+            ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
+            stale = []
+        for delivery in stale:
+            await runner.handle_delivery(delivery)
+            touched += 1
     for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
         del requeued[job_id]
-    still_stale = {job.job_id for job in jobs}
-    for job_id in [j for j in suspects if j not in still_stale]:
-        del suspects[job_id]  # its worker beat again: alive after all
     for job in jobs:
-        if job.job_id in requeued:
+        if job.job_id in requeued or (job.status == JobStatus.RUNNING and not settled):
             continue
-        if job.status == JobStatus.RUNNING and job.job_id not in suspects:
-            suspects[job.job_id] = now_s
-            continue
-        suspects.pop(job.job_id, None)
+        # A running job whose lease is still fresh is refused by start_attempt, so
+        # re-enqueueing it is harmless.
         requeued[job.job_id] = now_s
         try:
             await ctx.queue(services.queue.enqueue, job.job_id)
