@@ -33,6 +33,7 @@ from bot.domain import (
     Update,
     Upload,
 )
+from bot.metrics import MetricsSnapshot
 
 
 class TelegramApi(Protocol):
@@ -235,6 +236,10 @@ class Metrics(Protocol):
     def observe(self, name: str, seconds: float, outcome: str) -> None: ...
 
     def gauge(self, name: str, value: float) -> None: ...
+
+    def count(self, name: str, label: str = "", amount: int = 1) -> None: ...
+
+    def snapshot(self) -> MetricsSnapshot: ...
 
 
 @dataclass(frozen=True, slots=True)
