@@ -79,8 +79,13 @@ class Repository(Protocol):
     """Postgres, seen as domain operations. Each method is ONE short transaction
     that contains only database work, and rolls back on any error."""
 
-    async def claim_update(self, update_id: int) -> bool:
-        """Record that an update took effect; False if it already had."""
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """Record that an update of this bot took effect; False if it already had."""
+        ...
+
+    async def prune_processed_updates(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` update claims made before ``before``, oldest first;
+        how many were forgotten (call again while it returns ``limit``)."""
         ...
 
     async def upsert_user(self, user_id: int, language: str) -> None: ...
