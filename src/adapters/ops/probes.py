@@ -11,20 +11,18 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
 from adapters.ops.prometheus import PrometheusMetrics
 from bot.errors import DeadlineExceeded, PortError
 from bot.guard import Guard
-
-_log = logging.getLogger("csvbot.ops")
+from bot.log import Logger
 
 HEALTHY_WITHIN_S = 1.0
 _TICK_S = 0.25
@@ -82,18 +80,19 @@ def _check(age_s: float, within_s: float) -> dict[str, Any]:
     }
 
 
-Probe = Callable[[], Awaitable[object]]
+T = TypeVar("T")
 
 
 async def probe_forever(
     name: str,
-    probe: Probe,
+    probe: Callable[[], Awaitable[T]],
     *,
     deadline_s: float,
     every_s: float,
     guard: Guard,
     readiness: Readiness,
-    on_answer: Callable[[Any], None] | None = None,
+    log: Logger,
+    on_answer: Callable[[T], None] | None = None,
 ) -> None:
     """Probe ``name`` every ``every_s``; each call is ``probe.<name>`` under ``deadline_s``.
 
@@ -107,7 +106,7 @@ async def probe_forever(
         except (PortError, DeadlineExceeded) as exc:
             metrics.gauge(f"{name}.up", 0)
             if up is not False:
-                _log.warning("probe.down %s error=%s", name, exc)
+                log.warning("probe.down", dependency=name, error=str(exc))
             up = False
         else:
             readiness.answered(name)
@@ -115,7 +114,7 @@ async def probe_forever(
             if on_answer is not None:
                 on_answer(answer)
             if up is False:
-                _log.warning("probe.up %s", name)
+                log.warning("probe.up", dependency=name)
             up = True
         await trio.sleep(every_s)
 
@@ -127,4 +126,4 @@ async def sample_forever(sample: Callable[[], None], every_s: float = 1.0) -> No
         await trio.sleep(every_s)
 
 
-__all__ = ["HEALTHY_WITHIN_S", "LoopMonitor", "Probe", "Readiness", "probe_forever", "sample_forever"]
+__all__ = ["HEALTHY_WITHIN_S", "LoopMonitor", "Readiness", "probe_forever", "sample_forever"]
