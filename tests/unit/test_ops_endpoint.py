@@ -3,8 +3,10 @@ sampled gauges, and the pruning of old update claims."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,6 +24,16 @@ from bot.settings import Settings
 from contract.pg_fixtures import aio_loop, database_url, fresh_schema
 
 __all__ = ["aio_loop"]  # fixture, imported for pytest
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "ops" / "grafana" / "csvbot-dashboard.json"
+
+
+def dashboard_series() -> set[str]:
+    exprs = [t["expr"] for p in json.loads(DASHBOARD.read_text())["panels"] for t in p.get("targets", [])]
+    names = set(re.findall(r"\b((?:csvbot|process)_[a-z0-9_]+)", " ".join(exprs)))
+    assert len(names) > 15
+    return names
+
 
 OPS = OpsSettings(metrics_port=0, probe_every_s=0.2, ready_within_s=30.0)
 
@@ -74,6 +86,15 @@ async def test_endpoint_on_real_services(aio_loop: None, tmp_path: Path) -> None
                 assert "csvbot_queue_oldest_job_age_seconds" in text
                 assert "csvbot_db_sessions_waiting" in text
                 assert "process_resident_memory_bytes" in text
+
+                # Every series the dashboard charts exists once the bot has polled and counted.
+                adapters.metrics.gauge("updates.in_flight", 0)
+                for name, label in (("updates", ""), ("uploads", "rejected:too_big"), ("retries", "x")):
+                    adapters.metrics.count(name, label)
+                adapters.metrics.count("telegram.429")
+                text = (await http.get("/metrics")).text
+                for series in dashboard_series():
+                    assert f"\n{series}" in text, f"the dashboard charts {series}, which nothing exports"
 
             # The claim older than the retention window was pruned at start, the other kept.
             with trio.fail_after(30):
