@@ -7,6 +7,10 @@
   terminal client so a person can act as a Telegram user.
 - ``sweep [--delete]``: compare blob storage with the uploads table; print blobs without
   an upload row (deleted with ``--delete``) and rows whose blob is missing, as JSON.
+
+``run``, ``worker`` and ``chat`` serve ``/metrics``, ``/healthz`` and ``/readyz`` on
+``METRICS_HOST:METRICS_PORT`` (see :mod:`adapters.ops`); ``SENTRY_DSN`` turns error
+tracking on, ``LOG_FORMAT=json`` writes JSON lines.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from typing import TextIO
 
 import trio
 
-from adapters.compose import RealConfig, asyncio_bridge, real_services
+from adapters.compose import RealConfig, asyncio_bridge, real_adapters, real_services
 from adapters.logging_sink import start_logging
+from adapters.ops.error_tracking import capture_crash, init_error_tracking, url_passwords
+from adapters.ops.runtime import run_ops
+from adapters.ops.settings import OpsSettings, ops_settings_from_env
 from bot.app import BotHandle, Roles, run_bot
 from bot.context import BotContext
 from bot.settings import settings_from_env
@@ -46,16 +53,19 @@ async def _stop_on_signal(
             return
 
 
-async def _serve(config: RealConfig, roles: Roles) -> None:
+async def _serve(config: RealConfig, roles: Roles, ops: OpsSettings) -> None:
     settings = settings_from_env()
-    async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as nursery:
-        handle: BotHandle = await nursery.start(
-            lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status)
-        )
-        await nursery.start(_stop_on_signal, handle)
+    async with asyncio_bridge(), real_adapters(config) as adapters, trio.open_nursery() as nursery:
+        await nursery.start(partial(run_ops, adapters, settings, ops, poller=roles.poller))
+        async with trio.open_nursery() as bot:
+            handle: BotHandle = await bot.start(
+                lambda task_status: run_bot(adapters.services, settings, roles=roles, task_status=task_status)
+            )
+            await bot.start(_stop_on_signal, handle)
+        nursery.cancel_scope.cancel()  # the bot has stopped: so do its probes and endpoint
 
 
-async def _chat(config: RealConfig, user_id: int, language: str) -> None:
+async def _chat(config: RealConfig, user_id: int, language: str, ops: OpsSettings) -> None:
     from sim.botapi.chat import run_chat
     from sim.botapi.server import serve_emulator
     from sim.botapi.world import BotApiWorld
@@ -65,15 +75,23 @@ async def _chat(config: RealConfig, user_id: int, language: str) -> None:
     async with trio.open_nursery() as outer:
         url: str = await outer.start(serve_emulator, world)
         local = dataclasses.replace(config, telegram_token=EMULATOR_TOKEN, telegram_url=url)
-        async with asyncio_bridge(), real_services(local) as services, trio.open_nursery() as inner:
-            handle: BotHandle = await inner.start(
-                lambda task_status: run_bot(
-                    services, settings, roles=Roles(name="chat"), task_status=task_status
+        async with asyncio_bridge(), real_adapters(local) as adapters, trio.open_nursery() as inner:
+            endpoint = await inner.start(partial(run_ops, adapters, settings, ops, poller=True))
+            async with trio.open_nursery() as bot:
+                handle: BotHandle = await bot.start(
+                    lambda task_status: run_bot(
+                        adapters.services, settings, roles=Roles(name="chat"), task_status=task_status
+                    )
                 )
-            )
-            print(f"Bot API emulator at {url}; you are user {user_id} ({language}). Type /start.", flush=True)
-            await run_chat(url, user_id, language)
-            handle.stop()
+                print(
+                    f"Bot API emulator at {url}; you are user {user_id} ({language}). Type /start.",
+                    flush=True,
+                )
+                if endpoint:
+                    print(f"metrics, health and readiness at {endpoint}/metrics /healthz /readyz", flush=True)
+                await run_chat(url, user_id, language)
+                handle.stop()
+            inner.cancel_scope.cancel()
         outer.cancel_scope.cancel()
 
 
@@ -110,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = RealConfig.from_env()
+    ops = ops_settings_from_env()
+    secrets = [*config.secrets, *url_passwords([config.database_url, config.redis_url])]
     log_stream: TextIO = sys.stderr
     if args.command == "chat":
         # The terminal is the chat; the bot's log goes to a file beside its data.
@@ -117,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         log_path = config.data_dir / "chat.log"
         log_stream = log_path.open("a", encoding="utf-8")
         print(f"bot log: {log_path}", flush=True)
-    listener = start_logging(config.secrets, level=logging.INFO, stream=log_stream)
+    listener = start_logging(
+        secrets, level=logging.INFO, stream=log_stream, json_lines=ops.log_format == "json"
+    )
+    dsn = ops.sentry_dsn.get_secret_value() if ops.sentry_dsn else None
+    if init_error_tracking(dsn, secrets, environment=ops.sentry_environment):
+        logging.getLogger("csvbot").info("error tracking on (Sentry)")
     runner: Callable[[], Awaitable[None]]
     outcome: list[int] = []  # the sweep's exit status
     try:
@@ -127,16 +152,20 @@ def main(argv: list[str] | None = None) -> int:
                     "Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr
                 )
                 return 2
-            runner = partial(_serve, config, Roles(name="bot"))
+            runner = partial(_serve, config, Roles(name="bot"), ops)
         elif args.command == "worker":
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
-            runner = partial(_serve, config, roles)
+            runner = partial(_serve, config, roles, ops)
         elif args.command == "sweep":
             runner = partial(_sweep, config, args.delete, outcome)
         else:
-            runner = partial(_chat, config, args.user_id, args.language)
-        trio.run(runner)
+            runner = partial(_chat, config, args.user_id, args.language, ops)
+        try:
+            trio.run(runner)
+        except Exception as exc:  # the process is ending on it: make sure it is seen
+            capture_crash(exc)
+            raise
     finally:
         listener.stop()
         if log_stream is not sys.stderr:

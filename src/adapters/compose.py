@@ -21,6 +21,9 @@ from adapters import embedded
 from adapters.cpu import ProcessCpuRunner, ThreadCpuRunner
 from adapters.local_blobs import LocalBlobStore
 from adapters.logging_sink import QueueLogSink
+from adapters.ops.error_tracking import ErrorTrackingLogSink
+from adapters.ops.prometheus import PrometheusMetrics
+from adapters.ops.runtime import OpsTargets
 from adapters.postgres.repository import open_postgres_repository
 from adapters.redis_client import RedisClient
 from adapters.redis_queue import RedisJobQueue
@@ -28,7 +31,6 @@ from adapters.redis_state import RedisConversationStore
 from adapters.supabase_storage import SupabaseBlobStore
 from adapters.system_clock import SystemClock
 from adapters.telegram_http import HttpTelegramApi
-from bot.metrics import MetricsRecorder
 from bot.ports import BlobStore, CpuRunner, Services
 
 
@@ -77,9 +79,22 @@ class RealConfig:
         return [s for s in (self.telegram_token, self.supabase_key) if s]
 
 
+def bot_id_of(token: str) -> int:
+    """A bot's id is the number before the colon of its token (0 when there is none)."""
+    head = token.partition(":")[0]
+    return int(head) if head.isdigit() else 0
+
+
 @asynccontextmanager
 async def real_services(config: RealConfig) -> AsyncIterator[Services]:
     """Open every adapter; the caller must already be inside ``trio_asyncio.open_loop()``."""
+    async with real_adapters(config) as adapters:
+        yield adapters.services
+
+
+@asynccontextmanager
+async def real_adapters(config: RealConfig) -> AsyncIterator[OpsTargets]:
+    """:func:`real_services`, with the concrete adapters that ``run_ops`` looks at."""
     async with AsyncExitStack() as stack:
         database_url = config.database_url
         redis_url = config.redis_url
@@ -93,7 +108,9 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
             )
             stack.push_async_callback(embedded.stop_embedded_redis_in_thread, config.data_dir / "redis")
 
-        repo = await open_postgres_repository(database_url, config.session_limit, config.db_schema)
+        repo = await open_postgres_repository(
+            database_url, config.session_limit, config.db_schema, bot_id=bot_id_of(config.telegram_token)
+        )
         stack.push_async_callback(repo.aclose)
 
         redis = RedisClient(redis_url)
@@ -121,17 +138,19 @@ async def real_services(config: RealConfig) -> AsyncIterator[Services]:
             if config.cpu == "process"
             else ThreadCpuRunner(config.cpu_workers)
         )
-        yield Services(
+        metrics = PrometheusMetrics()
+        services = Services(
             telegram=telegram,
             repo=repo,
             state=state,
             blobs=blobs,
             queue=queue,
             clock=SystemClock(),
-            log=QueueLogSink(),
+            log=ErrorTrackingLogSink(QueueLogSink()),
             cpu=cpu,
-            metrics=MetricsRecorder(),
+            metrics=metrics,
         )
+        yield OpsTargets(services, metrics, repo, queue, blobs)
 
 
 @asynccontextmanager

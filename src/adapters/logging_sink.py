@@ -4,11 +4,14 @@ The audit's blocker 1 was a synchronous FileHandler on the event loop: under an
 error storm every write blocked the loop, which caused more errors. Here
 ``emit`` only puts the record on an in-memory queue (``QueueHandler``); a
 ``QueueListener`` thread does the writing. Every record passes a filter that
-removes the bot token (httpx logs request URLs, and Bot API URLs contain it).
+removes the bot token (httpx logs request URLs, and Bot API URLs contain it), the
+other configured secrets and URL passwords. ``json_lines`` (``LOG_FORMAT=json``)
+writes one JSON object per line with the same fields.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import logging.handlers
@@ -16,8 +19,11 @@ import queue
 import re
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 _TOKEN_SHAPE = re.compile(r"\b\d{5,16}:[A-Za-z0-9_-]{30,}\b")
+# The password of a URL such as postgresql://user:password@host/db.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.IGNORECASE)
 
 
 class RedactSecrets(logging.Filter):
@@ -30,12 +36,22 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "<redacted>")
+        text = _URL_PASSWORD.sub(r"\g<head><redacted>", text)
         return _TOKEN_SHAPE.sub("<redacted>", text)
+
+    def redact_value(self, value: object) -> object:
+        """A structured field: numbers and booleans pass, anything else is redacted text."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.redact(str(value))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         record.msg = self.redact(message)
         record.args = None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {k: self.redact_value(v) for k, v in fields.items()}
         if record.exc_info:
             # Render the traceback now, redacted, so the raw one never reaches a handler.
             formatted = logging.Formatter().formatException(record.exc_info)
@@ -45,16 +61,41 @@ class RedactSecrets(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message; for the bot's own
+    events also ``event`` and each field as a key of its own."""
+
+    _RESERVED = frozenset({"ts", "level", "logger", "msg", "event", "exc"})
+
     def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        event = getattr(record, "event", None)
+        if event is not None:
+            line["event"] = event
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                line[f"field_{key}" if key in self._RESERVED else key] = value
         if record.exc_text:
             line["exc"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Keeps the (already redacted) traceback apart from the message, so a JSON line can
+    carry it as a field; the text formatter appends it as before."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        record.exc_info = None
+        record.stack_info = None
+        return record
 
 
 class QueueLogSink:
@@ -67,7 +108,8 @@ class QueueLogSink:
         if not self.logger.isEnabledFor(level):
             return
         payload = " ".join(f"{k}={v}" for k, v in fields.items())
-        self.logger.log(level, "%s %s", event, payload)
+        # The text line carries the fields in its message; JSON lines take them from ``extra``.
+        self.logger.log(level, "%s %s", event, payload, extra={"event": event, "fields": fields})
 
 
 def start_logging(
@@ -80,7 +122,7 @@ def start_logging(
         JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     redact = RedactSecrets(secrets)
-    queue_handler = logging.handlers.QueueHandler(records)
+    queue_handler = _QueueHandler(records)
     queue_handler.addFilter(redact)  # redact before the record crosses to the writer thread
     root = logging.getLogger()
     for old in list(root.handlers):

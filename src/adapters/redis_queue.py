@@ -176,5 +176,22 @@ class RedisJobQueue:
         """Entries in the stream: waiting plus delivered but not acknowledged."""
         return int(await self._client.call(self._client.raw.xlen, self._stream))
 
+    async def backlog(self) -> tuple[int, float | None]:
+        """(entries in the stream, enqueue time of the oldest in Unix seconds or None).
+
+        Acknowledged entries are deleted, so the first entry is the oldest unfinished
+        one; its id starts with the milliseconds at which Redis added it."""
+
+        async def length_and_first() -> list[Any]:
+            async with self._client.raw.pipeline(transaction=False) as pipe:
+                pipe.xlen(self._stream)
+                pipe.xrange(self._stream, count=1)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        length, first = await self._client.call(length_and_first)
+        oldest = float(str(first[0][0]).partition("-")[0]) / 1000.0 if first else None
+        return int(length), oldest
+
 
 __all__ = ["RedisJobQueue"]

@@ -116,10 +116,14 @@ class Router:
         if update_id in self._claimed_here:
             return True
         try:
-            claimed = await self.ctx.db(self.ctx.services.repo.claim_update, update_id)
+            claimed = await self.ctx.db(
+                self.ctx.services.repo.claim_update, update_id, self.ctx.services.clock.now()
+            )
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
             return True
+        if not claimed:
+            self.ctx.log.debug("update.duplicate_dropped", update_id=update_id)
         if claimed:
             if len(self._claimed_here) >= CLAIMED_MEMORY:
                 self._claimed_here.pop(next(iter(self._claimed_here)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -30,12 +31,22 @@ class Summary:
     outcomes: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What a recorder knows right now, for ``/stats`` (no caller reads a recorder's internals)."""
+
+    operations: Mapping[str, Summary]
+    counters: Mapping[tuple[str, str], int]
+    gauges: Mapping[str, float]
+
+
 @dataclass(slots=True)
 class MetricsRecorder:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     gauges: dict[str, float] = field(default_factory=dict)
     gauge_peaks: dict[str, float] = field(default_factory=dict)
+    counters: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
     def observe(self, name: str, seconds: float, outcome: str) -> None:
         self.latencies[name].append(seconds)
@@ -45,6 +56,12 @@ class MetricsRecorder:
         self.gauges[name] = value
         if value > self.gauge_peaks.get(name, -math.inf):
             self.gauge_peaks[name] = value
+
+    def count(self, name: str, label: str = "", amount: int = 1) -> None:
+        self.counters[(name, label)] += amount
+
+    def snapshot(self) -> MetricsSnapshot:
+        return MetricsSnapshot(self.summary(), dict(self.counters), dict(self.gauges))
 
     def summary(self) -> dict[str, Summary]:
         out: dict[str, Summary] = {}

@@ -33,6 +33,7 @@ from bot.domain import (
     Update,
     Upload,
 )
+from bot.metrics import MetricsSnapshot
 
 
 class TelegramApi(Protocol):
@@ -78,8 +79,13 @@ class Repository(Protocol):
     """Postgres, seen as domain operations. Each method is ONE short transaction
     that contains only database work, and rolls back on any error."""
 
-    async def claim_update(self, update_id: int) -> bool:
-        """Record that an update took effect; False if it already had."""
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """Record that an update of this bot took effect; False if it already had."""
+        ...
+
+    async def prune_processed_updates(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` update claims made before ``before``, oldest first;
+        how many were forgotten (call again while it returns ``limit``)."""
         ...
 
     async def upsert_user(self, user_id: int, language: str) -> None: ...
@@ -244,6 +250,10 @@ class Metrics(Protocol):
     def observe(self, name: str, seconds: float, outcome: str) -> None: ...
 
     def gauge(self, name: str, value: float) -> None: ...
+
+    def count(self, name: str, label: str = "", amount: int = 1) -> None: ...
+
+    def snapshot(self) -> MetricsSnapshot: ...
 
 
 @dataclass(frozen=True, slots=True)

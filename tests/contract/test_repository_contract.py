@@ -59,9 +59,37 @@ async def record(b: Backend, update_id: int, user_id: int = 1, when: float = 0.0
 
 
 async def test_claim_update_once(backend: Backend) -> None:
-    assert await backend.repo.claim_update(7) is True
-    assert await backend.repo.claim_update(7) is False
-    assert await backend.repo.claim_update(8) is True
+    assert await backend.repo.claim_update(7, at(0)) is True
+    assert await backend.repo.claim_update(7, at(0)) is False
+    assert await backend.repo.claim_update(8, at(0)) is True
+
+
+async def test_update_claims_are_per_bot(backend: Backend) -> None:
+    # Telegram numbers updates per bot, and one database may serve several bots.
+    other = backend.repo.for_bot(42)
+    assert await backend.repo.claim_update(7, at(0)) is True
+    assert await other.claim_update(7, at(0)) is True
+    assert await other.claim_update(7, at(1)) is False
+    assert await other.record_upload(upload_msg(8), new_id(), new_id(), at(0)) is not None
+    assert await backend.repo.claim_update(8, at(0)) is True
+    assert await other.claim_update(8, at(0)) is False
+
+
+async def test_prune_forgets_old_claims_oldest_first_in_batches(backend: Backend) -> None:
+    repo, other = backend.repo, backend.repo.for_bot(42)
+    for update_id in range(1, 6):  # claimed at 10, 20, ... 50 s
+        assert await repo.claim_update(update_id, at(10 * update_id)) is True
+    await record(backend, 6, when=25.0)  # an upload's claim expires like the others
+    assert await other.claim_update(1, at(5)) is True
+    assert await repo.prune_processed_updates(at(30), 2) == 2  # the oldest: other's 1, then 1
+    assert await other.claim_update(1, at(60)) is True  # forgotten: may be claimed again
+    assert await repo.claim_update(2, at(60)) is False  # still remembered
+    assert await repo.prune_processed_updates(at(30), 10) == 2  # 2 (at 20) and 6 (at 25)
+    assert await repo.prune_processed_updates(at(30), 10) == 0
+    assert await repo.prune_processed_updates(at(1000), 0) == 0
+    assert await repo.claim_update(6, at(60)) is True
+    assert await repo.claim_update(3, at(60)) is False
+    assert (await backend.counts())["processed_updates"] == 5  # 3, 4, 5, 6 and other's 1
 
 
 async def test_user_language(backend: Backend) -> None:
@@ -99,7 +127,7 @@ async def test_record_upload_creates_user_upload_job_and_claim(backend: Backend)
     )
     assert await repo.get_job(job_id) == job
     assert await repo.get_user_language(42) == "ru"
-    assert await repo.claim_update(100) is False  # the same claim table
+    assert await repo.claim_update(100, at(0)) is False  # the same claim table
     [upload] = await repo.list_uploads(42, 10)
     assert (upload.upload_id, upload.file_name, upload.file_size, upload.created_at) == (
         upload_id,
@@ -128,7 +156,7 @@ async def test_record_upload_keeps_existing_language(backend: Backend) -> None:
 
 
 async def test_record_upload_claimed_by_claim_update_does_nothing(backend: Backend) -> None:
-    assert await backend.repo.claim_update(9) is True
+    assert await backend.repo.claim_update(9, at(0)) is True
     assert await backend.repo.record_upload(upload_msg(9), new_id(), new_id(), at(0)) is None
     assert await backend.repo.list_uploads(1, 10) == []
 
@@ -141,7 +169,7 @@ async def test_failed_record_upload_changes_nothing(backend: Backend) -> None:
     with pytest.raises(PortError):
         await backend.repo.record_upload(upload_msg(3), new_id(), job.job_id, at(1))  # job id taken
     assert await backend.counts() == before
-    assert await backend.repo.claim_update(2) is True  # the claim was rolled back with the rest
+    assert await backend.repo.claim_update(2, at(0)) is True  # the claim was rolled back with the rest
 
 
 async def test_ids_are_canonical_and_unknown_ids_are_absent(backend: Backend) -> None:
@@ -448,7 +476,7 @@ async def test_delete_user_data(backend: Backend) -> None:
     assert await repo.get_result(newer.job_id) is None
     assert await repo.get_job(other.job_id) is not None
     assert await repo.get_user_language(2) == "en"
-    assert await repo.claim_update(1) is False  # update ids are not personal data: dedupe survives
+    assert await repo.claim_update(1, at(0)) is False  # update ids are not personal data: dedupe survives
     assert await repo.delete_user_data(1) == []
     counts = await backend.counts()
     assert (counts["users"], counts["uploads"], counts["jobs"], counts["results"]) == (1, 1, 1, 0)
@@ -529,7 +557,7 @@ async def test_session_limit_survives_cancellation(backend: Backend) -> None:
         assert job is not None and update_id in recorded
         assert await repo.get_job(job.job_id) == job
     for update_id in attempted:  # claimed exactly when recorded
-        assert await repo.claim_update(update_id) is (update_id not in recorded)
+        assert await repo.claim_update(update_id, at(0)) is (update_id not in recorded)
 
 
 async def test_admin_audit_log_newest_first(backend: Backend) -> None:

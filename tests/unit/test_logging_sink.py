@@ -1,4 +1,5 @@
 import io
+import json
 import logging
 import threading
 
@@ -57,3 +58,32 @@ def test_emitting_never_waits_for_a_stalled_writer():
         stream.release.set()
         listener.stop()
     assert stream.getvalue().count("storm") == 5000
+
+
+def test_json_lines_carry_the_event_and_its_fields_scrubbed():
+    stream = io.StringIO()
+    listener = start_logging([TOKEN, "sb-secret-key"], stream=stream, json_lines=True)
+    try:
+        QueueLogSink().emit(
+            logging.WARNING,
+            "job.failed",
+            {"job_id": "j-1", "attempt": 2, "error": f"bot{TOKEN} key=sb-secret-key", "level": "x"},
+        )
+        logging.getLogger("csvbot").warning("db at postgresql://bot:hunter2@db:5432/csv is down")
+        try:
+            raise RuntimeError(TOKEN)
+        except RuntimeError:
+            logging.getLogger("csvbot").exception("crash")
+    finally:
+        listener.stop()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 3  # one object per line, the traceback inside its record
+    first = lines[0]
+    assert first["level"] == "warning" and first["logger"] == "csvbot" and first["event"] == "job.failed"
+    assert first["job_id"] == "j-1" and first["attempt"] == 2 and first["field_level"] == "x"
+    assert first["error"] == "bot<redacted> key=<redacted>"
+    assert first["msg"].startswith("job.failed job_id=j-1 attempt=2")
+    assert lines[1]["msg"] == "db at postgresql://bot:<redacted>@db:5432/csv is down"
+    assert "RuntimeError" in lines[2]["exc"]
+    text = stream.getvalue()
+    assert TOKEN not in text and "sb-secret-key" not in text and "hunter2" not in text

@@ -100,6 +100,11 @@ class SessionPool:
     def free_permits(self) -> int:
         return self._permits.value
 
+    @property
+    def sessions_waiting(self) -> int:
+        """Transactions queued for a session right now."""
+        return self._permits.statistics().tasks_waiting
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Connection]:
         """A connection for one transaction, under the session limit.

@@ -15,7 +15,10 @@ Semantics shared with ``sim.memory.MemoryRepository`` (the contract suite in
 - job steps only move forward; a finished job (done/failed) stays finished:
   ``start_attempt`` returns None and ``finish_job`` does nothing for it;
 - ``save_result`` keeps the first payload saved for a job;
-- uploads are listed and returned newest first (ties by id, descending).
+- uploads are listed and returned newest first (ties by id, descending);
+- an update claim belongs to the repository's bot (``bot_id``; ``for_bot`` gives the
+  same tables for another bot) and carries its time; ``prune_processed_updates``
+  deletes claims older than a moment, oldest first, one bounded batch per call.
 """
 
 from __future__ import annotations
@@ -121,12 +124,29 @@ async def _admin_actions(tx: Tx, limit: int) -> list[AdminAction]:
     return [AdminAction(int(r[0]), str(r[1]), str(r[2]), _utc(r[3])) for r in rows]
 
 
-async def _claim_update(tx: Tx, update_id: int) -> bool:
+async def _claim(tx: Tx, bot_id: int, update_id: int, now: datetime) -> bool:
     row = await tx.one(
-        "INSERT INTO processed_updates (update_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING update_id",
-        (update_id,),
+        "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING RETURNING update_id",
+        (bot_id, update_id, now),
     )
     return row is not None
+
+
+async def _prune_processed_updates(tx: Tx, before: datetime, limit: int) -> int:
+    # One bounded batch: a short transaction that locks only the rows it deletes.
+    rows = await tx.run(
+        "DELETE FROM processed_updates WHERE (bot_id, update_id) IN ("
+        "  SELECT bot_id, update_id FROM processed_updates WHERE processed_at < %s"
+        "  ORDER BY processed_at LIMIT %s FOR UPDATE SKIP LOCKED"
+        ") RETURNING 1",
+        (before, limit),
+    )
+    return len(rows)
+
+
+async def _ping(tx: Tx) -> None:
+    await tx.one("SELECT 1")
 
 
 async def _upsert_user(tx: Tx, user_id: int, language: str) -> None:
@@ -149,14 +169,9 @@ async def _set_user_language(tx: Tx, user_id: int, language: str) -> None:
 
 
 async def _record_upload(
-    tx: Tx, new: NewUpload, upload_id: uuid.UUID, job_id: uuid.UUID, now: datetime
+    tx: Tx, bot_id: int, new: NewUpload, upload_id: uuid.UUID, job_id: uuid.UUID, now: datetime
 ) -> Job | None:
-    claimed = await tx.one(
-        "INSERT INTO processed_updates (update_id, processed_at) VALUES (%s, %s) "
-        "ON CONFLICT DO NOTHING RETURNING update_id",
-        (new.update_id, now),
-    )
-    if claimed is None:
+    if not await _claim(tx, bot_id, new.update_id, now):
         return None
     await tx.run(
         "INSERT INTO users (id, language, created_at) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
@@ -369,9 +384,15 @@ class PostgresRepository:
     """``bot.ports.Repository`` on Postgres. Build it with :func:`open_postgres_repository`."""
 
     def __init__(
-        self, pool: SessionPool, *, schema: str | None = None, statement_timeout_ms: int = 10_000
+        self,
+        pool: SessionPool,
+        *,
+        schema: str | None = None,
+        statement_timeout_ms: int = 10_000,
+        bot_id: int = 0,
     ) -> None:
         self._pool = pool
+        self._bot_id = bot_id  # update claims are this bot's (see claim_update)
         self._schema = None if schema is None else check_schema_name(schema)
         self._search_path = None if schema is None else f'"{schema}"'
         self._statement_timeout_ms = statement_timeout_ms
@@ -393,6 +414,16 @@ class PostgresRepository:
     def pool(self) -> SessionPool:
         return self._pool
 
+    @property
+    def bot_id(self) -> int:
+        return self._bot_id
+
+    def for_bot(self, bot_id: int) -> PostgresRepository:
+        """The same database and sessions, claiming updates for another bot."""
+        return PostgresRepository(
+            self._pool, schema=self._schema, statement_timeout_ms=self._statement_timeout_ms, bot_id=bot_id
+        )
+
     async def _run(self, body: TxBody[T]) -> T:
         try:
             async with self._pool.session() as conn:
@@ -413,10 +444,21 @@ class PostgresRepository:
     async def aclose(self) -> None:
         await self._pool.aclose()
 
+    async def ping(self) -> None:
+        """Health check: one round trip through the session limiter."""
+        await self._run(_ping)
+
     # ---- Repository port
 
-    async def claim_update(self, update_id: int) -> bool:
-        return await self._run(functools.partial(_claim_update, update_id=update_id))
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        return await self._run(
+            functools.partial(_claim, bot_id=self._bot_id, update_id=update_id, now=_utc(now))
+        )
+
+    async def prune_processed_updates(self, before: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        return await self._run(functools.partial(_prune_processed_updates, before=_utc(before), limit=limit))
 
     async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
         await self._run(
@@ -442,7 +484,12 @@ class PostgresRepository:
     async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
         return await self._run(
             functools.partial(
-                _record_upload, new=new, upload_id=_uuid(upload_id), job_id=_uuid(job_id), now=_utc(now)
+                _record_upload,
+                bot_id=self._bot_id,
+                new=new,
+                upload_id=_uuid(upload_id),
+                job_id=_uuid(job_id),
+                now=_utc(now),
             )
         )
 
@@ -561,11 +608,13 @@ async def open_postgres_repository(
     statement_timeout_s: float = 10.0,
     application_name: str = "csvbot",
     max_idle_s: float = 60.0,
+    bot_id: int = 0,
 ) -> PostgresRepository:
     """Open the repository and bring the schema up to date.
 
     Must run inside ``trio_asyncio.open_loop()``; close with ``aclose()``.
-    ``schema`` puts every table in that schema (tests isolate themselves so)."""
+    ``schema`` puts every table in that schema (tests isolate themselves so);
+    ``bot_id`` is the bot whose updates it claims (the number before the token's colon)."""
     statement_timeout_ms = max(1, round(statement_timeout_s * 1000))
     connect = connector(
         url,
@@ -574,7 +623,7 @@ async def open_postgres_repository(
         application_name=application_name,
     )
     pool = SessionPool(connect, session_limit, max_idle_s=max_idle_s)
-    repo = PostgresRepository(pool, schema=schema, statement_timeout_ms=statement_timeout_ms)
+    repo = PostgresRepository(pool, schema=schema, statement_timeout_ms=statement_timeout_ms, bot_id=bot_id)
     try:
         await repo.migrate()
     except BaseException:

@@ -16,6 +16,8 @@ leaves nothing half-written, like a rolled-back transaction.
 
 from __future__ import annotations
 
+import copy
+import heapq
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -102,7 +104,9 @@ class _ResultRow:
 class MemoryRepository:
     """``bot.ports.Repository`` in memory."""
 
-    def __init__(self, session_limit: int | None = None, *, in_session: InSession | None = None) -> None:
+    def __init__(
+        self, session_limit: int | None = None, *, in_session: InSession | None = None, bot_id: int = 0
+    ) -> None:
         if session_limit is not None and session_limit < 1:
             raise ValueError("session limit must be at least 1")
         self.session_limit = session_limit
@@ -111,7 +115,8 @@ class MemoryRepository:
         self.sessions_in_use = 0
         self.max_sessions_in_use = 0
         self._users: dict[int, str] = {}
-        self._processed: set[int] = set()
+        self._bot_id = bot_id
+        self._processed: dict[tuple[int, int], datetime] = {}  # (bot, update) -> claimed at
         self._audit: list[AdminAction] = []
         self._uploads: dict[uuid.UUID, _UploadRow] = {}
         self._jobs: dict[uuid.UUID, _JobRow] = {}
@@ -181,12 +186,29 @@ class MemoryRepository:
 
     # ---------------------------------------------------------------- Repository port
 
-    async def claim_update(self, update_id: int) -> bool:
+    def for_bot(self, bot_id: int) -> MemoryRepository:
+        """The same tables, claiming updates for another bot (session counters are its own)."""
+        view = copy.copy(self)
+        view._bot_id = bot_id
+        return view
+
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
         async with self._session("claim_update"):
-            if update_id in self._processed:
+            key = (self._bot_id, update_id)
+            if key in self._processed:
                 return False
-            self._processed.add(update_id)
+            self._processed[key] = _utc(now)
             return True
+
+    async def prune_processed_updates(self, before: datetime, limit: int) -> int:
+        async with self._session("prune_processed_updates"):
+            cutoff = _utc(before)
+            old = heapq.nsmallest(
+                max(0, limit), ((at, key) for key, at in self._processed.items() if at < cutoff)
+            )
+            for _, key in old:
+                del self._processed[key]
+            return len(old)
 
     async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
         async with self._session("record_admin_action"):
@@ -215,12 +237,12 @@ class MemoryRepository:
     async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
         upload_key, job_key, at = uuid.UUID(upload_id), uuid.UUID(job_id), _utc(now)
         async with self._session("record_upload"):
-            if new.update_id in self._processed:
+            if (self._bot_id, new.update_id) in self._processed:
                 return None
             if upload_key in self._uploads or job_key in self._jobs:
                 # Postgres fails the transaction on the primary key; nothing is kept.
                 raise PortError("memory: duplicate upload or job id")
-            self._processed.add(new.update_id)
+            self._processed[(self._bot_id, new.update_id)] = at
             self._users.setdefault(new.user_id, new.language)
             self._uploads[upload_key] = _UploadRow(
                 id=upload_key,

@@ -1,0 +1,1 @@
+"""Running the bot for months: metrics, probes, error tracking, data that expires."""
