@@ -20,7 +20,7 @@ import trio
 from adapters.telegram_http import HttpTelegramApi
 from bot.domain import InlineButton, TgUser
 from bot.errors import ServiceUnavailable, TelegramConflict, TelegramError, TelegramRetryAfter
-from sim.botapi.records import SentRecord
+from sim.fakes.telegram.records import SentRecord
 
 from .telegram_fixtures import (
     TOKEN,

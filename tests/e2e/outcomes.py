@@ -20,9 +20,9 @@ import trio
 
 from bot.domain import TgUser
 from bot.errors import PortError
-from sim.botapi.records import SentRecord
-from sim.botapi.world import BotApiWorld
-from sim.workload import ReplyClassifier
+from sim.fakes.telegram.records import SentRecord
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.workload import ReplyClassifier
 
 # The simulator's classifier matches whole message templates (in both languages), so a
 # notice such as "still trying" is never taken for a failure that merely starts alike.

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from sim.__main__ import EXIT_INVARIANT, EXIT_OK, EXIT_USAGE, main
-from sim.kernel import first_divergence
-from sim.runner import run_scenario, simulate
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.simulator.kernel import first_divergence
+from sim.simulator.runner import run_scenario, simulate
+from sim.simulator.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scenarios" / "smoke.toml"

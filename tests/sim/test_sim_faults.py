@@ -12,11 +12,11 @@ from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramRetryAfter
 from bot.guard import Guard
 from bot.metrics import MetricsRecorder
 from bot.settings import Settings
-from sim.faults import FaultStats, ServiceFaults, session_hook, unwrap, wrap_port
-from sim.kernel import RngStreams, Trace
-from sim.memory.blobs import MemoryBlobStore
-from sim.memory.repository import MemoryRepository
-from sim.scenario import Fault, Latency, ServiceModel
+from sim.fakes.blobs import MemoryBlobStore
+from sim.fakes.repository import MemoryRepository
+from sim.simulator.faults import FaultStats, ServiceFaults, session_hook, unwrap, wrap_port
+from sim.simulator.kernel import RngStreams, Trace
+from sim.simulator.scenario import Fault, Latency, ServiceModel
 
 
 def _faults(service: str, *faults: Fault, latency: Latency | None = None, seed: int = 1) -> ServiceFaults:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import (
+from sim.simulator.scenario import (
     DEFAULT_INVARIANTS,
     Latency,
     ScenarioError,

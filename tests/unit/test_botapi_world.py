@@ -14,11 +14,11 @@ import trio.testing
 from adapters.telegram_http import HttpTelegramApi
 from bot.domain import TgUser
 from bot.errors import TelegramRetryAfter
-from sim.botapi.chat import ChatView, run_chat, safe_file_name
-from sim.botapi.control import ControlError, EmulatorControl
-from sim.botapi.entities import EntityError, html_to_text, strip_html, utf16_len
-from sim.botapi.server import running_emulator
-from sim.botapi.world import BotApiError, BotApiWorld
+from sim.emulators.botapi_server import running_emulator
+from sim.emulators.chat import ChatView, run_chat, safe_file_name
+from sim.emulators.control import ControlError, EmulatorControl
+from sim.fakes.telegram.entities import EntityError, html_to_text, strip_html, utf16_len
+from sim.fakes.telegram.world import BotApiError, BotApiWorld
 
 TOKEN = "42:world-test-token"
 ANN = TgUser(id=7, language_code="en", first_name="Ann")

@@ -15,7 +15,7 @@ import trio
 from bot.app import BotHandle, Roles
 from bot.ports import Services
 from bot.settings import Settings
-from sim.kernel.trace import Trace
+from sim.simulator.kernel.trace import Trace
 
 BotMain = Callable[..., Awaitable[None]]  # run_bot's shape: (services, settings, *, roles, task_status)
 

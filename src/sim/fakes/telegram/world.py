@@ -14,7 +14,7 @@ Fidelity notes (where the emulator is simpler than Telegram):
 - returned messages carry the visible text but no ``entities``;
 - "message is not modified" compares raw text, parse mode and keyboard;
 - callback queries never expire, but can be answered only once;
-- HTML is checked as described in :mod:`sim.botapi.entities`; Markdown is not checked.
+- HTML is checked as described in :mod:`sim.fakes.telegram.entities`; Markdown is not checked.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any, Literal
 import trio
 
 from bot.domain import InlineKeyboard, TgUser
-from sim.botapi import wire
-from sim.botapi.entities import PARSE_MODES, EntityError, utf16_len, visible_text
-from sim.botapi.records import SentKind, SentRecord, StoredFile, UserAction
+from sim.fakes.telegram import wire
+from sim.fakes.telegram.entities import PARSE_MODES, EntityError, utf16_len, visible_text
+from sim.fakes.telegram.records import SentKind, SentRecord, StoredFile, UserAction
 
 JsonDict = dict[str, Any]
 

@@ -68,7 +68,7 @@ class Report:
     success_rate: float = 1.0  # good files analysed, bad ones refused with a reason
     timeouts: int = 0  # named deadlines that expired
     retries: int = 0  # retried calls (Telegram, storage)
-    expectations: dict[str, bool] = field(default_factory=dict)  # see sim.expect
+    expectations: dict[str, bool] = field(default_factory=dict)  # see sim.simulator.expect
     story: list[str] = field(default_factory=list)  # plain sentences on what the run showed
     details: dict[str, Any] = field(default_factory=dict)  # faults, logs, cpu, gauges, errors
     replay: dict[str, str] = field(default_factory=dict)  # what a replay must match

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bot.settings import DEFAULT_DEADLINES, Settings
-from sim.cpu import CpuCost
+from sim.fakes.cpu import CpuCost
 
 SERVICES = ("telegram", "repo", "state", "blobs", "queue")
 PER_CALL_FAULTS = ("latency", "error", "hang", "disconnect", "rate_limit")

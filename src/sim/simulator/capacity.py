@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.runner import run_scenario
-from sim.scenario import Scenario, load_scenario, merge_tables, parse_scenario
+from sim.simulator.runner import run_scenario
+from sim.simulator.scenario import Scenario, load_scenario, merge_tables, parse_scenario
 
 AUDIT_ESTIMATES = {2: 500, 3: 1000, 4: 2000, 5: 3000}
 SLICE_S = 600.0  # simulated slice of the hour

@@ -25,11 +25,11 @@ import trio
 
 from bot.domain import TgUser
 from bot.i18n import SUPPORTED, t
-from sim.botapi.records import SentRecord
-from sim.botapi.world import BotApiWorld
-from sim.kernel.rng import RngStreams
-from sim.kernel.trace import Trace
-from sim.scenario import Users
+from sim.fakes.telegram.records import SentRecord
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.scenario import Users
 
 FIRST_USER_ID = 10_000
 

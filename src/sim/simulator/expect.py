@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sim.scenario import Expect
+from sim.simulator.scenario import Expect
 
 if TYPE_CHECKING:
-    from sim.report import Report
+    from sim.simulator.report import Report
 
 
 def evaluate(report: Report, expect: Expect) -> dict[str, bool]:

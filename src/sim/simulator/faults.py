@@ -31,9 +31,9 @@ from typing import Any, TypeVar, cast
 import trio
 
 from bot.errors import ServiceUnavailable, TelegramRetryAfter
-from sim.kernel.rng import RngStreams
-from sim.kernel.trace import Trace
-from sim.scenario import PER_CALL_FAULTS, Fault, Latency, ServiceModel
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.scenario import PER_CALL_FAULTS, Fault, Latency, ServiceModel
 
 T = TypeVar("T")
 

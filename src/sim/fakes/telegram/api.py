@@ -21,7 +21,7 @@ from adapters.telegram_http import (
     unavailable,
 )
 from bot.domain import InlineKeyboard, SentMessage, TgFile, Update
-from sim.botapi.world import BotApiError, BotApiUnavailable, BotApiWorld
+from sim.fakes.telegram.world import BotApiError, BotApiUnavailable, BotApiWorld
 
 T = TypeVar("T")
 

@@ -20,19 +20,19 @@ import trio
 from trio.testing import MockClock
 
 from bot.app import Roles, run_bot
-from sim.botapi.world import BotApiWorld
-from sim.clock import SIM_EPOCH
-from sim.compose import SIM_TOKEN, SimStack, build_stack
-from sim.expect import contrast_story, evaluate
-from sim.kernel.determinism import hash_seed_pinned, seeded_scheduler
-from sim.kernel.escape import install_socket_guards, threads_forbidden
-from sim.kernel.rng import RngStreams
-from sim.kernel.supervisor import BotMain, BotSupervisor
-from sim.kernel.trace import Trace
-from sim.log_sink import SimLogSink
-from sim.report import Report, latency_table, replay_header
-from sim.scenario import Fault, Scenario, contrast_scenario
-from sim.workload import ANALYSED, FAILED, LOST, Workload
+from sim.fakes.clock import SIM_EPOCH
+from sim.fakes.log_sink import SimLogSink
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.expect import contrast_story, evaluate
+from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
+from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.report import Report, latency_table, replay_header
+from sim.simulator.scenario import Fault, Scenario, contrast_scenario
+from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload
 
 _EPOCH_S = SIM_EPOCH.timestamp()
 _CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)

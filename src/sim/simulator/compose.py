@@ -15,19 +15,19 @@ from trio.testing import MockClock
 
 from bot.metrics import MetricsRecorder
 from bot.ports import Services
-from sim.botapi.sim_adapter import SimTelegramApi
-from sim.botapi.world import BotApiWorld
-from sim.clock import SimWallClock
-from sim.cpu import SimCpuRunner
-from sim.faults import FaultStats, ServiceFaults, session_hook, wrap_port
-from sim.kernel.rng import RngStreams
-from sim.kernel.trace import Trace
-from sim.log_sink import SimLogSink
-from sim.memory.blobs import MemoryBlobStore
-from sim.memory.queue import MemoryJobQueue
-from sim.memory.repository import MemoryRepository
-from sim.memory.state import MemoryConversationStore
-from sim.scenario import Scenario
+from sim.fakes.blobs import MemoryBlobStore
+from sim.fakes.clock import SimWallClock
+from sim.fakes.cpu import SimCpuRunner
+from sim.fakes.log_sink import SimLogSink
+from sim.fakes.queue import MemoryJobQueue
+from sim.fakes.repository import MemoryRepository
+from sim.fakes.state import MemoryConversationStore
+from sim.fakes.telegram.api import SimTelegramApi
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.faults import FaultStats, ServiceFaults, session_hook, wrap_port
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.scenario import Scenario
 
 # Shaped like a real token (digits, colon, secret) so the adapters accept it; the
 # log sink watches for it to make sure no log line ever carries it.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import trio
 from trio.testing import MockClock
 
-from sim.kernel.trace import Trace
+from sim.simulator.kernel.trace import Trace
 
 _MAX_FIELD_CHARS = 60
 

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 from trio.testing import MockClock
 
-from sim.kernel.trace import Trace
+from sim.simulator.kernel.trace import Trace
 
 
 @dataclass(frozen=True, slots=True)

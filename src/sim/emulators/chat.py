@@ -1,6 +1,14 @@
-"""Talk to the bot through the emulator from a terminal, as one user.
+"""Talk to the bot through the Bot API emulator from a terminal, as one user (``just chat``).
 
-    python -m sim.botapi.chat --url http://127.0.0.1:8081 --user 1001 --lang ru
+    python -m sim.emulators.chat [--user-id 1001] [--language ru]
+    python -m sim.emulators.chat --url http://127.0.0.1:8081   # an emulator already running
+
+Without ``--url`` it serves a fresh emulator on a free local port and starts the real
+bot (``python -m adapters run``, real adapters, embedded Postgres/Redis unless
+``DATABASE_URL``/``REDIS_URL`` are set) as a child process pointed at it, its log in
+``$CSVBOT_DATA_DIR/chat.log``. A process boundary, not an import: the emulators and
+the real adapters stay out of each other's code. Leaving the chat stops the bot with
+SIGTERM, which it handles gracefully.
 
 Type text to send it. ``/upload path/to/file.csv`` sends a file as a document,
 ``/press N`` presses button N of the newest message that has buttons, ``/quit``
@@ -14,20 +22,29 @@ This is a tool for people, outside simulation: it reads stdin in a thread.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
 
 from bot.domain import TgUser
-from sim.botapi.control import ControlError, EmulatorControl
-from sim.botapi.entities import strip_html
+from sim.emulators.botapi_server import serve_emulator
+from sim.emulators.control import ControlError, EmulatorControl
+from sim.fakes.telegram.entities import strip_html
+from sim.fakes.telegram.world import BotApiWorld
 
+EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"  # noqa: S105 (the emulator's, not a secret)
 POLL_WAIT_S = 20.0
 RETRY_S = 1.0
+BOT_STOP_GRACE_S = 30.0  # the bot's own graceful shutdown is bounded well below this
 
 
 def safe_file_name(name: str | None) -> str:
@@ -150,14 +167,60 @@ async def run_chat(
         await control.aclose()
 
 
+async def _stop_gracefully(process: trio.Process) -> None:
+    """How a cancelled bot process is stopped: SIGTERM, then SIGKILL after the grace."""
+    process.send_signal(signal.SIGTERM)
+    with trio.move_on_after(BOT_STOP_GRACE_S):
+        await process.wait()
+        return
+    process.kill()
+
+
+async def chat_with_local_bot(user_id: int, language_code: str, bot_log: Path) -> None:
+    """Serve an emulator, run the real bot against it in a child process, chat until /quit."""
+    world = BotApiWorld(token=EMULATOR_TOKEN)
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": EMULATOR_TOKEN}
+    await trio.Path(bot_log.parent).mkdir(parents=True, exist_ok=True)
+    with bot_log.open("a", encoding="utf-8") as log:
+        async with trio.open_nursery() as nursery:
+            url: str = await nursery.start(serve_emulator, world)
+            env["TELEGRAM_API_URL"] = url
+            nursery.start_soon(
+                partial(
+                    trio.run_process,
+                    [sys.executable, "-m", "adapters", "run"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    check=False,
+                    deliver_cancel=_stop_gracefully,
+                )
+            )
+            _say(f"Bot API emulator at {url}; the bot is starting (log: {bot_log}). Type /start.")
+            await run_chat(url, user_id, language_code)
+            nursery.cancel_scope.cancel()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Chat with the bot through the Bot API emulator")
-    parser.add_argument("--url", default="http://127.0.0.1:8081", help="the emulator's base URL")
-    parser.add_argument("--user", type=int, default=1001, help="your Telegram user id (= the chat id)")
-    parser.add_argument("--lang", default="en", help="your language_code, e.g. ru or en")
+    parser.add_argument(
+        "--url", default=None, help="an emulator already running (default: start one and the bot)"
+    )
+    parser.add_argument(
+        "--user-id", "--user", type=int, default=1001, help="your Telegram user id (= the chat id)"
+    )
+    parser.add_argument("--language", "--lang", default="ru", help="your language_code, e.g. ru or en")
+    parser.add_argument(
+        "--bot-log", type=Path, default=None, help="the bot's log (default: $CSVBOT_DATA_DIR/chat.log)"
+    )
     args = parser.parse_args(argv)
+    bot_log = args.bot_log or Path(os.environ.get("CSVBOT_DATA_DIR", ".data")) / "chat.log"
     try:
-        trio.run(run_chat, args.url, args.user, args.lang)
+        if args.url:
+            trio.run(run_chat, args.url, args.user_id, args.language)
+        else:
+            trio.run(chat_with_local_bot, args.user_id, args.language, bot_log)
     except KeyboardInterrupt:
         pass
 

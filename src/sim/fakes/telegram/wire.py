@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain import InlineButton, InlineKeyboard, TgUser
-from sim.botapi.records import SentRecord
+from sim.fakes.telegram.records import SentRecord
 
 JsonDict = dict[str, Any]
 

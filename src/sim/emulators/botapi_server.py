@@ -3,9 +3,9 @@
 - ``/bot<token>/<method>``: the Bot API (GET query, POST JSON, urlencoded or multipart).
 - ``/file/bot<token>/<file_path>``: file downloads.
 - ``/_emu/...``: the control API for tests and for people acting as users (see
-  :mod:`sim.botapi.control` for a client).
+  :mod:`sim.emulators.control` for a client).
 
-Run standalone: ``python -m sim.botapi.server --port 8081 --token 123456:TEST``.
+Run standalone: ``python -m sim.emulators.botapi_server --port 8081 --token 123456:TEST``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.domain import TgUser
-from sim.botapi import wire
-from sim.botapi.world import NOT_FOUND, BotApiError, BotApiUnavailable, BotApiWorld
+from sim.fakes.telegram import wire
+from sim.fakes.telegram.world import NOT_FOUND, BotApiError, BotApiUnavailable, BotApiWorld
 
 JsonDict = dict[str, Any]
 FILES_PREFIX = "/_emu/files"
