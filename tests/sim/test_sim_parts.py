@@ -16,7 +16,7 @@ from sim.fakes.log_sink import SimLogSink
 from sim.fakes.repository import MemoryRepository
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, sim_services
-from sim.simulator.faults import FaultProxy, unwrap
+from sim.simulator.faults.proxy import FaultProxy, unwrap
 from sim.simulator.kernel import RngStreams, Trace
 from sim.simulator.scenario import parse_scenario
 

@@ -31,6 +31,9 @@ from starlette.routing import Route
 from bot.domain import TgUser
 from sim.fakes.telegram import wire
 from sim.fakes.telegram.world import NOT_FOUND, BotApiError, BotApiUnavailable, BotApiWorld
+from sim.simulator.faults.kind import BotApiFault
+from sim.simulator.faults.registry import parse_fault
+from sim.simulator.toml_table import Table
 
 JsonDict = dict[str, Any]
 FILES_PREFIX = "/_emu/files"
@@ -334,27 +337,19 @@ def build_app(world: BotApiWorld) -> Starlette:
         return Response(stored.data, media_type=stored.mime_type or "application/octet-stream")
 
     async def faults(request: Request) -> Response:
+        """``{"method": "sendMessage", "count": 2, "fault": {"kind": "botapi_error", ...}}``:
+        the fault table is a scenario's ``[[faults]]`` entry of a ``botapi_*`` kind."""
         try:
             body = await _json_body(request)
-            method, kind = str(body["method"]), body.get("kind", "error")
-            count, after_effect = int(body.get("count", 1)), bool(body.get("after_effect", False))
-            if kind == "error":
-                retry_after = body.get("retry_after")
-                world.fail_next(
-                    method,
-                    int(body["error_code"]),
-                    str(body["description"]),
-                    int(retry_after) if retry_after is not None else None,
-                    count,
-                )
-            elif kind == "unavailable":
-                world.break_next(method, count, after_effect=after_effect)
-            elif kind == "delay":
-                world.delay_next(method, float(body["seconds"]), count, after_effect=after_effect)
-            else:
-                return _control_error(f"unknown fault kind {kind!r}")
-        except (ValueError, KeyError) as exc:
+            method, count = str(body["method"]), int(body.get("count", 1))
+            fault = parse_fault(Table(body["fault"], "fault"))
+        except (ValueError, KeyError) as exc:  # a ScenarioError is a ValueError
             return _control_error(f"bad fault: {exc}")
+        if not isinstance(fault, BotApiFault):
+            return _control_error(
+                f"fault kind {fault.kind!r} does not act on the Bot API (use a botapi_* kind)"
+            )
+        world.inject(method, fault, count)
         return JSONResponse({"ok": True})
 
     async def webhook_conflict(request: Request) -> Response:

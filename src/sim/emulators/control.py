@@ -7,6 +7,7 @@ Control API failures raise :class:`ControlError`; this is a test tool, not a por
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,22 +109,24 @@ class EmulatorControl:
             raise ControlError(f"download answered {response.status_code}")
         return response.content
 
+    async def inject(self, method: str, fault: Mapping[str, Any], count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` meet ``fault``: a ``[[faults]]`` table of a
+        ``botapi_*`` kind (see scenarios/README.md)."""
+        body = {"method": method, "count": count, "fault": dict(fault)}
+        self._checked(await self._client.post(f"{self.base_url}/_emu/faults", json=body))
+
     async def fail_next(
         self, method: str, error_code: int, description: str, retry_after: int | None = None, count: int = 1
     ) -> None:
-        body = {
-            "method": method,
-            "kind": "error",
-            "error_code": error_code,
-            "description": description,
-            "retry_after": retry_after,
-            "count": count,
-        }
-        self._checked(await self._client.post(f"{self.base_url}/_emu/faults", json=body))
+        fault: JsonDict = {"kind": "botapi_error", "error_code": error_code, "description": description}
+        if retry_after is not None:
+            fault["retry_after"] = retry_after
+        await self.inject(method, fault, count)
 
     async def break_next(self, method: str, count: int = 1, *, after_effect: bool = False) -> None:
-        body = {"method": method, "kind": "unavailable", "count": count, "after_effect": after_effect}
-        self._checked(await self._client.post(f"{self.base_url}/_emu/faults", json=body))
+        await self.inject(
+            method, {"kind": "botapi_no_response", "phase": "after" if after_effect else "before"}, count
+        )
 
     async def set_webhook_conflict(self, active: bool) -> None:
         response = await self._client.post(f"{self.base_url}/_emu/webhook_conflict", json={"active": active})

@@ -24,7 +24,9 @@ from sim.fakes.repository import MemoryRepository
 from sim.fakes.state import MemoryConversationStore
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
-from sim.simulator.faults import FaultStats, ServiceFaults, session_hook, wrap_port
+from sim.simulator.faults.kind import BotApiFault
+from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, wrap_port
+from sim.simulator.faults.wire import WindowedBotApiFaults
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.scenario import Scenario
@@ -64,6 +66,11 @@ def build_stack(
             service, scenario.service(service), scenario.faults, rngs, trace=trace, stats=stats
         )
 
+    wire_faults = [f for f in scenario.faults if isinstance(f, BotApiFault)]
+    if wire_faults:  # its own random stream: the other services' draws do not move
+        world.add_fault_source(
+            WindowedBotApiFaults(wire_faults, rngs.stream("service.telegram.wire"), stats, trace)
+        )
     repo_faults = faults_of("repo")
     repo = MemoryRepository(scenario.service("repo").session_limit, in_session=session_hook(repo_faults))
     state = MemoryConversationStore()

@@ -10,8 +10,6 @@ bot is stopped and the invariants are checked against the raw sim adapters.
 
 from __future__ import annotations
 
-import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +23,16 @@ from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
+from sim.simulator.faults.schedule import run_schedule
+from sim.simulator.faults.system import SystemUnderFault
+from sim.simulator.invariants import RunEnd, judge_all
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.report import Report, latency_table, replay_header
-from sim.simulator.scenario import Fault, Scenario, contrast_scenario
+from sim.simulator.scenario import Scenario, contrast_scenario
 from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload
 
 _EPOCH_S = SIM_EPOCH.timestamp()
@@ -57,51 +58,6 @@ class _Processes:
     @property
     def all(self) -> list[BotSupervisor]:
         return [self.bot, *self.workers]
-
-    def targets(self, name: str) -> list[BotSupervisor]:
-        return [self.bot] if name == "bot" else self.workers
-
-
-async def _log_storm(log: SimLogSink, fault: Fault) -> None:
-    """Error records at ``rate_per_s`` through the bot process's log sink: a dependency that
-    fails noisily, as in the audit.
-
-    The errors keep arriving while synchronous writes block the loop, and they queue
-    ahead of whatever became ready after them: each turn writes every record that was
-    due when the turn began, then yields. A loop that cannot keep up (rate x write cost
-    above one) falls further behind with every turn, as a real one does."""
-    interval = 1.0 / fault.rate_per_s
-    number = 0
-    while (at := fault.at_s + number * interval) < fault.end_s:
-        await trio.sleep_until(at)
-        due = trio.current_time()
-        while (at := fault.at_s + number * interval) <= due and at < fault.end_s:
-            log.emit(logging.ERROR, "dependency.error", {"source": "storm", "n": number})
-            number += 1
-
-
-async def _run_schedule(scenario: Scenario, processes: _Processes, stack: SimStack, trace: Trace) -> None:
-    """The faults that act on the whole system at a moment, not on single calls."""
-    events: list[tuple[float, int, bool]] = []
-    for index, fault in enumerate(scenario.faults):
-        if fault.kind in ("crash", "lose_data", "slow_log", "log_storm"):
-            events.append((fault.at_s, index, True))
-            if fault.kind == "slow_log" and math.isfinite(fault.end_s):
-                events.append((fault.end_s, index, False))
-    async with trio.open_nursery() as nursery:
-        for at, index, starting in sorted(events):
-            await trio.sleep_until(at)
-            fault = scenario.faults[index]
-            trace.record("fault", f"{fault.target} {fault.kind} {'start' if starting else 'end'}")
-            if fault.kind == "crash":
-                for process in processes.targets(fault.target):
-                    process.crash(fault.duration_s)
-            elif fault.kind == "lose_data":
-                (stack.queue if fault.target == "queue" else stack.state).lose_everything()
-            elif fault.kind == "log_storm":
-                nursery.start_soon(_log_storm, stack.log, fault)
-            else:
-                stack.log.set_write_cost_override(fault.cost_s if starting else None)
 
 
 SERIES_COLUMNS = (
@@ -167,59 +123,30 @@ class _Ending:
 async def _check_invariants(
     scenario: Scenario, stack: SimStack, workload: Workload, processes: _Processes, ending: _Ending
 ) -> None:
-    spec = scenario.invariants
     sent = [u for u in workload.users if u.sent_at is not None]
-    results: dict[str, bool] = {}
-    notes = ending.notes
-
-    lost = [u for u in sent if u.final_outcome() == LOST]
-    results["no_lost_upload"] = not lost
-    if lost:
-        notes.append(f"lost uploads: users {', '.join(str(u.user.id) for u in lost[:10])}")
-
-    limit = scenario.users.answer_deadline_s + spec.margin_s
-    late = [u for u in sent if (u.latency() is None or (u.latency() or 0.0) > limit)]
-    results["every_user_answered_within_deadline"] = not late
-    if late:
-        notes.append(f"{len(late)} user(s) not answered within {limit:g} s")
-
-    cpu_in_use = stack.cpu.in_use
-    tasks = _bot_tasks_alive()
-    results["no_leaked_permits"] = stack.repo.sessions_in_use == 0 and cpu_in_use == 0 and not tasks
-    if not results["no_leaked_permits"]:
-        notes.append(
-            f"after stop: {stack.repo.sessions_in_use} db session(s), {cpu_in_use} cpu slot(s) in use, "
-            f"{len(tasks)} bot task(s) alive {tasks[:5]}"
-        )
-
     stuck: list[str] | None = None
     per_user_uploads: dict[int, int] | None = None
-    if stack.repo.sessions_in_use == 0:
+    if stack.repo.sessions_in_use == 0:  # a leaked session would block these reads
         with trio.move_on_after(_CHECK_BUDGET_S):
             open_jobs = await stack.repo.jobs_needing_attention(SIM_EPOCH.replace(year=9999), 1_000_000)
             stuck = [job.job_id for job in open_jobs]
             per_user_uploads = {}
             for user in sent:
                 per_user_uploads[user.user.id] = len(await stack.repo.list_uploads(user.user.id, 100))
-    results["no_stuck_job"] = stuck == []
-    if stuck:
-        notes.append(f"{len(stuck)} job(s) still queued or running at the end")
-    duplicated = None if per_user_uploads is None else [uid for uid, n in per_user_uploads.items() if n > 1]
-    results["each_update_once"] = duplicated == [] and all(u.receipts <= 1 for u in sent)
-    if duplicated:
-        notes.append(f"uploads recorded more than once for users {duplicated[:10]}")
-    if stuck is None:
-        notes.append("database checks could not run (sessions still held)")
-
-    results["no_secret_in_logs"] = stack.log.secret_leaks == 0
-    duplicates = sum(u.duplicate_answers for u in sent)
-    results["no_duplicate_answer"] = duplicates == 0
-    if duplicates:
-        notes.append(f"{duplicates} duplicate answer(s) (a retried send that had gone through)")
-
-    ending.invariants = {name: results[name] for name in spec.check}
-    errors = [p.error for p in processes.all if p.error is not None]
-    ending.invariants["bot_kept_running"] = not errors
+    end = RunEnd(
+        sent=sent,
+        answer_limit_s=scenario.users.answer_deadline_s + scenario.invariants.margin_s,
+        sessions_in_use=stack.repo.sessions_in_use,
+        cpu_in_use=stack.cpu.in_use,
+        bot_tasks_alive=_bot_tasks_alive(),
+        stuck_jobs=stuck,
+        uploads_per_user=per_user_uploads,
+        secret_leaks=stack.log.secret_leaks,
+        process_errors=[p.error for p in processes.all if p.error is not None],
+    )
+    verdicts, notes = judge_all(end, scenario.invariants.check)
+    ending.notes.extend(notes)
+    ending.invariants = {name: verdict.held for name, verdict in verdicts.items()}
 
 
 async def _main(
@@ -252,7 +179,8 @@ async def _main(
     async with trio.open_nursery() as nursery:
         for process in processes.all:
             nursery.start_soon(process.run)
-        nursery.start_soon(_run_schedule, scenario, processes, stack, trace)
+        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack)
+        nursery.start_soon(run_schedule, scenario.faults, system, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
             observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))

@@ -17,70 +17,24 @@ import gzip
 import io
 import math
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import trio
 
 from bot.domain import TgUser
-from bot.i18n import SUPPORTED, t
 from sim.fakes.telegram.records import SentRecord
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
+from sim.simulator.replies import ReplyClassifier, is_profile
 from sim.simulator.scenario import Users
 
 FIRST_USER_ID = 10_000
 
-# What the bot says, by role; matched against its raw (HTML) text in either language.
-_TERMINAL_FAILURES = (
-    "too_big",
-    "not_csv",
-    "busy_retry_upload",
-    "job_failed",
-    "download_failed",
-    "analysis_too_slow",
-)
-# Explicit, but the work may still finish:
-_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")
-_CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set", "still_trying")
-
 ANALYSED = "analysed"
 FAILED = "failed_with_message"
 LOST = "lost"
-
-
-def _template_pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{\w+\}", template)
-    return re.compile(".*?".join(re.escape(part) for part in parts), re.DOTALL)
-
-
-def _patterns(keys: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    # t(lang, key) without params returns the raw template, placeholders included.
-    return tuple(_template_pattern(t(lang, key)) for key in keys for lang in SUPPORTED)
-
-
-class ReplyClassifier:
-    """Sorts the bot's text messages into the roles the outcome depends on."""
-
-    def __init__(self) -> None:
-        self._received = _patterns(("received",))
-        self._terminal = _patterns(_TERMINAL_FAILURES)
-        self._notice = _patterns(_NOTICE_FAILURES)
-        self._chatter = _patterns(_CHATTER)
-
-    def classify(self, text: str) -> str:
-        """One of "received", "terminal", "notice", "chatter", "other"."""
-        for role, patterns in (
-            ("received", self._received),
-            ("terminal", self._terminal),
-            ("notice", self._notice),
-            ("chatter", self._chatter),
-        ):
-            if any(p.fullmatch(text) for p in patterns):
-                return role
-        return "other"
 
 
 # ---------------------------------------------------------------- files
@@ -289,8 +243,7 @@ class Workload:
             if not user.start_replied:
                 user.start_replied_at = now
             user.start_replied = True
-        elif record.reply_markup:
-            # The profile's last message carries its buttons: the analysis arrived.
+        elif is_profile(record):
             user.profiles += 1
             self._finish(user, ANALYSED, now)
         elif record.kind in ("message", "edit") and record.text is not None:

@@ -23,7 +23,7 @@ import hmac
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import trio
 
@@ -101,14 +101,23 @@ class BotApiUnavailable(Exception):
         self.method = method
 
 
-@dataclass(frozen=True, slots=True)
-class _Fault:
-    kind: Literal["error", "unavailable", "delay"]
-    error_code: int = 0
-    description: str = ""
-    retry_after: int | None = None
-    seconds: float = 0.0
-    after_effect: bool = False  # the call takes effect, then its answer is lost or late
+class WireFault(Protocol):
+    """A fault acting on one Bot API call (the kinds are in sim.simulator.faults.kinds)."""
+
+    @property
+    def phase(self) -> str:
+        """ "before" the call takes effect, or "after" it (the answer is then lost or late)."""
+        ...
+
+    async def strike(self, method: str) -> None:
+        """Raise the Bot API's answer (BotApiError, BotApiUnavailable), or delay and return."""
+        ...
+
+
+class WireFaultSource(Protocol):
+    def take(self, method: str) -> WireFault | None:
+        """The fault that acts on this call of ``method``, if any."""
+        ...
 
 
 @dataclass(slots=True)
@@ -183,30 +192,22 @@ class BotApiWorld:
         self._log: list[SentRecord] = []
         self._log_by_chat: dict[int, list[SentRecord]] = {}
         self._log_changed = trio.Event()
-        self._faults: dict[str, deque[_Fault]] = {}
+        self._next_faults: dict[str, deque[WireFault]] = {}  # by lower-cased method
+        self._fault_sources: list[WireFaultSource] = []
 
     def __repr__(self) -> str:
         return f"BotApiWorld(bot={self.bot_user.username!r}, chats={len(self._chats)})"
 
     # ------------------------------------------------------------ fault knobs
 
-    def fail_next(
-        self, method: str, error_code: int, description: str, retry_after: int | None = None, count: int = 1
-    ) -> None:
-        """The next ``count`` calls of ``method`` answer ``ok: false`` without taking effect."""
-        fault = _Fault("error", error_code, description, retry_after)
-        self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
+    def inject(self, method: str, fault: WireFault, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` (any case; ``downloadFile`` for file bytes)
+        meet ``fault``, ahead of any fault source."""
+        self._next_faults.setdefault(method.lower(), deque()).extend([fault] * count)
 
-    def break_next(self, method: str, count: int = 1, *, after_effect: bool = False) -> None:
-        """The next ``count`` calls of ``method`` get no answer; with ``after_effect`` they
-        take effect first (the classic "sent, but the response was lost")."""
-        fault = _Fault("unavailable", after_effect=after_effect)
-        self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
-
-    def delay_next(self, method: str, seconds: float, count: int = 1, *, after_effect: bool = False) -> None:
-        """The next ``count`` calls of ``method`` wait ``seconds`` before (or after) taking effect."""
-        fault = _Fault("delay", seconds=seconds, after_effect=after_effect)
-        self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
+    def add_fault_source(self, source: WireFaultSource) -> None:
+        """Asked on every call that has no injected fault waiting (a scenario's windows)."""
+        self._fault_sources.append(source)
 
     def set_webhook_conflict(self, active: bool) -> None:
         """While active, getUpdates answers 409 as if a webhook were set for the token."""
@@ -220,31 +221,32 @@ class BotApiWorld:
             self._blocked.discard(chat_id)
 
     def clear_faults(self) -> None:
-        self._faults.clear()
+        self._next_faults.clear()
         self._webhook_conflict = False
 
-    async def _before(self, method: str) -> _Fault | None:
-        self.calls[method] += 1
-        queue = self._faults.get(method.lower())
-        fault = queue.popleft() if queue else None
-        if fault is None:
-            return None
-        if fault.after_effect:
-            return fault
-        if fault.kind == "delay":
-            await trio.sleep(fault.seconds)
-            return None
-        if fault.kind == "unavailable":
-            raise BotApiUnavailable(method)
-        raise BotApiError(fault.error_code, fault.description, fault.retry_after)
+    def _take_fault(self, method: str) -> WireFault | None:
+        queue = self._next_faults.get(method.lower())
+        if queue:
+            return queue.popleft()
+        for source in self._fault_sources:
+            if (fault := source.take(method)) is not None:
+                return fault
+        return None
 
-    async def _after(self, method: str, fault: _Fault | None) -> None:
+    async def _before(self, method: str) -> WireFault | None:
+        """Applies a "before" fault; returns an "after" one for :meth:`_after`."""
+        self.calls[method] += 1
+        fault = self._take_fault(method)
         if fault is None:
-            return
-        if fault.kind == "delay":
-            await trio.sleep(fault.seconds)
-        elif fault.kind == "unavailable":
-            raise BotApiUnavailable(method)
+            return None
+        if fault.phase == "after":
+            return fault
+        await fault.strike(method)
+        return None
+
+    async def _after(self, method: str, fault: WireFault | None) -> None:
+        if fault is not None:
+            await fault.strike(method)
 
     # ------------------------------------------------------------ access
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import trio
 
-_ZERO_DIGEST = hashlib.sha256().hexdigest()
-
 
 class Trace:
     __slots__ = ("_hasher", "_keep", "count", "events")
@@ -36,10 +34,6 @@ class Trace:
 
     def hexdigest(self) -> str:
         return self._hasher.hexdigest()
-
-
-def empty_trace_hash() -> str:
-    return _ZERO_DIGEST
 
 
 @dataclass(frozen=True, slots=True)

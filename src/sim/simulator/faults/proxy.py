@@ -1,12 +1,11 @@
-"""Fault injection at the adapter boundary: a proxy that wraps any port object.
+"""Call faults at the adapter boundary: a proxy that wraps any port object.
 
 For every async method of the wrapped object, each call draws the scenario's
-latency for that service and method, then applies the faults active at that moment
-in virtual time: extra latency, an error (``ServiceUnavailable``), a hang (sleep
-forever: the core's deadline must cut it), a disconnect (an error either before the
-request reached the service or after it took effect), or a Telegram 429. The phase
-decides whether the real call happens: an "after" fault is the interesting one, the
-effect is applied but the caller never hears about it.
+latency for that service and method, then lets every :class:`CallFault` active at
+that moment in virtual time shape the call (see the kinds in
+:mod:`sim.simulator.faults.kinds`): add latency, or make it fail. The phase of a
+failing fault decides whether the real call happens: an "after" fault is the
+interesting one, the effect is applied but the caller never hears about it.
 
 Where the latency is spent matters for the database: a query's time is spent
 *holding a session*. :func:`session_hook` gives the memory repository an
@@ -25,15 +24,15 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import trio
 
-from bot.errors import ServiceUnavailable, TelegramRetryAfter
+from sim.simulator.faults.kind import CallFault, CallPlan, Fault
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
-from sim.simulator.scenario import PER_CALL_FAULTS, Fault, Latency, ServiceModel
+from sim.simulator.scenario.latency import Latency
+from sim.simulator.scenario.model import ServiceModel
 
 T = TypeVar("T")
 
@@ -64,17 +63,8 @@ class FaultStats:
         self.injected[key] = self.injected.get(key, 0) + 1
 
 
-@dataclass(slots=True)
-class _Plan:
-    """What happens to one call: a delay, then maybe a fault before or after it."""
-
-    delay: float
-    fault: Fault | None
-    after: bool
-
-
 # The plan of the call in progress in this task, for a latency spent inside the service.
-_PLAN: ContextVar[_Plan | None] = ContextVar("sim_fault_plan", default=None)
+_PLAN: ContextVar[CallPlan | None] = ContextVar("sim_fault_plan", default=None)
 
 
 class ServiceFaults:
@@ -92,53 +82,36 @@ class ServiceFaults:
     ) -> None:
         self.service = service
         self.model = model
-        self.faults = tuple(f for f in faults if f.target == service and f.kind in PER_CALL_FAULTS)
+        self.faults = tuple(f for f in faults if isinstance(f, CallFault) and f.target == service)
         self.latency_rng = rngs.stream(f"service.{service}.latency")
         self.fault_rng = rngs.stream(f"service.{service}.faults")
         self.trace = trace
         self.stats = stats if stats is not None else FaultStats()
 
-    def plan(self, label: str, latency: Latency, faults: tuple[Fault, ...]) -> _Plan | None:
+    def plan(self, label: str, latency: Latency, faults: tuple[CallFault, ...]) -> CallPlan | None:
         """Draw one call's fate; None when nothing at all happens to it (the fast path)."""
-        delay = latency.sample(self.latency_rng)
-        chosen: Fault | None = None
-        after = False
+        plan = CallPlan(delay=latency.sample(self.latency_rng))
         if faults:
             now = trio.current_time()
             rng = self.fault_rng
             for fault in faults:
-                if not (fault.at_s <= now < fault.end_s):
+                if not fault.active(now):
                     continue
                 if fault.probability < 1.0 and rng.random() >= fault.probability:
                     continue
                 self.stats.count(f"{self.service}.{fault.kind}")
                 if self.trace is not None:
                     self.trace.record("fault", f"{label} {fault.kind}")
-                if fault.kind == "latency":
-                    delay += fault.extra.sample(rng)
-                elif chosen is None:
-                    chosen = fault
-                    after = fault.phase == "after" or (fault.phase == "random" and rng.random() < 0.5)
-        if delay <= 0 and chosen is None:
+                plan = fault.shape(plan, rng)
+        if plan.delay <= 0 and plan.failure is None:
             return None
-        return _Plan(delay, chosen, after)
+        return plan
 
-    async def before(self, plan: _Plan) -> None:
+    async def before(self, plan: CallPlan) -> None:
         if plan.delay > 0:
             await trio.sleep(plan.delay)
-        if plan.fault is not None and not plan.after:
-            await self.strike(plan.fault)
-
-    async def strike(self, fault: Fault) -> None:
-        kind = fault.kind
-        if kind == "hang":
-            await trio.sleep_forever()
-        if kind == "rate_limit":
-            raise TelegramRetryAfter(
-                f"Too Many Requests: retry after {fault.retry_after_s:g}", retry_after=fault.retry_after_s
-            )
-        detail = "connection lost (simulated)" if kind == "disconnect" else "injected error (simulated)"
-        raise ServiceUnavailable(self.service, detail)
+        if plan.failure is not None and not plan.after:
+            await plan.failure.strike(self.service)
 
 
 def session_hook(faults: ServiceFaults) -> Callable[[str], Awaitable[None]]:
@@ -183,7 +156,7 @@ class FaultProxy:
     def _wrap(self, method: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         sf = self._faults
         latency = sf.model.latency_of(method)
-        faults = tuple(f for f in sf.faults if not f.methods or method in f.methods)
+        faults = tuple(f for f in sf.faults if f.applies_to(method))
         label = f"{sf.service}.{method}"
         trace = sf.trace
         calls = sf.stats.calls
@@ -214,8 +187,8 @@ class FaultProxy:
             finally:
                 if token is not None:
                     _PLAN.reset(token)
-            if plan is not None and plan.fault is not None and plan.after:
-                await sf.strike(plan.fault)  # the effect happened; the reply is lost
+            if plan is not None and plan.failure is not None and plan.after:
+                await plan.failure.strike(sf.service)  # the effect happened; the reply is lost
             if trace is not None:
                 trace.record("return", label)
             return result

@@ -1,0 +1,18 @@
+"""``hang``: the call never answers; the core's deadline must cut it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import trio
+
+from sim.simulator.faults.kind import FailingCallFault
+
+
+@dataclass(frozen=True, kw_only=True)
+class HangFault(FailingCallFault):
+    kind = "hang"
+
+    async def strike(self, service: str) -> NoReturn:
+        await trio.sleep_forever()
