@@ -71,7 +71,7 @@ def test_faults_bot_settings_and_deadlines_are_parsed() -> None:
         ({"scenario": {"name": "x", "duraton_s": 5}}, "unknown key(s) duraton_s"),
         ({"scenario": {"name": "x"}, "users": {"count": -1}}, "users.count: must be >= 0"),
         ({"scenario": {"name": "x"}, "users": {"arrival": "burst"}}, "'burst' is not one of"),
-        ({"scenario": {"name": "x"}, "services": {"postgres": {}}}, "unknown service 'postgres'"),
+        ({"scenario": {"name": "x"}, "services": {"postgres": {}}}, "services: unknown key(s) postgres"),
         ({"scenario": {"name": "x"}, "services": {"repo": {"latency": {"dist": "gauss"}}}}, "dist"),
         ({"scenario": {"name": "x"}, "services": {"repo": {"latency": {"dist": "constant"}}}}, "value_s"),
         ({"scenario": {"name": "x"}, "faults": [{"kind": "hang"}]}, "missing required key 'target'"),

@@ -33,7 +33,6 @@ from sim.fakes.telegram import wire
 from sim.fakes.telegram.world import NOT_FOUND, BotApiError, BotApiUnavailable, BotApiWorld
 from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.registry import parse_fault
-from sim.simulator.toml_table import Table
 
 JsonDict = dict[str, Any]
 FILES_PREFIX = "/_emu/files"
@@ -342,7 +341,7 @@ def build_app(world: BotApiWorld) -> Starlette:
         try:
             body = await _json_body(request)
             method, count = str(body["method"]), int(body.get("count", 1))
-            fault = parse_fault(Table(body["fault"], "fault"))
+            fault = parse_fault(body["fault"], "fault")
         except (ValueError, KeyError) as exc:  # a ScenarioError is a ValueError
             return _control_error(f"bad fault: {exc}")
         if not isinstance(fault, BotApiFault):

@@ -1,9 +1,8 @@
-"""A Telegram Bot API emulator: the in-memory world, its HTTP server, a simulated adapter.
+"""The in-process Telegram: an emulated Bot API world and the Telegram port on it.
 
 - :mod:`sim.fakes.telegram.world`: :class:`BotApiWorld`, the deterministic core;
 - :mod:`sim.fakes.telegram.api`: ``SimTelegramApi``, the port on a world in-process;
-- :mod:`sim.emulators.botapi_server`: ``serve_emulator``, the world over HTTP (plus a control API);
-- :mod:`sim.emulators.control` and :mod:`sim.emulators.chat`: acting as a user over HTTP.
+- served over HTTP by :mod:`sim.emulators.botapi_server`.
 """
 
 from sim.fakes.telegram.records import SentRecord, StoredFile, UserAction

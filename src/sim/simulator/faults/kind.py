@@ -18,9 +18,11 @@ import math
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-from sim.simulator.toml_table import REQUIRED, ScenarioError, Table
+from pydantic import field_validator, model_validator
+
+from sim.simulator.schema import Duration, Seconds, Share, Table, rule
 
 if TYPE_CHECKING:
     import trio
@@ -28,31 +30,48 @@ if TYPE_CHECKING:
     from sim.simulator.faults.system import SystemUnderFault
 
 SERVICES = ("telegram", "repo", "state", "blobs", "queue")
-PHASES = ("before", "after", "random")
 
 _KINDS: dict[str, type[Fault]] = {}
 
 
-@dataclass(frozen=True, kw_only=True)
-class Fault(ABC):
-    """One entry of a scenario's ``[[faults]]``: a kind, a target and a window in virtual time."""
+class Fault(Table, ABC):
+    """One entry of a scenario's ``[[faults]]``: a kind, a target and a window in virtual time.
+
+    A kind's keys are its pydantic fields; ``kind`` itself is the class, so it is not one."""
 
     kind: ClassVar[str] = ""  # the TOML name; a class that sets it is registered under it
     targets: ClassVar[tuple[str, ...]] = SERVICES
     default_target: ClassVar[str | None] = None  # None: required unless there is one target
 
     target: str
-    at_s: float = 0.0
-    duration_s: float = math.inf
+    at_s: Seconds = 0.0
+    duration_s: Duration = math.inf
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
         name = cls.__dict__.get("kind")
         if name:
             if name in _KINDS and _KINDS[name] is not cls:
                 twice = f"{_KINDS[name].__name__} and {cls.__name__}"
                 raise TypeError(f"fault kind {name!r} is defined twice: {twice}")
             _KINDS[name] = cls
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "target" not in data:
+            default = cls.default_target or (cls.targets[0] if len(cls.targets) == 1 else None)
+            if default is not None:
+                return {**data, "target": default}
+        return data
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        if target not in cls.targets:
+            raise rule(f"{target!r} is not one of {', '.join(cls.targets)}")
+        return target
 
     @property
     def end_s(self) -> float:
@@ -61,30 +80,8 @@ class Fault(ABC):
     def active(self, now: float) -> bool:
         return self.at_s <= now < self.end_s
 
-    @classmethod
-    def parse(cls, t: Table) -> Self:
-        """This kind from its table (``kind`` already read); errors name the table and key."""
-        default = cls.default_target or (cls.targets[0] if len(cls.targets) == 1 else REQUIRED)
-        target = t.string("target", default, choices=cls.targets)
-        common: dict[str, Any] = {
-            "target": target,
-            "at_s": t.number("at_s", 0.0),
-            "duration_s": t.number("duration_s", math.inf),
-        }
-        fault = cls(**common, **cls.parse_own(t))
-        fault.check(t.where)
-        return fault
 
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        """The keys of this kind beyond target and window."""
-        return {}
-
-    def check(self, where: str) -> None:  # noqa: B027 (an optional hook: most kinds have no such rule)
-        """Rules across keys; raise :class:`ScenarioError` naming ``where``."""
-
-
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallPlan:
     """What happens to one call: a delay, then maybe a failure before or after it."""
 
@@ -93,24 +90,11 @@ class CallPlan:
     after: bool = False
 
 
-def _call_keys(t: Table) -> dict[str, Any]:
-    """The keys of every fault that picks calls: ``methods`` and ``probability``."""
-    probability = t.number("probability", 1.0)
-    if probability > 1:
-        raise ScenarioError(f"{t.where}.probability: must be <= 1")
-    return {"methods": t.strings("methods"), "probability": probability}
-
-
-@dataclass(frozen=True, kw_only=True)
 class CallFault(Fault, ABC):
     """Acts on each matching call of its target service while active."""
 
     methods: tuple[str, ...] = ()  # empty: every method of the target
-    probability: float = 1.0  # chance per call while active
-
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        return _call_keys(t)
+    probability: Share = 1.0  # chance per call while active
 
     def applies_to(self, method: str) -> bool:
         return not self.methods or method in self.methods
@@ -120,17 +104,10 @@ class CallFault(Fault, ABC):
         """The call's plan with this fault applied (draws only from ``rng``)."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class FailingCallFault(CallFault, ABC):
     """A call fault that makes the call fail; the first one active on a call wins."""
 
-    default_phase: ClassVar[str] = "before"
-    phase: str = "before"  # "after": the call takes effect, then the reply is lost
-
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        own = super().parse_own(t)
-        return {**own, "phase": t.string("phase", cls.default_phase, choices=PHASES)}
+    phase: Literal["before", "after", "random"] = "before"  # "after": the effect, then no reply
 
     def shape(self, plan: CallPlan, rng: random.Random) -> CallPlan:
         if plan.failure is not None:
@@ -143,7 +120,6 @@ class FailingCallFault(CallFault, ABC):
         """Fail the call (raise, or never return)."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class BotApiFault(Fault, ABC):
     """Acts inside the emulated Telegram on a Bot API call (``sendMessage``, ``getUpdates``,
     ``downloadFile``...), before it takes effect or after (the answer is then lost or late)."""
@@ -152,12 +128,8 @@ class BotApiFault(Fault, ABC):
 
     target: str = "telegram"
     methods: tuple[str, ...] = ()  # Bot API method names, any case; empty: every method
-    probability: float = 1.0
-    phase: str = "before"
-
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        return {**_call_keys(t), "phase": t.string("phase", "before", choices=("before", "after"))}
+    probability: Share = 1.0
+    phase: Literal["before", "after"] = "before"
 
     def applies_to(self, method: str) -> bool:
         return not self.methods or method.lower() in (m.lower() for m in self.methods)
@@ -167,7 +139,6 @@ class BotApiFault(Fault, ABC):
         """Act on the call: raise the Bot API's answer, or delay it and return."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class SystemFault(Fault, ABC):
     """Acts on the whole simulated system at the start (and maybe the end) of its window."""
 

@@ -11,10 +11,13 @@ import functools
 import importlib
 import inspect
 import pkgutil
+from typing import Annotated
+
+from pydantic import PlainValidator, ValidationError
 
 from sim.simulator.faults import kinds as _kinds_package
 from sim.simulator.faults.kind import Fault, registered_kinds
-from sim.simulator.toml_table import REQUIRED, Table
+from sim.simulator.schema import ScenarioError, describe, invalid, unknown_name
 
 
 @functools.cache
@@ -33,10 +36,29 @@ def fault_kinds() -> dict[str, type[Fault]]:
     return kinds
 
 
-def parse_fault(t: Table) -> Fault:
-    """One ``[[faults]]`` table as its kind's class; unknown keys are errors."""
+def fault_from_table(value: object) -> Fault:
+    """One ``[[faults]]`` table as its kind's class; raises pydantic's ValidationError,
+    located inside the table (for a field of a scenario model)."""
+    if isinstance(value, Fault):
+        return value
+    if not isinstance(value, dict):
+        raise invalid((), "dict_type", value)
+    if "kind" not in value:
+        raise invalid(("kind",), "missing", value)
     kinds = fault_kinds()
-    kind = t.string("kind", REQUIRED, choices=tuple(kinds))
-    fault = kinds[kind].parse(t)
-    t.finish()
-    return fault
+    kind = value["kind"]
+    if not isinstance(kind, str) or kind not in kinds:
+        raise unknown_name(("kind",), kind, tuple(kinds))
+    return kinds[kind].model_validate({k: v for k, v in value.items() if k != "kind"})
+
+
+def parse_fault(value: object, where: str) -> Fault:
+    """One fault table (a scenario's, or one sent to the emulator's control API)."""
+    try:
+        return fault_from_table(value)
+    except ValidationError as exc:
+        raise ScenarioError(describe(exc, where)) from None
+
+
+# A field holding one fault table: ``faults: tuple[FaultTable, ...] = ()``.
+FaultTable = Annotated[Fault, PlainValidator(fault_from_table)]

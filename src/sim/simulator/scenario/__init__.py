@@ -1,9 +1,8 @@
 """Scenarios: one TOML file says who the users are, how the services behave, what breaks when.
 
-- :mod:`~sim.simulator.scenario.model`: the parsed scenario, frozen dataclasses;
+- :mod:`~sim.simulator.scenario.model`: every table as a frozen pydantic model (the schema);
 - :mod:`~sim.simulator.scenario.latency`: latency distributions (parse and sample);
-- :mod:`~sim.simulator.toml_table`: the TOML table reader and :class:`ScenarioError`;
-- :mod:`~sim.simulator.scenario.parse`: the validator (``parse_scenario``);
+- :mod:`~sim.simulator.scenario.parse`: a file's data into a ``Scenario`` (``parse_scenario``);
 - :mod:`~sim.simulator.scenario.merge`: contrast runs and overrides;
 - :mod:`~sim.simulator.scenario.files`: loading a file, resolving a name.
 """
@@ -30,7 +29,7 @@ from sim.simulator.scenario.model import (
     Users,
 )
 from sim.simulator.scenario.parse import parse_scenario
-from sim.simulator.toml_table import ScenarioError
+from sim.simulator.schema import ScenarioError
 
 __all__ = [
     "ALWAYS_CHECKED",

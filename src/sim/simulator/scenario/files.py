@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sim.simulator.scenario.model import Scenario
 from sim.simulator.scenario.parse import parse_scenario
-from sim.simulator.toml_table import ScenarioError
+from sim.simulator.schema import ScenarioError
 
 
 def load_scenario(path: Path) -> Scenario:

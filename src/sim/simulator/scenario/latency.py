@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Annotated, Literal, Self
 
-from sim.simulator.toml_table import REQUIRED, ScenarioError, Table
+from pydantic import PlainValidator, model_validator
+
+from sim.simulator.schema import PositiveSeconds, Seconds, Table, invalid, rule, unknown_name
 
 DISTRIBUTIONS = ("none", "constant", "uniform", "exponential", "lognormal", "pareto")
 
@@ -49,33 +52,91 @@ class Latency:
 NO_LATENCY = Latency()
 
 
-def parse_latency(data: object, where: str) -> Latency:
-    t = Table(data, where)
-    dist = t.string("dist", "constant", choices=DISTRIBUTIONS)
-    max_s = t.number("max_s", math.inf)
-    if dist == "none":
-        result = NO_LATENCY
-    elif dist == "constant":
-        result = Latency(dist, value_s=t.number("value_s", REQUIRED), max_s=max_s)
-    elif dist == "uniform":
-        lo = t.number("min_s", 0.0)
-        hi = t.number("max_s", REQUIRED)
-        if hi < lo:
-            raise ScenarioError(f"{where}: max_s must be >= min_s")
-        result = Latency(dist, min_s=lo, max_s=hi)
-    elif dist == "exponential":
-        mean = t.number("mean_s", REQUIRED)
-        if mean <= 0:
-            raise ScenarioError(f"{where}.mean_s: must be > 0")
-        result = Latency(dist, mean_s=mean, min_s=t.number("min_s", 0.0), max_s=max_s)
-    elif dist == "lognormal":
-        result = Latency(
-            dist, median_s=t.number("median_s", REQUIRED), sigma=t.number("sigma", 0.5), max_s=max_s
-        )
-    else:
-        alpha = t.number("alpha", 1.5)
-        if alpha <= 0:
-            raise ScenarioError(f"{where}.alpha: must be > 0")
-        result = Latency(dist, min_s=t.number("min_s", REQUIRED), alpha=alpha, max_s=max_s)
-    t.finish()
-    return result
+class _None(Table):
+    dist: Literal["none"]
+    max_s: Seconds = math.inf
+
+    def latency(self) -> Latency:
+        return NO_LATENCY
+
+
+class _Constant(Table):
+    dist: Literal["constant"] = "constant"
+    value_s: Seconds
+    max_s: Seconds = math.inf
+
+    def latency(self) -> Latency:
+        return Latency("constant", value_s=self.value_s, max_s=self.max_s)
+
+
+class _Uniform(Table):
+    dist: Literal["uniform"]
+    min_s: Seconds = 0.0
+    max_s: Seconds
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_s < self.min_s:
+            raise rule("max_s must be >= min_s")
+        return self
+
+    def latency(self) -> Latency:
+        return Latency("uniform", min_s=self.min_s, max_s=self.max_s)
+
+
+class _Exponential(Table):
+    dist: Literal["exponential"]
+    mean_s: PositiveSeconds
+    min_s: Seconds = 0.0
+    max_s: Seconds = math.inf
+
+    def latency(self) -> Latency:
+        return Latency("exponential", mean_s=self.mean_s, min_s=self.min_s, max_s=self.max_s)
+
+
+class _Lognormal(Table):
+    dist: Literal["lognormal"]
+    median_s: Seconds
+    sigma: Seconds = 0.5
+    max_s: Seconds = math.inf
+
+    def latency(self) -> Latency:
+        return Latency("lognormal", median_s=self.median_s, sigma=self.sigma, max_s=self.max_s)
+
+
+class _Pareto(Table):
+    dist: Literal["pareto"]
+    min_s: Seconds
+    alpha: PositiveSeconds = 1.5
+    max_s: Seconds = math.inf
+
+    def latency(self) -> Latency:
+        return Latency("pareto", min_s=self.min_s, alpha=self.alpha, max_s=self.max_s)
+
+
+_TABLES: dict[str, type[_None | _Constant | _Uniform | _Exponential | _Lognormal | _Pareto]] = {
+    "none": _None,
+    "constant": _Constant,
+    "uniform": _Uniform,
+    "exponential": _Exponential,
+    "lognormal": _Lognormal,
+    "pareto": _Pareto,
+}
+
+
+def latency_from_table(value: object) -> Latency:
+    """A ``{ dist = ..., ... }`` table as a :class:`Latency` (``dist`` defaults to constant);
+    raises pydantic's ValidationError, located inside the table."""
+    if isinstance(value, Latency):
+        return value
+    if not isinstance(value, dict):
+        raise invalid((), "dict_type", value)
+    dist = value.get("dist", "constant")
+    table = _TABLES.get(dist) if isinstance(dist, str) else None
+    if table is None:
+        raise unknown_name(("dist",), dist, DISTRIBUTIONS)
+    return table.model_validate(value).latency()
+
+
+# A field holding a latency table: ``latency: LatencyTable = NO_LATENCY``.
+LatencyTable = Annotated[Latency, PlainValidator(latency_from_table)]

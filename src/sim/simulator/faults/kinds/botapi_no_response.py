@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sim.fakes.telegram.world import BotApiUnavailable
 from sim.simulator.faults.kind import BotApiFault
 
 
-@dataclass(frozen=True, kw_only=True)
 class BotApiNoResponseFault(BotApiFault):
     kind = "botapi_no_response"
 

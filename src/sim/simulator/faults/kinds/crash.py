@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Self
 
 import trio
+from pydantic import model_validator
 
 from sim.simulator.faults.kind import SystemFault
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.toml_table import ScenarioError
+from sim.simulator.schema import rule
 
 
-@dataclass(frozen=True, kw_only=True)
 class CrashFault(SystemFault):
     kind = "crash"
     targets = ("bot", "worker")
     default_target = "bot"
 
-    def check(self, where: str) -> None:
+    @model_validator(mode="after")
+    def _has_downtime(self) -> Self:
         if not math.isfinite(self.duration_s):
-            raise ScenarioError(f"{where}: a crash needs duration_s (the downtime before the restart)")
+            raise rule("a crash needs duration_s (the downtime before the restart)")
+        return self
 
     def begin(self, system: SystemUnderFault, nursery: trio.Nursery) -> None:
         for process in system.processes[self.target]:

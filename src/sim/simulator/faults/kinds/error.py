@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NoReturn
 
 from bot.errors import ServiceUnavailable
 from sim.simulator.faults.kind import FailingCallFault
 
 
-@dataclass(frozen=True, kw_only=True)
 class ErrorFault(FailingCallFault):
     kind = "error"
 

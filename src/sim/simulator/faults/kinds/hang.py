@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NoReturn
 
 import trio
@@ -10,7 +9,6 @@ import trio
 from sim.simulator.faults.kind import FailingCallFault
 
 
-@dataclass(frozen=True, kw_only=True)
 class HangFault(FailingCallFault):
     kind = "hang"
 

@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Self
 
 import trio
+from pydantic import model_validator
 
 from sim.fakes.log_sink import SimLogSink
 from sim.simulator.faults.kind import SystemFault
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.toml_table import ScenarioError, Table
+from sim.simulator.schema import PositiveSeconds, rule
 
 
-@dataclass(frozen=True, kw_only=True)
 class LogStormFault(SystemFault):
     kind = "log_storm"
     targets = ("log",)
 
-    rate_per_s: float = 0.0
+    rate_per_s: PositiveSeconds  # records per second
 
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        return {"rate_per_s": t.number("rate_per_s", 0.0)}
-
-    def check(self, where: str) -> None:
-        if self.rate_per_s <= 0 or not math.isfinite(self.duration_s):
-            raise ScenarioError(f"{where}: a log_storm needs rate_per_s > 0 and a finite duration_s")
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if not math.isfinite(self.duration_s):
+            raise rule("a log_storm needs a finite duration_s")
+        return self
 
     def begin(self, system: SystemUnderFault, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._storm, system.stack.log)

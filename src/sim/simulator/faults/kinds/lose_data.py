@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import trio
 
 from sim.simulator.faults.kind import SystemFault
 from sim.simulator.faults.system import SystemUnderFault
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoseDataFault(SystemFault):
     kind = "lose_data"
     targets = ("queue", "state")

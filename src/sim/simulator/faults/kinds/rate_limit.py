@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from bot.errors import TelegramRetryAfter
 from sim.simulator.faults.kind import FailingCallFault
-from sim.simulator.toml_table import Table
+from sim.simulator.schema import Seconds
 
 
-@dataclass(frozen=True, kw_only=True)
 class RateLimitFault(FailingCallFault):
     kind = "rate_limit"
     targets = ("telegram",)
 
-    retry_after_s: float = 1.0
-
-    @classmethod
-    def parse_own(cls, t: Table) -> dict[str, Any]:
-        return {**super().parse_own(t), "retry_after_s": t.number("retry_after_s", 1.0)}
+    retry_after_s: Seconds = 1.0
 
     async def strike(self, service: str) -> NoReturn:
         raise TelegramRetryAfter(
