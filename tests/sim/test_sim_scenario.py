@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.simulator.capacity import DEFAULT_BASE
 from sim.simulator.scenario import (
     DEFAULT_INVARIANTS,
     Latency,
@@ -109,3 +110,7 @@ def test_latency_distributions_respect_their_bounds() -> None:
     assert max(draws) > 1.0  # a heavy tail shows up in 2000 draws
     uniform = Latency("uniform", min_s=1.0, max_s=2.0)
     assert all(1.0 <= uniform.sample(rng) <= 2.0 for _ in range(100))
+
+
+def test_the_capacity_sweep_finds_its_base_scenario() -> None:
+    assert DEFAULT_BASE == SCENARIOS / "launch-day.toml" and DEFAULT_BASE.exists()

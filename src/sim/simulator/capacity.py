@@ -168,11 +168,12 @@ def _why(row: Row) -> str:
     return f"s{row.sessions} at {first.population}: " + ", ".join(first.failed)
 
 
+DEFAULT_BASE = Path(__file__).resolve().parents[3] / "scenarios" / "launch-day.toml"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim capacity", description=__doc__)
-    parser.add_argument(
-        "--base", default=str(Path(__file__).resolve().parents[2] / "scenarios" / "launch-day.toml")
-    )
+    parser.add_argument("--base", default=str(DEFAULT_BASE))
     parser.add_argument("--targets", choices=("audit", "ours", "both"), default="both")
     parser.add_argument("--sessions", default="2,3,4,5", help="comma-separated SESSION_LIMIT values")
     parser.add_argument("--start", type=int, default=1000, help="first population tried")
