@@ -152,8 +152,10 @@ class Users(Table):
             raise rule("rate_per_s: must be > 0 for poisson arrivals")
         if self.peak.fraction:
             count = round(self.peak.fraction * self.count)
-            peak = self.peak.model_copy(update={"count": count, "fraction": None})
-            object.__setattr__(self, "peak", peak)  # frozen; the fraction is resolved once, here
+            resolved = self.model_copy(
+                update={"peak": self.peak.model_copy(update={"count": count, "fraction": None})}
+            )
+            return resolved._consistent()
         if self.peak.count > self.count:
             raise rule(f"peak: more peak users ({self.peak.count}) than users ({self.count})")
         return self
