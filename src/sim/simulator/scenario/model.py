@@ -150,15 +150,15 @@ class Users(Table):
     def _consistent(self) -> Self:
         if self.arrival == "poisson" and self.rate_per_s <= 0:
             raise rule("rate_per_s: must be > 0 for poisson arrivals")
+        users = self
         if self.peak.fraction:
-            count = round(self.peak.fraction * self.count)
-            resolved = self.model_copy(
-                update={"peak": self.peak.model_copy(update={"count": count, "fraction": None})}
+            peak = self.peak.model_copy(
+                update={"count": round(self.peak.fraction * self.count), "fraction": None}
             )
-            return resolved._consistent()
-        if self.peak.count > self.count:
-            raise rule(f"peak: more peak users ({self.peak.count}) than users ({self.count})")
-        return self
+            users = self.model_copy(update={"peak": peak})
+        if users.peak.count > users.count:
+            raise rule(f"peak: more peak users ({users.peak.count}) than users ({users.count})")
+        return users
 
 
 # ---------------------------------------------------------------- [cpu], [log]
