@@ -14,7 +14,7 @@ run *args:
 
 # Run the real bot against the local Bot API emulator and chat with it in this terminal.
 chat *args:
-    python -m adapters chat "$@"
+    python -m sim.emulators.chat "$@"
 
 # Start one job worker process (any number can run against the same Postgres/Redis/storage).
 worker *args:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = """
 import json, sys
 from pathlib import Path
-from sim.runner import run_scenario
-from sim.scenario import load_scenario, with_overrides
+from sim.simulator.runner import run_scenario
+from sim.simulator.scenario import load_scenario, with_overrides
 n = int(sys.argv[1])
 base = load_scenario(Path(sys.argv[2]))
 peak = n // 10

@@ -1,14 +1,12 @@
-"""Command line: ``python -m adapters run | worker | chat``.
+"""Command line: ``python -m adapters run | worker | sweep``.
 
 - ``run``: the bot against Telegram (``TELEGRAM_BOT_TOKEN``): poller, one in-process
   worker and the reconciler. SIGTERM/SIGINT stop it gracefully.
 - ``worker``: a job-worker process only (start any number).
-- ``chat``: the real bot, real adapters, against the local Bot API emulator, with a
-  terminal client so a person can act as a Telegram user.
 - ``sweep [--delete]``: compare blob storage with the uploads table; print blobs without
   an upload row (deleted with ``--delete``) and rows whose blob is missing, as JSON.
 
-``run``, ``worker`` and ``chat`` serve ``/metrics``, ``/healthz`` and ``/readyz`` on
+``run`` and ``worker`` serve ``/metrics``, ``/healthz`` and ``/readyz`` on
 ``METRICS_HOST:METRICS_PORT`` (see :mod:`adapters.ops`); ``SENTRY_DSN`` turns error
 tracking on, ``LOG_FORMAT=json`` writes JSON lines.
 """
@@ -16,7 +14,6 @@ tracking on, ``LOG_FORMAT=json`` writes JSON lines.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -25,7 +22,6 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TextIO
 
 import trio
 
@@ -38,8 +34,6 @@ from bot.app import BotHandle, Roles, run_bot
 from bot.context import BotContext
 from bot.settings import settings_from_env
 from bot.sweep import sweep_orphans
-
-EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"  # noqa: S105 (the emulator's, not a secret)
 
 
 async def _stop_on_signal(
@@ -63,36 +57,6 @@ async def _serve(config: RealConfig, roles: Roles, ops: OpsSettings) -> None:
             )
             await bot.start(_stop_on_signal, handle)
         nursery.cancel_scope.cancel()  # the bot has stopped: so do its probes and endpoint
-
-
-async def _chat(config: RealConfig, user_id: int, language: str, ops: OpsSettings) -> None:
-    from sim.botapi.chat import run_chat
-    from sim.botapi.server import serve_emulator
-    from sim.botapi.world import BotApiWorld
-
-    world = BotApiWorld(token=EMULATOR_TOKEN)
-    settings = settings_from_env()
-    async with trio.open_nursery() as outer:
-        url: str = await outer.start(serve_emulator, world)
-        local = dataclasses.replace(config, telegram_token=EMULATOR_TOKEN, telegram_url=url)
-        async with asyncio_bridge(), real_adapters(local) as adapters, trio.open_nursery() as inner:
-            endpoint = await inner.start(partial(run_ops, adapters, settings, ops, poller=True))
-            async with trio.open_nursery() as bot:
-                handle: BotHandle = await bot.start(
-                    lambda task_status: run_bot(
-                        adapters.services, settings, roles=Roles(name="chat"), task_status=task_status
-                    )
-                )
-                print(
-                    f"Bot API emulator at {url}; you are user {user_id} ({language}). Type /start.",
-                    flush=True,
-                )
-                if endpoint:
-                    print(f"metrics, health and readiness at {endpoint}/metrics /healthz /readyz", flush=True)
-                await run_chat(url, user_id, language)
-                handle.stop()
-            inner.cancel_scope.cancel()
-        outer.cancel_scope.cancel()
 
 
 async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
@@ -120,9 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run a job worker process")
     worker.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process")
     worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
-    chat = sub.add_parser("chat", help="chat with the bot through the local emulator")
-    chat.add_argument("--user-id", type=int, default=1001)
-    chat.add_argument("--language", default="ru")
     sweep = sub.add_parser("sweep", help="find blobs without upload rows and rows without blobs")
     sweep.add_argument("--delete", action="store_true", help="delete the blobs that have no upload row")
     args = parser.parse_args(argv)
@@ -130,15 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     config = RealConfig.from_env()
     ops = ops_settings_from_env()
     secrets = [*config.secrets, *url_passwords([config.database_url, config.redis_url])]
-    log_stream: TextIO = sys.stderr
-    if args.command == "chat":
-        # The terminal is the chat; the bot's log goes to a file beside its data.
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        log_path = config.data_dir / "chat.log"
-        log_stream = log_path.open("a", encoding="utf-8")
-        print(f"bot log: {log_path}", flush=True)
     listener = start_logging(
-        secrets, level=logging.INFO, stream=log_stream, json_lines=ops.log_format == "json"
+        secrets, level=logging.INFO, stream=sys.stderr, json_lines=ops.log_format == "json"
     )
     dsn = ops.sentry_dsn.get_secret_value() if ops.sentry_dsn else None
     if init_error_tracking(dsn, secrets, environment=ops.sentry_environment):
@@ -149,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             if not config.telegram_token:
                 print(
-                    "Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr
+                    "Set TELEGRAM_BOT_TOKEN (or try `just chat` to talk to it through the local emulator).",
+                    file=sys.stderr,
                 )
                 return 2
             runner = partial(_serve, config, Roles(name="bot"), ops)
@@ -157,10 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
             runner = partial(_serve, config, roles, ops)
-        elif args.command == "sweep":
-            runner = partial(_sweep, config, args.delete, outcome)
         else:
-            runner = partial(_chat, config, args.user_id, args.language, ops)
+            runner = partial(_sweep, config, args.delete, outcome)
         try:
             trio.run(runner)
         except Exception as exc:  # the process is ending on it: make sure it is seen
@@ -168,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
     finally:
         listener.stop()
-        if log_stream is not sys.stderr:
-            log_stream.close()
     return outcome[0] if outcome else 0
 
 

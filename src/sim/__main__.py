@@ -1,7 +1,7 @@
 """``python -m sim <scenario> [--seed N] [--json] [--check-determinism] [--plot F]`` (``just simulate``).
 
 A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
-``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.capacity).
+``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.simulator.capacity).
 Exit status: 0 the scenario's expectations were met (by default: every invariant
 held), 1 they were not, 2 bad usage or scenario, 3 the determinism check found two
 different traces for one seed.
@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
-from sim.kernel.trace import first_divergence
-from sim.report import plot_report
-from sim.runner import add_contrast, simulate
-from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path
+from sim.simulator.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
+from sim.simulator.kernel.trace import first_divergence
+from sim.simulator.report import plot_report
+from sim.simulator.runner import add_contrast, simulate
+from sim.simulator.scenario import ScenarioError, load_scenario, resolve_scenario_path
 
 EXIT_OK, EXIT_INVARIANT, EXIT_USAGE, EXIT_NONDETERMINISTIC = 0, 1, 2, 3
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         # Set iteration order of str/bytes depends on the hash seed: pin it, in a new process.
         reexec_with_pinned_hash_seed("sim", args_list)
     if args_list[:1] == ["capacity"]:
-        from sim.capacity import main as capacity_main
+        from sim.simulator.capacity import main as capacity_main
 
         return capacity_main(args_list[1:])
     args = _parser().parse_args(args_list)

@@ -27,10 +27,10 @@ from adapters.redis_queue import RedisJobQueue
 from adapters.redis_state import RedisConversationStore
 from adapters.supabase_storage import SupabaseBlobStore
 from bot.ports import BlobStore, ConversationStore, JobQueue
-from sim.memory.blobs import MemoryBlobStore
-from sim.memory.queue import MemoryJobQueue
-from sim.memory.state import MemoryConversationStore
-from sim.storage_emulator import StorageEmulator, serve_storage_emulator
+from sim.emulators.storage import StorageEmulator, serve_storage_emulator
+from sim.fakes.blobs import MemoryBlobStore
+from sim.fakes.queue import MemoryJobQueue
+from sim.fakes.state import MemoryConversationStore
 
 REDIS_URL = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 SERVICE_KEY = "contract-service-key"

@@ -22,7 +22,7 @@ from psycopg.rows import TupleRow
 
 from adapters.asyncio_bridge import aio
 from adapters.postgres import PostgresRepository, open_postgres_repository
-from sim.memory.repository import MemoryRepository
+from sim.fakes.repository import MemoryRepository
 
 
 def database_url() -> str:

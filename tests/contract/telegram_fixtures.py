@@ -17,9 +17,9 @@ import trio
 
 from adapters.telegram_http import HttpTelegramApi
 from bot.ports import TelegramApi
-from sim.botapi.server import serve_emulator
-from sim.botapi.sim_adapter import SimTelegramApi
-from sim.botapi.world import BotApiWorld
+from sim.emulators.botapi_server import serve_emulator
+from sim.fakes.telegram.api import SimTelegramApi
+from sim.fakes.telegram.world import BotApiWorld
 
 TOKEN = "1234567890:AAHcontract-SECRET-token_do-not-leak"
 WRONG_TOKEN = "1234567890:AAHwrong-SECRET-token_also-private"

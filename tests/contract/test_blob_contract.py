@@ -15,7 +15,7 @@ import trio_asyncio
 from adapters.local_blobs import LocalBlobStore, check_key
 from adapters.supabase_storage import SupabaseBlobStore
 from bot.errors import BlobNotFound, ServiceUnavailable
-from sim.storage_emulator import StorageEmulator, serve_storage_emulator
+from sim.emulators.storage import StorageEmulator, serve_storage_emulator
 
 from .kv_fixtures import BUCKET, SERVICE_KEY, BlobHarness, blobs
 

@@ -20,7 +20,9 @@ import trio
 from adapters.telegram_http import HttpTelegramApi
 from bot.domain import InlineButton, TgUser
 from bot.errors import ServiceUnavailable, TelegramConflict, TelegramError, TelegramRetryAfter
-from sim.botapi.records import SentRecord
+from sim.fakes.telegram.records import SentRecord
+from sim.simulator.faults.kinds.botapi_error import BotApiErrorFault
+from sim.simulator.faults.kinds.botapi_no_response import BotApiNoResponseFault
 
 from .telegram_fixtures import (
     TOKEN,
@@ -288,7 +290,10 @@ async def test_sent_documents_and_photos_are_recorded_with_their_bytes(telegram:
 
 async def test_flood_limit_maps_to_retry_after(telegram: TelegramHarness) -> None:
     chat = await open_chat(telegram)
-    telegram.world.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    telegram.world.inject(
+        "sendMessage",
+        BotApiErrorFault(error_code=429, description="Too Many Requests: retry after 7", retry_after=7),
+    )
     err = await fails(TelegramRetryAfter, telegram.api.send_message(chat, "hi"))
     assert (err.error_code, err.retry_after) == (429, 7)
     assert err.description == "Too Many Requests: retry after 7"
@@ -305,7 +310,7 @@ async def test_webhook_conflict_maps_to_telegram_conflict(telegram: TelegramHarn
     telegram.world.set_webhook_conflict(False)
     assert await telegram.api.get_updates(None, 0) == []
 
-    telegram.world.fail_next("getUpdates", 409, "Conflict: injected")
+    telegram.world.inject("getUpdates", BotApiErrorFault(error_code=409, description="Conflict: injected"))
     err = await fails(TelegramConflict, telegram.api.get_updates(None, 0))
     assert err.description == "Conflict: injected"
 
@@ -330,16 +335,16 @@ async def test_a_second_poller_terminates_the_first(telegram: TelegramHarness, n
 
 async def test_lost_answers_map_to_service_unavailable(telegram: TelegramHarness) -> None:
     chat = await open_chat(telegram)
-    telegram.world.break_next("sendMessage")
+    telegram.world.inject("sendMessage", BotApiNoResponseFault())
     err = await fails(ServiceUnavailable, telegram.api.send_message(chat, "lost before"))
     assert err.service == "telegram"
     assert bot_records(telegram, chat) == []
 
-    telegram.world.break_next("sendMessage", after_effect=True)
+    telegram.world.inject("sendMessage", BotApiNoResponseFault(phase="after"))
     await fails(ServiceUnavailable, telegram.api.send_message(chat, "sent, answer lost"))
     assert [r.text for r in bot_records(telegram, chat)] == ["sent, answer lost"]
 
-    telegram.world.break_next("downloadFile")
+    telegram.world.inject("downloadFile", BotApiNoResponseFault())
     await fails(ServiceUnavailable, telegram.api.download_file("documents/file_1.csv"))
 
 

@@ -33,9 +33,9 @@ from adapters.compose import RealConfig, asyncio_bridge, real_services
 from bot.app import Roles, run_bot
 from bot.ports import Services
 from bot.settings import settings_from_env
-from sim.botapi.server import serve_emulator
-from sim.botapi.world import BotApiWorld
-from sim.storage_emulator import StorageEmulator, serve_storage_emulator
+from sim.emulators.botapi_server import serve_emulator
+from sim.emulators.storage import StorageEmulator, serve_storage_emulator
+from sim.fakes.telegram.world import BotApiWorld
 
 TOKEN = "424243:E2E-PROCESS-TOKEN-abcdefghijklmnopqrstuvwxyz"
 STORAGE_KEY = "e2e-storage-service-key"

@@ -20,17 +20,14 @@ import trio
 
 from bot.domain import TgUser
 from bot.errors import PortError
-from sim.botapi.records import SentRecord
-from sim.botapi.world import BotApiWorld
-from sim.workload import ReplyClassifier
+from sim.fakes.telegram.records import SentRecord
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.replies import ReplyClassifier, is_profile
 
+# is_profile is the simulator's own judgement of a delivered profile (the tests import it from here).
 # The simulator's classifier matches whole message templates (in both languages), so a
 # notice such as "still trying" is never taken for a failure that merely starts alike.
 _CLASSIFIER = ReplyClassifier()
-
-
-def is_profile(record: SentRecord) -> bool:
-    return record.kind == "message" and any(d.startswith("h:") for d in record.button_data)
 
 
 def is_failure(record: SentRecord) -> bool:

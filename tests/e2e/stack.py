@@ -20,8 +20,8 @@ from adapters.compose import RealConfig, asyncio_bridge, real_services
 from bot.app import BotHandle, Roles, run_bot
 from bot.ports import Services
 from bot.settings import Settings
-from sim.botapi.server import serve_emulator
-from sim.botapi.world import BotApiWorld
+from sim.emulators.botapi_server import serve_emulator
+from sim.fakes.telegram.world import BotApiWorld
 
 TOKEN = "424242:E2E-TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 

@@ -33,6 +33,8 @@ from tests.e2e.outcomes import (
 )
 from tests.e2e.processes import private_postgres, private_redis
 
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
+
 pytestmark = pytest.mark.e2e
 
 SETTLE_S = 90  # upper bound on healing; a healthy run settles far sooner
@@ -80,7 +82,9 @@ async def test_kill_9_of_a_worker_mid_job(tmp_path: Path, figures_file: Path) ->
         victim = await cluster.start_worker("victim")
         survivor = await cluster.start_worker("survivor")
         batch = Batch(cluster, 8100)
-        cluster.world.delay_next("downloadFile", 1.5, count=12)  # keeps jobs in flight long enough
+        cluster.world.inject(
+            "downloadFile", BotApiDelayFault(seconds=1.5), count=12
+        )  # keeps jobs in flight long enough
         batch.send(12)
         # Mid-job: the victim holds deliveries it has not acknowledged.
         with trio.fail_after(30):
@@ -99,7 +103,7 @@ async def test_postgres_restart(tmp_path: Path, figures_file: Path) -> None:
         await cluster.start_worker("one")
         await cluster.start_worker("two")
         batch = Batch(cluster, 8200)
-        cluster.world.delay_next("downloadFile", 1.0, count=8)
+        cluster.world.inject("downloadFile", BotApiDelayFault(seconds=1.0), count=8)
         first = batch.send(8)
         await batch.wait_for_answers(first, at_least=1)
         await pg.stop("fast")  # every session ends; new ones are refused
@@ -117,7 +121,7 @@ async def test_redis_stopped_and_restarted_empty(tmp_path: Path, figures_file: P
         await cluster.start_worker("one")
         await cluster.start_worker("two")
         batch = Batch(cluster, 8300)
-        cluster.world.delay_next("downloadFile", 1.0, count=6)
+        cluster.world.inject("downloadFile", BotApiDelayFault(seconds=1.0), count=6)
         first = batch.send(6)
         await batch.wait_for_answers(first, at_least=1)
         await rds.kill()  # the queue and its pending deliveries are gone with it

@@ -17,6 +17,7 @@ from tests.e2e.processes import private_postgres
 from tests.e2e.test_crashes import Batch, assert_nothing_lost_or_doubled
 
 from bot.domain import JobStep
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +38,10 @@ async def test_a_postgres_outage_during_delivery_sends_no_profile_twice(
     ):
         await cluster.start_worker("one")
         batch = Batch(cluster, 8600)
-        cluster.world.delay_next("getFile", 1.0, count=8)
-        cluster.world.delay_next("sendMessage", 3.0, count=200)  # a delivery takes a while
+        cluster.world.inject("getFile", BotApiDelayFault(seconds=1.0), count=8)
+        cluster.world.inject(
+            "sendMessage", BotApiDelayFault(seconds=3.0), count=200
+        )  # a delivery takes a while
         sent = batch.send(8)
         with trio.fail_after(60):  # every job analysed, its profile on the way
             while await open_jobs_at_least(cluster, JobStep.ANALYSED) < len(sent):
@@ -57,7 +60,7 @@ async def test_sigterm_hands_running_jobs_to_another_worker(tmp_path: Path, figu
     async with process_cluster(tmp_path, env={"BOT_WORKER_CONCURRENCY": "1"}) as cluster:
         leaving = await cluster.start_worker("leaving")
         batch = Batch(cluster, 8700)
-        cluster.world.delay_next("getFile", 4.0, count=8)
+        cluster.world.inject("getFile", BotApiDelayFault(seconds=4.0), count=8)
         batch.send(4)
         with trio.fail_after(30):
             while (await cluster.consumers()).get("leaving-w0", 0) == 0:

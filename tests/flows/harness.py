@@ -10,11 +10,11 @@ import trio
 
 from bot.app import Roles, run_bot
 from bot.domain import TgUser
-from sim.botapi.records import SentRecord
-from sim.botapi.world import BotApiWorld
-from sim.compose import SIM_TOKEN, SimStack, build_stack
-from sim.kernel.rng import RngStreams
-from sim.scenario import parse_scenario
+from sim.fakes.telegram.records import SentRecord
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.scenario import parse_scenario
 
 
 @dataclass

@@ -6,13 +6,17 @@ from __future__ import annotations
 import trio
 from tests.flows.harness import chat, simulated_bot
 
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
+
 DATA = b"city,amount\nMoscow,10\nKazan,20\nOmsk,30\n"
 
 
 async def test_a_slow_receipt_is_never_overtaken_or_contradicted(autojump_clock):
     async with simulated_bot() as world:
         c = chat(world, 9101)
-        world.delay_next("sendMessage", 9.0)  # the receipt: longer than the handler's budget
+        world.inject(
+            "sendMessage", BotApiDelayFault(seconds=9.0)
+        )  # the receipt: longer than the handler's budget
         seq = c.upload("sales.csv", DATA)
         await c.with_buttons(seq, "h:", timeout=120)
         await trio.sleep(30)  # anything late would have arrived by now

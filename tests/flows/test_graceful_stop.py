@@ -10,10 +10,11 @@ import trio
 
 from bot.app import Roles, run_bot
 from bot.domain import JobStatus, TgUser
-from sim.botapi.world import BotApiWorld
-from sim.compose import SIM_TOKEN, build_stack
-from sim.kernel.rng import RngStreams
-from sim.scenario import parse_scenario
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, build_stack
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.scenario import parse_scenario
 
 DATA = b"city,amount\nMoscow,10\nKazan,20\nOmsk,30\n"
 
@@ -29,7 +30,9 @@ async def test_a_stopped_worker_hands_its_jobs_to_the_next_one(autojump_clock):
         first = await nursery.start(
             functools.partial(run_bot, stack.services, settings, roles=Roles(name="a"))
         )
-        world.delay_next("getFile", 40.0, count=4)  # every job is still fetching at the stop
+        world.inject(
+            "getFile", BotApiDelayFault(seconds=40.0), count=4
+        )  # every job is still fetching at the stop
         for user in users:
             world.user_sends_document(user, user.id, "sales.csv", DATA)
         await trio.sleep(5)

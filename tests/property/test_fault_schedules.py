@@ -21,9 +21,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.runner import run_scenario
-from sim.scenario import parse_scenario
-from sim.toml_out import dumps
+from sim.simulator.runner import run_scenario
+from sim.simulator.scenario import parse_scenario
+from sim.simulator.toml_out import dumps
 
 PROMISES = ("no_lost_upload", "each_update_once", "no_leaked_permits", "no_stuck_job", "bot_kept_running")
 PER_CALL = {
@@ -122,7 +122,7 @@ def test_a_failure_file_replays_as_the_same_scenario(tmp_path: Path) -> None:
     data = scenario_data(7, schedule)
     path = tmp_path / "failure.toml"
     path.write_text(dumps(data, header="replay me"), encoding="utf-8")
-    from sim.scenario import load_scenario
+    from sim.simulator.scenario import load_scenario
 
     again = load_scenario(path)
     original = parse_scenario(data, str(path))

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from sim.__main__ import EXIT_INVARIANT, EXIT_OK, EXIT_USAGE, main
-from sim.kernel import first_divergence
-from sim.runner import run_scenario, simulate
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.simulator.kernel import first_divergence
+from sim.simulator.runner import run_scenario, simulate
+from sim.simulator.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scenarios" / "smoke.toml"
@@ -212,3 +212,28 @@ def test_a_nondeterministic_bot_is_caught_at_its_first_divergent_event() -> None
     assert divergence is not None
     assert divergence.first == "0.500000 log INFO bot.hello run=0\n"
     assert divergence.second == "0.500000 log INFO bot.hello run=1\n"
+
+
+def test_bot_api_faults_act_inside_the_emulated_telegram() -> None:
+    """A wire-level 429 inside the world reaches the bot through the Telegram adapter."""
+    scenario = _scenario(
+        users={"count": 4, "files": {"rows": 30, "variants": 1}},
+        faults=[
+            {
+                "kind": "botapi_error",
+                "methods": ["sendMessage"],
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 2",
+                "retry_after": 2,
+                "at_s": 0,
+                "duration_s": 5,
+                "probability": 0.5,
+            }
+        ],
+    )
+    first = simulate(scenario, keep_trace=True)
+    report = first.report
+    assert report.details["faults_injected"]["telegram.botapi_error"] >= 1
+    assert report.ok and report.uploads["analysed"] == 4
+    assert any("fault botapi.sendMessage botapi_error" in e for e in first.trace.events)
+    assert simulate(scenario).report.trace_hash == report.trace_hash

@@ -12,14 +12,20 @@ from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramRetryAfter
 from bot.guard import Guard
 from bot.metrics import MetricsRecorder
 from bot.settings import Settings
-from sim.faults import FaultStats, ServiceFaults, session_hook, unwrap, wrap_port
-from sim.kernel import RngStreams, Trace
-from sim.memory.blobs import MemoryBlobStore
-from sim.memory.repository import MemoryRepository
-from sim.scenario import Fault, Latency, ServiceModel
+from sim.fakes.blobs import MemoryBlobStore
+from sim.fakes.repository import MemoryRepository
+from sim.simulator.faults.kind import CallFault
+from sim.simulator.faults.kinds.disconnect import DisconnectFault
+from sim.simulator.faults.kinds.error import ErrorFault
+from sim.simulator.faults.kinds.hang import HangFault
+from sim.simulator.faults.kinds.latency import LatencyFault
+from sim.simulator.faults.kinds.rate_limit import RateLimitFault
+from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, unwrap, wrap_port
+from sim.simulator.kernel import RngStreams, Trace
+from sim.simulator.scenario import Latency, ServiceModel
 
 
-def _faults(service: str, *faults: Fault, latency: Latency | None = None, seed: int = 1) -> ServiceFaults:
+def _faults(service: str, *faults: CallFault, latency: Latency | None = None, seed: int = 1) -> ServiceFaults:
     model = ServiceModel(latency=latency or Latency())
     return ServiceFaults(service, model, faults, RngStreams(seed), trace=Trace(keep_events=True))
 
@@ -35,7 +41,7 @@ async def test_latency_is_added_exactly_and_the_call_goes_through(autojump_clock
 
 
 async def test_a_hang_is_cut_by_the_cores_deadline(autojump_clock: MockClock) -> None:
-    hang = Fault(kind="hang", target="blobs", at_s=0.0, duration_s=60.0, methods=("put",))
+    hang = HangFault(target="blobs", at_s=0.0, duration_s=60.0, methods=("put",))
     store = MemoryBlobStore()
     blobs = wrap_port(store, _faults("blobs", hang))
     metrics = MetricsRecorder()
@@ -56,7 +62,7 @@ async def test_a_hang_is_cut_by_the_cores_deadline(autojump_clock: MockClock) ->
 
 
 async def test_an_error_after_the_call_keeps_its_effect(autojump_clock: MockClock) -> None:
-    lost_reply = Fault(kind="error", target="blobs", at_s=0.0, phase="after")
+    lost_reply = ErrorFault(target="blobs", at_s=0.0, phase="after")
     store = MemoryBlobStore()
     blobs = wrap_port(store, _faults("blobs", lost_reply))
     with pytest.raises(ServiceUnavailable) as info:
@@ -67,9 +73,7 @@ async def test_an_error_after_the_call_keeps_its_effect(autojump_clock: MockCloc
 
 async def test_an_error_before_the_call_has_no_effect(autojump_clock: MockClock) -> None:
     store = MemoryBlobStore()
-    blobs = wrap_port(
-        store, _faults("blobs", Fault(kind="disconnect", target="blobs", at_s=0.0, phase="before"))
-    )
+    blobs = wrap_port(store, _faults("blobs", DisconnectFault(target="blobs", at_s=0.0, phase="before")))
     with pytest.raises(ServiceUnavailable):
         await blobs.put("k", b"v")
     assert await store.list_keys("") == []
@@ -80,7 +84,7 @@ async def test_rate_limit_raises_retry_after(autojump_clock: MockClock) -> None:
         async def send_message(self, chat_id: int, text: str) -> int:
             return chat_id
 
-    limited = Fault(kind="rate_limit", target="telegram", at_s=0.0, retry_after_s=3.0)
+    limited = RateLimitFault(target="telegram", at_s=0.0, retry_after_s=3.0)
     api = wrap_port(Api(), _faults("telegram", limited))
     with pytest.raises(TelegramRetryAfter) as info:
         await api.send_message(1, "hi")
@@ -88,7 +92,7 @@ async def test_rate_limit_raises_retry_after(autojump_clock: MockClock) -> None:
 
 
 async def test_probabilistic_faults_follow_the_seed(autojump_clock: MockClock) -> None:
-    flaky = Fault(kind="error", target="blobs", at_s=0.0, probability=0.3)
+    flaky = ErrorFault(target="blobs", at_s=0.0, probability=0.3)
 
     async def pattern(seed: int) -> list[bool]:
         blobs = wrap_port(MemoryBlobStore(), _faults("blobs", flaky, seed=seed))
@@ -108,7 +112,7 @@ async def test_probabilistic_faults_follow_the_seed(autojump_clock: MockClock) -
 
 
 async def test_extra_latency_faults_stack_on_the_base_latency(autojump_clock: MockClock) -> None:
-    slow = Fault(kind="latency", target="blobs", at_s=0.0, extra=Latency("constant", value_s=2.0))
+    slow = LatencyFault(target="blobs", at_s=0.0, extra=Latency("constant", value_s=2.0))
     stats = FaultStats()
     sf = ServiceFaults(
         "blobs", ServiceModel(latency=Latency("constant", value_s=0.5)), (slow,), RngStreams(1), stats=stats
@@ -147,7 +151,7 @@ async def test_database_latency_is_spent_holding_a_session(autojump_clock: MockC
 
 
 async def test_a_hung_query_holds_its_session_until_the_deadline(autojump_clock: MockClock) -> None:
-    hang = Fault(kind="hang", target="repo", at_s=0.0, duration_s=math.inf, methods=("upsert_user",))
+    hang = HangFault(target="repo", at_s=0.0, duration_s=math.inf, methods=("upsert_user",))
     sf = _faults("repo", hang)
     raw = MemoryRepository(1, in_session=session_hook(sf))
     repo = wrap_port(raw, sf, inside=True)

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio._core._run as trio_run
 
-from sim.kernel import (
+from sim.simulator.kernel import (
     RngStreams,
     SimulationEscape,
     Trace,

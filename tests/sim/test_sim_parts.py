@@ -10,15 +10,15 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from sim.botapi.world import BotApiWorld
-from sim.clock import SIM_EPOCH, SimWallClock
-from sim.compose import SIM_TOKEN, sim_services
-from sim.cpu import CpuCost, SimCpuRunner
-from sim.faults import FaultProxy, unwrap
-from sim.kernel import RngStreams, Trace
-from sim.log_sink import SimLogSink
-from sim.memory.repository import MemoryRepository
-from sim.scenario import parse_scenario
+from sim.fakes.clock import SIM_EPOCH, SimWallClock
+from sim.fakes.cpu import CpuCost, SimCpuRunner
+from sim.fakes.log_sink import SimLogSink
+from sim.fakes.repository import MemoryRepository
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, sim_services
+from sim.simulator.faults.proxy import FaultProxy, unwrap
+from sim.simulator.kernel import RngStreams, Trace
+from sim.simulator.scenario import parse_scenario
 
 
 async def test_wall_clock_follows_virtual_time_and_ids_follow_the_seed(autojump_clock: MockClock) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import (
+from sim.simulator.capacity import DEFAULT_BASE
+from sim.simulator.scenario import (
     DEFAULT_INVARIANTS,
     Latency,
     ScenarioError,
@@ -71,7 +72,7 @@ def test_faults_bot_settings_and_deadlines_are_parsed() -> None:
         ({"scenario": {"name": "x", "duraton_s": 5}}, "unknown key(s) duraton_s"),
         ({"scenario": {"name": "x"}, "users": {"count": -1}}, "users.count: must be >= 0"),
         ({"scenario": {"name": "x"}, "users": {"arrival": "burst"}}, "'burst' is not one of"),
-        ({"scenario": {"name": "x"}, "services": {"postgres": {}}}, "unknown service 'postgres'"),
+        ({"scenario": {"name": "x"}, "services": {"postgres": {}}}, "services: unknown key(s) postgres"),
         ({"scenario": {"name": "x"}, "services": {"repo": {"latency": {"dist": "gauss"}}}}, "dist"),
         ({"scenario": {"name": "x"}, "services": {"repo": {"latency": {"dist": "constant"}}}}, "value_s"),
         ({"scenario": {"name": "x"}, "faults": [{"kind": "hang"}]}, "missing required key 'target'"),
@@ -109,3 +110,7 @@ def test_latency_distributions_respect_their_bounds() -> None:
     assert max(draws) > 1.0  # a heavy tail shows up in 2000 draws
     uniform = Latency("uniform", min_s=1.0, max_s=2.0)
     assert all(1.0 <= uniform.sample(rng) <= 2.0 for _ in range(100))
+
+
+def test_the_capacity_sweep_finds_its_base_scenario() -> None:
+    assert DEFAULT_BASE == SCENARIOS / "launch-day.toml" and DEFAULT_BASE.exists()

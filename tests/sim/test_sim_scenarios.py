@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.expect import evaluate
-from sim.runner import add_contrast, run_scenario, simulate
-from sim.scenario import ScenarioError, load_scenario, parse_scenario, with_overrides
-from sim.toml_out import dumps
+from sim.simulator.expect import evaluate
+from sim.simulator.runner import add_contrast, run_scenario, simulate
+from sim.simulator.scenario import ScenarioError, load_scenario, parse_scenario, with_overrides
+from sim.simulator.toml_out import dumps
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))

@@ -9,10 +9,11 @@ import trio
 from trio.testing import MockClock
 
 from bot.i18n import t
-from sim.botapi.world import BotApiWorld
-from sim.kernel import RngStreams
-from sim.scenario import Files, Users
-from sim.workload import ANALYSED, FAILED, LOST, ReplyClassifier, Workload, make_file
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.kernel import RngStreams
+from sim.simulator.replies import ReplyClassifier
+from sim.simulator.scenario import Files, Users
+from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload, make_file
 
 TOKEN = "7000000001:test-token"
 KEYBOARD = {"inline_keyboard": [[{"text": "Histogram", "callback_data": "h:1"}]]}

@@ -14,11 +14,13 @@ import trio.testing
 from adapters.telegram_http import HttpTelegramApi
 from bot.domain import TgUser
 from bot.errors import TelegramRetryAfter
-from sim.botapi.chat import ChatView, run_chat, safe_file_name
-from sim.botapi.control import ControlError, EmulatorControl
-from sim.botapi.entities import EntityError, html_to_text, strip_html, utf16_len
-from sim.botapi.server import running_emulator
-from sim.botapi.world import BotApiError, BotApiWorld
+from sim.emulators.botapi_server import running_emulator
+from sim.emulators.chat import ChatView, run_chat, safe_file_name
+from sim.emulators.control import ControlError, EmulatorControl
+from sim.fakes.telegram.entities import EntityError, html_to_text, strip_html, utf16_len
+from sim.fakes.telegram.world import BotApiError, BotApiWorld
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
+from sim.simulator.faults.kinds.botapi_error import BotApiErrorFault
 
 TOKEN = "42:world-test-token"
 ANN = TgUser(id=7, language_code="en", first_name="Ann")
@@ -146,7 +148,7 @@ async def test_bot_api_results_are_deterministic() -> None:
 async def test_delay_before_effect_cancelled_leaves_nothing(autojump_clock: trio.testing.MockClock) -> None:
     world = new_world()
     world.user_sends_text(ANN, ANN.id, "/start")
-    world.delay_next("sendMessage", 30)
+    world.inject("sendMessage", BotApiDelayFault(seconds=30))
     with trio.move_on_after(10):
         await world.send_message(chat_id=ANN.id, text="slow")
     assert world.sent_to(ANN.id) == []
@@ -155,7 +157,7 @@ async def test_delay_before_effect_cancelled_leaves_nothing(autojump_clock: trio
 async def test_delay_after_effect_cancelled_still_sent(autojump_clock: trio.testing.MockClock) -> None:
     world = new_world()
     world.user_sends_text(ANN, ANN.id, "/start")
-    world.delay_next("sendMessage", 30, after_effect=True)
+    world.inject("sendMessage", BotApiDelayFault(seconds=30, phase="after"))
     with trio.move_on_after(10) as scope:
         await world.send_message(chat_id=ANN.id, text="sent, answer late")
     assert scope.cancelled_caught
@@ -165,7 +167,11 @@ async def test_delay_after_effect_cancelled_still_sent(autojump_clock: trio.test
 async def test_fail_next_counts_and_is_per_method() -> None:
     world = new_world()
     world.user_sends_text(ANN, ANN.id, "/start")
-    world.fail_next("sendmessage", 429, "Too Many Requests: retry after 3", retry_after=3, count=2)
+    world.inject(
+        "sendmessage",
+        BotApiErrorFault(error_code=429, description="Too Many Requests: retry after 3", retry_after=3),
+        count=2,
+    )
     for _ in range(2):
         with pytest.raises(BotApiError) as info:
             await world.send_message(chat_id=ANN.id, text="x")
@@ -250,6 +256,10 @@ async def test_control_api_acts_as_user_and_reads_bot_output() -> None:
                 await api.send_message(ANN.id, "x")
             assert info.value.retry_after == 5
             assert (await control.state())["calls"]["sendMessage"] == 2
+            with pytest.raises(ControlError, match="does not act on the Bot API"):
+                await control.inject("sendMessage", {"kind": "hang", "target": "telegram"})
+            with pytest.raises(ControlError, match="missing required key 'seconds'"):
+                await control.inject("sendMessage", {"kind": "botapi_delay"})
         finally:
             await api.aclose()
             await control.aclose()

@@ -11,7 +11,7 @@ from bot.handlers import Router
 from bot.metrics import MetricsRecorder
 from bot.ports import Services
 from bot.settings import Settings
-from sim.memory.repository import MemoryRepository
+from sim.fakes.repository import MemoryRepository
 
 
 class CapturingSink:

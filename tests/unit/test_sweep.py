@@ -16,11 +16,11 @@ from bot.errors import ServiceUnavailable
 from bot.settings import Settings
 from bot.sweep import sweep_orphans, upload_id_of
 from bot.uploads import blob_key
-from sim.botapi.world import BotApiWorld
-from sim.compose import SIM_TOKEN, SimStack, build_stack
-from sim.kernel.rng import RngStreams
-from sim.memory.blobs import MemoryBlobStore
-from sim.scenario import parse_scenario
+from sim.fakes.blobs import MemoryBlobStore
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.scenario import parse_scenario
 
 NOW = datetime(2024, 11, 13, 12, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from bot.metrics import MetricsRecorder
 from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
 from bot.updates import MAX_UPDATE_ATTEMPTS, RetryUpdate, UpdatePoller
-from sim.botapi.sim_adapter import SimTelegramApi
-from sim.botapi.world import BotApiWorld
+from sim.fakes.telegram.api import SimTelegramApi
+from sim.fakes.telegram.world import BotApiWorld
 
 TOKEN = "777:POLLER-TEST-TOKEN-xxxxxxxxxxxxxxxxxxxxxxxx"
 

@@ -5,7 +5,7 @@ the asyncio side (:func:`adapters.postgres.tx.run_transaction`) under the sessio
 limit of :class:`adapters.postgres.pool.SessionPool`. A transaction either commits
 or, on any error or cancellation, rolls back and its connection is discarded.
 
-Semantics shared with ``sim.memory.MemoryRepository`` (the contract suite in
+Semantics shared with ``sim.fakes.repository.MemoryRepository`` (the contract suite in
 ``tests/contract/test_repository_contract.py`` holds both to them):
 - ids are UUID strings, returned in canonical form; an id that is not a UUID is
   simply unknown to reads; timestamps are stored and returned in UTC (a naive

@@ -1,0 +1,205 @@
+"""Call faults at the adapter boundary: a proxy that wraps any port object.
+
+For every async method of the wrapped object, each call draws the scenario's
+latency for that service and method, then lets every :class:`CallFault` active at
+that moment in virtual time shape the call (see the kinds in
+:mod:`sim.simulator.faults.kinds`): add latency, or make it fail. The phase of a
+failing fault decides whether the real call happens: an "after" fault is the
+interesting one, the effect is applied but the caller never hears about it.
+
+Where the latency is spent matters for the database: a query's time is spent
+*holding a session*. :func:`session_hook` gives the memory repository an
+``in_session`` callable, and the proxy hands each call's latency and "before"
+fault to it through a context variable, so slow queries exhaust the session pool as
+they would in production, and a hung query holds its connection until cancelled.
+
+Randomness comes from the service's own streams: latency draws from
+``service.<name>.latency``, fault draws from ``service.<name>.faults``, so adding a
+fault never shifts the latencies.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar, cast
+
+import trio
+
+from sim.simulator.faults.kind import CallFault, CallPlan, Fault
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.scenario.latency import Latency
+from sim.simulator.scenario.model import ServiceModel
+
+T = TypeVar("T")
+
+
+def _describe_args(args: tuple[Any, ...]) -> str:
+    """Cheap, address-free argument summary for the trace (bytes by length only)."""
+    parts = []
+    for arg in args:
+        if isinstance(arg, bool | int | float) or arg is None:
+            parts.append(repr(arg))
+        elif isinstance(arg, str):
+            parts.append(repr(arg[:40]))
+        elif isinstance(arg, bytes | bytearray):
+            parts.append(f"<{len(arg)}B>")
+        else:
+            parts.append(type(arg).__name__)
+    return ",".join(parts)
+
+
+class FaultStats:
+    """Calls per "service.method" and injected faults per "service.kind" (for the report)."""
+
+    def __init__(self) -> None:
+        self.injected: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
+
+    def count(self, key: str) -> None:
+        self.injected[key] = self.injected.get(key, 0) + 1
+
+
+# The plan of the call in progress in this task, for a latency spent inside the service.
+_PLAN: ContextVar[CallPlan | None] = ContextVar("sim_fault_plan", default=None)
+
+
+class ServiceFaults:
+    """The latency model and fault schedule of one service, and its random streams."""
+
+    def __init__(
+        self,
+        service: str,
+        model: ServiceModel,
+        faults: tuple[Fault, ...],
+        rngs: RngStreams,
+        *,
+        trace: Trace | None = None,
+        stats: FaultStats | None = None,
+    ) -> None:
+        self.service = service
+        self.model = model
+        self.faults = tuple(f for f in faults if isinstance(f, CallFault) and f.target == service)
+        self.latency_rng = rngs.stream(f"service.{service}.latency")
+        self.fault_rng = rngs.stream(f"service.{service}.faults")
+        self.trace = trace
+        self.stats = stats if stats is not None else FaultStats()
+
+    def plan(self, label: str, latency: Latency, faults: tuple[CallFault, ...]) -> CallPlan | None:
+        """Draw one call's fate; None when nothing at all happens to it (the fast path)."""
+        plan = CallPlan(delay=latency.sample(self.latency_rng))
+        if faults:
+            now = trio.current_time()
+            rng = self.fault_rng
+            for fault in faults:
+                if not fault.active(now):
+                    continue
+                if fault.probability < 1.0 and rng.random() >= fault.probability:
+                    continue
+                self.stats.count(f"{self.service}.{fault.kind}")
+                if self.trace is not None:
+                    self.trace.record("fault", f"{label} {fault.kind}")
+                plan = fault.shape(plan, rng)
+        if plan.delay <= 0 and plan.failure is None:
+            return None
+        return plan
+
+    async def before(self, plan: CallPlan) -> None:
+        if plan.delay > 0:
+            await trio.sleep(plan.delay)
+        if plan.failure is not None and not plan.after:
+            await plan.failure.strike(self.service)
+
+
+def session_hook(faults: ServiceFaults) -> Callable[[str], Awaitable[None]]:
+    """An ``in_session`` callable for the memory repository: spends the current call's
+    latency (and "before" fault) while the session is held."""
+
+    async def in_session(method: str) -> None:
+        plan = _PLAN.get()
+        if plan is not None:
+            _PLAN.set(None)  # one session per call: spend it once
+            await faults.before(plan)
+
+    return in_session
+
+
+class FaultProxy:
+    """Wraps one port object; attribute access returns fault-injecting wrappers.
+
+    Wrappers are built on first access and cached on the instance, so the per-call
+    overhead is one closure call, one latency draw and a scan of this service's
+    (usually empty) fault list for that method.
+    """
+
+    def __init__(self, target: object, faults: ServiceFaults, *, inside: bool = False) -> None:
+        self._target = target
+        self._faults = faults
+        self._inside = inside  # the target spends the latency itself (see session_hook)
+
+    @property
+    def wrapped(self) -> object:
+        """The real (simulated) adapter, for invariant checks that must bypass faults."""
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if name.startswith("_") or not inspect.iscoroutinefunction(attribute):
+            return attribute
+        wrapper = self._wrap(name, attribute)
+        self.__dict__[name] = wrapper
+        return wrapper
+
+    def _wrap(self, method: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        sf = self._faults
+        latency = sf.model.latency_of(method)
+        faults = tuple(f for f in sf.faults if f.applies_to(method))
+        label = f"{sf.service}.{method}"
+        trace = sf.trace
+        calls = sf.stats.calls
+        inside = self._inside
+
+        @functools.wraps(fn)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            calls[label] = calls.get(label, 0) + 1
+            if trace is not None:
+                trace.record("call", f"{label}({_describe_args(args)})")
+            plan = sf.plan(label, latency, faults)
+            token = None
+            if plan is not None:
+                if inside:
+                    token = _PLAN.set(plan)
+                else:
+                    await sf.before(plan)
+            try:
+                result = await fn(*args, **kwargs)
+            except trio.Cancelled:
+                if trace is not None:
+                    trace.record("cancel", label)
+                raise
+            except Exception as exc:
+                if trace is not None:
+                    trace.record("error", f"{label} {type(exc).__name__}")
+                raise
+            finally:
+                if token is not None:
+                    _PLAN.reset(token)
+            if plan is not None and plan.failure is not None and plan.after:
+                await plan.failure.strike(sf.service)  # the effect happened; the reply is lost
+            if trace is not None:
+                trace.record("return", label)
+            return result
+
+        return call
+
+
+def wrap_port(target: T, faults: ServiceFaults, *, inside: bool = False) -> T:
+    """``target`` behind a :class:`FaultProxy`, typed as the port it implements."""
+    return cast(T, FaultProxy(target, faults, inside=inside))
+
+
+def unwrap(port: object) -> object:
+    return port.wrapped if isinstance(port, FaultProxy) else port

@@ -1,0 +1,354 @@
+"""Runs one scenario: the real bot core against the simulated world, on virtual time.
+
+``trio.run`` under ``MockClock(autojump_threshold=0)`` with a seeded scheduler,
+sockets/DNS/threads refused, every random draw from the scenario seed. The bot
+(``bot.app.run_bot``) runs under a supervisor that can crash and restart it; the
+fault schedule and the workload run beside it. The run stops at the scenario's
+duration (or once every user has a final answer, plus a settle time); then the
+bot is stopped and the invariants are checked against the raw sim adapters.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from trio.testing import MockClock
+
+from bot.app import Roles, run_bot
+from sim.fakes.clock import SIM_EPOCH
+from sim.fakes.log_sink import SimLogSink
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.expect import contrast_story, evaluate
+from sim.simulator.faults.schedule import run_schedule
+from sim.simulator.faults.system import SystemUnderFault
+from sim.simulator.invariants import RunEnd, judge_all
+from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
+from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
+from sim.simulator.kernel.trace import Trace
+from sim.simulator.report import Report, latency_table, replay_header
+from sim.simulator.scenario import Scenario, contrast_scenario
+from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload
+
+_EPOCH_S = SIM_EPOCH.timestamp()
+_CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)
+
+
+@dataclass(slots=True)
+class Simulation:
+    """A finished run: its report, and its trace (with events if they were kept)."""
+
+    report: Report
+    trace: Trace
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Processes:
+    """The simulated processes: the bot (poller, its workers, reconciler) and worker processes."""
+
+    bot: BotSupervisor
+    workers: list[BotSupervisor]
+
+    @property
+    def all(self) -> list[BotSupervisor]:
+        return [self.bot, *self.workers]
+
+
+SERIES_COLUMNS = (
+    "t",
+    "db_sessions",  # the session semaphore's occupancy
+    "db_waiting",  # tasks queued for a session
+    "queue_depth",  # job stream entries (waiting + unacknowledged)
+    "users_waiting",  # users who sent a file and have no final answer
+    "cpu_in_use",
+    "updates_in_flight",
+    "errors",  # warning and error log records in the interval
+    "faults",  # faults injected in the interval
+)
+
+
+def _problems(log: SimLogSink) -> int:
+    return log.by_level.get("WARNING", 0) + log.by_level.get("ERROR", 0)
+
+
+async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
+    """Occupancy over virtual time, for plots (exact peaks come from the adapters)."""
+    errors = faults = 0
+    while True:
+        now_errors, now_faults = _problems(stack.log), sum(stack.fault_stats.injected.values())
+        series.append(
+            [
+                round(trio.current_time(), 3),
+                stack.repo.sessions_in_use,
+                stack.repo.sessions_waiting,
+                stack.queue.depth(),
+                workload.waiting,
+                stack.cpu.in_use,
+                stack.metrics.gauges.get("updates.in_flight", 0),
+                now_errors - errors,
+                now_faults - faults,
+            ]
+        )
+        errors, faults = now_errors, now_faults
+        await trio.sleep(every_s)
+
+
+def _bot_tasks_alive() -> list[str]:
+    """Names of tasks of the bot core still running (after the stop, a leak)."""
+    alive: list[str] = []
+    root = trio.lowlevel.current_root_task()
+    pending = [root] if root is not None else []
+    while pending:
+        task = pending.pop()
+        if task.name.startswith("bot."):
+            alive.append(task.name)
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    return sorted(alive)
+
+
+@dataclass(slots=True)
+class _Ending:
+    virtual_seconds: float = 0.0
+    invariants: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+async def _check_invariants(
+    scenario: Scenario, stack: SimStack, workload: Workload, processes: _Processes, ending: _Ending
+) -> None:
+    sent = [u for u in workload.users if u.sent_at is not None]
+    stuck: list[str] | None = None
+    per_user_uploads: dict[int, int] | None = None
+    if stack.repo.sessions_in_use == 0:  # a leaked session would block these reads
+        with trio.move_on_after(_CHECK_BUDGET_S):
+            open_jobs = await stack.repo.jobs_needing_attention(SIM_EPOCH.replace(year=9999), 1_000_000)
+            stuck = [job.job_id for job in open_jobs]
+            per_user_uploads = {}
+            for user in sent:
+                per_user_uploads[user.user.id] = len(await stack.repo.list_uploads(user.user.id, 100))
+    end = RunEnd(
+        sent=sent,
+        answer_limit_s=scenario.users.answer_deadline_s + scenario.invariants.margin_s,
+        sessions_in_use=stack.repo.sessions_in_use,
+        cpu_in_use=stack.cpu.in_use,
+        bot_tasks_alive=_bot_tasks_alive(),
+        stuck_jobs=stuck,
+        uploads_per_user=per_user_uploads,
+        secret_leaks=stack.log.secret_leaks,
+        process_errors=[p.error for p in processes.all if p.error is not None],
+    )
+    verdicts, notes = judge_all(end, scenario.invariants.check)
+    ending.notes.extend(notes)
+    ending.invariants = {name: verdict.held for name, verdict in verdicts.items()}
+
+
+async def _main(
+    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
+) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
+    install_socket_guards()
+    world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()))
+    stack = build_stack(world, scenario, rngs, clock, trace=trace)
+    workload = Workload(world, scenario.users, rngs, trace)
+    settings = scenario.bot.build_settings()
+    roles = Roles(
+        poller=scenario.bot.poller, workers=scenario.bot.workers, reconciler=scenario.bot.reconciler
+    )
+    series: list[list[float]] = []
+    stop_scope = trio.CancelScope(deadline=scenario.duration_s)
+    supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+    worker_roles = [
+        Roles(poller=False, workers=scenario.bot.worker_process_workers, reconciler=True, name=f"worker{n}")
+        for n in range(scenario.bot.worker_processes)
+    ]
+    processes = _Processes(
+        supervisor,
+        [
+            BotSupervisor(
+                bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name
+            )
+            for r in worker_roles
+        ],
+    )
+    async with trio.open_nursery() as nursery:
+        for process in processes.all:
+            nursery.start_soon(process.run)
+        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack)
+        nursery.start_soon(run_schedule, scenario.faults, system, trace)
+        async with trio.open_nursery() as observed:
+            observed.start_soon(workload.run)
+            observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+            with stop_scope:
+                if scenario.stop_when_done:
+                    await workload.all_done.wait()
+                    trace.record("sim.all_answered")
+                    await trio.sleep(scenario.settle_s)
+                else:
+                    await trio.sleep_forever()
+            observed.cancel_scope.cancel()  # what users saw is final from here on
+        ending.virtual_seconds = trio.current_time()
+        trace.record("sim.stop")
+        async with trio.open_nursery() as stopping:
+            for process in processes.all:
+                stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
+        nursery.cancel_scope.cancel()
+    await _check_invariants(scenario, stack, workload, processes, ending)
+    return stack, workload, processes, series
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    keep_trace: bool = False,
+    bot_main: BotMain | None = None,
+) -> Simulation:
+    """Run ``scenario`` (with ``seed``, default the scenario's) and report on it."""
+    seed = scenario.seed if seed is None else seed
+    rngs = RngStreams(seed)
+    trace = Trace(keep_events=keep_trace)
+    clock = MockClock(autojump_threshold=0)
+    ending = _Ending()
+    started = time.perf_counter()  # the one real measurement; never enters the trace
+    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
+        stack, workload, processes, series = trio.run(
+            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
+        )
+    wall = time.perf_counter() - started
+    report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)
+    return Simulation(report, trace, ending.notes)
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None) -> Report:
+    return simulate(scenario, seed).report
+
+
+def add_contrast(report: Report, scenario: Scenario, seed: int | None = None) -> Report | None:
+    """Run the scenario's ``[expect.contrast]`` twin with the same seed and tell the story
+    of the two side by side in ``report`` (None when the scenario has no contrast)."""
+    twin = contrast_scenario(scenario)
+    if twin is None:
+        return None
+    other = simulate(twin, report.seed if seed is None else seed).report
+    report.story.append(contrast_story(report, other, scenario.expect))
+    report.details["contrast"] = {
+        "label": scenario.expect.contrast_label,
+        "overrides": dict(scenario.expect.contrast),
+        "trace_hash": other.trace_hash,
+        "virtual_seconds": other.virtual_seconds,
+        "uploads": other.uploads,
+        "latency": {name: {"p50": p.p50, "p95": p.p95, "p99": p.p99} for name, p in other.latency.items()},
+        "invariants": other.invariants,
+        "log_blocked_s": other.details.get("log", {}).get("blocked_s", 0.0),
+    }
+    return other
+
+
+def _report(
+    scenario: Scenario,
+    seed: int,
+    trace: Trace,
+    ending: _Ending,
+    wall: float,
+    stack: SimStack,
+    workload: Workload,
+    processes: _Processes,
+    series: list[list[float]],
+) -> Report:
+    users = workload.users
+    log = stack.log
+    sent = [u for u in users if u.sent_at is not None]
+    outcomes = [u.final_outcome() for u in sent]
+    answer = [lat for u in sent if (lat := u.latency()) is not None]
+    ack = [u.acked_at - u.sent_at for u in sent if u.acked_at is not None and u.sent_at is not None]
+    start = [lat for u in users if (lat := u.start_latency()) is not None]
+    metrics = stack.metrics
+    timeouts = {
+        name: n for name in sorted(metrics.outcomes) if (n := metrics.outcomes[name].get("timeout", 0))
+    }
+    retries = {e: n for e, n in sorted(log.by_event.items()) if "retry" in e and not e.startswith("job.")}
+    errors = [p.error for p in processes.all if p.error is not None]
+    top_events = sorted(log.by_event.items(), key=lambda item: (-item[1], item[0]))[:15]
+    details: dict[str, Any] = {
+        "faults_injected": dict(sorted(stack.fault_stats.injected.items())),
+        "calls": dict(sorted(stack.fault_stats.calls.items())),
+        "processes": {p.name: {"crashes": p.crashes, "error": p.error} for p in processes.all},
+        "timeouts": timeouts,
+        "retries": retries,
+        "log": {
+            "records": log.records,
+            "by_level": dict(sorted(log.by_level.items())),
+            "top_events": dict(top_events),
+            "peak_per_second": log.peak_per_second,
+            "blocked_s": round(log.blocked_s, 6),
+            "handler": "sync" if log.blocking else "queued",
+            "writer_lag_peak_s": round(log.writer_lag_peak_s, 6),
+            "secret_leaks": log.secret_leaks,
+        },
+        "cpu": {
+            "calls": stack.cpu.calls,
+            "cache_hits": stack.cpu.cache_hits,
+            "busy_s": round(stack.cpu.busy_s, 6),
+            "peak_in_use": stack.cpu.peak_in_use,
+            "peak_waiting": stack.cpu.peak_waiting,
+            "mode": "blocking" if stack.cpu.blocking else "offloaded",
+        },
+        "db": {
+            "session_limit": stack.repo.session_limit,
+            "max_sessions_in_use": stack.repo.max_sessions_in_use,
+            "peak_waiting": max((row[2] for row in series), default=0),
+            "rows": stack.repo.counts(),
+        },
+        "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
+        "duplicate_answers": sum(u.duplicate_answers for u in sent),
+        "invariant_notes": ending.notes,
+        "errors": errors,
+        "series_columns": list(SERIES_COLUMNS),
+        "series": series,
+        "answers_columns": ["sent_at", "latency", "outcome", "ack_latency"],
+        "answers": [
+            [
+                round(u.sent_at or 0.0, 3),
+                None if (lat := u.latency()) is None else round(lat, 3),
+                outcome,
+                None if u.acked_at is None else round(u.acked_at - (u.sent_at or 0.0), 3),
+            ]
+            for u, outcome in zip(sent, outcomes, strict=True)
+        ],
+        "fault_windows": [
+            [f.at_s, min(f.end_s, ending.virtual_seconds), f.target, f.kind]
+            for f in scenario.faults
+            if f.at_s < ending.virtual_seconds
+        ],
+    }
+    report = Report(
+        scenario=scenario.name,
+        seed=seed,
+        trace_hash=trace.hexdigest(),
+        trace_events=trace.count,
+        virtual_seconds=round(ending.virtual_seconds, 6),
+        wall_seconds=round(wall, 3),
+        users={"total": len(users), "arrived": len(sent)},
+        uploads={
+            "sent": len(sent),
+            "accepted": sum(1 for u in sent if u.acked_at is not None),
+            "analysed": outcomes.count(ANALYSED),
+            "failed_with_message": outcomes.count(FAILED),
+            "lost": outcomes.count(LOST),
+        },
+        latency=latency_table(stack.metrics, {"user.answer": answer, "user.ack": ack, "user.start": start}),
+        invariants=ending.invariants,
+        success_rate=round(sum(1 for u in sent if u.succeeded()) / len(sent), 6) if sent else 1.0,
+        timeouts=sum(timeouts.values()),
+        retries=sum(retries.values()),
+        details=details,
+        replay=replay_header(seed, hash_seed_pinned()),
+    )
+    report.expectations = evaluate(report, scenario.expect)
+    return report
