@@ -21,12 +21,14 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 import trio
 
 from adapters.compose import RealConfig, asyncio_bridge, real_services
 from adapters.logging_sink import start_logging
+from adapters.metrics_file import write_metrics
 from bot.app import BotHandle, Roles, run_bot
 from bot.context import BotContext
 from bot.settings import settings_from_env
@@ -48,11 +50,15 @@ async def _stop_on_signal(
 
 async def _serve(config: RealConfig, roles: Roles) -> None:
     settings = settings_from_env()
-    async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as nursery:
-        handle: BotHandle = await nursery.start(
-            lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status)
-        )
-        await nursery.start(_stop_on_signal, handle)
+    async with asyncio_bridge(), real_services(config) as services:
+        async with trio.open_nursery() as nursery:
+            handle: BotHandle = await nursery.start(
+                lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status)
+            )
+            await nursery.start(_stop_on_signal, handle)
+        metrics_file = os.environ.get("CSVBOT_METRICS_FILE")
+        if metrics_file:
+            await trio.to_thread.run_sync(write_metrics, Path(metrics_file), services)
 
 
 async def _chat(config: RealConfig, user_id: int, language: str) -> None:
@@ -98,7 +104,8 @@ async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot against Telegram")
+    run = sub.add_parser("run", help="run the bot against Telegram")
+    run.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process (0: none)")
     worker = sub.add_parser("worker", help="run a job worker process")
     worker.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process")
     worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                     "Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr
                 )
                 return 2
-            runner = partial(_serve, config, Roles(name="bot"))
+            runner = partial(_serve, config, Roles(workers=args.workers, name="bot"))
         elif args.command == "worker":
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
