@@ -79,6 +79,8 @@ class Config:
     database_url: str
     redis_url: str
     peer_python: str | None = None
+    phase_limit_s: float = 300.0
+    send_limit: str = "shared"
 
 
 def _env(
@@ -99,6 +101,7 @@ def _env(
         "SUPABASE_KEY": STORAGE_KEY,
         "SUPABASE_BUCKET": BUCKET,
         # Every process that sends shares the token's allowance; alone, each takes its share.
+        "SEND_LIMIT": cfg.send_limit,
         "SEND_FALLBACK_SHARE": str(1 + cfg.workers),
         "BOT_POLL_TIMEOUT_S": "5",  # a short long poll: each phase stops in seconds
         "DEADLINE_SHUTDOWN": "3",
@@ -206,7 +209,8 @@ async def run_phase(cfg: Config, phase: Phase, peer: bool = False) -> dict[str, 
                         load.start_soon(
                             _profile, pid, cfg.profile_dir / f"{phase.name}-{name}.txt", stop_profiles
                         )
-                async with trio.open_nursery() as users:
+                # A bounded phase: users still waiting when it ends count as unfinished.
+                with trio.move_on_after(cfg.phase_limit_s), trio.open_nursery() as users:
                     arrivals = _arrivals(phase, random.Random(phase.name))
                     for i, at in enumerate(arrivals):
                         await trio.sleep_until(started + at)
@@ -345,6 +349,7 @@ def summarise(report: dict[str, Any], ops: tuple[str, ...]) -> dict[str, Any]:
         "peak_rss_mb": report["peak_rss_mb"],
         "db": report["db"],
         "sessions": sessions,
+        "send_per_second": per_s,
         "sends": {k: v for k, v in sends.items() if k != "per_second"}
         | {
             "mean_per_busy_s": sum(busy) / len(busy) if busy else 0.0,
@@ -418,11 +423,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Telegram's flood limits (default: on; off with --peer)",
     )
+    parser.add_argument(
+        "--send-limit",
+        choices=("shared", "local"),
+        default="shared",
+        help="one allowance, or one per process",
+    )
     parser.add_argument("--steady-rate", type=float, default=4.0, help="users/s of the steady phase")
     parser.add_argument("--steady-s", type=float, default=None, help="length of the steady phase (0: none)")
     parser.add_argument("--peer", action="store_true", help="commands only: ours, then the aiogram peer")
     parser.add_argument("--commands", type=int, default=10, help="commands per user with --peer")
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-peer" / "bin" / "python"))
+    parser.add_argument("--phase-limit-s", type=float, default=None, help="cut each phase after this long")
     parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy profiles")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args(argv)
@@ -433,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         args.workers = 0  # commands only: no jobs
     if args.steady_s is None:
-        args.steady_s = 0 if args.peer else (20.0 if args.quick else 60.0)
+        args.steady_s = 0 if args.peer else (15.0 if args.quick else 60.0)
     cfg = Config(
         workers=args.workers,
         bot_jobs=args.bot_jobs,
@@ -443,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         database_url=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         peer_python=args.peer_python,
+        send_limit=args.send_limit,
+        phase_limit_s=args.phase_limit_s or (40.0 if args.quick else 300.0),
     )
     if args.peer and not Path(args.peer_python).exists():
         print(f"no peer interpreter at {args.peer_python}; see bench/peers/README.md", file=sys.stderr)
@@ -455,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": cfg.workers,
         "bot_jobs": cfg.bot_jobs,
         "limits": args.limits,
+        "send_limit": args.send_limit,
     }
     print(f"stack bench {header}", flush=True)
     ops = PEER_OPS if args.peer else OPS

@@ -105,6 +105,8 @@ def has_button(prefix: str):  # type: ignore[no-untyped-def]
 class UserResult:
     ops: dict[str, float] = field(default_factory=dict)  # operation -> seconds
     failed_at: str | None = None
+    step: str = "not started"  # what the user waits for now
+    done: bool = False
     upload_at: float | None = None
     profile_at: float | None = None
 
@@ -138,18 +140,22 @@ async def run_user(
         cursor = 0
         for n in range(journey.commands):
             text = "/start" if n % 2 == 0 else "/help"
+            result.step = text
             took, cursor = await _command(d, world, user, text, cursor, timeout)
             if took is None:
                 result.failed_at = text
                 return
             result.ops[f"{text}#{n}"] = took
+        result.done = True
         return
+    result.step = "command"
     took, cursor = await _command(d, world, user, "/start", 0, timeout)
     if took is None:
         result.failed_at = "command"
         return
     result.ops["command"] = took
 
+    result.step = "receipt"
     start = result.upload_at = trio.current_time()
     world.user_sends_document(user, chat, f"sales_{chat}.csv", data, mime_type="text/csv")
     got = await d.wait_for(chat, cursor, is_message, timeout)
@@ -157,6 +163,7 @@ async def run_user(
         result.failed_at = "receipt"
         return
     result.ops["receipt"] = got[0] - start
+    result.step = "profile"
     got = await d.wait_for(chat, got[2], lambda r: has_button("h:")(r) or is_failure(r), timeout)
     if got is None or is_failure(got[1]):
         result.failed_at = "profile"
@@ -165,6 +172,7 @@ async def run_user(
     result.ops["upload→profile"] = got[0] - start
     profile, cursor = got[1], got[2]
 
+    result.step = "button"
     histogram = next(b for b in profile.button_data if b.startswith("h:"))
     start = trio.current_time()
     world.user_presses_button(user, chat, profile.message_id or 0, histogram)
@@ -173,6 +181,7 @@ async def run_user(
         result.failed_at = "button"
         return
     result.ops["button→picker"] = got[0] - start
+    result.step = "chart"
     picker, cursor = got[1], got[2]
     buttons = [b for row in picker.reply_markup or () for b in row if b.callback_data.startswith("hc:")]
     column = next((b.callback_data for b in buttons if b.text == "amount"), buttons[0].callback_data)
@@ -183,3 +192,4 @@ async def run_user(
         result.failed_at = "chart"
         return
     result.ops["button→chart"] = got[0] - start
+    result.done = True
