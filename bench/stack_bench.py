@@ -104,6 +104,8 @@ def _env(
         "SEND_LIMIT": cfg.send_limit,
         "SEND_FALLBACK_SHARE": str(1 + cfg.workers),
         "BOT_POLL_TIMEOUT_S": "5",  # a short long poll: each phase stops in seconds
+        # Lifted limits are lifted for the bot's own limiter too, as for a peer without one.
+        **({} if cfg.limits else {"BOT_GLOBAL_SENDS_PER_S": "10000", "BOT_CHAT_SENDS_PER_S": "1000"}),
         "DEADLINE_SHUTDOWN": "3",
     }
 
@@ -210,13 +212,20 @@ async def run_phase(cfg: Config, phase: Phase, peer: bool = False) -> dict[str, 
                             _profile, pid, cfg.profile_dir / f"{phase.name}-{name}.txt", stop_profiles
                         )
                 # A bounded phase: users still waiting when it ends count as unfinished.
-                with trio.move_on_after(cfg.phase_limit_s), trio.open_nursery() as users:
-                    arrivals = _arrivals(phase, random.Random(phase.name))
-                    for i, at in enumerate(arrivals):
-                        await trio.sleep_until(started + at)
-                        users.start_soon(
-                            run_user, dispatcher, world, 1_000_000 + i, files[i], phase.journey, results[i]
-                        )
+                with trio.move_on_after(cfg.phase_limit_s):
+                    async with trio.open_nursery() as users:
+                        arrivals = _arrivals(phase, random.Random(phase.name))
+                        for i, at in enumerate(arrivals):
+                            await trio.sleep_until(started + at)
+                            users.start_soon(
+                                run_user,
+                                dispatcher,
+                                world,
+                                1_000_000 + i,
+                                files[i],
+                                phase.journey,
+                                results[i],
+                            )
                 finished = trio.current_time()
                 cpu_after = {name: measure.tree_cpu_s(pid) for name, pid in pids.items()}
                 peaks = {name: measure.peak_rss_mb(pid) for name, pid in pids.items()}

@@ -54,8 +54,18 @@ def _short(frame: str) -> str:
     return f"{m['func']} ({file})"
 
 
-def summarise(path: Path, top: int = 15) -> str:
-    stacks = load(path)
+def _role(frames: list[str]) -> str:
+    """py-spy --subprocesses names the processes first: the bot/worker, then a pool child."""
+    pool = any(f.startswith(("process ", " spawn_main")) and "multiprocessing" in f for f in frames[:3])
+    return "CPU pool" if pool else "main"
+
+
+def summarise(path: Path, top: int = 15, role: str = "main") -> str:
+    every = load(path)
+    roles: Counter[str] = Counter()
+    for frames, count in every:
+        roles[_role(frames)] += count
+    stacks = [(f, c) for f, c in every if _role(f) == role]
     total = sum(c for _, c in stacks) or 1
     areas: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -69,10 +79,24 @@ def summarise(path: Path, top: int = 15) -> str:
         areas[area] += count
         for frame in {_short(f) for f in frames}:
             inclusive[frame] += count
-    lines = [f"{path.name}: {total} CPU samples", "", "| area | share |", "|---|---:|"]
+    split = ", ".join(f"{r} {100 * c / max(1, sum(roles.values())):.0f} %" for r, c in roles.most_common())
+    lines = [
+        f"{path.name} ({split}); the {role} process: {total} CPU samples",
+        "",
+        "| area | share |",
+        "|---|---:|",
+    ]
     lines += [f"| {a} | {100 * c / total:.1f} % |" for a, c in areas.most_common()]
     lines += ["", "| frame (inclusive) | share |", "|---|---:|"]
-    skip = ("<module>", "run (trio/_core/_run.py)", "unrolled_run", "_bootstrap", "main (")
+    skip = (
+        "<module>",
+        "run (trio/_core/_run.py)",
+        "unrolled_run",
+        "_bootstrap",
+        "main (",
+        "process ",
+        "_run_code",
+    )
     shown = 0
     for frame, count in inclusive.most_common():
         if any(s in frame for s in skip):
@@ -87,3 +111,4 @@ def summarise(path: Path, top: int = 15) -> str:
 if __name__ == "__main__":
     for name in sys.argv[1:]:
         print(summarise(Path(name)), end="\n\n")
+        print(summarise(Path(name), role="CPU pool"), end="\n\n")
