@@ -1,7 +1,7 @@
 """Benchmark: the real bot and N worker processes against the emulators, on this machine.
 
     just bench stack                         # 50, 200, 1000 users within 2 s, then steady arrivals
-    just bench stack --quick                 # 50 and 200 users, a short steady phase (< 3 minutes)
+    just bench stack --quick                 # 50 and 200 users, each phase cut at 30 s (< 3 minutes)
     just bench stack --users 200 --workers 2 --limits off
     just bench stack --peer                  # /start and /help: ours against the aiogram peer
     just bench stack --profile bench/out/prof   # py-spy on the bot and the first worker
@@ -57,7 +57,6 @@ STORAGE_KEY = "bench-storage-key"
 BUCKET = "uploads"
 OPS = ("command", "receipt", "upload→profile", "button→picker", "button→chart")
 PEER_OPS = ("/start", "/help")
-WARM_UP_USERS = 4
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,7 @@ class Config:
     redis_url: str
     peer_python: str | None = None
     phase_limit_s: float = 300.0
+    warm_up_users: int = 4
     send_limit: str = "shared"
 
 
@@ -187,7 +187,7 @@ async def run_phase(cfg: Config, phase: Phase, peer: bool = False) -> dict[str, 
                 for proc in procs[1:]:
                     await infra.wait_for_log(proc, "bot.starting", 60)
             pids = {p.name: p.pid for p in procs}
-            await _warm_up(world, phase, WARM_UP_USERS)
+            await _warm_up(world, phase, cfg.warm_up_users)
             sampler = measure.Sampler(pids, cfg.database_url, bouncer.admin_url)
             stop_sampling = threading.Event()
             stop_profiles = trio.Event()
@@ -246,6 +246,9 @@ async def run_phase(cfg: Config, phase: Phase, peer: bool = False) -> dict[str, 
             }
             report["db"] = sampler.summary()
             report["sends"] = {**limits.summary(), "per_second": _per_second(world, sent_before)}
+            for r in results:
+                if not r.done and r.failed_at is None:
+                    r.failed_at = f"unfinished ({r.step})"
             report["journeys"] = [
                 {"ops": r.ops, "failed_at": r.failed_at, "upload_at": r.upload_at, "profile_at": r.profile_at}
                 for r in results
@@ -422,7 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="50 and 200 users and 20 s steady (< 3 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="50 and 200 users, phases cut at 30 s (< 3 minutes)"
+    )
     parser.add_argument("--users", default=None, help="comma-separated populations (default 50,200,1000)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes beside the bot")
     parser.add_argument("--bot-jobs", type=int, default=0, help="jobs the bot process runs itself")
@@ -454,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         args.workers = 0  # commands only: no jobs
     if args.steady_s is None:
-        args.steady_s = 0 if args.peer else (15.0 if args.quick else 60.0)
+        args.steady_s = 0 if args.peer or args.quick else 60.0
     cfg = Config(
         workers=args.workers,
         bot_jobs=args.bot_jobs,
@@ -465,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         peer_python=args.peer_python,
         send_limit=args.send_limit,
-        phase_limit_s=args.phase_limit_s or (40.0 if args.quick else 300.0),
+        warm_up_users=2 if args.quick else 4,
+        phase_limit_s=args.phase_limit_s or (30.0 if args.quick else 300.0),
     )
     if args.peer and not Path(args.peer_python).exists():
         print(f"no peer interpreter at {args.peer_python}; see bench/peers/README.md", file=sys.stderr)

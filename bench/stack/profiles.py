@@ -21,7 +21,7 @@ CATEGORIES: list[tuple[str, str]] = [
     ("logging", r"logging/|logging_sink"),
     ("postgres client (psycopg)", r"psycopg/"),
     ("redis client (redis-py)", r"redis/"),
-    ("asyncio bridge (trio-asyncio, asyncio)", r"trio_asyncio/|asyncio/"),
+    ("asyncio loop (for csvbot: the trio-asyncio bridge)", r"trio_asyncio/|asyncio/"),
     ("HTTP client (httpx, httpcore, h11)", r"httpx|httpcore/|h11/|anyio/"),
     ("storage client (supabase, storage3)", r"storage3/|supabase/|postgrest/"),
     ("JSON", r"json/"),
