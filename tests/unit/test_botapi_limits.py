@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import httpx
+import pytest
 import trio
 
 from bot.domain import TgUser
@@ -56,3 +57,21 @@ async def test_the_http_emulator_answers_429(nursery: trio.Nursery) -> None:
     assert answers[-1]["error_code"] == 429
     assert answers[-1]["parameters"]["retry_after"] == 1
     assert len(world.sent_to(5)) == 5
+
+
+async def test_a_client_that_gives_up_mid_request_is_not_an_emulator_error(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = BotApiWorld(TOKEN)
+    url: str = await nursery.start(partial(serve_emulator, world))
+    host, port = url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(
+        f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        'Content-Length: 1000\r\n\r\n{"chat_id": 5'.encode()
+    )
+    await stream.aclose()  # a bot whose deadline expired while sending
+    async with httpx.AsyncClient(base_url=f"{url}/bot{TOKEN}") as client:
+        assert (await client.get("/getMe")).json()["ok"]
+    await trio.sleep(0.2)
+    assert not [r for r in caplog.records if "Error in ASGI" in r.getMessage()]

@@ -24,7 +24,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -246,7 +246,10 @@ def build_app(world: BotApiWorld, limits: SendLimits | None = None) -> Starlette
     async def bot_method(request: Request) -> Response:
         # Read the whole body even when refusing the call: answering before it is read
         # makes the server drop the keep-alive connection under the client's next request.
-        await request.body()
+        try:
+            await request.body()
+        except ClientDisconnect:  # the client gave up (its deadline): nobody to answer
+            return Response(status_code=499)
         try:
             world.authorize(request.path_params["token"])
             method = request.path_params["method"].lower()
