@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from tests.e2e.processes import free_port
 
+pytestmark = pytest.mark.e2e
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pgbouncer.sh"
 
 
