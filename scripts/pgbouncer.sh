@@ -8,7 +8,10 @@
 #
 # DIR (default $PGBOUNCER_DIR or /tmp/csvbot-pgbouncer) holds config, auth file, log and pid.
 # Environment: PGBOUNCER_PORT (6432), PGBOUNCER_UPSTREAM_HOST (127.0.0.1),
-# PGBOUNCER_UPSTREAM_PORT (5432), PGBOUNCER_USER (postgres).
+# PGBOUNCER_UPSTREAM_PORT (5432), PGBOUNCER_USER (postgres): the database user clients
+# log in as; PGBOUNCER_OS_USER: the system user pgbouncer runs as when started by root
+# (pgbouncer refuses root; default: the database user if it is a system user other
+# than root, else postgres, else nobody).
 set -euo pipefail
 
 cmd="${1:-}"
@@ -18,6 +21,7 @@ upstream_host="${PGBOUNCER_UPSTREAM_HOST:-127.0.0.1}"
 upstream_port="${PGBOUNCER_UPSTREAM_PORT:-5432}"
 db_user="${PGBOUNCER_USER:-postgres}"
 pidfile="$dir/pgbouncer.pid"
+os_user="${PGBOUNCER_OS_USER:-}"
 
 log() { echo "pgbouncer.sh: $*" >&2; }
 
@@ -79,6 +83,23 @@ pidfile = $pidfile
 EOF
 }
 
+run_as_user() {
+    # The unprivileged system user to run pgbouncer as, when we are root.
+    if [[ -n "$os_user" ]]; then
+        echo "$os_user"
+        return
+    fi
+    local candidate
+    for candidate in "$db_user" postgres nobody; do
+        if [[ "$candidate" != root ]] && id -u "$candidate" >/dev/null 2>&1; then
+            echo "$candidate"
+            return
+        fi
+    done
+    log "running as root and no unprivileged user to run pgbouncer as (set PGBOUNCER_OS_USER)"
+    exit 1
+}
+
 start() {
     if listening; then
         if pid="$(our_pid)"; then
@@ -93,9 +114,12 @@ start() {
     local bin
     bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
     if [[ "$(id -u)" == 0 ]]; then
-        # pgbouncer refuses to run as root: drop to the database user.
-        chown -R "$db_user" "$dir"
-        "$bin" -d -u "$db_user" "$dir/pgbouncer.ini"
+        # pgbouncer refuses to run as root: drop to an unprivileged system user, which
+        # need not be the database user (that one may well be called root).
+        local user
+        user="$(run_as_user)"
+        chown -R "$user" "$dir"
+        "$bin" -d -u "$user" "$dir/pgbouncer.ini"
     else
         "$bin" -d "$dir/pgbouncer.ini"
     fi

@@ -22,11 +22,13 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 
 import trio
 
 from adapters.compose import RealConfig, asyncio_bridge, real_adapters, real_services
 from adapters.logging_sink import start_logging
+from adapters.metrics_file import write_metrics
 from adapters.ops.error_tracking import capture_crash, init_error_tracking, url_passwords
 from adapters.ops.runtime import run_ops
 from adapters.ops.settings import OpsSettings, ops_settings_from_env
@@ -57,6 +59,9 @@ async def _serve(config: RealConfig, roles: Roles, ops: OpsSettings) -> None:
             )
             await bot.start(_stop_on_signal, handle)
         nursery.cancel_scope.cancel()  # the bot has stopped: so do its probes and endpoint
+        metrics_file = os.environ.get("CSVBOT_METRICS_FILE")
+        if metrics_file:
+            await trio.to_thread.run_sync(write_metrics, Path(metrics_file), adapters.services)
 
 
 async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
@@ -80,7 +85,8 @@ async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot against Telegram")
+    run = sub.add_parser("run", help="run the bot against Telegram")
+    run.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process (0: none)")
     worker = sub.add_parser("worker", help="run a job worker process")
     worker.add_argument("--workers", type=int, default=1, help="concurrent jobs in this process")
     worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            runner = partial(_serve, config, Roles(name="bot"), ops)
+            runner = partial(_serve, config, Roles(workers=args.workers, name="bot"), ops)
         elif args.command == "worker":
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)

@@ -27,6 +27,7 @@ from adapters.ops.runtime import OpsTargets
 from adapters.postgres.repository import open_postgres_repository
 from adapters.redis_client import RedisClient
 from adapters.redis_queue import RedisJobQueue
+from adapters.redis_send_bucket import RedisSendBucket
 from adapters.redis_state import RedisConversationStore
 from adapters.supabase_storage import SupabaseBlobStore
 from adapters.system_clock import SystemClock
@@ -50,6 +51,11 @@ class RealConfig:
     redis_prefix: str = "csvbot:"
     cpu: str = "process"  # or "thread"
     cpu_workers: int = 2
+    # "shared": one send allowance for every process, in Redis; "local": per process.
+    send_limit: str = "shared"
+    # Processes that share the bot token: each one's local share of the global send
+    # rate while Redis is unreachable.
+    send_fallback_share: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RealConfig:
@@ -67,6 +73,8 @@ class RealConfig:
             "session_limit": int(env.get("SESSION_LIMIT", env.get("SUPABASE_SESSION_LIMIT", "4"))),
             "cpu": env.get("CPU_RUNNER", "process"),
             "cpu_workers": int(env.get("CPU_WORKERS", "2")),
+            "send_limit": env.get("SEND_LIMIT", "shared"),
+            "send_fallback_share": int(env.get("SEND_FALLBACK_SHARE", "2")),
             # Several deployments (or test runs) can share one Postgres and one Redis.
             "db_schema": env.get("DB_SCHEMA") or None,
             "redis_prefix": env.get("REDIS_PREFIX", "csvbot:"),
@@ -149,6 +157,11 @@ async def real_adapters(config: RealConfig) -> AsyncIterator[OpsTargets]:
             log=ErrorTrackingLogSink(QueueLogSink()),
             cpu=cpu,
             metrics=metrics,
+            send_bucket=(
+                RedisSendBucket(redis, config.redis_prefix, fallback_share=config.send_fallback_share)
+                if config.send_limit == "shared"
+                else None
+            ),
         )
         yield OpsTargets(services, metrics, repo, queue, blobs)
 

@@ -10,7 +10,7 @@ from bot.guard import Guard
 from bot.log import Logger
 from bot.messenger import Messenger
 from bot.ports import Services
-from bot.ratelimit import SendRateLimiter
+from bot.ratelimit import build_send_limiter
 from bot.settings import Settings
 
 P = ParamSpec("P")
@@ -29,7 +29,9 @@ class BotContext:
     def build(cls, services: Services, settings: Settings) -> BotContext:
         guard = Guard(settings, services.metrics)
         log = Logger(services.log)
-        limiter = SendRateLimiter(settings.global_sends_per_s, settings.chat_sends_per_s)
+        limiter = build_send_limiter(
+            services.send_bucket, guard, log, settings.global_sends_per_s, settings.chat_sends_per_s
+        )
         messenger = Messenger(services.telegram, guard, limiter, services.clock, log)
         return cls(services, settings, guard, messenger, log)
 

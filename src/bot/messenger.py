@@ -19,7 +19,7 @@ from bot.errors import DeadlineExceeded, ServiceUnavailable, TelegramError, Tele
 from bot.guard import Guard
 from bot.log import Logger
 from bot.ports import TelegramApi, WallClock
-from bot.ratelimit import SendRateLimiter
+from bot.ratelimit import SendLimiter
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class Messenger:
         self,
         api: TelegramApi,
         guard: Guard,
-        limiter: SendRateLimiter,
+        limiter: SendLimiter,
         clock: WallClock,
         log: Logger,
     ) -> None:

@@ -214,6 +214,35 @@ class JobQueue(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SendRates:
+    """Telegram's send allowance as two GCRA buckets (seconds): one for the whole
+    bot token, one per chat. ``tolerance`` is how far ahead of the steady rate a
+    burst may run: ``(burst - 1) * interval``."""
+
+    global_interval_s: float
+    global_tolerance_s: float
+    chat_interval_s: float
+    chat_tolerance_s: float
+
+
+class SendBucket(Protocol):
+    """The send allowance shared by every process of a deployment (one bot token).
+
+    ``reserve`` is one atomic step: it takes the earliest slot that keeps the whole
+    deployment within ``rates`` (and within ``chat_id``'s own rate when given) and
+    returns how many seconds from now that slot is; the caller sleeps that long.
+    ``pause_s > 0`` first pushes every later slot at least that far away (a 429's
+    ``retry_after`` applies to the token, so to every process).
+    """
+
+    # Share of the global rate one process may use on its own while the shared
+    # bucket cannot be reached (the number of processes that share the token).
+    fallback_share: int
+
+    async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float: ...
+
+
 class WallClock(Protocol):
     """Timestamps and ids: the things simulation must make deterministic.
     Durations never come from here: use ``trio.current_time()``."""
@@ -267,6 +296,8 @@ class Services:
     log: LogSink
     cpu: CpuRunner
     metrics: Metrics
+    # None: each process limits its own sends (the simulator, a single process).
+    send_bucket: SendBucket | None = None
 
 
 __all__ = [
@@ -278,6 +309,8 @@ __all__ = [
     "Metrics",
     "Observation",
     "Repository",
+    "SendBucket",
+    "SendRates",
     "Services",
     "TelegramApi",
     "WallClock",

@@ -5,14 +5,40 @@ GCRA (a token bucket expressed as one timestamp per key): each send reserves the
 earliest slot that respects both the global and the chat's rate, then sleeps
 until it. A 429 pauses every send until its ``retry_after`` has passed.
 Per-chat entries are dropped once they are in the past, so memory stays bounded.
+
+The limit belongs to the bot token, not to a process: with a
+:class:`bot.ports.SendBucket` (Redis) every process of the deployment reserves its
+slots in one shared bucket (:class:`SharedSendLimiter`). While that bucket cannot be
+reached, each process falls back to its share of the global rate, locally.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import trio
 
+from bot.errors import PortError
+from bot.guard import Guard
+from bot.log import Logger
+from bot.ports import SendBucket, SendRates
 
-class _Gcra:
+CHAT_BURST = 3
+GLOBAL_BURST = 5
+# After the shared bucket failed, sends stay local this long before trying it again,
+# so a Redis outage costs one deadline per interval, not one per message.
+SHARED_RETRY_AFTER_S = 5.0
+
+
+class SendLimiter(Protocol):
+    """What the messenger needs: a slot before each send, and a pause after a 429."""
+
+    async def acquire(self, chat_id: int | None) -> None: ...
+
+    def pause_all(self, seconds: float) -> None: ...
+
+
+class Gcra:
     def __init__(self, per_second: float, burst: int) -> None:
         self.interval = 1.0 / per_second
         self.tolerance = (burst - 1) * self.interval
@@ -26,11 +52,18 @@ class _Gcra:
 
 
 class SendRateLimiter:
-    def __init__(self, global_per_s: float, chat_per_s: float, *, chat_burst: int = 3, global_burst: int = 5):
-        self._global = _Gcra(global_per_s, global_burst)
+    def __init__(
+        self,
+        global_per_s: float,
+        chat_per_s: float,
+        *,
+        chat_burst: int = CHAT_BURST,
+        global_burst: int = GLOBAL_BURST,
+    ):
+        self._global = Gcra(global_per_s, global_burst)
         self._chat_per_s = chat_per_s
         self._chat_burst = chat_burst
-        self._chats: dict[int, _Gcra] = {}
+        self._chats: dict[int, Gcra] = {}
         self._paused_until = 0.0
 
     def pause_all(self, seconds: float) -> None:
@@ -48,7 +81,7 @@ class SendRateLimiter:
         if chat_id is not None:
             chat = self._chats.get(chat_id)
             if chat is None:
-                chat = self._chats[chat_id] = _Gcra(self._chat_per_s, self._chat_burst)
+                chat = self._chats[chat_id] = Gcra(self._chat_per_s, self._chat_burst)
             slot = max(slot, chat.earliest(now))
         # Reserve before sleeping, so concurrent senders queue behind each other.
         self._global.take(slot)
@@ -61,3 +94,56 @@ class SendRateLimiter:
             return
         for key in [k for k, g in self._chats.items() if g.tat < now]:
             del self._chats[key]
+
+
+def send_rates(global_per_s: float, chat_per_s: float) -> SendRates:
+    g, c = 1.0 / global_per_s, 1.0 / chat_per_s
+    return SendRates(g, (GLOBAL_BURST - 1) * g, c, (CHAT_BURST - 1) * c)
+
+
+class SharedSendLimiter:
+    """Slots from the deployment's shared bucket; a local share of the rate without it."""
+
+    def __init__(
+        self,
+        bucket: SendBucket,
+        guard: Guard,
+        log: Logger,
+        global_per_s: float,
+        chat_per_s: float,
+    ) -> None:
+        self._bucket = bucket
+        self._guard = guard
+        self._log = log
+        self._rates = send_rates(global_per_s, chat_per_s)
+        share = max(1, bucket.fallback_share)
+        self.local = SendRateLimiter(global_per_s / share, chat_per_s)
+        self._pause_s = 0.0  # a 429's wait, not yet told to the shared bucket
+        self._local_until = float("-inf")
+
+    def pause_all(self, seconds: float) -> None:
+        self._pause_s = max(self._pause_s, seconds)
+        self.local.pause_all(seconds)
+
+    async def acquire(self, chat_id: int | None) -> None:
+        if trio.current_time() >= self._local_until:
+            try:
+                wait = await self._guard.call(
+                    "redis", self._bucket.reserve, chat_id, self._rates, self._pause_s
+                )
+            except PortError as exc:
+                self._local_until = trio.current_time() + SHARED_RETRY_AFTER_S
+                self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
+            else:
+                self._pause_s = 0.0
+                await trio.sleep(wait)
+                return
+        await self.local.acquire(chat_id)
+
+
+def build_send_limiter(
+    bucket: SendBucket | None, guard: Guard, log: Logger, global_per_s: float, chat_per_s: float
+) -> SendLimiter:
+    if bucket is None:
+        return SendRateLimiter(global_per_s, chat_per_s)
+    return SharedSendLimiter(bucket, guard, log, global_per_s, chat_per_s)

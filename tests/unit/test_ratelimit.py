@@ -1,7 +1,25 @@
+import socket
+
 import pytest
 import trio
+import trio_asyncio
+from sim.fakes.send_bucket import MemorySendBucket
 
-from bot.ratelimit import SendRateLimiter
+from adapters.redis_client import RedisClient
+from adapters.redis_send_bucket import RedisSendBucket
+from bot.errors import ServiceUnavailable
+from bot.guard import Guard
+from bot.log import Logger
+from bot.metrics import MetricsRecorder
+from bot.ports import SendBucket, SendRates
+from bot.ratelimit import SHARED_RETRY_AFTER_S, SendRateLimiter, SharedSendLimiter
+from bot.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def test_one_chat_gets_a_short_burst_then_one_per_second(autojump_clock):
@@ -47,3 +65,90 @@ async def test_idle_chats_are_forgotten(autojump_clock):
     await trio.sleep(1.0)
     await limiter.acquire(99_999)
     assert limiter.tracked_chats < 1024
+
+
+# ---------------------------------------------------------------- one limit for the deployment
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def emit(self, level: int, event: str, fields: dict[str, object]) -> None:
+        self.events.append(event)
+
+
+class _BrokenBucket:
+    """A shared bucket whose store is down (the twin's arithmetic, never reached)."""
+
+    fallback_share = 2
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float:
+        self.calls += 1
+        raise ServiceUnavailable("redis", "connection refused")
+
+
+def _shared(bucket: SendBucket, sink: _Sink | None = None) -> SharedSendLimiter:
+    guard = Guard(Settings(), MetricsRecorder())
+    return SharedSendLimiter(bucket, guard, Logger(sink or _Sink()), global_per_s=30, chat_per_s=1)
+
+
+async def _send_all(limiters: list[SharedSendLimiter], sends: int) -> list[float]:
+    start = trio.current_time()
+    times: list[float] = []
+
+    async def send(i: int) -> None:
+        await limiters[i % len(limiters)].acquire(i)
+        times.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(sends):
+            nursery.start_soon(send, i)
+    return sorted(times)
+
+
+async def test_processes_sharing_a_bucket_stay_within_one_global_rate(autojump_clock):
+    bucket = MemorySendBucket()
+    times = await _send_all([_shared(bucket), _shared(bucket), _shared(bucket)], 90)
+    # Three processes, one allowance: a burst of 5, then 30/s in total.
+    assert times == pytest.approx([max(0.0, (i - 4) / 30) for i in range(90)])
+
+
+async def test_without_the_shared_bucket_each_process_takes_its_share_locally(autojump_clock):
+    bucket, sink = _BrokenBucket(), _Sink()
+    limiter = _shared(bucket, sink)
+    times = await _send_all([limiter], 30)
+    # fallback_share 2: this process alone sends at 15/s.
+    assert times == pytest.approx([max(0.0, (i - 4) / 15) for i in range(30)])
+    assert "send_limit.local" in sink.events
+    assert bucket.calls == 1  # not one failed round trip per message
+    await trio.sleep(SHARED_RETRY_AFTER_S)
+    await limiter.acquire(1)
+    assert bucket.calls == 2  # tried again after the interval
+
+
+async def test_a_429_seen_by_one_process_pauses_the_others(autojump_clock):
+    bucket = MemorySendBucket()
+    one, two = _shared(bucket), _shared(bucket)
+    start = trio.current_time()
+    one.pause_all(5.0)
+    await one.acquire(1)  # tells the shared bucket
+    await two.acquire(2)
+    assert trio.current_time() - start >= 5.0
+
+
+async def test_redis_down_falls_back_to_the_local_limit():
+    closed_port = free_port()
+    async with trio_asyncio.open_loop():
+        client = RedisClient(f"redis://127.0.0.1:{closed_port}/0")
+        sink = _Sink()
+        limiter = _shared(RedisSendBucket(client, "down:"), sink)
+        try:
+            with trio.fail_after(10):
+                await limiter.acquire(1)
+        finally:
+            await client.aclose()
+    assert sink.events == ["send_limit.local"]

@@ -13,6 +13,7 @@ cancellation at any await gives both back. Closing a connection is shielded.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -91,6 +92,9 @@ class SessionPool:
         self.max_sessions_in_use = 0
         self.opened = 0
         self.discarded = 0
+        # The wait for a permit, for capacity reports: how often and how long.
+        self.checkouts = 0
+        self.waits_s: deque[float] = deque(maxlen=100_000)  # of those that waited, newest last
 
     @property
     def idle_count(self) -> int:
@@ -113,7 +117,11 @@ class SessionPool:
         and the transaction is finished; otherwise it is closed."""
         if self._closed:
             raise ServiceUnavailable(SERVICE, "repository is closed")
+        asked_at, must_wait = trio.current_time(), self._permits.value == 0
         async with self._permits:
+            self.checkouts += 1
+            if must_wait:
+                self.waits_s.append(trio.current_time() - asked_at)
             self.sessions_in_use += 1
             self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
             try:

@@ -24,12 +24,13 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.domain import TgUser
 from sim.fakes.telegram import wire
+from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import NOT_FOUND, BotApiError, BotApiUnavailable, BotApiWorld
 from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.registry import parse_fault
@@ -241,19 +242,28 @@ async def _json_body(request: Request) -> JsonDict:
     return body
 
 
-def build_app(world: BotApiWorld) -> Starlette:
-    """The emulator's ASGI app around ``world``."""
+def build_app(world: BotApiWorld, limits: SendLimits | None = None) -> Starlette:
+    """The emulator's ASGI app around ``world``; ``limits`` adds Telegram's flood limits."""
 
     async def bot_method(request: Request) -> Response:
         # Read the whole body even when refusing the call: answering before it is read
         # makes the server drop the keep-alive connection under the client's next request.
-        await request.body()
+        try:
+            await request.body()
+        except ClientDisconnect:  # the client gave up (its deadline): nobody to answer
+            return Response(status_code=499)
         try:
             world.authorize(request.path_params["token"])
-            handler = METHODS.get(request.path_params["method"].lower())
+            method = request.path_params["method"].lower()
+            handler = METHODS.get(method)
             if handler is None:
                 raise BotApiError(404, NOT_FOUND)
-            result = await handler(world, await _read_params(request))
+            params = await _read_params(request)
+            if limits is not None:
+                retry_after = limits.admit(method, params.opt_int("chat_id", "Bad Request: chat not found"))
+                if retry_after is not None:
+                    raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+            result = await handler(world, params)
         except BotApiError as exc:
             return _error_response(exc)
         except BotApiUnavailable:
@@ -396,6 +406,7 @@ async def serve_emulator(
     port: int = 0,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    limits: SendLimits | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``world`` until cancelled (or ``shutdown_trigger`` returns); reports the base URL."""
@@ -404,7 +415,7 @@ async def serve_emulator(
     config.accesslog = None  # request lines carry the bot token
     config.loglevel = "WARNING"
     config.graceful_timeout = 1.0  # long polls are not worth waiting for on shutdown
-    app = build_app(world)
+    app = build_app(world, limits)
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(partial(serve, app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         task_status.started(binds[0])
@@ -426,13 +437,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=os.environ.get("BOT_TOKEN", "123456:EMULATOR-TOKEN"))
+    parser.add_argument(
+        "--limits", choices=("on", "off"), default="off", help="enforce Telegram's flood limits (429s)"
+    )
     args = parser.parse_args(argv)
     # Outside simulation: message dates are real Unix time.
     world = BotApiWorld(args.token, now=lambda: int(time.time()))
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(partial(serve_emulator, world, args.host, args.port))
+            limits = SendLimits() if args.limits == "on" else None
+            url = await nursery.start(partial(serve_emulator, world, args.host, args.port, limits=limits))
             print(f"Bot API emulator: base_url={url}  control API: {url}/_emu/  (Ctrl+C to stop)")
 
     try:

@@ -1,0 +1,1 @@
+"""`just bench stack`: the real bot and workers against the emulators, measured."""
