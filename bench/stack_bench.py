@@ -44,12 +44,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from sim.fakes.telegram.limits import SendLimits  # noqa: E402
-from sim.emulators.botapi_server import serve_emulator  # noqa: E402
-from sim.fakes.telegram.world import BotApiWorld  # noqa: E402
-from sim.storage_emulator import StorageEmulator, serve_storage_emulator  # noqa: E402
 from stack import infra, measure  # noqa: E402
 from stack.users import Dispatcher, Journey, UserResult, run_user, sample_csv  # noqa: E402
+
+from sim.emulators.botapi_server import serve_emulator  # noqa: E402
+from sim.emulators.storage import StorageEmulator, serve_storage_emulator  # noqa: E402
+from sim.fakes.telegram.limits import SendLimits  # noqa: E402
+from sim.fakes.telegram.world import BotApiWorld  # noqa: E402
 
 TOKEN = "5550001:BENCH-STACK-TOKEN-abcdefghijklmnopqrstu"  # noqa: S105 (the emulator's)
 STORAGE_KEY = "bench-storage-key"

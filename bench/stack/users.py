@@ -16,11 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import trio
-from sim.fakes.telegram.records import SentRecord
-from sim.fakes.telegram.world import BotApiWorld
-from sim.workload import ReplyClassifier
 
 from bot.domain import TgUser
+from sim.fakes.telegram.records import SentRecord
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.replies import ReplyClassifier
 
 _CLASSIFIER = ReplyClassifier()
 CITIES = ("Kazan", "Omsk", "Tver", "Perm", "Samara", "Sochi", "Tula", "Ufa")

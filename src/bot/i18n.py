@@ -70,6 +70,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Send me a CSV file as a document (📎 → File), or /help.",
         "ru": "Пришлите CSV-файл документом (📎 → Файл) или наберите /help.",
     },
+    "button_unknown": {
+        "en": "This button does not work any more. Open your file again with /history.",
+        "ru": "Эта кнопка больше не работает. Откройте файл заново через /history.",
+    },
     "slow_down": {
         "en": (
             "You are sending messages faster than I can answer, so I skipped some of them. "

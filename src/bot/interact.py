@@ -62,6 +62,10 @@ def _export_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
     )
 
 
+# Buttons whose last part is a column number.
+COLUMN_ACTIONS = frozenset({"hc", "tc", "gb", "gv", "sd", "sv"})
+
+
 class Interactions:
     commands = frozenset({"/history", "/delete", "/forget", "/stats"})
 
@@ -162,6 +166,11 @@ class Interactions:
         user_id = query.from_user.id
         if action in {"fy", "fn"}:
             await self._forget(chat, user_id, action == "fy", lang)
+            return
+        if action in COLUMN_ACTIONS and not arg.isdigit():
+            # Not a button this bot made: a client's bug or a forgery, not a crash of ours.
+            ctx.log.info("callback.malformed", user_id=user_id, action=action)
+            await ctx.messenger.send_text(chat, t(lang, "button_unknown"))
             return
         upload = await ctx.db(ctx.services.repo.get_upload, user_id, upload_id)
         if upload is None or upload.blob_key is None:

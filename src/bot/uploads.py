@@ -71,6 +71,13 @@ def safe_file_name(name: str, limit: int = 80) -> str:
     return base
 
 
+def clean_file_name(name: str | None, limit: int = 255) -> str:
+    """The user's file name without control characters (a NUL cannot be stored in
+    Postgres text, nor shown back), at most ``limit`` characters."""
+    kept = "".join(ch for ch in name or "" if unicodedata.category(ch) not in ("Cc", "Cs"))
+    return kept.strip()[:limit] or "file.csv"
+
+
 def blob_key(user_id: int, upload_id: str, file_name: str) -> str:
     return f"{user_id}/{upload_id}_{safe_file_name(file_name)}"
 
@@ -85,7 +92,7 @@ def looks_like_csv(document: TgDocument) -> bool:
 async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, lang: str) -> None:
     document = message.document
     assert document is not None and message.from_user is not None
-    name = document.file_name or "file.csv"
+    name = clean_file_name(document.file_name)
     shown = html.escape(name)
     if document.file_size is not None and document.file_size > ctx.settings.max_file_bytes:
         size_mb = f"{document.file_size / 1_048_576:.1f}"

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from bot.domain import Job, JobStatus, JobStep, NewUpload
-from bot.errors import PortError
+from bot.errors import PortError, ServiceUnavailable
 
 from .pg_fixtures import SESSION_LIMIT, Backend, aio_loop, backend, backend_name
 
@@ -168,6 +168,9 @@ async def test_failed_record_upload_changes_nothing(backend: Backend) -> None:
         await backend.repo.record_upload(upload_msg(2), job.upload_id, new_id(), at(1))  # upload id taken
     with pytest.raises(PortError):
         await backend.repo.record_upload(upload_msg(3), new_id(), job.job_id, at(1))  # job id taken
+    with pytest.raises(PortError) as refused:
+        await backend.repo.record_upload(upload_msg(4, name="a\x00b.csv"), new_id(), new_id(), at(1))
+    assert not isinstance(refused.value, ServiceUnavailable), "bad input, not an outage"
     assert await backend.counts() == before
     assert await backend.repo.claim_update(2, at(0)) is True  # the claim was rolled back with the rest
 

@@ -15,12 +15,12 @@ from typing import Protocol
 import pytest
 import trio
 import trio_asyncio
-from sim.fakes.send_bucket import MemorySendBucket
 
 from adapters.redis_client import RedisClient
 from adapters.redis_send_bucket import RedisSendBucket
 from bot.ports import SendRates
 from bot.ratelimit import send_rates
+from sim.fakes.send_bucket import MemorySendBucket
 
 from .kv_fixtures import REDIS_URL, _delete_prefixed, kv_kind
 

@@ -7,11 +7,11 @@ from functools import partial
 import httpx
 import pytest
 import trio
-from sim.fakes.telegram.limits import SendLimits
-from sim.emulators.botapi_server import serve_emulator
-from sim.fakes.telegram.world import BotApiWorld
 
 from bot.domain import TgUser
+from sim.emulators.botapi_server import serve_emulator
+from sim.fakes.telegram.limits import SendLimits
+from sim.fakes.telegram.world import BotApiWorld
 
 TOKEN = "123456:LIMITS-TEST-TOKEN"
 

@@ -3,7 +3,6 @@ import socket
 import pytest
 import trio
 import trio_asyncio
-from sim.fakes.send_bucket import MemorySendBucket
 
 from adapters.redis_client import RedisClient
 from adapters.redis_send_bucket import RedisSendBucket
@@ -14,6 +13,7 @@ from bot.metrics import MetricsRecorder
 from bot.ports import SendBucket, SendRates
 from bot.ratelimit import SHARED_RETRY_AFTER_S, SendRateLimiter, SharedSendLimiter
 from bot.settings import Settings
+from sim.fakes.send_bucket import MemorySendBucket
 
 
 def free_port() -> int:

@@ -242,6 +242,8 @@ class MemoryRepository:
             if upload_key in self._uploads or job_key in self._jobs:
                 # Postgres fails the transaction on the primary key; nothing is kept.
                 raise PortError("memory: duplicate upload or job id")
+            if "\x00" in new.file_name + new.file_id + new.file_unique_id + new.language:
+                raise PortError("memory: text may not contain NUL")  # as Postgres refuses it
             self._processed[(self._bot_id, new.update_id)] = at
             self._users.setdefault(new.user_id, new.language)
             self._uploads[upload_key] = _UploadRow(

@@ -1,0 +1,30 @@
+"""Input no client of ours sends: forged buttons and file names with control characters."""
+
+from __future__ import annotations
+
+from tests.flows.harness import chat, simulated_bot
+from tests.flows.test_button_paths import profile_of
+
+DATA = b"city,amount\nMoscow,10\nKazan,20\nOmsk,30\n"
+
+
+async def test_a_forged_column_button_is_refused_politely(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9201)
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+        seq = world.last_seq
+        world.user_presses_button(c.user, c.chat_id, profile.message_id, f"hc:{upload_id}:abc", forged=True)
+        answer = await c.next(seq, lambda r: r.kind == "message")
+        assert "does not work any more" in (answer.text or "")
+
+
+async def test_a_nul_in_a_file_name_is_dropped_not_taken_for_an_outage(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9202)
+        seq = c.upload("sa\x00les\x07.csv", DATA)
+        profile = await c.with_buttons(seq, "h:")
+        texts = [r.text or "" for r in world.records_after(seq, c.chat_id)]
+        assert texts[0].startswith("Got <b>sales.csv</b>"), texts[0]
+        assert not any("\x00" in text for text in texts)
+        assert profile is not None
