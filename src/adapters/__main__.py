@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -29,7 +28,7 @@ from adapters.compose import RealConfig, asyncio_bridge, real_services
 from adapters.logging_sink import start_logging
 from bot.app import BotHandle, Roles, run_bot
 from bot.context import BotContext
-from bot.settings import settings_from_env
+from bot.settings import Settings, SettingsError, settings_from_env
 from bot.sweep import sweep_orphans
 
 EMULATOR_TOKEN = "123456:LOCAL-EMULATOR-TOKEN-0000000000000000"  # noqa: S105 (the emulator's, not a secret)
@@ -46,26 +45,24 @@ async def _stop_on_signal(
             return
 
 
-async def _serve(config: RealConfig, roles: Roles) -> None:
-    settings = settings_from_env()
-    async with asyncio_bridge(), real_services(config) as services, trio.open_nursery() as nursery:
+async def _serve(config: RealConfig, settings: Settings, roles: Roles) -> None:
+    async with asyncio_bridge(), real_services(config, settings) as services, trio.open_nursery() as nursery:
         handle: BotHandle = await nursery.start(
             lambda task_status: run_bot(services, settings, roles=roles, task_status=task_status)
         )
         await nursery.start(_stop_on_signal, handle)
 
 
-async def _chat(config: RealConfig, user_id: int, language: str) -> None:
+async def _chat(config: RealConfig, settings: Settings, user_id: int, language: str) -> None:
     from sim.botapi.chat import run_chat
     from sim.botapi.server import serve_emulator
     from sim.botapi.world import BotApiWorld
 
     world = BotApiWorld(token=EMULATOR_TOKEN)
-    settings = settings_from_env()
     async with trio.open_nursery() as outer:
         url: str = await outer.start(serve_emulator, world)
-        local = dataclasses.replace(config, telegram_token=EMULATOR_TOKEN, telegram_url=url)
-        async with asyncio_bridge(), real_services(local) as services, trio.open_nursery() as inner:
+        local = config.model_copy(update={"telegram_token": EMULATOR_TOKEN, "telegram_url": url})
+        async with asyncio_bridge(), real_services(local, settings) as services, trio.open_nursery() as inner:
             handle: BotHandle = await inner.start(
                 lambda task_status: run_bot(
                     services, settings, roles=Roles(name="chat"), task_status=task_status
@@ -77,9 +74,9 @@ async def _chat(config: RealConfig, user_id: int, language: str) -> None:
         outer.cancel_scope.cancel()
 
 
-async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
-    async with asyncio_bridge(), real_services(config) as services:
-        report = await sweep_orphans(BotContext.build(services, settings_from_env()), delete=delete)
+async def _sweep(config: RealConfig, settings: Settings, delete: bool, outcome: list[int]) -> None:
+    async with asyncio_bridge(), real_services(config, settings) as services:
+        report = await sweep_orphans(BotContext.build(services, settings), delete=delete)
     out = {
         **report.summary(),
         "orphan_blob_keys": report.orphan_blobs,
@@ -109,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--delete", action="store_true", help="delete the blobs that have no upload row")
     args = parser.parse_args(argv)
 
-    config = RealConfig.from_env()
+    try:  # every setting is checked before anything starts
+        config = RealConfig.from_env()
+        settings = settings_from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     log_stream: TextIO = sys.stderr
     if args.command == "chat":
         # The terminal is the chat; the bot's log goes to a file beside its data.
@@ -127,15 +129,15 @@ def main(argv: list[str] | None = None) -> int:
                     "Set TELEGRAM_BOT_TOKEN (or try `just chat` to use the local emulator).", file=sys.stderr
                 )
                 return 2
-            runner = partial(_serve, config, Roles(name="bot"))
+            runner = partial(_serve, config, settings, Roles(name="bot"))
         elif args.command == "worker":
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
-            runner = partial(_serve, config, roles)
+            runner = partial(_serve, config, settings, roles)
         elif args.command == "sweep":
-            runner = partial(_sweep, config, args.delete, outcome)
+            runner = partial(_sweep, config, settings, args.delete, outcome)
         else:
-            runner = partial(_chat, config, args.user_id, args.language)
+            runner = partial(_chat, config, settings, args.user_id, args.language)
         trio.run(runner)
     finally:
         listener.stop()

@@ -57,7 +57,6 @@ async def run_bot(
                 router.handle,
                 poll_timeout_s=settings.poll_timeout_s,
                 max_in_flight=settings.max_concurrent_updates,
-                clock=services.clock,
                 log=ctx.log,
                 metrics=services.metrics,
             )

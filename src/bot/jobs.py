@@ -15,13 +15,12 @@ import html
 import trio
 
 from bot import analysis
+from bot.blob_keys import blob_key
 from bot.context import BotContext
 from bot.domain import Delivery, Job, JobStatus, JobStep
 from bot.errors import DeadlineExceeded, PortError, ServiceUnavailable, TelegramError
 from bot.i18n import t
 from bot.interact import profile_keyboard
-from bot.retry import retry_transient
-from bot.uploads import blob_key
 
 
 class _Finished(Exception):
@@ -55,7 +54,7 @@ class JobRunner:
         """Process one delivery and acknowledge it (also when the job ends failed)."""
         await self.run_job(delivery.job_id)
         try:
-            await self.ctx.queue(self.ctx.services.queue.ack, delivery)
+            await self.ctx.call("queue", self.ctx.services.queue.ack, delivery)
         except PortError as exc:
             # Unacked: it will be reclaimed and found finished, which is harmless.
             self.log.warning("job.ack_failed", job_id=delivery.job_id, error=str(exc))
@@ -65,7 +64,9 @@ class JobRunner:
         repo = ctx.services.repo
         clock = ctx.services.clock
         try:
-            job = await ctx.db(repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s)
+            job = await ctx.call(
+                "db.statement", repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s
+            )
         except PortError as exc:
             self.log.warning("job.start_failed", job_id=job_id, error=str(exc))
             return
@@ -117,7 +118,7 @@ class JobRunner:
         while True:
             await trio.sleep(every)
             try:
-                await ctx.db(ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
+                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
             except PortError as exc:  # a missed beat costs at most a duplicate attempt later
                 self.log.warning("job.heartbeat_failed", job_id=job_id, error=str(exc))
 
@@ -128,11 +129,11 @@ class JobRunner:
         if job.step < JobStep.ANALYSED:
             if data is None:
                 data = await self._load_blob(job)
-            payload = await self._analyse(job, data)
+            profile = await self._analyse(job, data)
         else:
-            payload = await self._load_result(job)
+            profile = await self._load_result(job)
         if job.step < JobStep.DELIVERED:
-            await self._deliver(job, payload)
+            await self._deliver(job, profile)
 
     async def _fetch_and_store(self, job: Job) -> bytes:
         ctx = self.ctx
@@ -146,30 +147,19 @@ class JobRunner:
         except TelegramError as exc:
             raise JobFailed("download_failed", exc.description) from exc
         key = blob_key(job.user_id, job.upload_id, job.file_name)
-        await retry_transient(
-            lambda: ctx.storage("storage.upload", ctx.services.blobs.put, key, data),
-            clock=ctx.services.clock,
-            base_s=ctx.settings.storage_retry_base_s,
-            max_attempts=5,
-            on_retry=lambda n, e: self.log.warning(
-                "storage.retry", job_id=job.job_id, attempt=n, error=str(e)
-            ),
+        await ctx.call("storage.upload", ctx.services.blobs.put, key, data)
+        await ctx.call(
+            "db.statement", ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now()
         )
-        await ctx.db(ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now())
         return data
 
     async def _load_blob(self, job: Job) -> bytes:
         ctx = self.ctx
         if job.blob_key is None:
             raise JobFailed("job_failed", "stored file missing")
-        return await retry_transient(
-            lambda: ctx.storage("storage.download", ctx.services.blobs.get, job.blob_key or ""),
-            clock=ctx.services.clock,
-            base_s=ctx.settings.storage_retry_base_s,
-            max_attempts=5,
-        )
+        return await ctx.call("storage.download", ctx.services.blobs.get, job.blob_key)
 
-    async def _analyse(self, job: Job, data: bytes) -> str:
+    async def _analyse(self, job: Job, data: bytes) -> analysis.Profile:
         ctx = self.ctx
         try:
             outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
@@ -181,26 +171,27 @@ class JobRunner:
         if isinstance(outcome, analysis.CsvRejected):
             await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
+            ctx.services.metrics.count("uploads", f"rejected:{outcome.code}")
             raise _Finished
-        payload = outcome.to_json()
-        await ctx.db(ctx.services.repo.save_result, job.job_id, payload, ctx.services.clock.now())
-        return payload
+        now = ctx.services.clock.now()
+        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome.to_json(), now)
+        return outcome
 
-    async def _load_result(self, job: Job) -> str:
-        stored = await self.ctx.db(self.ctx.services.repo.get_result, job.job_id)
+    async def _load_result(self, job: Job) -> analysis.Profile:
+        stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_result, job.job_id)
         if stored is None:
             raise JobFailed("job_failed", "result missing")
-        return stored.payload
+        return analysis.Profile.from_json(stored.payload)
 
-    async def _deliver(self, job: Job, payload: str) -> None:
+    async def _deliver(self, job: Job, profile: analysis.Profile) -> None:
         ctx = self.ctx
-        profile = analysis.Profile.from_json(payload)
         messages = analysis.render_profile(profile, job.language)
         keyboard = profile_keyboard(job.upload_id, job.language)
         for number, text in enumerate(messages):
             last = number == len(messages) - 1
             await ctx.messenger.send_text(job.chat_id, text, reply_markup=keyboard if last else None)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
+        ctx.services.metrics.count("uploads", "analysed")
         self.log.info("job.done", job_id=job.job_id, messages=len(messages))
 
     async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
@@ -209,29 +200,21 @@ class JobRunner:
         answer twice) or to the job's deadline firing now: it is shielded and retried
         within its own bound."""
         ctx = self.ctx
-        with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("db.statement") * 3):
-            await retry_transient(
-                lambda: ctx.db(
-                    ctx.services.repo.finish_job, job.job_id, status, step, error, ctx.services.clock.now()
-                ),
-                clock=ctx.services.clock,
-                base_s=0.5,
-                max_attempts=10,
-                cap_s=5.0,
+        bound = ctx.guard.seconds("db.record_end") * 3
+        with trio.CancelScope(shield=True), trio.move_on_after(bound):
+            now = ctx.services.clock.now()
+            await ctx.call(
+                "db.record_end", ctx.services.repo.finish_job, job.job_id, status, step, error, now
             )
             return
-        raise DeadlineExceeded("job.record_end", ctx.guard.seconds("db.statement") * 3)
+        raise DeadlineExceeded("db.record_end", bound)
 
     async def _tell_still_trying(self, job: Job) -> None:
         """After a first failed attempt the next one waits for the reconciler (a minute
         or more): say so once, so the user is not left with a bare "received"."""
         ctx = self.ctx
-        with trio.move_on_after(ctx.guard.seconds("telegram.call")):
-            try:
-                text = t(job.language, "still_trying", name=html.escape(job.file_name))
-                await ctx.messenger.send_text(job.chat_id, text)
-            except PortError as exc:
-                self.log.warning("job.notice_failed", job_id=job.job_id, error=str(exc))
+        text = t(job.language, "still_trying", name=html.escape(job.file_name))
+        await ctx.messenger.tell(job.chat_id, text, failed="job.notice_failed", job_id=job.job_id)
 
     async def _give_up(self, job: Job, failure: JobFailed) -> None:
         """End the job as failed and tell the user why; best effort within short deadlines."""
@@ -247,12 +230,15 @@ class JobRunner:
             text = t(job.language, "too_big", size_mb=f"{(job.file_size or 0) / 1_048_576:.1f}")
         else:
             text = t(job.language, key, name=name, reason=html.escape(failure.reason))
-        with trio.move_on_after(ctx.guard.seconds("telegram.call") * 2):
-            try:
-                await ctx.messenger.send_text(job.chat_id, text)
-            except PortError as exc:
-                self.log.error("job.failure_not_sent", job_id=job.job_id, error=str(exc))
-                return  # leave the job open: the reconciler retries the message later
+        budget = ctx.guard.seconds("telegram.call") * 2
+        if (
+            await ctx.messenger.tell(
+                job.chat_id, text, failed="job.failure_not_sent", budget_s=budget, job_id=job.job_id
+            )
+            is not True
+        ):
+            return  # leave the job open: the reconciler retries the message later
+        ctx.services.metrics.count("uploads", f"failed:{failure.key}")
         try:
             await self._record_end(job, JobStatus.FAILED, job.step, failure.reason)
         except PortError as exc:

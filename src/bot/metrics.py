@@ -1,14 +1,16 @@
 """An in-memory metrics recorder (implements ports.Metrics).
 
 Good enough for one process: the simulator reads it for its report, the real bot
-logs a summary of it. Latencies are kept per name as plain lists; callers that
-run for days should use :meth:`drain`.
+logs a summary of it, and ``/stats`` shows its :meth:`MetricsRecorder.snapshot`.
+Latencies are kept per name as plain lists; callers that run for days should use
+:meth:`drain`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -30,12 +32,29 @@ class Summary:
     outcomes: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What the metrics say at one moment; what ``/stats`` shows."""
+
+    operations: Mapping[str, Summary]
+    counters: Mapping[tuple[str, str], int]
+    gauges: Mapping[str, float]
+
+    def counter(self, name: str, label: str = "") -> int:
+        return self.counters.get((name, label), 0)
+
+    def counted(self, name: str) -> int:
+        """The sum of counter ``name`` over all its labels."""
+        return sum(n for (counter, _), n in self.counters.items() if counter == name)
+
+
 @dataclass(slots=True)
 class MetricsRecorder:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     gauges: dict[str, float] = field(default_factory=dict)
     gauge_peaks: dict[str, float] = field(default_factory=dict)
+    counters: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
     def observe(self, name: str, seconds: float, outcome: str) -> None:
         self.latencies[name].append(seconds)
@@ -45,6 +64,14 @@ class MetricsRecorder:
         self.gauges[name] = value
         if value > self.gauge_peaks.get(name, -math.inf):
             self.gauge_peaks[name] = value
+
+    def count(self, name: str, label: str = "", amount: int = 1) -> None:
+        self.counters[(name, label)] += amount
+
+    def snapshot(self) -> MetricsSnapshot:
+        return MetricsSnapshot(
+            operations=self.summary(), counters=dict(self.counters), gauges=dict(self.gauges)
+        )
 
     def summary(self) -> dict[str, Summary]:
         out: dict[str, Summary] = {}

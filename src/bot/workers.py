@@ -32,25 +32,14 @@ async def run_worker(ctx: BotContext, consumer: str, *, block_s: float = 5.0) ->
     One loop claims, and only when a job slot is free: a single blocking read holds
     a Redis connection, not one per slot, so the pool stays free for everything else."""
     runner = JobRunner(ctx, consumer)
-    log = ctx.log.bind(consumer=consumer)
     slots = trio.Semaphore(max(1, ctx.settings.worker_concurrency))
-    failures = 0
     async with trio.open_nursery() as jobs:
         while True:
             await slots.acquire()
-            try:
-                # The queue deadline must cover the blocking read itself.
-                delivery = await ctx.guard.call_within(
-                    "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
-                )
-                failures = 0
-            except PortError as exc:
-                slots.release()
-                failures += 1
-                delay = min(30.0, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
-                log.warning("worker.claim_failed", error=str(exc), backoff_s=round(delay, 3))
-                await trio.sleep(delay)
-                continue
+            # A failed claim is retried (the queue.claim policy) for as long as the worker runs.
+            delivery = await ctx.call_waiting(
+                "queue.claim", block_s, ctx.services.queue.claim, consumer, block_s
+            )
             if delivery is None:
                 slots.release()
                 continue
@@ -87,7 +76,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str,
     services = ctx.services
     touched = 0
     try:
-        stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
+        stale = await ctx.call("queue", services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
     except PortError as exc:
         ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
         stale = []
@@ -97,7 +86,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str,
     # A running job found here may still be held (its lease fresh): start_attempt then
     # refuses it, so re-enqueueing it is harmless.
     cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
-    jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
+    jobs = await ctx.call("db.statement", services.repo.jobs_needing_attention, cutoff, 100)
     now_s = trio.current_time()
     for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
         del requeued[job_id]
@@ -106,7 +95,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, requeued: dict[str,
             continue
         requeued[job.job_id] = now_s
         try:
-            await ctx.queue(services.queue.enqueue, job.job_id)
+            await ctx.call("queue", services.queue.enqueue, job.job_id)
             ctx.log.info("reconcile.requeued", job_id=job.job_id, attempts=job.attempts)
         except PortError:
             ctx.log.warning("reconcile.queue_down_running_directly", job_id=job.job_id)

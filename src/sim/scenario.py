@@ -12,7 +12,7 @@ import math
 import random
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -475,7 +475,7 @@ def _log(t: _Table) -> Log:
     return result
 
 
-_SETTINGS_FIELDS = {f.name: f for f in fields(Settings)}
+_SETTINGS_FIELDS = {name: f for name, f in Settings.model_fields.items() if name != "retries"}
 
 
 def _bot(t: _Table) -> BotConfig:

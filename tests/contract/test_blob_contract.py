@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import trio
 import trio_asyncio
@@ -209,7 +209,7 @@ async def test_supabase_wrong_key_and_missing_bucket_are_service_unavailable(nur
 async def test_emulator_speaks_the_storage_error_format_and_fault_endpoint(nursery: trio.Nursery) -> None:
     emulator = StorageEmulator(buckets=(BUCKET,))
     base_url: str = await nursery.start(partial(serve_storage_emulator, emulator=emulator))
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx2.AsyncClient(base_url=base_url) as http:
         missing = await http.get(f"/storage/v1/object/{BUCKET}/7/none.csv")
         assert missing.status_code == 404
         assert missing.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}

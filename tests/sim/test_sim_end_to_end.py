@@ -138,6 +138,7 @@ def test_cli_prints_a_report_and_exits_by_the_invariants(
 def test_cli_pins_the_hash_seed_and_checks_determinism() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
     env["PYTHONHASHSEED"] = "random"
+    env["PYTHONPATH"] = str(ROOT / "src")  # this checkout's code, whatever is installed
     done = subprocess.run(
         [sys.executable, "-m", "sim", "smoke", "--json", "--check-determinism"],
         cwd=ROOT,

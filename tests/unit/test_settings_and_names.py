@@ -1,6 +1,7 @@
+from bot.blob_keys import blob_key, safe_file_name
 from bot.domain import TgDocument
 from bot.settings import DEFAULT_DEADLINES, settings_from_env
-from bot.uploads import blob_key, looks_like_csv, safe_file_name
+from bot.uploads import looks_like_csv
 
 
 def test_defaults_match_the_design_table():
