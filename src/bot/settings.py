@@ -18,7 +18,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -65,21 +73,15 @@ class Settings(BaseModel):
     chat_sends_per_s: Annotated[float, Field(gt=0)] = 1.0
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
-    @field_validator("deadlines")
+    @field_validator("deadlines", "retries")
     @classmethod
-    def _known_positive_deadlines(cls, value: Mapping[str, float]) -> Mapping[str, float]:
-        for op in value:
-            if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}")
-        return {**DEFAULT_DEADLINES, **value}
-
-    @field_validator("retries")
-    @classmethod
-    def _known_sane_retries(cls, value: Mapping[str, Retry]) -> Mapping[str, Retry]:
-        for op in value:
-            if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}")
-        return {**DEFAULT_RETRIES, **value}
+    def _over_the_policy_table(cls, value: Mapping[str, Any], info: ValidationInfo) -> Mapping[str, Any]:
+        """Overrides of known operations, on top of the table's defaults."""
+        unknown = [op for op in value if op not in OPS]
+        if unknown:
+            raise ValueError(f"unknown operation(s) {', '.join(map(repr, unknown))}")
+        defaults = DEFAULT_DEADLINES if info.field_name == "deadlines" else DEFAULT_RETRIES
+        return {**defaults, **value}
 
     @field_validator("admin_ids", mode="before")
     @classmethod
