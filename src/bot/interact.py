@@ -178,7 +178,7 @@ class Interactions:
 
     async def on_callback(self, query: TgCallbackQuery, lang: str) -> None:
         ctx = self.ctx
-        with trio.move_on_after(ctx.guard.seconds("telegram.call")):
+        with trio.move_on_after(ctx.guard.seconds("telegram.notice")):
             try:
                 await ctx.messenger.answer_callback(query.id)  # stop the client's spinner first
             except PortError as exc:

@@ -200,14 +200,14 @@ class JobRunner:
         answer twice) or to the job's deadline firing now: it is shielded and retried
         within its own bound."""
         ctx = self.ctx
-        bound = ctx.guard.seconds("db.record_end") * 3
+        bound = ctx.guard.seconds("job.finish")
         with trio.CancelScope(shield=True), trio.move_on_after(bound):
             now = ctx.services.clock.now()
             await ctx.call(
                 "db.record_end", ctx.services.repo.finish_job, job.job_id, status, step, error, now
             )
             return
-        raise DeadlineExceeded("db.record_end", bound)
+        raise DeadlineExceeded("job.finish", bound)
 
     async def _tell_still_trying(self, job: Job) -> None:
         """After a first failed attempt the next one waits for the reconciler (a minute
@@ -230,7 +230,7 @@ class JobRunner:
             text = t(job.language, "too_big", size_mb=f"{(job.file_size or 0) / 1_048_576:.1f}")
         else:
             text = t(job.language, key, name=name, reason=html.escape(failure.reason))
-        budget = ctx.guard.seconds("telegram.call") * 2
+        budget = ctx.guard.seconds("telegram.failure_notice")
         if (
             await ctx.messenger.tell(
                 job.chat_id, text, failed="job.failure_not_sent", budget_s=budget, job_id=job.job_id

@@ -53,9 +53,9 @@ class Messenger:
         self, chat_id: int, text: str, *, failed: str, budget_s: float | None = None, **fields: object
     ) -> TelegramError | bool:
         """Send ``text`` best effort: a failure is logged as ``failed`` with ``fields``,
-        never raised. ``budget_s`` (default one Telegram call's deadline) bounds it.
+        never raised. ``budget_s`` (default the ``telegram.notice`` deadline) bounds it.
         True when sent; the TelegramError when Telegram refused; False otherwise."""
-        with trio.move_on_after(self.guard.seconds("telegram.call") if budget_s is None else budget_s):
+        with trio.move_on_after(self.guard.seconds("telegram.notice") if budget_s is None else budget_s):
             try:
                 await self.send_text(chat_id, text)
                 return True

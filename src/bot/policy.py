@@ -40,6 +40,9 @@ Op = Literal[
     "telegram.download",
     "telegram.poll",
     "update.redeliver",
+    "telegram.notice",
+    "telegram.failure_notice",
+    "job.finish",
     "analysis",
     "job",
     "shutdown",
@@ -101,6 +104,12 @@ POLICIES: dict[Op, Policy] = {
     # An update whose answer did not reach the user is handled again; each attempt
     # runs under "handler". Short: the chat's later updates wait behind it.
     "update.redeliver": Policy(math.inf, Retry(attempts=5, wait_initial=1.0, wait_max=20.0, wait_jitter=1.0)),
+    # Budgets of several attempts together: a best-effort message (a receipt, an
+    # apology), a job's failure message (the user's only answer, so longer), and
+    # recording a job's end (shielded: the answer is out already).
+    "telegram.notice": Policy(10.0),
+    "telegram.failure_notice": Policy(20.0),
+    "job.finish": Policy(30.0),
     "analysis": Policy(60.0),
     "job": Policy(180.0),
     "shutdown": Policy(10.0),
