@@ -44,8 +44,7 @@ class Messenger:
                 wait = float(exc.retry_after or 1.0)
                 self.limiter.pause_all(wait)
                 self.guard.metrics.count("telegram.429")
-                self.log.warning("telegram.retry_after", seconds=wait)
-                raise
+                raise  # retried after ``retry_after`` (bot.guard), and logged there
 
         return await self.guard.retrying(op, attempt)
 
