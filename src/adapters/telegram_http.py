@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import httpx2
 
+from bot import telegram_wire as wire
 from bot.domain import (
     InlineKeyboard,
     SentMessage,
@@ -32,18 +33,7 @@ from bot.domain import (
 )
 from bot.errors import TelegramError
 from bot.settings import MAX_TELEGRAM_DOWNLOAD_BYTES
-from bot.telegram_wire import (
-    ALLOWED_UPDATES,
-    JsonDict,
-    keyboard_json,
-    opt_int,
-    parse_file,
-    parse_sent,
-    parse_updates,
-    parsed,
-    telegram_error,
-    unavailable,
-)
+from bot.telegram_wire import JsonDict
 
 POLL_TIMEOUT_MARGIN_S = 15.0
 CALL_TIMEOUT_S = 60.0  # backstop only; the core's deadlines are much shorter
@@ -129,7 +119,7 @@ class HttpTelegramApi:
             failure = f"network error ({type(exc).__name__})"
         # Raised here, not inside `except`, so no httpx2 exception (with its URL) is chained.
         if failure is not None or response is None:
-            raise unavailable(method, failure or "no response")
+            raise wire.unavailable(method, failure or "no response")
         return self._result(method, response)
 
     def _result(self, method: str, response: httpx2.Response) -> Any:
@@ -139,24 +129,30 @@ class HttpTelegramApi:
             body = None
         if not isinstance(body, Mapping) or "ok" not in body:
             if response.status_code >= 500 or response.status_code == 429:
-                raise unavailable(method, f"HTTP {response.status_code}")
+                raise wire.unavailable(method, f"HTTP {response.status_code}")
             raise TelegramError(response.status_code, f"HTTP {response.status_code} without a Bot API answer")
         if body.get("ok") is True:
             return body.get("result")
-        code = opt_int(body.get("error_code")) or response.status_code
+        code = wire.opt_int(body.get("error_code")) or response.status_code
         description = self._redact(str(body.get("description") or f"HTTP {response.status_code}"))
         parameters = body.get("parameters")
         retry_after = parameters.get("retry_after") if isinstance(parameters, Mapping) else None
-        raise telegram_error(code, description, retry_after if isinstance(retry_after, int | float) else None)
+        raise wire.telegram_error(
+            code, description, retry_after if isinstance(retry_after, int | float) else None
+        )
 
     # -------------------------------------------------------- the port
 
     async def get_updates(self, offset: int | None, timeout_s: int, limit: int = 100) -> list[Update]:
-        params: JsonDict = {"timeout": timeout_s, "limit": limit, "allowed_updates": list(ALLOWED_UPDATES)}
+        params: JsonDict = {
+            "timeout": timeout_s,
+            "limit": limit,
+            "allowed_updates": list(wire.ALLOWED_UPDATES),
+        }
         if offset is not None:
             params["offset"] = offset
         raw = await self._call("getUpdates", params, timeout_s=timeout_s + self._poll_margin_s)
-        return parsed("getUpdates", parse_updates, raw)
+        return wire.parsed("getUpdates", wire.parse_updates, raw)
 
     @staticmethod
     def _text_params(
@@ -166,7 +162,7 @@ class HttpTelegramApi:
         if parse_mode is not None:
             params["parse_mode"] = parse_mode
         if reply_markup is not None:
-            params["reply_markup"] = keyboard_json(reply_markup)
+            params["reply_markup"] = wire.keyboard_json(reply_markup)
         return params
 
     async def send_message(
@@ -178,7 +174,7 @@ class HttpTelegramApi:
         reply_markup: InlineKeyboard | None = None,
     ) -> SentMessage:
         raw = await self._call("sendMessage", self._text_params(chat_id, text, parse_mode, reply_markup))
-        return parsed("sendMessage", parse_sent, raw)
+        return wire.parsed("sendMessage", wire.parse_sent, raw)
 
     async def edit_message_text(
         self,
@@ -200,7 +196,7 @@ class HttpTelegramApi:
         if caption is not None:
             params["caption"] = caption
         raw = await self._call(method, params, files={field: (filename, data)})
-        return parsed(method, parse_sent, raw)
+        return wire.parsed(method, wire.parse_sent, raw)
 
     async def send_document(
         self, chat_id: int, filename: str, data: bytes, *, caption: str | None = None
@@ -220,7 +216,7 @@ class HttpTelegramApi:
 
     async def get_file(self, file_id: str) -> TgFile:
         raw = await self._call("getFile", {"file_id": file_id})
-        return parsed("getFile", parse_file, raw)
+        return wire.parsed("getFile", wire.parse_file, raw)
 
     async def download_file(self, file_path: str) -> bytes:
         """Stream the file, refusing more than ``max_download_bytes`` (the Bot API's limit)."""
@@ -248,7 +244,7 @@ class HttpTelegramApi:
         if failure == "too big":
             raise TelegramError(400, f"file is bigger than {self._max_download_bytes} bytes")
         if failure is not None:
-            raise unavailable("downloadFile", failure)
+            raise wire.unavailable("downloadFile", failure)
         if error_response is not None:
             self._result("downloadFile", error_response)  # raises the mapped error
             raise TelegramError(error_response.status_code, f"HTTP {error_response.status_code}")
