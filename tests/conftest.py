@@ -17,8 +17,14 @@ import pytest
 _embedded_dir: Path | None = None
 
 
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _embedded_dir
+    # Child processes (job workers, the command line) run this checkout's code too,
+    # whatever is installed.
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         return
     from adapters import embedded

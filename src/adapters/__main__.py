@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 
 import trio
+from pydantic import ValidationError
 
 from adapters.compose import RealConfig, asyncio_bridge, real_adapters, real_services
 from adapters.logging_sink import start_logging
@@ -34,7 +35,7 @@ from adapters.ops.runtime import run_ops
 from adapters.ops.settings import OpsSettings, ops_settings_from_env
 from bot.app import BotHandle, Roles, run_bot
 from bot.context import BotContext
-from bot.settings import settings_from_env
+from bot.settings import Settings, SettingsError, settings_from_env
 from bot.sweep import sweep_orphans
 
 
@@ -49,9 +50,8 @@ async def _stop_on_signal(
             return
 
 
-async def _serve(config: RealConfig, roles: Roles, ops: OpsSettings) -> None:
-    settings = settings_from_env()
-    async with asyncio_bridge(), real_adapters(config) as adapters, trio.open_nursery() as nursery:
+async def _serve(config: RealConfig, settings: Settings, roles: Roles, ops: OpsSettings) -> None:
+    async with asyncio_bridge(), real_adapters(config, settings) as adapters, trio.open_nursery() as nursery:
         await nursery.start(partial(run_ops, adapters, settings, ops, poller=roles.poller))
         async with trio.open_nursery() as bot:
             handle: BotHandle = await bot.start(
@@ -64,9 +64,9 @@ async def _serve(config: RealConfig, roles: Roles, ops: OpsSettings) -> None:
             await trio.to_thread.run_sync(write_metrics, Path(metrics_file), adapters.services)
 
 
-async def _sweep(config: RealConfig, delete: bool, outcome: list[int]) -> None:
-    async with asyncio_bridge(), real_services(config) as services:
-        report = await sweep_orphans(BotContext.build(services, settings_from_env()), delete=delete)
+async def _sweep(config: RealConfig, settings: Settings, delete: bool, outcome: list[int]) -> None:
+    async with asyncio_bridge(), real_services(config, settings) as services:
+        report = await sweep_orphans(BotContext.build(services, settings), delete=delete)
     out = {
         **report.summary(),
         "orphan_blob_keys": report.orphan_blobs,
@@ -94,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--delete", action="store_true", help="delete the blobs that have no upload row")
     args = parser.parse_args(argv)
 
-    config = RealConfig.from_env()
-    ops = ops_settings_from_env()
+    try:  # every setting is checked before anything starts
+        config = RealConfig.from_env()
+        settings = settings_from_env()
+        ops = ops_settings_from_env()
+    except (SettingsError, ValidationError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     secrets = [*config.secrets, *url_passwords([config.database_url, config.redis_url])]
     listener = start_logging(
         secrets, level=logging.INFO, stream=sys.stderr, json_lines=ops.log_format == "json"
@@ -113,13 +118,13 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            runner = partial(_serve, config, Roles(workers=args.workers, name="bot"), ops)
+            runner = partial(_serve, config, settings, Roles(workers=args.workers, name="bot"), ops)
         elif args.command == "worker":
             name = args.name or f"{socket.gethostname()}-{os.getpid()}"
             roles = Roles(poller=False, workers=args.workers, reconciler=True, name=name)
-            runner = partial(_serve, config, roles, ops)
+            runner = partial(_serve, config, settings, roles, ops)
         else:
-            runner = partial(_sweep, config, args.delete, outcome)
+            runner = partial(_sweep, config, settings, args.delete, outcome)
         try:
             trio.run(runner)
         except Exception as exc:  # the process is ending on it: make sure it is seen

@@ -1,5 +1,6 @@
-"""The composition root for real services: reads the environment, opens every
-adapter, and yields a :class:`bot.ports.Services` bundle; closes them all after.
+"""The composition root for real services: reads the adapters' settings from the
+environment (``RealConfig``, validated at start-up), opens every adapter, and
+yields a :class:`bot.ports.Services` bundle; closes them all after.
 
 When ``DATABASE_URL`` / ``REDIS_URL`` are not set, private embedded Postgres and
 Redis servers are started in the data folder, so the bot runs on a machine with
@@ -8,14 +9,16 @@ nothing installed but Python.
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import trio
 import trio_asyncio
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters import embedded
 from adapters.cpu import ProcessCpuRunner, ThreadCpuRunner
@@ -25,66 +28,91 @@ from adapters.ops.error_tracking import ErrorTrackingLogSink
 from adapters.ops.prometheus import PrometheusMetrics
 from adapters.ops.runtime import OpsTargets
 from adapters.postgres.repository import open_postgres_repository
-from adapters.redis_client import RedisClient
+from adapters.redis_client import RedisClient, RedisOptions
 from adapters.redis_queue import RedisJobQueue
 from adapters.redis_send_bucket import RedisSendBucket
 from adapters.redis_state import RedisConversationStore
 from adapters.supabase_storage import SupabaseBlobStore
 from adapters.system_clock import SystemClock
 from adapters.telegram_http import HttpTelegramApi
+from bot.policy import Op
 from bot.ports import BlobStore, CpuRunner, Services
+from bot.settings import Settings, environment, load_from
 
 
-@dataclass(frozen=True, slots=True)
-class RealConfig:
-    telegram_token: str
-    telegram_url: str = "https://api.telegram.org"
-    database_url: str | None = None
-    redis_url: str | None = None
-    data_dir: Path = Path(".data")
-    storage: str = "local"  # or "supabase"
-    supabase_url: str | None = None
-    supabase_key: str | None = None
-    supabase_bucket: str = "uploads"
-    session_limit: int = 4
-    db_schema: str | None = None
-    redis_prefix: str = "csvbot:"
-    cpu: str = "process"  # or "thread"
-    cpu_workers: int = 2
-    # "shared": one send allowance for every process, in Redis; "local": per process.
-    send_limit: str = "shared"
-    # Processes that share the bot token: each one's local share of the global send
-    # rate while Redis is unreachable.
-    send_fallback_share: int = 2
+class RealConfig(BaseModel):
+    """The adapters' settings: where the services are and how to reach them.
+
+    Field names are for code; each reads the environment variable named in its
+    alias (``RealConfig.from_env``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    telegram_token: Annotated[str, Field(validation_alias="TELEGRAM_BOT_TOKEN")] = ""
+    telegram_url: Annotated[str, Field(validation_alias="TELEGRAM_API_URL")] = "https://api.telegram.org"
+    database_url: Annotated[str | None, Field(validation_alias="DATABASE_URL")] = None
+    redis_url: Annotated[str | None, Field(validation_alias="REDIS_URL")] = None
+    data_dir: Annotated[Path, Field(validation_alias="CSVBOT_DATA_DIR")] = Path(".data")
+    storage: Annotated[Literal["local", "supabase"], Field(validation_alias="STORAGE")] = "local"
+    supabase_url: Annotated[str | None, Field(validation_alias="SUPABASE_URL")] = None
+    supabase_key: Annotated[str | None, Field(validation_alias="SUPABASE_KEY")] = None
+    supabase_bucket: Annotated[str, Field(validation_alias="SUPABASE_BUCKET")] = "uploads"
+    session_limit: Annotated[
+        int, Field(gt=0, validation_alias=AliasChoices("SESSION_LIMIT", "SUPABASE_SESSION_LIMIT"))
+    ] = 4
+    # Several deployments (or test runs) can share one Postgres and one Redis.
+    db_schema: Annotated[str | None, Field(validation_alias="DB_SCHEMA")] = None
+    redis_prefix: Annotated[str, Field(validation_alias="REDIS_PREFIX")] = "csvbot:"
+    cpu: Annotated[Literal["process", "thread"], Field(validation_alias="CPU_RUNNER")] = "process"
+    cpu_workers: Annotated[int, Field(gt=0, validation_alias="CPU_WORKERS")] = 2
+    # One send allowance for the deployment, in Redis ("local": each process its own).
+    send_limit: Annotated[Literal["shared", "local"], Field(validation_alias="SEND_LIMIT")] = "shared"
+    # While Redis is down each process sends at most global rate / this.
+    send_fallback_share: Annotated[int, Field(gt=0, validation_alias="SEND_FALLBACK_SHARE")] = 2
+
+    @model_validator(mode="after")
+    def _supabase_is_complete(self) -> RealConfig:
+        if self.storage == "supabase" and not (self.supabase_url and self.supabase_key):
+            raise ValueError("STORAGE=supabase needs SUPABASE_URL and SUPABASE_KEY")
+        return self
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RealConfig:
-        env = os.environ if env is None else env
-        values: dict[str, object] = {
-            "telegram_token": env.get("TELEGRAM_BOT_TOKEN", ""),
-            "telegram_url": env.get("TELEGRAM_API_URL", "https://api.telegram.org"),
-            "database_url": env.get("DATABASE_URL") or None,
-            "redis_url": env.get("REDIS_URL") or None,
-            "data_dir": Path(env.get("CSVBOT_DATA_DIR", ".data")),
-            "storage": env.get("STORAGE", "local"),
-            "supabase_url": env.get("SUPABASE_URL") or None,
-            "supabase_key": env.get("SUPABASE_KEY") or None,
-            "supabase_bucket": env.get("SUPABASE_BUCKET", "uploads"),
-            "session_limit": int(env.get("SESSION_LIMIT", env.get("SUPABASE_SESSION_LIMIT", "4"))),
-            "cpu": env.get("CPU_RUNNER", "process"),
-            "cpu_workers": int(env.get("CPU_WORKERS", "2")),
-            "send_limit": env.get("SEND_LIMIT", "shared"),
-            "send_fallback_share": int(env.get("SEND_FALLBACK_SHARE", "2")),
-            # Several deployments (or test runs) can share one Postgres and one Redis.
-            "db_schema": env.get("DB_SCHEMA") or None,
-            "redis_prefix": env.get("REDIS_PREFIX", "csvbot:"),
-        }
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        env_file: Path | None = Path(".env"),
+        **overrides: object,
+    ) -> RealConfig:
+        """From ``env`` (default ``os.environ``) and ``env_file``; a bad value raises
+        :class:`bot.settings.SettingsError` naming the variable."""
+        values = environment(env, env_file)
+        loaded = load_from(_RealConfigFromEnv, values, variable=lambda loc: str(loc[0]) if loc else "")
+        return cls.model_validate({**loaded.model_dump(), **overrides})
 
     @property
     def secrets(self) -> list[str]:
         return [s for s in (self.telegram_token, self.supabase_key) if s]
+
+
+class _RealConfigFromEnv(RealConfig, BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
+
+
+def backstops(settings: Settings) -> dict[str, float]:
+    """The adapters' own timeouts, from the core's operation policies (bot.policy).
+
+    Connecting to Postgres and Redis and the server-side statement timeout are
+    bounded by their own policies; the HTTP client's per-request timeout is only a
+    backstop, twice the core's longest Telegram deadline, so the core's fires first."""
+    telegram: tuple[Op, ...] = ("telegram.call", "telegram.send_file", "telegram.download")
+    return {
+        "db.connect": settings.deadline("db.connect"),
+        "db.statement": settings.deadline("db.statement"),
+        "redis.connect": settings.deadline("redis.connect"),
+        "telegram.call": 2 * max(settings.deadline(op) for op in telegram),
+        "telegram.poll": 2 * settings.deadline("telegram.poll"),
+    }
 
 
 def bot_id_of(token: str) -> int:
@@ -94,15 +122,18 @@ def bot_id_of(token: str) -> int:
 
 
 @asynccontextmanager
-async def real_services(config: RealConfig) -> AsyncIterator[Services]:
-    """Open every adapter; the caller must already be inside ``trio_asyncio.open_loop()``."""
-    async with real_adapters(config) as adapters:
+async def real_services(config: RealConfig, settings: Settings | None = None) -> AsyncIterator[Services]:
+    """Open every adapter; the caller must already be inside ``trio_asyncio.open_loop()``.
+
+    ``settings`` (the core's) give the adapters their backstop timeouts."""
+    async with real_adapters(config, settings) as adapters:
         yield adapters.services
 
 
 @asynccontextmanager
-async def real_adapters(config: RealConfig) -> AsyncIterator[OpsTargets]:
+async def real_adapters(config: RealConfig, settings: Settings | None = None) -> AsyncIterator[OpsTargets]:
     """:func:`real_services`, with the concrete adapters that ``run_ops`` looks at."""
+    limits = backstops(settings or Settings())
     async with AsyncExitStack() as stack:
         database_url = config.database_url
         redis_url = config.redis_url
@@ -117,19 +148,23 @@ async def real_adapters(config: RealConfig) -> AsyncIterator[OpsTargets]:
             stack.push_async_callback(embedded.stop_embedded_redis_in_thread, config.data_dir / "redis")
 
         repo = await open_postgres_repository(
-            database_url, config.session_limit, config.db_schema, bot_id=bot_id_of(config.telegram_token)
+            database_url,
+            config.session_limit,
+            config.db_schema,
+            connect_timeout_s=max(1, math.ceil(limits["db.connect"])),
+            statement_timeout_s=limits["db.statement"],
+            bot_id=bot_id_of(config.telegram_token),
         )
         stack.push_async_callback(repo.aclose)
 
-        redis = RedisClient(redis_url)
+        redis = RedisClient(redis_url, RedisOptions(connect_timeout_s=limits["redis.connect"]))
         stack.push_async_callback(redis.aclose)
         queue = RedisJobQueue(redis, stream=f"{config.redis_prefix}jobs")
         state = RedisConversationStore(redis, prefix=config.redis_prefix)
 
         blobs: BlobStore
         if config.storage == "supabase":
-            if not (config.supabase_url and config.supabase_key):
-                raise SystemExit("STORAGE=supabase needs SUPABASE_URL and SUPABASE_KEY")
+            assert config.supabase_url and config.supabase_key  # checked by RealConfig
             supabase = await SupabaseBlobStore.connect(
                 config.supabase_url, config.supabase_key, config.supabase_bucket
             )
@@ -138,7 +173,12 @@ async def real_adapters(config: RealConfig) -> AsyncIterator[OpsTargets]:
         else:
             blobs = LocalBlobStore(config.data_dir / "blobs")
 
-        telegram = HttpTelegramApi(config.telegram_token, config.telegram_url)
+        telegram = HttpTelegramApi(
+            config.telegram_token,
+            config.telegram_url,
+            call_timeout_s=limits["telegram.call"],
+            poll_margin_s=limits["telegram.poll"],
+        )
         stack.push_async_callback(telegram.aclose)
 
         cpu: CpuRunner = (

@@ -1,4 +1,4 @@
-"""Blobs as files under one root directory, and the key rules every blob store shares.
+"""Blobs as files under one root directory (the key rules every store shares are in bot.blob_keys).
 
 All file I/O goes through Trio's async path/file API, which runs each call in a
 worker thread, so a slow disk never stalls the event loop. A put writes a temporary
@@ -10,53 +10,16 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import secrets
 from pathlib import Path
 
 import trio
 
+from bot.blob_keys import check_key, check_prefix
 from bot.errors import BlobNotFound, ServiceUnavailable
 
-MAX_KEY_LENGTH = 1024
-# The characters Supabase Storage accepts in object keys (S3's "safe" set): every
-# store enforces the same rule, so a key that works on disk works in the cloud too.
-_KEY_CHARS = re.compile(r"[A-Za-z0-9_/!\-.*'() &$@=;:+,?]*")
 # Temp files carry '#', which no valid key contains, so they never look like blobs.
 _TMP_MARK = "#"
-
-
-def check_key(key: str) -> str:
-    """Return ``key`` if it is a safe relative key like ``"42/abc_report.csv"``; else ValueError."""
-    if not key:
-        raise ValueError("blob key is empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValueError(f"blob key longer than {MAX_KEY_LENGTH} characters")
-    if "\\" in key:
-        raise ValueError(f"blob key contains a backslash: {key!r}")
-    if key.startswith("/"):
-        raise ValueError(f"blob key is absolute: {key!r}")
-    for part in key.split("/"):
-        if part in ("", ".", ".."):
-            raise ValueError(f"blob key has an empty, '.' or '..' segment: {key!r}")
-    if not _KEY_CHARS.fullmatch(key):
-        raise ValueError(f"blob key has characters outside [A-Za-z0-9_/!-.*'() &$@=;:+,?]: {key!r}")
-    return key
-
-
-def check_prefix(prefix: str) -> str:
-    """Like :func:`check_key`, but ``""`` and a trailing ``/`` or partial name are allowed."""
-    if not prefix:
-        return prefix
-    if prefix.startswith("/"):
-        raise ValueError(f"blob prefix is absolute: {prefix!r}")
-    head, _, last = prefix.rpartition("/")
-    if last in (".", ".."):
-        raise ValueError(f"blob prefix ends in a '.' or '..' segment: {prefix!r}")
-    check_key(head + "/x" if head else "x")
-    if "\\" in last or not _KEY_CHARS.fullmatch(last):
-        raise ValueError(f"blob prefix has characters outside the key alphabet: {prefix!r}")
-    return prefix
 
 
 def _fsync_path(path: Path) -> None:
@@ -152,4 +115,4 @@ class LocalBlobStore:
             raise ServiceUnavailable("storage", f"local listing of {prefix!r} failed: {exc}") from exc
 
 
-__all__ = ["MAX_KEY_LENGTH", "LocalBlobStore", "check_key", "check_prefix"]
+__all__ = ["LocalBlobStore"]

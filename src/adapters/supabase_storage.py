@@ -24,7 +24,7 @@ from storage3.utils import StorageException
 from supabase import AsyncClientOptions, acreate_client
 
 from adapters.asyncio_bridge import aio
-from adapters.local_blobs import check_key, check_prefix
+from bot.blob_keys import check_key, check_prefix
 from bot.errors import BlobNotFound, ServiceUnavailable
 
 T = TypeVar("T")

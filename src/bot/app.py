@@ -69,7 +69,6 @@ async def run_bot(
                 max_in_flight=settings.max_concurrent_updates,
                 max_pending_per_chat=settings.max_pending_per_chat,
                 on_flood=router.on_flood,
-                clock=services.clock,
                 log=ctx.log,
                 metrics=services.metrics,
             )

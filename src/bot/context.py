@@ -1,4 +1,4 @@
-"""What every flow of the bot works with: the ports, each behind its named deadline."""
+"""What every flow of the bot works with: the ports, and one way to call them (``ctx.call``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 from bot.guard import Guard
 from bot.log import Logger
 from bot.messenger import Messenger
+from bot.policy import Op
 from bot.ports import Services
 from bot.ratelimit import build_send_limiter
 from bot.settings import Settings
@@ -27,23 +28,21 @@ class BotContext:
 
     @classmethod
     def build(cls, services: Services, settings: Settings) -> BotContext:
-        guard = Guard(settings, services.metrics)
         log = Logger(services.log)
+        guard = Guard(settings, services.metrics, log)
         limiter = build_send_limiter(
             services.send_bucket, guard, log, settings.global_sends_per_s, settings.chat_sends_per_s
         )
-        messenger = Messenger(services.telegram, guard, limiter, services.clock, log)
+        messenger = Messenger(services.telegram, guard, limiter, log)
         return cls(services, settings, guard, messenger, log)
 
-    async def db(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        """One repository transaction under the statement deadline."""
-        return await self.guard.call("db.statement", fn, *args, **kwargs)
+    async def call(self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args)`` under the operation's policy: each attempt under its deadline,
+        transient failures retried (bot.policy)."""
+        return await self.guard.retrying(op, lambda: self.guard.call(op, fn, *args, **kwargs))
 
-    async def redis(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self.guard.call("redis", fn, *args, **kwargs)
-
-    async def queue(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self.guard.call("queue", fn, *args, **kwargs)
-
-    async def storage(self, name: str, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self.guard.call(name, fn, *args, **kwargs)
+    async def call_waiting(
+        self, op: Op, wait_s: float, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Like :meth:`call` for a call that waits ``wait_s`` on purpose (a blocking read)."""
+        return await self.guard.retrying(op, lambda: self.guard.call_waiting(op, wait_s, fn, *args, **kwargs))

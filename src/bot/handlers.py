@@ -14,6 +14,7 @@ from bot.domain import TgMessage, Update
 from bot.errors import DeadlineExceeded, PortError, TelegramError
 from bot.i18n import pick_language, t
 from bot.interact import Interactions
+from bot.policy import Op
 from bot.updates import RetryUpdate
 from bot.uploads import accept_document
 
@@ -30,9 +31,10 @@ class Router:
 
     async def handle(self, update: Update) -> None:
         ctx = self.ctx
+        ctx.services.metrics.count("updates")
         lang = "en"
         # A button press may re-read a file and draw a chart: it gets a longer budget.
-        budget = "interactive" if update.callback_query is not None else "handler"
+        budget: Op = "interactive" if update.callback_query is not None else "handler"
         start = trio.current_time()
         try:
             with trio.fail_after(ctx.guard.seconds(budget)):
@@ -65,17 +67,13 @@ class Router:
         chat_id = update.chat_id
         if chat_id is None:
             return True
-        with trio.move_on_after(self.ctx.guard.seconds("telegram.call")):
-            try:
-                await self.ctx.messenger.send_text(chat_id, text)
-                return True
-            except TelegramError as exc:
-                self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
-                # Refused (blocked by the user, chat gone): a retry would be refused too.
-                return 400 <= exc.error_code < 500 and exc.error_code != 429
-            except PortError as exc:
-                self.ctx.log.error("handler.reply_failed", update_id=update.update_id, error=str(exc))
-        return False
+        told = await self.ctx.messenger.tell(
+            chat_id, text, failed="handler.reply_failed", update_id=update.update_id
+        )
+        if isinstance(told, TelegramError):
+            # Refused (blocked by the user, chat gone): a retry would be refused too.
+            return 400 <= told.error_code < 500 and told.error_code != 429
+        return told
 
     async def _language(self, update: Update) -> str:
         user = update.user
@@ -85,7 +83,7 @@ class Router:
         if cached is not None:
             return cached
         try:
-            stored = await self.ctx.db(self.ctx.services.repo.get_user_language, user.id)
+            stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_user_language, user.id)
         except (PortError, DeadlineExceeded):
             stored = None  # the language is a nicety; answer in the client's language
         lang = stored or pick_language(user.language_code)
@@ -116,8 +114,8 @@ class Router:
         if update_id in self._claimed_here:
             return True
         try:
-            claimed = await self.ctx.db(
-                self.ctx.services.repo.claim_update, update_id, self.ctx.services.clock.now()
+            claimed = await self.ctx.call(
+                "db.statement", self.ctx.services.repo.claim_update, update_id, self.ctx.services.clock.now()
             )
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
@@ -145,7 +143,7 @@ class Router:
             new_lang = "en" if lang == "ru" else "ru"
             if argument.strip().lower() in {"ru", "en"}:
                 new_lang = argument.strip().lower()
-            await self.ctx.db(self.ctx.services.repo.set_user_language, user_id, new_lang)
+            await self.ctx.call("db.statement", self.ctx.services.repo.set_user_language, user_id, new_lang)
             self.remember_language(user_id, new_lang)
             await self.ctx.messenger.send_text(chat, t(new_lang, "lang_set"))
         elif command in self.interactions.commands:
@@ -157,6 +155,6 @@ class Router:
 
     async def _remember_user(self, user_id: int, lang: str) -> None:
         try:
-            await self.ctx.db(self.ctx.services.repo.upsert_user, user_id, lang)
+            await self.ctx.call("db.statement", self.ctx.services.repo.upsert_user, user_id, lang)
         except PortError as exc:
             self.ctx.log.warning("user.upsert_failed", user_id=user_id, error=str(exc))

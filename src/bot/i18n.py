@@ -153,10 +153,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "I don't know that command. /help lists what I can do.",
         "ru": "Я не знаю такой команды. /help — список того, что я умею.",
     },
-    "menu_title": {
-        "en": "What next for <b>{name}</b>?",
-        "ru": "Что дальше с <b>{name}</b>?",
-    },
     "btn_histogram": {"en": "📊 Distribution", "ru": "📊 Распределение"},
     "btn_timeseries": {"en": "📈 Over time", "ru": "📈 Динамика"},
     "btn_groupby": {"en": "🧮 Group by", "ru": "🧮 Группировка"},
@@ -164,7 +160,6 @@ _TEXTS: dict[str, dict[str, str]] = {
     "btn_corr": {"en": "🔗 Correlations", "ru": "🔗 Корреляции"},
     "btn_csv": {"en": "⬇️ CSV", "ru": "⬇️ CSV"},
     "btn_xlsx": {"en": "⬇️ Excel", "ru": "⬇️ Excel"},
-    "btn_profile": {"en": "📋 Profile", "ru": "📋 Профиль"},
     "btn_yes_forget": {"en": "Yes, delete everything", "ru": "Да, удалить всё"},
     "btn_cancel": {"en": "Cancel", "ru": "Отмена"},
     "btn_sum": {"en": "sum", "ru": "сумма"},
@@ -204,8 +199,16 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "cancelled": {"en": "Cancelled.", "ru": "Отменено."},
     "stats": {
-        "en": "<b>Stats</b>\nuploads in flight: {in_flight}\nupdates handled: {handled}",
-        "ru": "<b>Статистика</b>\nв обработке: {in_flight}\nобработано обновлений: {handled}",
+        "en": (
+            "<b>Stats</b>\nupdates handled: {updates}, in flight: {in_flight}\n"
+            "uploads accepted: {accepted}, analysed: {analysed}, rejected: {rejected}, failed: {failed}\n"
+            "retries: {retries}, Telegram 429s: {throttled}"
+        ),
+        "ru": (
+            "<b>Статистика</b>\nобработано обновлений: {updates}, в обработке: {in_flight}\n"
+            "загрузок принято: {accepted}, проанализировано: {analysed}, отклонено: {rejected}, "
+            "не удалось: {failed}\nповторов: {retries}, ответов 429 от Telegram: {throttled}"
+        ),
     },
 }
 

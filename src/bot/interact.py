@@ -21,7 +21,7 @@ from bot.context import BotContext
 from bot.domain import InlineButton, InlineKeyboard, TgCallbackQuery, TgMessage, Upload
 from bot.errors import BlobNotFound, PortError
 from bot.i18n import t
-from bot.retry import retry_transient
+from bot.metrics import MetricsSnapshot
 
 AGGREGATIONS = ("sum", "mean", "count")
 MAX_COLUMN_BUTTONS = 24
@@ -66,6 +66,30 @@ def _export_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
 COLUMN_ACTIONS = frozenset({"hc", "tc", "gb", "gv", "sd", "sv"})
 
 
+def stats_text(snapshot: MetricsSnapshot, lang: str) -> str:
+    """``/stats``: what the metrics port says, nothing read around it."""
+
+    def uploads(prefix: str) -> int:
+        return sum(
+            n
+            for (name, label), n in snapshot.counters.items()
+            if name == "uploads" and label.startswith(prefix)
+        )
+
+    return t(
+        lang,
+        "stats",
+        updates=snapshot.counted("updates"),
+        in_flight=int(snapshot.gauges.get("updates.in_flight", 0)),
+        accepted=snapshot.counter("uploads", "accepted"),
+        analysed=snapshot.counter("uploads", "analysed"),
+        rejected=uploads("rejected:"),
+        failed=uploads("failed:"),
+        retries=snapshot.counted("retries"),
+        throttled=snapshot.counted("telegram.429"),
+    )
+
+
 class Interactions:
     commands = frozenset({"/history", "/delete", "/forget", "/stats"})
 
@@ -95,16 +119,15 @@ class Interactions:
             if not allowed:
                 await self.ctx.messenger.send_text(chat, t(lang, "not_admin"))
                 return
-            metrics = self.ctx.services.metrics
-            in_flight = getattr(metrics, "gauges", {}).get("updates.in_flight", 0)
-            handled = sum(len(v) for v in getattr(metrics, "latencies", {}).values())
-            await self.ctx.messenger.send_text(chat, t(lang, "stats", in_flight=in_flight, handled=handled))
+            await self.ctx.messenger.send_text(chat, stats_text(self.ctx.services.metrics.snapshot(), lang))
 
     async def _audit(self, user_id: int, action: str, detail: str) -> None:
         """Admin commands, and attempts at them, go to the audit log (best effort)."""
         try:
             now = self.ctx.services.clock.now()
-            await self.ctx.db(self.ctx.services.repo.record_admin_action, user_id, action, detail, now)
+            await self.ctx.call(
+                "db.statement", self.ctx.services.repo.record_admin_action, user_id, action, detail, now
+            )
         except PortError as exc:
             self.ctx.log.warning("admin.audit_failed", user_id=user_id, action=action, error=str(exc))
 
@@ -112,7 +135,9 @@ class Interactions:
         await self.ctx.messenger.send_text(message.chat_id, t(lang, "send_document"))
 
     async def _history(self, chat: int, user_id: int, lang: str) -> None:
-        uploads = await self.ctx.db(self.ctx.services.repo.list_uploads, user_id, HISTORY_LIMIT)
+        uploads = await self.ctx.call(
+            "db.statement", self.ctx.services.repo.list_uploads, user_id, HISTORY_LIMIT
+        )
         if not uploads:
             await self.ctx.messenger.send_text(chat, t(lang, "history_empty"))
             return
@@ -129,13 +154,15 @@ class Interactions:
         if not argument.isdigit() or int(argument) < 1:
             await self.ctx.messenger.send_text(chat, t(lang, "delete_usage"))
             return
-        uploads = await self.ctx.db(self.ctx.services.repo.list_uploads, user_id, HISTORY_LIMIT)
+        uploads = await self.ctx.call(
+            "db.statement", self.ctx.services.repo.list_uploads, user_id, HISTORY_LIMIT
+        )
         number = int(argument)
         if number > len(uploads):
             await self.ctx.messenger.send_text(chat, t(lang, "delete_usage"))
             return
-        deleted = await self.ctx.db(
-            self.ctx.services.repo.delete_upload, user_id, uploads[number - 1].upload_id
+        deleted = await self.ctx.call(
+            "db.statement", self.ctx.services.repo.delete_upload, user_id, uploads[number - 1].upload_id
         )
         if deleted is not None:
             await self._delete_blobs([deleted])
@@ -147,7 +174,7 @@ class Interactions:
             if upload.blob_key is None:
                 continue
             try:
-                await self.ctx.storage("storage.call", self.ctx.services.blobs.delete, upload.blob_key)
+                await self.ctx.call("storage.call", self.ctx.services.blobs.delete, upload.blob_key)
             except PortError as exc:
                 self.ctx.log.warning("blob.delete_failed", key=upload.blob_key, error=str(exc))
 
@@ -155,7 +182,7 @@ class Interactions:
 
     async def on_callback(self, query: TgCallbackQuery, lang: str) -> None:
         ctx = self.ctx
-        with trio.move_on_after(ctx.guard.seconds("telegram.call")):
+        with trio.move_on_after(ctx.guard.seconds("telegram.notice")):
             try:
                 await ctx.messenger.answer_callback(query.id)  # stop the client's spinner first
             except PortError as exc:
@@ -172,7 +199,7 @@ class Interactions:
             ctx.log.info("callback.malformed", user_id=user_id, action=action)
             await ctx.messenger.send_text(chat, t(lang, "button_unknown"))
             return
-        upload = await ctx.db(ctx.services.repo.get_upload, user_id, upload_id)
+        upload = await ctx.call("db.statement", ctx.services.repo.get_upload, user_id, upload_id)
         if upload is None or upload.blob_key is None:
             await ctx.messenger.send_text(chat, t(lang, "upload_gone"))
             return
@@ -259,16 +286,18 @@ class Interactions:
         if not confirmed:
             await self.ctx.messenger.send_text(chat, t(lang, "cancelled"))
             return
-        deleted = await self.ctx.db(self.ctx.services.repo.delete_user_data, user_id)
+        deleted = await self.ctx.call("db.statement", self.ctx.services.repo.delete_user_data, user_id)
         await self._delete_blobs(deleted)
         try:
-            await self.ctx.redis(self.ctx.services.state.clear, chat, user_id)
+            await self.ctx.call("redis", self.ctx.services.state.clear, chat, user_id)
         except PortError:
             pass  # it expires by itself
         await self.ctx.messenger.send_text(chat, t(lang, "forgotten", count=len(deleted)))
 
     async def _show_profile(self, upload: Upload, chat: int, lang: str) -> None:
-        stored = await self.ctx.db(self.ctx.services.repo.get_result_for_upload, upload.upload_id)
+        stored = await self.ctx.call(
+            "db.statement", self.ctx.services.repo.get_result_for_upload, upload.upload_id
+        )
         if stored is None:
             await self.ctx.messenger.send_text(chat, t(lang, "upload_gone"))
             return
@@ -281,7 +310,9 @@ class Interactions:
     async def _pick(
         self, upload: Upload, chat: int, lang: str, action: str, kinds: tuple[str, ...], prompt: str
     ) -> None:
-        stored = await self.ctx.db(self.ctx.services.repo.get_result_for_upload, upload.upload_id)
+        stored = await self.ctx.call(
+            "db.statement", self.ctx.services.repo.get_result_for_upload, upload.upload_id
+        )
         if stored is None:
             await self.ctx.messenger.send_text(chat, t(lang, "upload_gone"))
             return
@@ -316,20 +347,15 @@ class Interactions:
     async def _file(self, upload: Upload) -> bytes:
         ctx = self.ctx
         key = upload.blob_key or ""
-        return await retry_transient(
-            lambda: ctx.storage("storage.download", ctx.services.blobs.get, key),
-            clock=ctx.services.clock,
-            base_s=ctx.settings.storage_retry_base_s,
-            max_attempts=3,
-        )
+        return await ctx.call("storage.download", ctx.services.blobs.get, key)
 
     async def _cpu(self, fn: Any, *args: Any) -> Any:
         return await self.ctx.guard.call("analysis", self.ctx.services.cpu.run, "interactive", fn, *args)
 
     async def _remember(self, chat: int, user_id: int, data: dict[str, Any]) -> None:
         try:
-            await self.ctx.redis(
-                self.ctx.services.state.set, chat, user_id, data, self.ctx.settings.state_ttl_s
+            await self.ctx.call(
+                "redis", self.ctx.services.state.set, chat, user_id, data, self.ctx.settings.state_ttl_s
             )
         except PortError as exc:
             self.ctx.log.warning("state.set_failed", error=str(exc))
@@ -338,7 +364,7 @@ class Interactions:
         self, chat: int, user_id: int, upload_id: str, flow: str, lang: str
     ) -> dict[str, Any] | None:
         try:
-            state = await self.ctx.redis(self.ctx.services.state.get, chat, user_id)
+            state = await self.ctx.call("redis", self.ctx.services.state.get, chat, user_id)
         except PortError as exc:
             self.ctx.log.warning("state.get_failed", error=str(exc))
             state = None

@@ -24,13 +24,12 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from bot import analysis
+from bot.blob_keys import blob_key
 from bot.context import BotContext
 from bot.domain import Delivery, Job, JobStatus, JobStep
 from bot.errors import DeadlineExceeded, PortError, ServiceUnavailable, TelegramError
 from bot.i18n import t
 from bot.interact import profile_keyboard
-from bot.retry import retry_transient
-from bot.uploads import blob_key
 
 
 class _Finished(Exception):
@@ -52,11 +51,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ServiceUnavailable):
         return f"{exc.service} unavailable"
     return type(exc).__name__
-
-
-# Back-off while a record waits for the database: short, so the record lands as
-# soon as the database is back, before anyone could take the job over.
-RECORD_RETRY_CAP_S = 1.0
 
 
 class JobRunner:
@@ -85,7 +79,7 @@ class JobRunner:
             if not finished and self.hand_back_when_cancelled:
                 await self._hand_back(delivery)
         try:
-            await self.ctx.queue(self.ctx.services.queue.ack, delivery)
+            await self.ctx.call("queue", self.ctx.services.queue.ack, delivery)
         except PortError as exc:
             # Unacked: it will be reclaimed and found finished, which is harmless.
             self.log.warning("job.ack_failed", job_id=delivery.job_id, error=str(exc))
@@ -97,9 +91,10 @@ class JobRunner:
         ctx = self.ctx
         with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("shutdown")):
             try:
-                await ctx.db(ctx.services.repo.release_job, delivery.job_id, ctx.services.clock.now())
-                await ctx.queue(ctx.services.queue.enqueue, delivery.job_id)
-                await ctx.queue(ctx.services.queue.ack, delivery)
+                now = ctx.services.clock.now()
+                await ctx.call("db.statement", ctx.services.repo.release_job, delivery.job_id, now)
+                await ctx.call("queue", ctx.services.queue.enqueue, delivery.job_id)
+                await ctx.call("queue", ctx.services.queue.ack, delivery)
                 self.log.info("job.handed_back", job_id=delivery.job_id)
             except PortError as exc:
                 self.log.warning("job.hand_back_failed", job_id=delivery.job_id, error=str(exc))
@@ -109,7 +104,9 @@ class JobRunner:
         repo = ctx.services.repo
         clock = ctx.services.clock
         try:
-            job = await ctx.db(repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s)
+            job = await ctx.call(
+                "db.statement", repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s
+            )
         except PortError as exc:
             self.log.warning("job.start_failed", job_id=job_id, error=str(exc))
             return
@@ -162,12 +159,12 @@ class JobRunner:
         while True:
             await trio.sleep(wait)
             try:
-                await ctx.db(ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
+                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
                 wait = every
             except PortError as exc:
                 # Beat again soon: the lease must be fresh again as soon as the database is back.
                 self.log.warning("job.heartbeat_failed", job_id=job_id, error=str(exc))
-                wait = RECORD_RETRY_CAP_S
+                wait = ctx.settings.retries["db.record_end"].wait_max
 
     async def _steps(self, job: Job) -> None:
         data: bytes | None = None
@@ -176,11 +173,11 @@ class JobRunner:
         if job.step < JobStep.ANALYSED:
             if data is None:
                 data = await self._load_blob(job)
-            payload = await self._analyse(job, data)
+            profile = await self._analyse(job, data)
         else:
-            payload = await self._load_result(job)
+            profile = await self._load_result(job)
         if job.step < JobStep.DELIVERED:
-            await self._deliver(job, payload)
+            await self._deliver(job, profile)
 
     async def _fetch_and_store(self, job: Job) -> bytes:
         ctx = self.ctx
@@ -194,30 +191,19 @@ class JobRunner:
         except TelegramError as exc:
             raise JobFailed("download_failed", exc.description) from exc
         key = blob_key(job.user_id, job.upload_id, job.file_name)
-        await retry_transient(
-            lambda: ctx.storage("storage.upload", ctx.services.blobs.put, key, data),
-            clock=ctx.services.clock,
-            base_s=ctx.settings.storage_retry_base_s,
-            max_attempts=5,
-            on_retry=lambda n, e: self.log.warning(
-                "storage.retry", job_id=job.job_id, attempt=n, error=str(e)
-            ),
+        await ctx.call("storage.upload", ctx.services.blobs.put, key, data)
+        await ctx.call(
+            "db.statement", ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now()
         )
-        await ctx.db(ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now())
         return data
 
     async def _load_blob(self, job: Job) -> bytes:
         ctx = self.ctx
         if job.blob_key is None:
             raise JobFailed("job_failed", "stored file missing")
-        return await retry_transient(
-            lambda: ctx.storage("storage.download", ctx.services.blobs.get, job.blob_key or ""),
-            clock=ctx.services.clock,
-            base_s=ctx.settings.storage_retry_base_s,
-            max_attempts=5,
-        )
+        return await ctx.call("storage.download", ctx.services.blobs.get, job.blob_key)
 
-    async def _analyse(self, job: Job, data: bytes) -> str:
+    async def _analyse(self, job: Job, data: bytes) -> analysis.Profile:
         ctx = self.ctx
         try:
             outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
@@ -230,20 +216,20 @@ class JobRunner:
             if job.parts_sent == 0:
                 await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
+            ctx.services.metrics.count("uploads", f"rejected:{outcome.code}")
             raise _Finished
-        payload = outcome.to_json()
-        await ctx.db(ctx.services.repo.save_result, job.job_id, payload, ctx.services.clock.now())
-        return payload
+        now = ctx.services.clock.now()
+        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome.to_json(), now)
+        return outcome
 
-    async def _load_result(self, job: Job) -> str:
-        stored = await self.ctx.db(self.ctx.services.repo.get_result, job.job_id)
+    async def _load_result(self, job: Job) -> analysis.Profile:
+        stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_result, job.job_id)
         if stored is None:
             raise JobFailed("job_failed", "result missing")
-        return stored.payload
+        return analysis.Profile.from_json(stored.payload)
 
-    async def _deliver(self, job: Job, payload: str) -> None:
+    async def _deliver(self, job: Job, profile: analysis.Profile) -> None:
         ctx = self.ctx
-        profile = analysis.Profile.from_json(payload)
         messages = analysis.render_profile(profile, job.language)
         keyboard = profile_keyboard(job.upload_id, job.language)
         for number in range(job.parts_sent, len(messages)):
@@ -252,6 +238,7 @@ class JobRunner:
             await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
             await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, number + 1)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
+        ctx.services.metrics.count("uploads", "analysed")
         self.log.info("job.done", job_id=job.job_id, messages=len(messages), resumed_at=job.parts_sent)
 
     async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
@@ -266,22 +253,11 @@ class JobRunner:
         the database answers, however long that takes; only a stopping process ends
         the wait (:meth:`abandon_record_waits`), and then this raises Cancelled."""
         ctx = self.ctx
-        failures = 0
         with trio.CancelScope(shield=True) as scope:
             self._record_waits.add(scope)
             try:
-                while True:
-                    try:
-                        await ctx.db(write, job_id, *args, ctx.services.clock.now())
-                        return
-                    except PortError as exc:
-                        failures += 1
-                        if failures == 1 or failures % 60 == 0:
-                            self.log.warning(
-                                "job.record_waits", job_id=job_id, failures=failures, error=str(exc)
-                            )
-                        delay = min(RECORD_RETRY_CAP_S, 0.1 * 2**failures)
-                        await trio.sleep(delay * (0.5 + ctx.services.clock.random() / 2))
+                await ctx.call("db.record_end", write, job_id, *args, ctx.services.clock.now())
+                return
             finally:
                 self._record_waits.discard(scope)
         await trio.lowlevel.checkpoint()  # abandoned: the stop that asked for it raises here
@@ -291,12 +267,8 @@ class JobRunner:
         """After a first failed attempt the next one waits for the reconciler (a minute
         or more): say so once, so the user is not left with a bare "received"."""
         ctx = self.ctx
-        with trio.move_on_after(ctx.guard.seconds("telegram.call")):
-            try:
-                text = t(job.language, "still_trying", name=html.escape(job.file_name))
-                await ctx.messenger.send_text(job.chat_id, text)
-            except PortError as exc:
-                self.log.warning("job.notice_failed", job_id=job.job_id, error=str(exc))
+        text = t(job.language, "still_trying", name=html.escape(job.file_name))
+        await ctx.messenger.tell(job.chat_id, text, failed="job.notice_failed", job_id=job.job_id)
 
     async def _give_up(self, job: Job, failure: JobFailed) -> None:
         """End the job as failed and tell the user why; best effort within short deadlines."""
@@ -312,12 +284,15 @@ class JobRunner:
             text = t(job.language, "too_big", size_mb=f"{(job.file_size or 0) / 1_048_576:.1f}")
         else:
             text = t(job.language, key, name=name, reason=html.escape(failure.reason))
-        with trio.move_on_after(ctx.guard.seconds("telegram.call") * 2):
-            try:
-                await ctx.messenger.send_text(job.chat_id, text)
-            except PortError as exc:
-                self.log.error("job.failure_not_sent", job_id=job.job_id, error=str(exc))
-                return  # leave the job open: the reconciler retries the message later
+        budget = ctx.guard.seconds("telegram.failure_notice")
+        if (
+            await ctx.messenger.tell(
+                job.chat_id, text, failed="job.failure_not_sent", budget_s=budget, job_id=job.job_id
+            )
+            is not True
+        ):
+            return  # leave the job open: the reconciler retries the message later
+        ctx.services.metrics.count("uploads", f"failed:{failure.key}")
         try:
             await self._record_end(job, JobStatus.FAILED, job.step, failure.reason)
         except PortError as exc:

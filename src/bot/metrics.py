@@ -1,8 +1,9 @@
 """An in-memory metrics recorder (implements ports.Metrics).
 
 Good enough for one process: the simulator reads it for its report, the real bot
-logs a summary of it. Latencies are kept per name as plain lists; callers that
-run for days should use :meth:`drain`.
+logs a summary of it, and ``/stats`` shows its :meth:`MetricsRecorder.snapshot`.
+Latencies are kept per name as plain lists; callers that run for days should use
+:meth:`drain`.
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
-    """What a recorder knows right now, for ``/stats`` (no caller reads a recorder's internals)."""
+    """What the metrics say at one moment; what ``/stats`` shows."""
 
     operations: Mapping[str, Summary]
     counters: Mapping[tuple[str, str], int]
     gauges: Mapping[str, float]
+
+    def counter(self, name: str, label: str = "") -> int:
+        return self.counters.get((name, label), 0)
+
+    def counted(self, name: str) -> int:
+        """The sum of counter ``name`` over all its labels."""
+        return sum(n for (counter, _), n in self.counters.items() if counter == name)
 
 
 @dataclass(slots=True)
@@ -61,7 +69,9 @@ class MetricsRecorder:
         self.counters[(name, label)] += amount
 
     def snapshot(self) -> MetricsSnapshot:
-        return MetricsSnapshot(self.summary(), dict(self.counters), dict(self.gauges))
+        return MetricsSnapshot(
+            operations=self.summary(), counters=dict(self.counters), gauges=dict(self.gauges)
+        )
 
     def summary(self) -> dict[str, Summary]:
         out: dict[str, Summary] = {}

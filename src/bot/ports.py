@@ -276,13 +276,18 @@ class Observation:
 
 
 class Metrics(Protocol):
-    def observe(self, name: str, seconds: float, outcome: str) -> None: ...
+    def observe(self, name: str, seconds: float, outcome: str) -> None:
+        """Latency and outcome of one named operation."""
 
-    def gauge(self, name: str, value: float) -> None: ...
+    def gauge(self, name: str, value: float) -> None:
+        """A current value: queue depth, updates in flight, sessions."""
 
-    def count(self, name: str, label: str = "", amount: int = 1) -> None: ...
+    def count(self, name: str, label: str = "", amount: int = 1) -> None:
+        """A counter: ``updates``; ``uploads`` by ``accepted`` / ``rejected:<reason>`` /
+        ``failed:<reason>``; ``retries`` by operation; ``telegram.429``."""
 
-    def snapshot(self) -> MetricsSnapshot: ...
+    def snapshot(self) -> MetricsSnapshot:
+        """Everything at this moment (what ``/stats`` shows)."""
 
 
 @dataclass(frozen=True, slots=True)

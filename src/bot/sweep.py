@@ -14,28 +14,21 @@ listed first and found without a row afterwards has surely lost its row. A row t
 names a blob missing from the listing is checked again on its own before it is
 reported, since its blob may have been stored after the listing was taken.
 
-Keys look like ``{user_id}/{upload_id}_{safe_name}`` (bot.uploads.blob_key); a key of
+Keys look like ``{user_id}/{upload_id}_{safe_name}`` (bot.blob_keys); a key of
 any other shape is not ours to judge and is only counted.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from bot.blob_keys import upload_id_of
 from bot.context import BotContext
 from bot.domain import Upload
 from bot.errors import PortError
 
-_KEY = re.compile(r"^\d+/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[^/]+$")
 ID_BATCH = 500  # upload ids asked about in one query
 ROW_PAGE = 500  # upload rows read in one query
-
-
-def upload_id_of(key: str) -> str | None:
-    """The upload id a blob key names, or None when the key is not shaped like ours."""
-    match = _KEY.match(key)
-    return match.group(1) if match else None
 
 
 @dataclass(slots=True)
@@ -63,7 +56,7 @@ class SweepReport:
 async def sweep_orphans(ctx: BotContext, *, delete: bool) -> SweepReport:
     """One full pass; raises PortError if storage or the database cannot be read."""
     report = SweepReport()
-    keys = await ctx.storage("storage.call", ctx.services.blobs.list_keys, "")
+    keys = await ctx.call("storage.call", ctx.services.blobs.list_keys, "")
     report.blobs_seen = len(keys)
     await _blobs_without_rows(ctx, keys, report, delete=delete)
     await _rows_without_blobs(ctx, set(keys), report)
@@ -82,7 +75,7 @@ async def _blobs_without_rows(ctx: BotContext, keys: list[str], report: SweepRep
     ids = list(by_upload)
     for start in range(0, len(ids), ID_BATCH):
         batch = ids[start : start + ID_BATCH]
-        existing = await ctx.db(ctx.services.repo.existing_upload_ids, batch)
+        existing = await ctx.call("db.statement", ctx.services.repo.existing_upload_ids, batch)
         for upload_id in batch:
             if upload_id not in existing:
                 report.orphan_blobs.extend(by_upload[upload_id])
@@ -90,7 +83,7 @@ async def _blobs_without_rows(ctx: BotContext, keys: list[str], report: SweepRep
         return
     for key in report.orphan_blobs:
         try:
-            await ctx.storage("storage.call", ctx.services.blobs.delete, key)
+            await ctx.call("storage.call", ctx.services.blobs.delete, key)
         except PortError as exc:
             report.errors.append(f"{key}: {exc}")
             ctx.log.warning("sweep.delete_failed", key=key, error=str(exc))
@@ -102,7 +95,7 @@ async def _blobs_without_rows(ctx: BotContext, keys: list[str], report: SweepRep
 async def _rows_without_blobs(ctx: BotContext, listed: set[str], report: SweepReport) -> None:
     cursor: str | None = None
     while True:
-        page = await ctx.db(ctx.services.repo.uploads_with_blobs, cursor, ROW_PAGE)
+        page = await ctx.call("db.statement", ctx.services.repo.uploads_with_blobs, cursor, ROW_PAGE)
         if not page:
             return
         report.rows_checked += len(page)
@@ -111,7 +104,7 @@ async def _rows_without_blobs(ctx: BotContext, listed: set[str], report: SweepRe
             if key is None or key in listed:
                 continue
             # Stored after the listing? Ask for exactly this key before calling it missing.
-            again = await ctx.storage("storage.call", ctx.services.blobs.list_keys, key)
+            again = await ctx.call("storage.call", ctx.services.blobs.list_keys, key)
             if key not in again:
                 report.missing_blobs.append(upload)
                 ctx.log.warning("sweep.blob_missing", upload_id=upload.upload_id, key=key)

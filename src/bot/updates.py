@@ -16,7 +16,9 @@
   window filled by updates still waiting), the offset moves past the batch, and
   the updates confirmed early are still handled by this process.
 - 409 Conflict (another poller on this token) and network failures back off
-  with a clear log line instead of crashing or spinning.
+  (the ``telegram.poll`` policy) with a clear log line instead of crashing or spinning.
+- An update whose answer did not reach the user is handled again after a
+  back-off (the ``update.redeliver`` policy), then given up with a log line.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from bot.domain import Update
-from bot.errors import DeadlineExceeded, PortError, TelegramConflict, TelegramRetryAfter
+from bot.errors import PortError, TelegramConflict
 from bot.log import Logger
 from bot.messenger import Messenger
-from bot.ports import Metrics, WallClock
+from bot.ports import Metrics
 
 Handler = Callable[[Update], Awaitable[None]]
 
@@ -39,10 +41,6 @@ POLL_BATCH = 100
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
 UPLOAD_ALLOWANCE = 5
-
-# With the back-off below, about half a minute of trying: the chat's later updates
-# wait behind a retried one (order within a chat), so this must stay short.
-MAX_UPDATE_ATTEMPTS = 5
 
 
 class RetryUpdate(Exception):
@@ -59,7 +57,6 @@ class UpdatePoller:
         *,
         poll_timeout_s: int,
         max_in_flight: int,
-        clock: WallClock,
         log: Logger,
         metrics: Metrics,
         max_pending_per_chat: int = 10,
@@ -73,7 +70,6 @@ class UpdatePoller:
         self.max_pending_per_chat = max_pending_per_chat
         self.max_buffered = max_buffered if max_buffered is not None else 4 * max_in_flight
         self.on_flood = on_flood
-        self.clock = clock
         self.log = log
         self.metrics = metrics
         # trio's Semaphore wakes waiters in arrival order: that order is the round-robin.
@@ -118,31 +114,12 @@ class UpdatePoller:
         self._poll_scope.cancel()
 
     async def _poll_loop(self, lanes: trio.Nursery) -> None:
-        failures = 0
         while True:
-            try:
-                # Always ask for a full batch: the semaphore, not the batch size,
-                # bounds the work in flight (a small limit would stall behind one slow update).
-                offset = self.next_offset()
-                updates = await self.messenger.get_updates(offset, self.poll_timeout_s, POLL_BATCH)
-                failures = 0
-            except TelegramConflict:
-                failures += 1
-                delay = min(60.0, 2.0**failures)
-                self.log.error(
-                    "poll.conflict", detail="another poller or a webhook uses this token", backoff_s=delay
-                )
-                await trio.sleep(delay * (0.5 + self.clock.random() / 2))
-                continue
-            except TelegramRetryAfter as exc:
-                await trio.sleep(float(exc.retry_after or 1.0))
-                continue
-            except (PortError, DeadlineExceeded) as exc:
-                failures += 1
-                delay = min(30.0, 0.5 * 2.0**failures)
-                self.log.warning("poll.failed", error=str(exc), backoff_s=delay)
-                await trio.sleep(delay * (0.5 + self.clock.random() / 2))
-                continue
+            # Always ask for a full batch: the semaphore, not the batch size,
+            # bounds the work in flight (a small limit would stall behind one slow update).
+            updates = await self.messenger.guard.retrying(
+                "telegram.poll", self._poll_once, on=lambda exc: isinstance(exc, PortError)
+            )
             fresh = [u for u in updates if self._is_new(u.update_id)]
             if updates and not fresh:
                 # All returned updates are in flight or finished while this poll was out.
@@ -165,6 +142,13 @@ class UpdatePoller:
         self._confirmed_below = max(self._confirmed_below, offset)
         self._done_above_offset = {u for u in self._done_above_offset if u >= offset}
         self.log.warning("poll.confirmed_early", offset=offset, still_handling=early)
+
+    async def _poll_once(self) -> list[Update]:
+        try:
+            return await self.messenger.get_updates(self.next_offset(), self.poll_timeout_s, POLL_BATCH)
+        except TelegramConflict:
+            self.log.error("poll.conflict", detail="another poller or a webhook uses this token")
+            raise
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_flight or update_id in self._done_above_offset:
@@ -233,18 +217,16 @@ class UpdatePoller:
                 pass  # a notice is a courtesy: never retried
 
     async def _handle_until_answered(self, update: Update) -> None:
-        for attempt in range(1, MAX_UPDATE_ATTEMPTS + 1):
-            try:
-                async with self._slots:  # released while backing off
-                    await self.handle(update)
-                return
-            except RetryUpdate:
-                if attempt == MAX_UPDATE_ATTEMPTS:
-                    self.log.error("update.unanswered", update_id=update.update_id, attempts=attempt)
-                    return
-                delay = min(20.0, 2.0**attempt) * (0.5 + self.clock.random() / 2)
-                self.log.warning("update.retry", update_id=update.update_id, attempt=attempt, backoff_s=delay)
-                await trio.sleep(delay)
+        async def attempt() -> None:
+            async with self._slots:  # released while backing off
+                await self.handle(update)
+
+        try:
+            await self.messenger.guard.retrying(
+                "update.redeliver", attempt, on=lambda exc: isinstance(exc, RetryUpdate)
+            )
+        except RetryUpdate:
+            self.log.error("update.unanswered", update_id=update.update_id)
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)

@@ -9,7 +9,6 @@ Postgres and enqueues it later.
 from __future__ import annotations
 
 import html
-import re
 import unicodedata
 
 import trio
@@ -18,7 +17,6 @@ from bot.context import BotContext
 from bot.domain import NewUpload, TgDocument, TgMessage
 from bot.errors import PortError
 from bot.i18n import t
-from bot.retry import retry_transient
 
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
 CSV_MIME_TYPES = {
@@ -31,55 +29,11 @@ CSV_MIME_TYPES = {
 }
 
 
-# Russian letters to Latin (GOST-like, simplified); the rest of Unicode is dropped.
-_CYRILLIC = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya",
-}  # fmt: skip
-
-
-def _transliterate(text: str) -> str:
-    out = []
-    for char in text:
-        low = char.lower()
-        latin = _CYRILLIC.get(low)
-        if latin is None:
-            out.append(char)
-        else:
-            out.append(latin.capitalize() if char != low else latin)
-    return "".join(out)
-
-
-def safe_file_name(name: str, limit: int = 80) -> str:
-    """An ASCII, storage-key-safe version of a user's file name: no folders, no
-    control characters, Cyrillic transliterated (storage keys allow ASCII only).
-    The original name is kept in the database and shown to the user."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _transliterate(unicodedata.normalize("NFKC", base))
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
-    base = re.sub(r"[^A-Za-z0-9.\-]+", "_", base)
-    stem, dot, ext = base.rpartition(".")
-    if dot and not stem.strip("._-"):
-        base = "file." + ext if ext.strip("._-") else "file.csv"  # nothing readable left
-    base = base.strip("._") or "file.csv"
-    if len(base) > limit:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) <= 8 else base[:limit]
-    return base
-
-
 def clean_file_name(name: str | None, limit: int = 255) -> str:
     """The user's file name without control characters (a NUL cannot be stored in
     Postgres text, nor shown back), at most ``limit`` characters."""
     kept = "".join(ch for ch in name or "" if unicodedata.category(ch) not in ("Cc", "Cs"))
     return kept.strip()[:limit] or "file.csv"
-
-
-def blob_key(user_id: int, upload_id: str, file_name: str) -> str:
-    return f"{user_id}/{upload_id}_{safe_file_name(file_name)}"
 
 
 def looks_like_csv(document: TgDocument) -> bool:
@@ -96,9 +50,11 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     shown = html.escape(name)
     if document.file_size is not None and document.file_size > ctx.settings.max_file_bytes:
         size_mb = f"{document.file_size / 1_048_576:.1f}"
+        ctx.services.metrics.count("uploads", "rejected:too_big")
         await ctx.messenger.send_text(message.chat_id, t(lang, "too_big", size_mb=size_mb))
         return
     if not looks_like_csv(document):
+        ctx.services.metrics.count("uploads", "rejected:not_csv")
         await ctx.messenger.send_text(message.chat_id, t(lang, "not_csv", name=shown))
         return
 
@@ -115,11 +71,8 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     )
     upload_id, job_id = str(clock.new_id()), str(clock.new_id())
     try:
-        job = await retry_transient(
-            lambda: ctx.db(ctx.services.repo.record_upload, new, upload_id, job_id, clock.now()),
-            clock=clock,
-            base_s=0.25,
-            max_attempts=4,
+        job = await ctx.call(
+            "db.record_upload", ctx.services.repo.record_upload, new, upload_id, job_id, clock.now()
         )
     except PortError as exc:
         ctx.log.error("upload.not_recorded", update_id=update_id, error=str(exc))
@@ -128,6 +81,7 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     if job is None:
         ctx.log.info("upload.duplicate_update", update_id=update_id)
         return
+    ctx.services.metrics.count("uploads", "accepted")
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
     # From here on the upload is safe, so the handler's deadline must not end this
     # with "took too long, try again" (an invitation to upload twice); the receipt
@@ -139,14 +93,10 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
 async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str) -> None:
     """The receipt goes out before the job is queued, so no message of the job can
     overtake it in the chat."""
-    with trio.move_on_after(ctx.guard.seconds("telegram.call")):
-        try:
-            await ctx.messenger.send_text(chat_id, receipt)
-        except PortError as exc:
-            # The job is recorded: the result (or an explicit failure) will reach the user.
-            ctx.log.warning("upload.receipt_failed", job_id=job_id, error=str(exc))
+    # Best effort: the job is recorded, so the result (or an explicit failure) will reach the user.
+    await ctx.messenger.tell(chat_id, receipt, failed="upload.receipt_failed", job_id=job_id)
     try:
-        await ctx.queue(ctx.services.queue.enqueue, job_id)
+        await ctx.call("queue", ctx.services.queue.enqueue, job_id)
     except PortError as exc:
         # Postgres holds the job; the reconciler will enqueue (or run) it.
         ctx.log.warning("upload.enqueue_failed", job_id=job_id, error=str(exc))

@@ -71,30 +71,19 @@ async def _claim_loop(
     jobs: trio.Nursery,
     block_s: float,
 ) -> None:
-    log = ctx.log.bind(consumer=consumer)
-    failures = 0
     while True:
         await slots.acquire()
         delivery = None
-        backoff = 0.0
         try:
-            # The queue deadline must cover the blocking read itself.
-            delivery = await ctx.guard.call_within(
-                "queue", block_s + ctx.guard.seconds("queue"), ctx.services.queue.claim, consumer, block_s
+            # A failed claim is retried (the queue.claim policy) for as long as the worker runs.
+            delivery = await ctx.call_waiting(
+                "queue.claim", block_s, ctx.services.queue.claim, consumer, block_s
             )
-            failures = 0
-        except PortError as exc:
-            failures += 1
-            # Capped near the read's own wait, so a queue that comes back is used at once.
-            backoff = min(block_s, 0.5 * 2.0**failures) * (0.5 + ctx.services.clock.random() / 2)
-            log.warning("worker.claim_failed", error=str(exc), backoff_s=round(backoff, 3))
         finally:
             if delivery is None:
                 slots.release()  # also when a stop cancels the read
-        if delivery is None:
-            await trio.sleep(backoff)
-            continue
-        jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
+        if delivery is not None:
+            jobs.start_soon(_handle_then_free_slot, runner, delivery, slots)
 
 
 async def _abandon_record_waits_when_cancelled(runner: JobRunner) -> None:
@@ -130,7 +119,7 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
 
 # After the database was unreachable, this long passes before running jobs are taken
 # over: their workers may be alive, were only cut off, and beat again within a second
-# or two of its return (bot.jobs.RECORD_RETRY_CAP_S). Taking a job from such a worker
+# or two of its return (the db.record_end policy). Taking a job from such a worker
 # would race it and repeat the answer it is delivering.
 TAKEOVER_GRACE_S = 5.0
 
@@ -155,7 +144,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
     settings = ctx.settings
     services = ctx.services
     cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
-    jobs = await ctx.db(services.repo.jobs_needing_attention, cutoff, 100)
+    jobs = await ctx.call("db.statement", services.repo.jobs_needing_attention, cutoff, 100)
     now_s = trio.current_time()
     if memory.database_back_at is None:
         memory.database_back_at = now_s
@@ -163,7 +152,9 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
     touched = 0
     if settled:
         try:
-            stale = await ctx.queue(services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50)
+            stale = await ctx.call(
+                "queue", services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50
+            )
         except PortError as exc:
             ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
             stale = []
@@ -179,7 +170,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
         # re-enqueueing it is harmless.
         requeued[job.job_id] = now_s
         try:
-            await ctx.queue(services.queue.enqueue, job.job_id)
+            await ctx.call("queue", services.queue.enqueue, job.job_id)
             ctx.log.info("reconcile.requeued", job_id=job.job_id, attempts=job.attempts)
         except PortError:
             ctx.log.warning("reconcile.queue_down_running_directly", job_id=job.job_id)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 
-import httpx
+import httpx2
 import pytest
 import trio
 
@@ -49,7 +49,7 @@ async def telegram_harness(
         yield TelegramHarness("sim", world, SimTelegramApi(world, TOKEN), partial(SimTelegramApi, world))
         return
     base_url: str = await nursery.start(partial(serve_emulator, world))
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         apis: list[HttpTelegramApi] = []
 
         def make(token: str) -> TelegramApi:

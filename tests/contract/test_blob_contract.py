@@ -7,13 +7,14 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import trio
 import trio_asyncio
 
-from adapters.local_blobs import LocalBlobStore, check_key
+from adapters.local_blobs import LocalBlobStore
 from adapters.supabase_storage import SupabaseBlobStore
+from bot.blob_keys import check_key
 from bot.errors import BlobNotFound, ServiceUnavailable
 from sim.emulators.storage import StorageEmulator, serve_storage_emulator
 
@@ -209,7 +210,7 @@ async def test_supabase_wrong_key_and_missing_bucket_are_service_unavailable(nur
 async def test_emulator_speaks_the_storage_error_format_and_fault_endpoint(nursery: trio.Nursery) -> None:
     emulator = StorageEmulator(buckets=(BUCKET,))
     base_url: str = await nursery.start(partial(serve_storage_emulator, emulator=emulator))
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx2.AsyncClient(base_url=base_url) as http:
         missing = await http.get(f"/storage/v1/object/{BUCKET}/7/none.csv")
         assert missing.status_code == 404
         assert missing.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import httpx
+import httpx2
 import pytest
 import trio
 
@@ -395,14 +395,14 @@ async def test_http_network_errors_map_to_service_unavailable_without_the_token(
 
 
 async def test_http_non_json_answers_map_by_status() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith("/getFile"):
-            return httpx.Response(503, text="<html>maintenance</html>")
+            return httpx2.Response(503, text="<html>maintenance</html>")
         if request.url.path.endswith("/sendMessage"):
-            return httpx.Response(200, json={"ok": True, "result": {"unexpected": 1}})
-        return httpx.Response(404, text="not here")
+            return httpx2.Response(200, json={"ok": True, "result": {"unexpected": 1}})
+        return httpx2.Response(404, text="not here")
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
         api = HttpTelegramApi(TOKEN, "http://telegram.test", client)
         try:
             await fails(ServiceUnavailable, api.get_file("x"))
@@ -414,10 +414,10 @@ async def test_http_non_json_answers_map_by_status() -> None:
 
 
 async def test_http_request_logs_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"ok": True, "result": []})
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"ok": True, "result": []})
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
         apis = [HttpTelegramApi(token, "http://telegram.test", client) for token in (TOKEN, WRONG_TOKEN)]
         try:
             with caplog.at_level(logging.DEBUG):
@@ -426,6 +426,6 @@ async def test_http_request_logs_are_scrubbed(caplog: pytest.LogCaptureFixture) 
         finally:
             for api in apis:
                 await api.aclose()
-    assert "getUpdates" in caplog.text  # httpx did log the requests...
+    assert "getUpdates" in caplog.text  # httpx2 did log the requests...
     for secret in SECRETS:
         assert secret not in caplog.text  # ...without the token

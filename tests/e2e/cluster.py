@@ -171,7 +171,7 @@ async def process_cluster(
         try:
             async with (
                 asyncio_bridge(),
-                real_services(config) as services,  # migrates the schema before any worker starts
+                real_services(config, settings) as services,  # migrates the schema before any worker starts
                 AsyncExitStack() as children,
                 trio.open_nursery() as bot,
             ):

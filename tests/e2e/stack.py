@@ -10,7 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -36,7 +36,7 @@ class Stack:
 
 def fast_settings() -> Settings:
     # A short long-poll keeps shutdown quick; everything else keeps its production default.
-    return replace(Settings(), poll_timeout_s=1, reconcile_every_s=1.0)
+    return Settings(poll_timeout_s=1, reconcile_every_s=1.0)
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import trio
 
@@ -63,7 +63,7 @@ async def simulated_bot(
     world = BotApiWorld(SIM_TOKEN)
     clock = trio.lowlevel.current_clock()
     stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]
-    settings = replace(scenario.bot.build_settings(), admin_ids=admin_ids)
+    settings = scenario.bot.build_settings().model_copy(update={"admin_ids": admin_ids})
     world.stack = stack  # type: ignore[attr-defined]
     async with trio.open_nursery() as nursery:
         handle = await nursery.start(

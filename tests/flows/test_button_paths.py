@@ -212,3 +212,15 @@ async def test_a_user_who_blocked_the_bot_is_not_retried(autojump_clock):
         await trio.sleep(120)
         # the reply and the apology are refused (403) once each: no retry loop on a refusal
         assert world.calls["sendMessage"] - before == 2
+
+
+async def test_stats_shows_what_the_metrics_port_counted(autojump_clock):
+    async with simulated_bot(admin_ids=frozenset({9010})) as world:
+        admin = chat(world, 9010, "en")
+        await profile_of(admin)
+        seq = admin.upload("photo.jpg", b"\xff\xd8", mime="image/jpeg")
+        await admin.next(seq)
+        seq = admin.say("/stats")
+        text = (await admin.next(seq)).text or ""
+        assert "uploads accepted: 1, analysed: 1, rejected: 1, failed: 0" in text
+        assert "updates handled: 3" in text  # the upload, the photo and /stats itself

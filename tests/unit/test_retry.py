@@ -1,27 +1,22 @@
-import random
+"""Retries by operation policy (bot.guard.Guard.retrying over stamina), on a virtual clock."""
 
 import pytest
 import trio
 
-from bot.errors import ServiceUnavailable, TelegramError
-from bot.retry import retry_transient
+from bot.errors import ServiceUnavailable, TelegramError, TelegramRetryAfter
+from bot.guard import Guard
+from bot.metrics import MetricsRecorder
+from bot.policy import Retry
+from bot.settings import Settings
 
 
-class SeededClock:
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-
-    def now(self):  # pragma: no cover - not used here
-        raise NotImplementedError
-
-    def new_id(self):  # pragma: no cover - not used here
-        raise NotImplementedError
-
-    def random(self) -> float:
-        return self.rng.random()
+def make_guard(**retries: Retry) -> tuple[Guard, MetricsRecorder]:
+    metrics = MetricsRecorder()
+    return Guard(Settings().with_retries(**retries), metrics), metrics
 
 
 async def test_transient_failures_are_retried_until_success(autojump_clock):
+    guard, metrics = make_guard(storage__upload=Retry(attempts=5, wait_initial=0.5))
     calls = []
 
     async def flaky() -> str:
@@ -30,11 +25,28 @@ async def test_transient_failures_are_retried_until_success(autojump_clock):
             raise ServiceUnavailable("storage")
         return "ok"
 
-    assert await retry_transient(flaky, clock=SeededClock(1), base_s=0.5, max_attempts=5) == "ok"
+    assert await guard.retrying("storage.upload", flaky) == "ok"
     assert len(calls) == 3
+    assert calls[1] - calls[0] >= 0.5 and calls[2] - calls[1] >= 1.0  # exponential backoff
+    assert metrics.snapshot().counter("retries", "storage.upload") == 2
+
+
+async def test_attempts_come_from_the_policy(autojump_clock):
+    guard, _ = make_guard(storage__upload=Retry(attempts=3))
+    calls = 0
+
+    async def down() -> None:
+        nonlocal calls
+        calls += 1
+        raise ServiceUnavailable("storage")
+
+    with pytest.raises(ServiceUnavailable):
+        await guard.retrying("storage.upload", down)
+    assert calls == 3
 
 
 async def test_permanent_errors_are_not_retried(autojump_clock):
+    guard, _ = make_guard()
     calls = 0
 
     async def refuse() -> None:
@@ -43,11 +55,26 @@ async def test_permanent_errors_are_not_retried(autojump_clock):
         raise TelegramError(400, "Bad Request")
 
     with pytest.raises(TelegramError):
-        await retry_transient(refuse, clock=SeededClock(1), base_s=0.5, max_attempts=5)
+        await guard.retrying("telegram.call", refuse)
     assert calls == 1
 
 
+async def test_a_429_waits_exactly_retry_after(autojump_clock):
+    guard, _ = make_guard()
+    calls: list[float] = []
+
+    async def throttled() -> str:
+        calls.append(trio.current_time())
+        if len(calls) == 1:
+            raise TelegramRetryAfter("Too Many Requests", 7.0)
+        return "sent"
+
+    assert await guard.retrying("telegram.call", throttled) == "sent"
+    assert calls[1] - calls[0] == pytest.approx(7.0)
+
+
 async def test_no_retry_starts_past_the_callers_deadline(autojump_clock):
+    guard, _ = make_guard(storage__upload=Retry(attempts=50, wait_initial=1.0, wait_max=1.0))
     calls = 0
 
     async def down() -> None:
@@ -56,8 +83,8 @@ async def test_no_retry_starts_past_the_callers_deadline(autojump_clock):
         raise ServiceUnavailable("storage")
 
     start = trio.current_time()
-    with trio.fail_after(2.0), pytest.raises(ServiceUnavailable):
-        await retry_transient(down, clock=SeededClock(3), base_s=1.0, max_attempts=50, cap_s=1.0)
-    # it gave up by itself, inside the 2 s budget, instead of being cancelled
-    assert trio.current_time() - start < 2.0
+    with trio.fail_after(5.0), pytest.raises(ServiceUnavailable):
+        await guard.retrying("storage.upload", down)
+    # it gave up by itself, inside the 5 s budget, instead of being cancelled
+    assert trio.current_time() - start < 5.0
     assert 1 < calls < 50

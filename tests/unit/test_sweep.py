@@ -10,12 +10,12 @@ import pytest
 import trio
 
 from bot import sweep
+from bot.blob_keys import blob_key, upload_id_of
 from bot.context import BotContext
 from bot.domain import Job, NewUpload
 from bot.errors import ServiceUnavailable
 from bot.settings import Settings
-from bot.sweep import sweep_orphans, upload_id_of
-from bot.uploads import blob_key
+from bot.sweep import sweep_orphans
 from sim.fakes.blobs import MemoryBlobStore
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack

@@ -16,7 +16,7 @@ from bot.messenger import Messenger
 from bot.metrics import MetricsRecorder
 from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
-from bot.updates import MAX_UPDATE_ATTEMPTS, RetryUpdate, UpdatePoller
+from bot.updates import RetryUpdate, UpdatePoller
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
 
@@ -52,14 +52,13 @@ def make_poller(
     settings = Settings()
     log = Logger(sink or ListSink())
     messenger = Messenger(
-        SimTelegramApi(world, TOKEN), Guard(settings, metrics), SendRateLimiter(30, 1), Clock(), log
+        SimTelegramApi(world, TOKEN), Guard(settings, metrics, log), SendRateLimiter(30, 1), log
     )
     return UpdatePoller(
         messenger,
         handle,
         poll_timeout_s=5,
         max_in_flight=max_in_flight,
-        clock=Clock(),
         log=log,
         metrics=metrics,
     )
@@ -253,7 +252,7 @@ async def test_retries_of_an_unanswered_update_are_bounded(autojump_clock):
         while poller.handled < 1:
             await trio.sleep(1)
         poller.stop_polling()
-    assert calls == MAX_UPDATE_ATTEMPTS
+    assert calls == Settings().retries["update.redeliver"].attempts
     assert any(event == "update.unanswered" for event, _ in sink.events)
 
 

@@ -39,6 +39,7 @@ class LoopMonitor:
         return age < HEALTHY_WITHIN_S, age
 
     async def run(self) -> None:
+        self._metrics.gauge("loop.lag_seconds", 0.0)  # the series exists from the start
         while True:
             before = time.monotonic()
             await trio.sleep(_TICK_S)

@@ -52,7 +52,7 @@ async def run_ops(
     log = Logger(services.log, component="ops")
     guard = Guard(settings, metrics)
     loop = LoopMonitor(metrics)
-    poll_budget = settings.poll_timeout_s + settings.deadline("telegram.poll_margin")
+    poll_budget = settings.poll_timeout_s + settings.deadline("telegram.poll")
     readiness = Readiness(
         metrics, ("postgres", "redis", "storage"), ops.ready_within_s, poll_budget if poller else None
     )

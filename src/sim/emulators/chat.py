@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import trio
 
 from bot.domain import TgUser
@@ -111,7 +111,7 @@ async def _follow_chat(control: EmulatorControl, chat_id: int, view: ChatView, d
             for item in page.items:
                 await _show(item, control, view, downloads)
             after = page.last_seq
-        except (httpx.HTTPError, ControlError) as exc:
+        except (httpx2.HTTPError, ControlError) as exc:
             _say(f"! emulator: {type(exc).__name__}: {exc}; retrying")
             await trio.sleep(RETRY_S)
 
@@ -160,7 +160,7 @@ async def run_chat(
                     continue
                 try:
                     await _handle(line, control, user, view)
-                except (httpx.HTTPError, ControlError) as exc:
+                except (httpx2.HTTPError, ControlError) as exc:
                     _say(f"! not sent: {type(exc).__name__}: {exc}")
             nursery.cancel_scope.cancel()
     finally:

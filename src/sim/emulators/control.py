@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from bot.domain import TgUser
 
@@ -40,17 +40,17 @@ def _user_json(user: TgUser) -> JsonDict:
 class EmulatorControl:
     """Acts on an emulator at ``base_url`` (the URL serve_emulator reported)."""
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, base_url: str, client: httpx2.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=60.0)
+        self._client = client if client is not None else httpx2.AsyncClient(timeout=60.0)
 
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
 
     @staticmethod
-    def _checked(response: httpx.Response) -> JsonDict:
+    def _checked(response: httpx2.Response) -> JsonDict:
         try:
             body = response.json()
         except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from adapters.local_blobs import check_key, check_prefix
+from bot.blob_keys import check_key, check_prefix
 from bot.errors import BlobNotFound
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from adapters.telegram_http import (
+from bot.domain import InlineKeyboard, SentMessage, TgFile, Update
+from bot.telegram_wire import (
     ALLOWED_UPDATES,
     keyboard_json,
     parse_file,
@@ -20,7 +21,6 @@ from adapters.telegram_http import (
     telegram_error,
     unavailable,
 )
-from bot.domain import InlineKeyboard, SentMessage, TgFile, Update
 from sim.fakes.telegram.world import BotApiError, BotApiUnavailable, BotApiWorld
 
 T = TypeVar("T")

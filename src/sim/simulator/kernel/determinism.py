@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 import trio._core._run as _trio_run
 
+from sim.simulator.kernel.rng import derive_seed
+
 HASH_SEED = "0"
 _FLAG = "_ALLOW_DETERMINISTIC_SCHEDULING"
 
@@ -38,15 +40,21 @@ def _scheduler_rng() -> random.Random:
 
 @contextmanager
 def seeded_scheduler(seed: int) -> Iterator[None]:
-    """Make every ``trio.run`` inside the block schedule tasks in a seed-determined order."""
+    """Make every ``trio.run`` inside the block schedule tasks in a seed-determined order.
+
+    The global ``random`` module is seeded too (from its own sub-stream of ``seed``):
+    the retry library draws its backoff jitter from it."""
     rng = _scheduler_rng()
     saved_flag = getattr(_trio_run, _FLAG)
     saved_state = rng.getstate()
+    saved_global = random.getstate()
     setattr(_trio_run, _FLAG, True)
     rng.seed(seed)
+    random.seed(derive_seed(seed, "global-random"))
     try:
         yield
     finally:
+        random.setstate(saved_global)
         rng.setstate(saved_state)
         setattr(_trio_run, _FLAG, saved_flag)
 

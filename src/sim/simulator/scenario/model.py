@@ -9,7 +9,7 @@ a whole file into a :class:`Scenario`; fault kinds, one class each, are in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 from pydantic import Field, StrictBool, TypeAdapter, ValidationError, field_validator, model_validator
@@ -208,7 +208,9 @@ class Log(Table):
 
 # ---------------------------------------------------------------- [bot]
 
-_SETTINGS_FIELDS = {f.name: f for f in fields(Settings) if f.name != "deadlines"}
+_SETTINGS_FIELDS = {
+    name: f for name, f in Settings.model_fields.items() if name not in ("deadlines", "retries")
+}
 _SETTING_TYPES: dict[str, TypeAdapter[Any]] = {}
 for _name in _SETTINGS_FIELDS:
     _current = getattr(Settings(), _name)
