@@ -12,17 +12,23 @@ from . import arrays
 from .frame import Loaded, load
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
-from .model import Alert, ColumnProfile, Profile
+from .model import Alert, ColumnProfile, Note, Profile
+from .reader import RawTable
 
 _TOP = 5
 _CATEGORY_MAX_DISTINCT = 50
 _SKEW_ALERT = 2.0
 _MOSTLY_MISSING = 0.5
+# A share of a handful of values says nothing: alerts about shares wait for this many.
+_MIN_EVIDENCE = 5
 _KIND = {
     "integer": "numeric",
     "float": "numeric",
+    "year": "category",  # grouped by, never summed
+    "id": "text",  # neither summed nor grouped by
     "date": "datetime",
     "datetime": "datetime",
+    "quarter": "datetime",
     "boolean": "category",
     "empty": "text",
 }
@@ -118,11 +124,23 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def _decimals(values: np.ndarray) -> int | None:
+    """The fewest decimal places that show every value exactly (None beyond 4: not money-like)."""
+    finite = values[np.isfinite(values)]
+    for places in range(5):
+        scaled = finite * 10.0**places
+        # Within float error of a whole number: 2443460.05 * 100 is 244346005.00000003.
+        if bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * (1.0 + np.abs(scaled)))):
+            return places
+    return None
+
+
 def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey) -> ColumnProfile:
     """The column's statistics; its group codes go into the row key and are dropped here."""
     kind = _KIND.get(column.type)
     type_ = column.type
-    groups = _ascending_groups(column.values) or _hash_groups(column.values)
+    needs_top = column.type in ("text", "year", "id", "boolean")
+    groups = (None if needs_top else _ascending_groups(column.values)) or _hash_groups(column.values)
     row_key.add(groups.codes, groups.distinct)
     distinct = groups.distinct
     mean_length = None
@@ -143,10 +161,20 @@ def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey
         invalid=column.invalid,
         invalid_example=column.invalid_example,
         mean_length=mean_length,
+        errors=column.errors,
+        error_example=column.error_example,
+        date_format=column.date_format,
     )
+    if column.type in ("year", "id"):  # a range, but no sum or mean
+        bounds = pc.min_max(column.values)
+        base = replace(base, minimum=float(bounds["min"].as_py()), maximum=float(bounds["max"].as_py()))
+        return replace(base, top=_top(groups))
     if kind == "numeric":
         numbers = arrays.floats(column.values)  # nulls are NaN
-        return replace(base, **_numeric_stats(numbers))  # type: ignore[arg-type]
+        places = 0 if column.type == "integer" else _decimals(numbers)
+        if places is not None and column.type == "float":
+            places = max(places, column.written_places)
+        return replace(base, decimals=places, **_numeric_stats(numbers))  # type: ignore[arg-type]
     if kind == "datetime":
         bounds = pc.min_max(column.values)
         if not bounds["min"].is_valid:
@@ -182,18 +210,27 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
         if col.type == "empty":
             alerts.append(Alert("empty", col.index))
             continue
-        if col.distinct == 1 and rows > 1:
+        if col.distinct == 1 and rows >= 3:
             alerts.append(Alert("constant", col.index, {"value": col.top[0][0] if col.top else ""}))
-        if rows and col.missing / rows >= _MOSTLY_MISSING:
-            alerts.append(Alert("mostly_missing", col.index, {"percent": round(100 * col.missing / rows)}))
+        missing = col.missing - col.errors  # errors have an alert of their own
+        if rows >= _MIN_EVIDENCE and missing / rows >= _MOSTLY_MISSING:
+            alerts.append(Alert("mostly_missing", col.index, {"percent": round(100 * missing / rows)}))
+        if col.errors:
+            example = (col.error_example or "")[:40]
+            alerts.append(Alert("excel_errors", col.index, {"count": col.errors, "example": example}))
         if col.invalid:
             params: dict[str, int | float | str] = {"count": col.invalid, "type": col.type}
             if col.invalid_example is not None:
                 params["example"] = col.invalid_example[:40]
             alerts.append(Alert("mixed_types", col.index, params))
-        elif number_share is not None:
+        elif number_share is not None and col.count >= _MIN_EVIDENCE:
             alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * number_share)}))
-        if col.kind in ("category", "text") and col.count >= 20 and col.distinct >= 0.95 * col.count:
+        if (
+            col.kind in ("category", "text")
+            and col.type != "id"
+            and col.count >= 20
+            and col.distinct >= 0.95 * col.count
+        ):
             alerts.append(Alert("high_cardinality", col.index, {"distinct": col.distinct}))
         if (
             col.kind == "numeric"
@@ -203,6 +240,53 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
         ):
             alerts.append(Alert("skewed", col.index, {"skew": round(col.skew, 1)}))
     return alerts
+
+
+def line_ranges(lines: tuple[int, ...] | list[int]) -> str:
+    """1, 2, 3, 5 -> "1–3, 5"."""
+    runs: list[list[int]] = []
+    for line in sorted(lines):
+        if runs and runs[-1][1] == line - 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _notes(table: RawTable, decimal: str, columns: list[ColumnProfile]) -> list[Note]:
+    """Every assumption made in reading the file, in the order a reader would check them."""
+    notes = [
+        Note("encoding", {"encoding": table.encoding}),
+        Note("delimiter", {"delimiter": table.delimiter}),
+    ]
+    if table.space_ambiguous:
+        notes.append(Note("space_ambiguous"))
+    if any(c.kind == "numeric" for c in columns):
+        notes.append(Note("decimal", {"decimal": decimal}))
+    if table.header:
+        notes.append(Note("header", {"line": table.header_line}))
+    else:
+        notes.append(Note("no_header"))
+    if table.skipped_lines:
+        notes.append(
+            Note(
+                "skipped_lines",
+                {"count": len(table.skipped_lines), "lines": line_ranges(table.skipped_lines)},
+            )
+        )
+    formats: dict[str, list[str]] = {}
+    for column in columns:
+        if column.date_format is not None:
+            formats.setdefault(column.date_format, []).append(column.name)
+    for label, names in formats.items():
+        notes.append(Note("date_format", {"format": label, "columns": ", ".join(names)}))
+    if table.repeated_headers:
+        notes.append(Note("repeated_headers", {"count": table.repeated_headers}))
+    if table.totals_row_removed:
+        notes.append(Note("totals_row"))
+    if table.skipped_rows:
+        notes.append(Note("skipped_rows", {"count": table.skipped_rows}))
+    return notes
 
 
 def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
@@ -241,6 +325,7 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
         duplicate_rows=duplicates,
         columns=tuple(columns),
         alerts=tuple(alerts),
+        notes=tuple(_notes(table, loaded.decimal, columns)),
     )
 
 

@@ -21,7 +21,11 @@ from .encoding import decode
 from .limits import CsvLimits, CsvRejected
 from .sniff import control_ratio, sniff_container
 
-NULL_TOKENS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"]
+# Cells that mean "no value": exported by Excel, 1C and people typing into a sheet.
+NULL_TOKENS = [
+    *("", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"),
+    *("н/д", "Н/Д", "#Н/Д", "#н/д", "нет данных", "Нет данных", "НЕТ ДАННЫХ", "н.д.", "Н.Д."),
+]
 _TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
 _BLOCK = 1 << 20
 _MAX_NAME = 200  # characters of a header cell kept as the column's name
@@ -38,6 +42,10 @@ class RawTable:
     preamble_lines: int = 0
     skipped_rows: int = 0  # rows with a different number of fields
     totals_row_removed: bool = False
+    skipped_lines: tuple[int, ...] = ()  # non-blank lines skipped above the table (1-based)
+    header_line: int = 0
+    space_ambiguous: bool = False
+    repeated_headers: int = 0  # copies of the header line inside the data, dropped
 
     @property
     def rows(self) -> int:
@@ -85,10 +93,14 @@ def _tidy(array: pa.ChunkedArray) -> pa.ChunkedArray:
     # ASCII trimming is several times faster than Unicode; non-breaking spaces inside numbers
     # are handled by the number parser.
     array = pc.ascii_trim_whitespace(array)
-    empty = pc.equal(pc.binary_length(array), arrays.scalar(0, pa.int32()))
+    # " - " or " н/д " was not a null token before trimming.
+    empty = pc.is_in(array, value_set=_NULL_SET)
     if pc.any(empty).as_py():
         array = pc.if_else(empty, arrays.null(pa.string()), array)
     return array
+
+
+_NULL_SET = arrays.strings(NULL_TOKENS)
 
 
 def _longest(array: pa.Array, limit: int) -> int:
@@ -186,6 +198,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     del table  # each raw column is freed as soon as its tidy copy exists
     columns: list[pa.ChunkedArray] = []
     kept: list[str] = []
+    kept_cells: list[str] = []
     header_cells = dialect.header or [""] * len(keys)
     for index, (name, cell) in enumerate(zip(names, header_cells, strict=True)):
         array = _tidy(raw_columns[index])
@@ -197,6 +210,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
             continue
         columns.append(array)
         kept.append(name)
+        kept_cells.append(cell.strip())
     if not columns:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
     result = RawTable(
@@ -207,11 +221,34 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         header=dialect.header is not None,
         preamble_lines=dialect.preamble_lines,
         skipped_rows=len(bad_rows),
+        skipped_lines=dialect.skipped_lines,
+        header_line=dialect.header_line,
+        space_ambiguous=dialect.space_ambiguous,
     )
+    if dialect.header is not None:
+        _drop_repeated_headers(result, kept_cells)
     _drop_totals_row(result)
     if result.rows == 0:
         return CsvRejected("header_only" if result.header else "empty")
     return result
+
+
+def _drop_repeated_headers(table: RawTable, cells: list[str]) -> None:
+    """Files pasted together from several exports repeat the header line inside the data."""
+    if not any(cells):
+        return
+    same: pa.ChunkedArray | None = None
+    for array, cell in zip(table.columns, cells, strict=True):
+        equal = (
+            pc.is_null(array) if not cell else pc.fill_null(pc.equal(array, arrays.text(cell)), arrays.FALSE)
+        )
+        same = equal if same is None else pc.and_(same, equal)
+        if not pc.any(same).as_py():  # usually decided by the first column
+            return
+    assert same is not None
+    table.repeated_headers = int(pc.sum(same).as_py())
+    keep = pc.invert(same)
+    table.columns = [pc.filter(array, keep) for array in table.columns]
 
 
 def _drop_totals_row(table: RawTable) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 
-from .fmt import fmt_date, fmt_number, fmt_percent, lang_of, name
+from .fmt import fmt_date, fmt_number, fmt_percent, fmt_quarter, lang_of, name
 from .limits import CsvRejected
-from .model import Alert, ColumnProfile, Profile
+from .model import Alert, ColumnProfile, Note, Profile
 from .tables import TableResult
 from .texts import TEXTS, text
 
@@ -70,16 +70,40 @@ def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
     return "• " + text(lang, key, **values)
 
 
-def _head(profile: Profile, lang: str) -> str:
+_RU_DATE_LABEL = (("YYYY", "ГГГГ"), ("YY", "ГГ"), ("MM", "ММ"), ("DD", "ДД"), ("hh", "чч"), ("mm", "мм"))
+
+
+def date_label(label: str, lang: str) -> str:
+    """DD.MM.YYYY as a Russian reader writes it: ДД.ММ.ГГГГ."""
+    if lang == "ru":
+        for en, ru in _RU_DATE_LABEL:
+            label = label.replace(en, ru)
+    return label
+
+
+def _note_line(note: Note, lang: str) -> str:
+    params = {k: html.escape(str(v), quote=False) for k, v in note.params.items()}
+    if note.code == "encoding":
+        params["encoding"] = _ENCODINGS.get(str(note.params["encoding"]), params["encoding"])
+    elif note.code == "delimiter":
+        params["delimiter"] = _delimiter(str(note.params["delimiter"]), lang)
+    elif note.code == "decimal":
+        params["decimal"] = f"<code>{params['decimal']}</code>"
+    elif note.code == "date_format":
+        params["format"] = f"<code>{date_label(params['format'], lang)}</code>"
+        params["columns"] = name(str(note.params["columns"]), 120)
+    for key in ("count", "line"):
+        if isinstance(note.params.get(key), int):
+            params[key] = fmt_number(int(note.params[key]), lang)
+    return "• " + text(lang, f"n.{note.code}", **params)
+
+
+def _reading(profile: Profile, lang: str) -> list[str]:
+    """How the file was read: every assumption in one place (older profiles: one line)."""
+    if profile.notes:
+        return [text(lang, "p.notes"), *(_note_line(n, lang) for n in profile.notes)]
     header = text(lang, "p.with_header" if profile.header else "p.no_header")
     lines = [
-        text(lang, "p.title", name=name(profile.file_name, 64)),
-        text(
-            lang,
-            "p.shape",
-            rows=fmt_number(profile.n_rows, lang),
-            columns=fmt_number(profile.n_columns, lang),
-        ),
         text(
             lang,
             "p.read_as",
@@ -93,6 +117,20 @@ def _head(profile: Profile, lang: str) -> str:
         lines.append(text(lang, "p.totals_removed"))
     if profile.preamble_lines:
         lines.append(text(lang, "p.preamble", count=profile.preamble_lines))
+    return lines
+
+
+def _head(profile: Profile, lang: str) -> str:
+    lines = [
+        text(lang, "p.title", name=name(profile.file_name, 64)),
+        text(
+            lang,
+            "p.shape",
+            rows=fmt_number(profile.n_rows, lang),
+            columns=fmt_number(profile.n_columns, lang),
+        ),
+        *_reading(profile, lang),
+    ]
     if profile.alerts:
         lines.append("")
         lines.append(text(lang, "p.alerts"))
@@ -118,31 +156,48 @@ def _column_block(column: ColumnProfile, rows: int, lang: str) -> str:
         )
         facts.insert(0, missing)
     lines.append(" · ".join(facts))
-    if column.kind == "numeric" and column.mean is not None:
-        lines.append(
-            text(lang, "p.range", min=fmt_number(column.minimum, lang), max=fmt_number(column.maximum, lang))
-        )
-        lines.append(
-            text(lang, "p.centre", mean=fmt_number(column.mean, lang), median=fmt_number(column.median, lang))
-        )
-        lines.append(
-            text(
-                lang,
-                "p.quartiles",
-                q1=fmt_number(column.q1, lang),
-                q3=fmt_number(column.q3, lang),
-                total=fmt_number(column.total, lang),
-            )
-        )
+    if column.type in ("year", "id") and column.minimum is not None and column.maximum is not None:
+        # Years and codes are written without digit grouping: 2007, not 2 007.
+        low, high = str(int(column.minimum)), str(int(column.maximum))
+        lines.append(text(lang, f"p.{column.type}_range", min=low, max=high))
+        if column.type == "year" and column.top:
+            lines.append(text(lang, "p.top", values=_top_values(column, lang)))
+    elif column.kind == "numeric" and column.mean is not None:
+        lines.extend(_number_lines(column, lang))
     elif column.kind == "datetime" and column.date_min is not None:
+        shown = fmt_quarter if column.type == "quarter" else fmt_date
         lines.append(
-            text(lang, "p.dates", min=fmt_date(column.date_min, lang), max=fmt_date(column.date_max, lang))
+            text(lang, "p.dates", min=shown(column.date_min, lang), max=shown(column.date_max, lang))
         )
     elif column.top:
         lines.append(text(lang, "p.top", values=_top_values(column, lang)))
         if column.kind == "text" and column.mean_length is not None:
             lines.append(text(lang, "p.length", length=fmt_number(round(column.mean_length), lang)))
     return "\n".join(lines)
+
+
+def _number_lines(column: ColumnProfile, lang: str) -> list[str]:
+    """A column's figures, each with the column's own precision: every value of a money column
+    with its kopecks (2 443 460,05), an integer column's extremes and sum without decimals."""
+    places = column.decimals
+
+    def shown(value: float | None, exact: bool = True) -> str:
+        if places is None or (places == 0 and not exact):
+            return fmt_number(value, lang)  # a mean or median of whole numbers may have a fraction
+        # A mean or quartile of values with one place gets two, the way money is shown.
+        return fmt_number(value, lang, places if exact else max(places, 2))
+
+    return [
+        text(lang, "p.range", min=shown(column.minimum), max=shown(column.maximum)),
+        text(lang, "p.centre", mean=shown(column.mean, False), median=shown(column.median, False)),
+        text(
+            lang,
+            "p.quartiles",
+            q1=shown(column.q1, False),
+            q3=shown(column.q3, False),
+            total=shown(column.total),
+        ),
+    ]
 
 
 def _short(column: ColumnProfile, lang: str) -> str:

@@ -16,7 +16,7 @@ def test_cp1251_semicolon_decimal_comma_thousands_title_lines_and_totals_row() -
     assert profile.delimiter == ";"
     assert profile.decimal == ","
     assert profile.header is True
-    assert profile.preamble_lines == 2
+    assert profile.preamble_lines == 3  # two title lines and a blank one
     assert profile.totals_row_removed is True
     assert (profile.n_rows, profile.n_columns) == (4, 5)
     amount = column(profile, "Сумма")
