@@ -124,14 +124,23 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
+_PLACES_SAMPLE = 4096
+
+
+def _exact_at(values: np.ndarray, places: int) -> bool:
+    scaled = values * 10.0**places
+    # Within float error of a whole number: 2443460.05 * 100 is 244346005.00000003.
+    return bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * (1.0 + np.abs(scaled))))
+
+
 def _decimals(values: np.ndarray) -> int | None:
-    """The fewest decimal places that show every value exactly (None beyond 4: not money-like)."""
+    """The fewest decimal places that show every value exactly (None beyond 4: not money-like).
+    Guessed on a strided sample, then checked once on the whole column."""
     finite = values[np.isfinite(values)]
+    sample = finite[:: max(1, finite.size // _PLACES_SAMPLE)]
     for places in range(5):
-        scaled = finite * 10.0**places
-        # Within float error of a whole number: 2443460.05 * 100 is 244346005.00000003.
-        if bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * (1.0 + np.abs(scaled)))):
-            return places
+        if _exact_at(sample, places):
+            return places if sample.size == finite.size or _exact_at(finite, places) else None
     return None
 
 
@@ -139,8 +148,9 @@ def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey
     """The column's statistics; its group codes go into the row key and are dropped here."""
     kind = _KIND.get(column.type)
     type_ = column.type
-    needs_top = column.type in ("text", "year", "id", "boolean")
-    groups = (None if needs_top else _ascending_groups(column.values)) or _hash_groups(column.values)
+    # Years need their top values, which ascending codes do not give.
+    ascending = None if column.type == "year" else _ascending_groups(column.values)
+    groups = ascending or _hash_groups(column.values)
     row_key.add(groups.codes, groups.distinct)
     distinct = groups.distinct
     mean_length = None
@@ -168,7 +178,7 @@ def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey
     if column.type in ("year", "id"):  # a range, but no sum or mean
         bounds = pc.min_max(column.values)
         base = replace(base, minimum=float(bounds["min"].as_py()), maximum=float(bounds["max"].as_py()))
-        return replace(base, top=_top(groups))
+        return replace(base, top=_top(groups)) if groups.dictionary is not None else base
     if kind == "numeric":
         numbers = arrays.floats(column.values)  # nulls are NaN
         places = 0 if column.type == "integer" else _decimals(numbers)
@@ -211,7 +221,8 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             alerts.append(Alert("empty", col.index))
             continue
         if col.distinct == 1 and rows >= 3:
-            alerts.append(Alert("constant", col.index, {"value": col.top[0][0] if col.top else ""}))
+            value = col.top[0][0] if col.top else "" if col.minimum is None else str(int(col.minimum))
+            alerts.append(Alert("constant", col.index, {"value": value}))
         missing = col.missing - col.errors  # errors have an alert of their own
         if rows >= _MIN_EVIDENCE and missing / rows >= _MOSTLY_MISSING:
             alerts.append(Alert("mostly_missing", col.index, {"percent": round(100 * missing / rows)}))
