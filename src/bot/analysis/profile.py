@@ -13,6 +13,7 @@ from .frame import Loaded, load
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Note, Profile
+from .ragged import OVERFLOW_NAME
 from .reader import RawTable
 
 _TOP = 5
@@ -217,6 +218,8 @@ class _RowKey:
 def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
     alerts: list[Alert] = []
     for col, number_share in zip(columns, number_shares, strict=True):
+        if col.name == OVERFLOW_NAME and col.index == len(columns) - 1:
+            continue  # the extra fields of ragged rows: the reading notes speak of them
         if col.type == "empty":
             alerts.append(Alert("empty", col.index))
             continue
@@ -295,9 +298,18 @@ def _notes(table: RawTable, decimal: str, columns: list[ColumnProfile]) -> list[
         notes.append(Note("repeated_headers", {"count": table.repeated_headers}))
     if table.totals_row_removed:
         notes.append(Note("totals_row"))
-    if table.skipped_rows:
-        notes.append(Note("skipped_rows", {"count": table.skipped_rows}))
+    if table.padded_lines:
+        lines = _first_lines(table.padded_lines)
+        notes.append(Note("padded_rows", {"count": len(table.padded_lines), "lines": lines}))
+    if table.overflow_lines:
+        lines = _first_lines(table.overflow_lines)
+        notes.append(Note("overflow_rows", {"count": len(table.overflow_lines), "lines": lines}))
     return notes
+
+
+def _first_lines(lines: tuple[int, ...], shown: int = 5) -> str:
+    text = line_ranges(lines[:shown])
+    return text + ", …" if len(lines) > shown else text
 
 
 def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:

@@ -19,6 +19,7 @@ from . import arrays
 from .dialect import SAMPLE_CHARS, detect
 from .encoding import decode
 from .limits import CsvLimits, CsvRejected
+from .ragged import OVERFLOW_NAME, RaggedRows, mend
 from .sniff import control_ratio, sniff_container
 
 # Cells that mean "no value": exported by Excel, 1C and people typing into a sheet.
@@ -29,7 +30,9 @@ NULL_TOKENS = [
 _TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
 _BLOCK = 1 << 20
 _MAX_NAME = 200  # characters of a header cell kept as the column's name
-_MAX_BAD_SHARE = 0.1  # more rows than this with the wrong field count: wrong structure
+# More rows than this with the wrong field count: the structure is lost (a wrong delimiter, or
+# not a table). Fewer are padded or cut, as DuckDB's null_padding does.
+_MAX_BAD_SHARE = 0.5
 
 
 @dataclass(slots=True)
@@ -46,6 +49,8 @@ class RawTable:
     header_line: int = 0
     space_ambiguous: bool = False
     repeated_headers: int = 0  # copies of the header line inside the data, dropped
+    padded_lines: tuple[int, ...] = ()  # file lines of rows with too few fields (padded)
+    overflow_lines: tuple[int, ...] = ()  # file lines of rows with too many (extras kept aside)
 
     @property
     def rows(self) -> int:
@@ -101,6 +106,7 @@ def _tidy(array: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 _NULL_SET = arrays.strings(NULL_TOKENS)
+_NULLS = frozenset(NULL_TOKENS)
 
 
 def _longest(array: pa.Array, limit: int) -> int:
@@ -156,10 +162,11 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
     _use_returning_allocator()
     keys = [f"f{i}" for i in range(dialect.columns)]
-    bad_rows: list[int] = []
+    ragged = RaggedRows()
 
     def on_bad_row(row: pcsv.InvalidRow) -> str:
-        bad_rows.append(row.actual_columns)
+        # Without a row number (never seen single-threaded) the row goes to the end.
+        ragged.rows.append((row.number or 2**62, row.text))
         return "skip"
 
     try:
@@ -186,20 +193,32 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         if "straddling" in detail or "block" in detail:
             return CsvRejected("cell_too_long", {"column": "?", "limit": limits.max_cell_chars})
         return CsvRejected("unreadable", {"detail": detail})
-    total = table.num_rows + len(bad_rows)
+    total = table.num_rows + len(ragged)
     if total == 0:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
-    if table.num_rows == 0 or len(bad_rows) > max(_MAX_BAD_SHARE * total, 3):
-        return CsvRejected("unreadable", {"bad_rows": len(bad_rows), "rows": total})
-    if table.num_rows > limits.max_rows:
-        return CsvRejected("too_many_rows", {"rows": table.num_rows, "limit": limits.max_rows})
+    if table.num_rows == 0 or len(ragged) > max(_MAX_BAD_SHARE * total, 3):
+        return CsvRejected("unreadable", {"bad_rows": len(ragged), "rows": total})
+    if total > limits.max_rows:
+        return CsvRejected("too_many_rows", {"rows": total, "limit": limits.max_rows})
     names = _names(dialect.header, dialect.columns)
+    header_cells = dialect.header or [""] * len(keys)
+    padded: tuple[int, ...] = ()
+    overflowed: tuple[int, ...] = ()
+    if len(ragged):
+        mended = mend(table, ragged, dialect.delimiter, _NULLS)
+        table = mended.table
+        first_data_line = dialect.header_line + (1 if dialect.header is not None else 0)
+        padded = tuple(first_data_line + n - 1 for n in mended.padded)
+        overflowed = tuple(first_data_line + n - 1 for n in mended.overflowed)
+        if mended.overflowed:
+            names.append(OVERFLOW_NAME)
+            header_cells = [*header_cells, ""]  # nameless: a copy of the header has nothing there
+        del mended
     raw_columns = table.columns
     del table  # each raw column is freed as soon as its tidy copy exists
     columns: list[pa.ChunkedArray] = []
     kept: list[str] = []
     kept_cells: list[str] = []
-    header_cells = dialect.header or [""] * len(keys)
     for index, (name, cell) in enumerate(zip(names, header_cells, strict=True)):
         array = _tidy(raw_columns[index])
         raw_columns[index] = None
@@ -220,7 +239,8 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         delimiter=dialect.delimiter,
         header=dialect.header is not None,
         preamble_lines=dialect.preamble_lines,
-        skipped_rows=len(bad_rows),
+        padded_lines=padded,
+        overflow_lines=overflowed,
         skipped_lines=dialect.skipped_lines,
         header_line=dialect.header_line,
         space_ambiguous=dialect.space_ambiguous,

@@ -66,6 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.repeated_headers": "Copies of the header line inside the data, left out: {count}",
         "n.totals_row": "The totals row at the end (Итого/Total) was left out",
         "n.skipped_rows": "Rows left out for a different number of fields: {count}",
+        "n.padded_rows": "Rows with fewer fields than the header, padded with missing values: {count} "
+        "(lines: {lines})",
+        "n.overflow_rows": "Rows with more fields than the header: {count} (lines: {lines}); "
+        "the extra fields are in the column extra_fields",
         "p.year_range": "years {min} – {max}",
         "p.id_range": "from {min} to {max}",
         "t.year": "year",
@@ -189,6 +193,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.repeated_headers": "Повторы строки заголовков внутри данных не учитывались: {count}",
         "n.totals_row": "Итоговая строка в конце (Итого/Total) не учитывалась",
         "n.skipped_rows": "Не учитывались строки с другим числом полей: {count}",
+        "n.padded_rows": "Строк, где полей меньше, чем в заголовке (недостающие считаются пропусками): "
+        "{count} (строки: {lines})",
+        "n.overflow_rows": "Строк, где полей больше, чем в заголовке: {count} (строки: {lines}); "
+        "лишние поля — в столбце extra_fields",
         "p.year_range": "годы {min} – {max}",
         "p.id_range": "от {min} до {max}",
         "t.year": "год",

@@ -131,14 +131,6 @@ def test_quoted_newline_inside_the_header() -> None:
     assert profile.n_rows == 2
 
 
-def test_ragged_rows_are_skipped_and_counted() -> None:
-    lines = ["a,b,c"] + [f"{i},{i * 2},x" for i in range(40)] + ["1,2,3,4", "5,6"]
-    profile = profile_of("\n".join(lines).encode())
-    assert profile.n_rows == 40
-    assert profile.skipped_rows == 2
-    assert any(a.code == "skipped_rows" and a.params["count"] == 2 for a in profile.alerts)
-
-
 def test_trailing_delimiter_column_is_dropped() -> None:
     profile = profile_of(b"a;b;\n1;2;\n3;4;\n")
     assert [c.name for c in profile.columns] == ["a", "b"]
