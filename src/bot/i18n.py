@@ -58,11 +58,13 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "not_csv": {
         "en": (
-            "<b>{name}</b> does not look like a CSV file. I read .csv, .tsv and .txt tables. "
+            "<b>{name}</b> does not look like a CSV file. I read .csv, .tsv and .txt tables "
+            "(also packed in .zip, .gz or .bz2). "
             "In Excel use File → Save As → CSV, then send the file here."
         ),
         "ru": (
-            "<b>{name}</b> не похож на CSV-файл. Я читаю таблицы .csv, .tsv и .txt. "
+            "<b>{name}</b> не похож на CSV-файл. Я читаю таблицы .csv, .tsv и .txt "
+            "(и в архивах .zip, .gz, .bz2). "
             "В Excel выберите Файл → Сохранить как → CSV и пришлите файл сюда."
         ),
     },

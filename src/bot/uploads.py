@@ -18,7 +18,15 @@ from bot.i18n import t
 from bot.retry import retry_transient
 
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
+# A CSV file packed on its own (or a zip of them): the analysis unpacks it within bounds.
+ARCHIVE_EXTENSIONS = (".gz", ".bz2", ".xz", ".zip")
 CSV_MIME_TYPES = {
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/zip",
+    "application/x-zip-compressed",
     "text/csv",
     "text/comma-separated-values",  # what Telegram Desktop sends
     "text/plain",
@@ -74,7 +82,7 @@ def blob_key(user_id: int, upload_id: str, file_name: str) -> str:
 
 def looks_like_csv(document: TgDocument) -> bool:
     name = (document.file_name or "").lower()
-    if name.endswith(CSV_EXTENSIONS):
+    if name.endswith(CSV_EXTENSIONS + ARCHIVE_EXTENSIONS):
         return True
     return not name and (document.mime_type or "") in CSV_MIME_TYPES
 

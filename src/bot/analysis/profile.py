@@ -14,7 +14,6 @@ from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Note, Profile
 from .ragged import OVERFLOW_NAME
-from .reader import RawTable
 
 _TOP = 5
 _CATEGORY_MAX_DISTINCT = 50
@@ -267,9 +266,17 @@ def line_ranges(lines: tuple[int, ...] | list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
 
 
-def _notes(table: RawTable, decimal: str, columns: list[ColumnProfile]) -> list[Note]:
+def _notes(loaded: Loaded, columns: list[ColumnProfile]) -> list[Note]:
     """Every assumption made in reading the file, in the order a reader would check them."""
-    notes = [
+    table, decimal, notes = loaded.table, loaded.decimal, []
+    if loaded.unpacked is not None:
+        packed = loaded.unpacked
+        notes.append(Note("archive", {"format": packed.format, "member": packed.member or ""}))
+        if packed.others:
+            notes.append(
+                Note("archive_others", {"count": len(packed.others), "names": ", ".join(packed.others)})
+            )
+    notes += [
         Note("encoding", {"encoding": table.encoding}),
         Note("delimiter", {"delimiter": table.delimiter}),
     ]
@@ -348,7 +355,7 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
         duplicate_rows=duplicates,
         columns=tuple(columns),
         alerts=tuple(alerts),
-        notes=tuple(_notes(table, loaded.decimal, columns)),
+        notes=tuple(_notes(loaded, columns)),
     )
 
 

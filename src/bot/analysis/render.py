@@ -21,10 +21,10 @@ def rejection_text(rejected: CsvRejected, lang: str) -> str:
     lang = lang_of(lang)
     params = {k: html.escape(str(v), quote=False) for k, v in rejected.params.items()}
     for key in ("size", "limit"):
-        if rejected.code == "too_big" and key in rejected.params:
+        if rejected.code in ("too_big", "unpacked_too_big") and key in rejected.params:
             params[key] = _megabytes(int(rejected.params[key]), lang)
     for key in ("columns", "rows", "bad_rows", "limit"):
-        if rejected.code != "too_big" and isinstance(rejected.params.get(key), int):
+        if rejected.code not in ("too_big", "unpacked_too_big") and isinstance(rejected.params.get(key), int):
             params[key] = fmt_number(int(rejected.params[key]), lang)
     if rejected.code == "unreadable" and "bad_rows" not in params:
         return text(lang, "rej.unreadable.detail")
@@ -89,6 +89,11 @@ def _note_line(note: Note, lang: str) -> str:
         params["delimiter"] = _delimiter(str(note.params["delimiter"]), lang)
     elif note.code == "decimal":
         params["decimal"] = f"<code>{params['decimal']}</code>"
+    elif note.code == "archive":
+        member = str(note.params.get("member") or "")
+        params["member"] = text(lang, "n.archive.member", member=name(member, 60)) if member else ""
+    elif note.code == "archive_others":
+        params["names"] = name(str(note.params["names"]), 200)
     elif note.code == "date_format":
         params["format"] = f"<code>{date_label(params['format'], lang)}</code>"
         params["columns"] = name(str(note.params["columns"]), 120)

@@ -33,6 +33,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "with one row per line and a single delimiter (comma, semicolon or tab).",
         "rej.bad_column": "There is no such column in this file (or it has the wrong type for this). "
         "Choose a column from the list again.",
+        "rej.unpacked_too_big": "The archive unpacks to more than {limit}, more than I can read. "
+        "Split the table into smaller files, or send a part of it.",
+        "rej.unpack_ratio": "The archive unpacks to more than {limit} times its own size, which a table "
+        "never does; I stopped unpacking it. Unpack it yourself and send the CSV file.",
+        "rej.archive_broken": "The archive is damaged, cut short or password-protected, so I could not "
+        "unpack it. Pack the CSV file again without a password, or send it unpacked.",
+        "rej.archive_empty": "There is no file in this archive. Put the CSV file in it and send it again.",
+        "n.archive": "Unpacked from a {format} archive{member}",
+        "n.archive.member": ": {member}",
+        "n.archive_others": "Other tables in the archive, not profiled here: {names} — send them one by one",
         "rej.unknown": "I could not analyse this file. Check that it is a CSV table and send it again.",
         # profile
         "p.title": "📊 <b>{name}</b>",
@@ -161,6 +171,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "одна строка таблицы на строку файла и один разделитель (запятая, точка с запятой или табуляция).",
         "rej.bad_column": "Такого столбца в файле нет (или он не подходит для этого). "
         "Выберите столбец из списка ещё раз.",
+        "rej.unpacked_too_big": "Архив распаковывается больше чем в {limit} — столько я не читаю. "
+        "Разделите таблицу на файлы поменьше или пришлите её часть.",
+        "rej.unpack_ratio": "Архив распаковывается в размер, больший исходного в {limit} раз и более, — "
+        "так таблицы не сжимаются; распаковку я остановил. Распакуйте архив сами и пришлите CSV-файл.",
+        "rej.archive_broken": "Архив повреждён, обрезан или защищён паролем — распаковать его не удалось. "
+        "Запакуйте CSV-файл заново без пароля или пришлите его без архива.",
+        "rej.archive_empty": "В архиве нет файлов. Положите в него CSV-файл и пришлите снова.",
+        "n.archive": "Распакован из архива {format}{member}",
+        "n.archive.member": ": {member}",
+        "n.archive_others": "Другие таблицы в архиве, здесь не разобраны: {names} — пришлите их по одной",
         "rej.unknown": "Не удалось проанализировать файл. Проверьте, что это CSV-таблица, и пришлите снова.",
         "p.title": "📊 <b>{name}</b>",
         "p.shape": "Строк: {rows}, столбцов: {columns}",
