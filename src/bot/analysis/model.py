@@ -54,6 +54,8 @@ class ColumnProfile:
     errors: int = 0  # Excel error values (#DIV/0!, #ЗНАЧ!): errors in the source, counted as missing
     error_example: str | None = None
     date_format: str | None = None  # how the dates were written, e.g. DD.MM.YYYY
+    zeros: int = 0  # values equal to zero (number columns)
+    outliers: int = 0  # values beyond 3 interquartile ranges from the quartiles
 
 
 @dataclass(frozen=True, slots=True)

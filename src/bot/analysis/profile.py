@@ -19,8 +19,18 @@ _TOP = 5
 _CATEGORY_MAX_DISTINCT = 50
 _SKEW_ALERT = 2.0
 _MOSTLY_MISSING = 0.5
-# A share of a handful of values says nothing: alerts about shares wait for this many.
+# A share of a handful of values says nothing: alerts about shares wait for this many, and
+# alerts about a distribution (skew, outliers, imbalance, correlation) for _MIN_SPREAD.
 _MIN_EVIDENCE = 5
+_MIN_SPREAD = 20
+_ZEROS_SHARE = 0.5
+_IMBALANCE_SHARE = 0.9
+_CORRELATION = 0.9
+_MIN_CORRELATION_ROWS = 10
+_CORRELATION_COLUMNS = 200  # numeric columns compared pairwise (the first ones of a wide file)
+_CORRELATION_ROWS = 20_000  # rows of a strided sample, as float32: bounded memory
+_MAX_CORRELATION_ALERTS = 10
+_OUTLIER_IQR = 3.0
 _KIND = {
     "integer": "numeric",
     "float": "numeric",
@@ -96,7 +106,7 @@ def _iso(value: pa.Scalar) -> str:
         return str(pd.Timestamp(np.datetime64(value.value, "ms")).isoformat())
 
 
-def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
+def _numeric_stats(values: np.ndarray) -> dict[str, float | int | None]:
     whole = values.sum()  # NaN or infinite when some value is
     finite = values[np.isfinite(values)] if np.isnan(whole) or np.isinf(whole) else values
     if finite.size == 0:
@@ -111,7 +121,11 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     # numpy's own pairwise sum, not np.dot: BLAS splits a dot product over its threads, so its
     # last digits depended on the thread count, and its spinning threads burnt ~0.1 s of CPU.
     m3 = float((squared * centred).sum()) / n
+    iqr = q3 - q1
+    far = (finite < q1 - _OUTLIER_IQR * iqr) | (finite > q3 + _OUTLIER_IQR * iqr) if iqr > 0 else None
     return {
+        "zeros": int(np.count_nonzero(finite == 0)),
+        "outliers": 0 if far is None else int(np.count_nonzero(far)),
         "minimum": float(finite.min()),
         "maximum": float(finite.max()),
         "mean": mean,
@@ -144,7 +158,42 @@ def _decimals(values: np.ndarray) -> int | None:
     return None
 
 
-def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey) -> ColumnProfile:
+class _Correlations:
+    """Strided float32 samples of the first numeric columns, compared pairwise at the end."""
+
+    def __init__(self, rows: int) -> None:
+        self.step = max(1, rows // _CORRELATION_ROWS)
+        self.indexes: list[int] = []
+        self.samples: list[np.ndarray] = []
+
+    def add(self, index: int, numbers: np.ndarray) -> None:
+        if len(self.samples) < _CORRELATION_COLUMNS:
+            self.indexes.append(index)
+            self.samples.append(numbers[:: self.step].astype(np.float32))
+
+    def pairs(self) -> list[tuple[int, int, float]]:
+        """(column, other column, r) with |r| at or above the threshold, strongest first."""
+        if len(self.samples) < 2 or self.samples[0].size < _MIN_CORRELATION_ROWS:
+            return []
+        matrix = np.vstack(self.samples).astype(np.float64)
+        present = np.isfinite(matrix)
+        means = np.nanmean(np.where(present, matrix, np.nan), axis=1, keepdims=True)
+        # A missing value stands at its column's mean: it adds nothing to the covariance.
+        centred = np.where(present, matrix - means, 0.0)
+        norms = np.sqrt((centred * centred).sum(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (centred @ centred.T) / np.outer(norms, norms)
+        found = []
+        first, second = np.nonzero(np.triu(np.abs(np.nan_to_num(r)) >= _CORRELATION, k=1))
+        for a, b in zip(first.tolist(), second.tolist(), strict=True):
+            found.append((self.indexes[a], self.indexes[b], float(r[a, b])))
+        found.sort(key=lambda item: -abs(item[2]))
+        return found[:_MAX_CORRELATION_ALERTS]
+
+
+def _column_profile(
+    index: int, column: TypedColumn, rows: int, row_key: _RowKey, correlations: _Correlations
+) -> ColumnProfile:
     """The column's statistics; its group codes go into the row key and are dropped here."""
     kind = _KIND.get(column.type)
     type_ = column.type
@@ -181,6 +230,7 @@ def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey
         return replace(base, top=_top(groups)) if groups.dictionary is not None else base
     if kind == "numeric":
         numbers = arrays.floats(column.values)  # nulls are NaN
+        correlations.add(index, numbers)
         places = 0 if column.type == "integer" else _decimals(numbers)
         if places is not None and column.type == "float":
             places = max(places, column.written_places)
@@ -212,6 +262,21 @@ class _RowKey:
     def duplicates(self) -> int:
         ordered = np.sort(self.key)  # sorting: a hash set of 200k keys would cost far more memory
         return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+
+
+def _distribution_alerts(col: ColumnProfile) -> list[Alert]:
+    """Mostly zeros, far outliers, one dominant value: each only with enough values to judge."""
+    alerts: list[Alert] = []
+    if col.kind == "numeric" and col.count >= _MIN_EVIDENCE and col.zeros >= _ZEROS_SHARE * col.count:
+        alerts.append(Alert("zeros", col.index, {"percent": round(100 * col.zeros / col.count)}))
+    if col.kind == "numeric" and col.count >= _MIN_SPREAD and col.outliers:
+        alerts.append(Alert("outliers", col.index, {"count": col.outliers}))
+    if col.kind == "category" and col.distinct >= 2 and col.count >= _MIN_SPREAD and col.top:
+        value, times = col.top[0]
+        if times >= _IMBALANCE_SHARE * col.count:
+            percent = round(100 * times / col.count)
+            alerts.append(Alert("imbalanced", col.index, {"value": value[:40], "percent": percent}))
+    return alerts
 
 
 def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
@@ -252,6 +317,7 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             and col.count >= 20
         ):
             alerts.append(Alert("skewed", col.index, {"skew": round(col.skew, 1)}))
+        alerts.extend(_distribution_alerts(col))
     return alerts
 
 
@@ -326,16 +392,21 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
     pending, loaded.columns = loaded.columns[::-1], []
     rows = len(pending[-1].values)
     row_key = _RowKey(rows)
+    correlations = _Correlations(rows)
     columns: list[ColumnProfile] = []
     number_shares: list[float | None] = []
     while pending:
         column = pending.pop()
-        columns.append(_column_profile(len(columns), column, rows, row_key))
+        columns.append(_column_profile(len(columns), column, rows, row_key, correlations))
         number_shares.append(column.number_share)
         del column
     duplicates = row_key.duplicates()
     del row_key
     alerts = _alerts(columns, rows, number_shares)
+    for first, second, r in correlations.pairs():
+        other = columns[second].name[:60]
+        alerts.append(Alert("correlated", first, {"other": other, "r": round(r, 2)}))
+    del correlations
     if duplicates:
         alerts.append(Alert("duplicates", None, {"count": duplicates}))
     if table.skipped_rows:

@@ -107,6 +107,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.high_cardinality": "{column}: nearly every value is different ({distinct}) — an identifier?",
         "a.skewed": "{column}: strongly skewed (skewness {skew}); the median says more than the mean",
         "a.duplicates": "Rows that repeat an earlier row exactly: {count}",
+        "a.correlated": "{column} and <b>{other}</b> move together (r = {r}): "
+        "one may be derived from the other",
+        "a.zeros": "{column}: {percent}% of values are zero",
+        "a.outliers": "{column}: {count} values lie far outside the usual range "
+        "(beyond 3 interquartile ranges)",
+        "a.imbalanced": "{column}: one value dominates — {value} in {percent}% of rows",
         "a.skipped_rows": "Rows skipped for a different number of fields: {count}",
         # tables
         "tb.group_by": "<b>{agg} of {value} by {by}</b>",
@@ -244,6 +250,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.high_cardinality": "{column}: почти все значения разные ({distinct}) — это идентификатор?",
         "a.skewed": "{column}: сильная асимметрия ({skew}); медиана показательнее среднего",
         "a.duplicates": "Строк, полностью повторяющих более ранние: {count}",
+        "a.correlated": "{column} и <b>{other}</b> меняются согласованно (r = {r}): "
+        "возможно, один считается из другого",
+        "a.zeros": "{column}: {percent}% значений — нули",
+        "a.outliers": "{column}: значений далеко за обычным диапазоном "
+        "(дальше 3 межквартильных размахов): {count}",
+        "a.imbalanced": "{column}: преобладает одно значение — {value} в {percent}% строк",
         "a.skipped_rows": "Пропущено строк с другим числом полей: {count}",
         "tb.group_by": "<b>{agg}: {value} по {by}</b>",
         "tb.group_by.count": "<b>Число строк по {by}</b>",
