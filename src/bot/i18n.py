@@ -150,6 +150,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "btn_groupby": {"en": "🧮 Group by", "ru": "🧮 Группировка"},
     "btn_top": {"en": "🔝 Top values", "ru": "🔝 Топ значений"},
     "btn_corr": {"en": "🔗 Correlations", "ru": "🔗 Корреляции"},
+    "btn_report": {"en": "📄 Full report", "ru": "📄 Полный отчёт"},
     "btn_csv": {"en": "⬇️ CSV", "ru": "⬇️ CSV"},
     "btn_xlsx": {"en": "⬇️ Excel", "ru": "⬇️ Excel"},
     "btn_profile": {"en": "📋 Profile", "ru": "📋 Профиль"},

@@ -200,6 +200,11 @@ class JobRunner:
         for number, text in enumerate(messages):
             last = number == len(messages) - 1
             await ctx.messenger.send_text(job.chat_id, text, reply_markup=keyboard if last else None)
+        if analysis.is_wide(profile):  # the compact message promises the full profile as a file
+            page = await ctx.guard.call(
+                "analysis", ctx.services.cpu.run, "analysis", analysis.report_html, payload, job.language
+            )
+            await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
         self.log.info("job.done", job_id=job.job_id, messages=len(messages))
 

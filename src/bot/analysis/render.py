@@ -11,6 +11,8 @@ from .tables import TableResult
 from .texts import TEXTS, text
 
 MESSAGE_LIMIT = 4096
+WIDE_COLUMNS = 100  # more columns than this: a compact message, and the full profile as a file
+_WIDE_LISTED = 5
 MAX_MESSAGES = 4  # more would flood the chat: the rest of the columns get one summary line each
 _MAX_ALERTS = 15
 _SUMMARY_ROOM = 700  # kept free in the last message for the list of columns not shown
@@ -50,7 +52,7 @@ def _delimiter(delimiter: str, lang: str) -> str:
     return f"<code>{html.escape(delimiter)}</code>"
 
 
-def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
+def alert_text(alert: Alert, profile: Profile, lang: str) -> str:
     values: dict[str, str] = {}
     for key, value in alert.params.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -67,7 +69,7 @@ def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
             key = "a.mixed_types.noexample"
         if "type" in alert.params:
             values["type"] = text(lang, f"t.{alert.params['type']}")
-    return "• " + text(lang, key, **values)
+    return text(lang, key, **values)
 
 
 _RU_DATE_LABEL = (("YYYY", "ГГГГ"), ("YY", "ГГ"), ("MM", "ММ"), ("DD", "ДД"), ("hh", "чч"), ("mm", "мм"))
@@ -81,7 +83,7 @@ def date_label(label: str, lang: str) -> str:
     return label
 
 
-def _note_line(note: Note, lang: str) -> str:
+def note_text(note: Note, lang: str) -> str:
     params = {k: html.escape(str(v), quote=False) for k, v in note.params.items()}
     if note.code == "encoding":
         params["encoding"] = _ENCODINGS.get(str(note.params["encoding"]), params["encoding"])
@@ -100,13 +102,13 @@ def _note_line(note: Note, lang: str) -> str:
     for key in ("count", "line"):
         if isinstance(note.params.get(key), int):
             params[key] = fmt_number(int(note.params[key]), lang)
-    return "• " + text(lang, f"n.{note.code}", **params)
+    return text(lang, f"n.{note.code}", **params)
 
 
 def _reading(profile: Profile, lang: str) -> list[str]:
     """How the file was read: every assumption in one place (older profiles: one line)."""
     if profile.notes:
-        return [text(lang, "p.notes"), *(_note_line(n, lang) for n in profile.notes)]
+        return [text(lang, "p.notes"), *("• " + note_text(n, lang) for n in profile.notes)]
     header = text(lang, "p.with_header" if profile.header else "p.no_header")
     lines = [
         text(
@@ -136,20 +138,26 @@ def _head(profile: Profile, lang: str) -> str:
         ),
         *_reading(profile, lang),
     ]
-    if profile.alerts:
+    alerts = profile.alerts
+    if is_wide(profile):  # the summary counts these; every one of them is in the file
+        alerts = tuple(a for a in alerts if a.code not in _SUMMARISED_WHEN_WIDE)
+    if alerts:
         lines.append("")
         lines.append(text(lang, "p.alerts"))
-        lines.extend(_alert_line(a, profile, lang) for a in profile.alerts[:_MAX_ALERTS])
-        if len(profile.alerts) > _MAX_ALERTS:
-            lines.append(f"• … +{len(profile.alerts) - _MAX_ALERTS}")
+        lines.extend("• " + alert_text(a, profile, lang) for a in alerts[:_MAX_ALERTS])
+        if len(alerts) > _MAX_ALERTS:
+            lines.append(f"• … +{len(alerts) - _MAX_ALERTS}")
     return "\n".join(lines)
+
+
+_SUMMARISED_WHEN_WIDE = frozenset({"constant", "empty", "mostly_missing", "correlated"})
 
 
 def _top_values(column: ColumnProfile, lang: str) -> str:
     return ", ".join(f"{name(v, 24)} ({fmt_number(n, lang)})" for v, n in column.top[:3])
 
 
-def _column_block(column: ColumnProfile, rows: int, lang: str) -> str:
+def column_block(column: ColumnProfile, rows: int, lang: str) -> str:
     lines = [f"<b>{column.index + 1}. {name(column.name)}</b> — <i>{text(lang, 't.' + column.type)}</i>"]
     facts = [text(lang, "p.distinct", count=fmt_number(column.distinct, lang))]
     if column.missing:
@@ -217,13 +225,61 @@ def _fit(block: str, limit: int) -> str:
     return kept[: kept.rfind("\n")] + "\n…" if "\n" in kept else html.escape("…")
 
 
+def is_wide(profile: Profile) -> bool:
+    """Too many columns for the chat: the profile goes out as a file besides a compact message."""
+    return profile.n_columns > WIDE_COLUMNS
+
+
+def _names_list(columns: list[ColumnProfile], lang: str) -> str:
+    shown = ", ".join(name(c.name, 32) for c in columns[:_WIDE_LISTED])
+    return shown + (
+        f" … (+{fmt_number(len(columns) - _WIDE_LISTED, lang)})" if len(columns) > _WIDE_LISTED else ""
+    )
+
+
+def _wide_summary(profile: Profile, lang: str) -> str:
+    """Types, the most-missing, the constant and the most-correlated columns, in a few lines."""
+    counts: dict[str, int] = {}
+    for column in profile.columns:
+        counts[column.type] = counts.get(column.type, 0) + 1
+    types = ", ".join(
+        f"{text(lang, 't.' + t)} {fmt_number(n, lang)}"
+        for t, n in sorted(counts.items(), key=lambda i: -i[1])
+    )
+    lines = [text(lang, "w.types", types=types)]
+    missing = sorted((c for c in profile.columns if c.missing), key=lambda c: -c.missing)
+    if missing:
+        listed = ", ".join(
+            f"{name(c.name, 32)} ({fmt_percent(c.missing, profile.n_rows, lang)})"
+            for c in missing[:_WIDE_LISTED]
+        )
+        lines.append(text(lang, "w.missing", count=fmt_number(len(missing), lang), columns=listed))
+    constant = [c for c in profile.columns if c.distinct == 1]
+    if constant:
+        lines.append(
+            text(
+                lang, "w.constant", count=fmt_number(len(constant), lang), columns=_names_list(constant, lang)
+            )
+        )
+    pairs = [a for a in profile.alerts if a.code == "correlated" and a.column is not None][:3]
+    for alert in pairs:
+        assert alert.column is not None
+        first = name(profile.columns[alert.column].name, 32)
+        r = fmt_number(float(alert.params["r"]), lang)
+        lines.append(text(lang, "w.correlated", a=first, b=name(str(alert.params["other"]), 32), r=r))
+    lines.append(text(lang, "w.file"))
+    return "\n".join(lines)
+
+
 def render_profile(profile: Profile, lang: str) -> list[str]:
     lang = lang_of(lang)
     messages = [_fit(_head(profile, lang), MESSAGE_LIMIT)]
+    if is_wide(profile):
+        return [*messages, _fit(_wide_summary(profile, lang), MESSAGE_LIMIT)]
     current = text(lang, "p.columns")
     shown = 0
     for column in profile.columns:
-        block = _column_block(column, profile.n_rows, lang)
+        block = column_block(column, profile.n_rows, lang)
         last = len(messages) + 1 == MAX_MESSAGES
         room = MESSAGE_LIMIT - (_SUMMARY_ROOM if last else 0)
         if len(current) + 2 + len(block) <= room:
