@@ -77,9 +77,12 @@ def fmt_quarter(iso: str | None, lang: str) -> str:
     return f"{moment.year} Q{quarter + 1}"
 
 
+_CONTROLS = dict.fromkeys(range(32), " ") | {127: " "}
+
+
 def name(text: str, limit: int = 48) -> str:
     """A user-supplied name, cut to `limit` characters and HTML-escaped for Telegram."""
-    text = " ".join(text.split())
+    text = " ".join(text.translate(_CONTROLS).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=False)

@@ -346,6 +346,8 @@ def _notes(loaded: Loaded, columns: list[ColumnProfile]) -> list[Note]:
         Note("encoding", {"encoding": table.encoding}),
         Note("delimiter", {"delimiter": table.delimiter}),
     ]
+    if table.nul_bytes:
+        notes.append(Note("nul_bytes", {"count": table.nul_bytes}))
     if table.space_ambiguous:
         notes.append(Note("space_ambiguous"))
     if any(c.kind == "numeric" for c in columns):

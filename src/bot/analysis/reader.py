@@ -49,6 +49,7 @@ class RawTable:
     header_line: int = 0
     space_ambiguous: bool = False
     repeated_headers: int = 0  # copies of the header line inside the data, dropped
+    nul_bytes: int = 0  # NUL bytes dropped from the text
     padded_lines: tuple[int, ...] = ()  # file lines of rows with too few fields (padded)
     overflow_lines: tuple[int, ...] = ()  # file lines of rows with too many (extras kept aside)
 
@@ -149,8 +150,20 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     head = bytes(body[:SAMPLE_CHARS])
     if b"\r" in head and b"\n" not in head:
         body = bytes(body).replace(b"\r", b"\n")  # old Mac line endings: rare, so a copy is fine
-    whole = len(body) <= SAMPLE_CHARS
-    sample = bytes(body[:SAMPLE_CHARS]).decode("utf-8", errors="ignore")
+    whole_bytes: bytes = body.obj if isinstance(body, memoryview) else body  # type: ignore[assignment]
+    nul = whole_bytes.count(b"\x00")  # a view's object: no copy
+    del whole_bytes
+    if nul:
+        if nul > 0.01 * len(body):
+            return CsvRejected("binary", {"kind": "unknown"})
+        body = bytes(body).replace(b"\x00", b"")  # stray NUL bytes (a damaged export): dropped, noted
+    first_end = bytes(body[:_BLOCK]).find(b"\n")
+    if len(body) > _BLOCK and first_end < 0:
+        return CsvRejected("line_too_long", {"limit": _BLOCK})
+    # A wide file's lines are long: the sample takes a few whole lines, whatever their length.
+    sample_bytes = max(SAMPLE_CHARS, 5 * (first_end + 1))
+    whole = len(body) <= sample_bytes
+    sample = bytes(body[:sample_bytes]).decode("utf-8", errors="ignore")
     if not sample.strip(" \t\r\n\ufeff"):
         return CsvRejected("empty")
     if control_ratio(sample) > 0.01:
@@ -190,8 +203,8 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         )
     except pa.ArrowInvalid as exc:
         detail = str(exc).splitlines()[0][:200]
-        if "straddling" in detail or "block" in detail:
-            return CsvRejected("cell_too_long", {"column": "?", "limit": limits.max_cell_chars})
+        if "straddling" in detail or "block" in detail:  # a row longer than the parser's block
+            return CsvRejected("line_too_long", {"limit": _BLOCK})
         return CsvRejected("unreadable", {"detail": detail})
     total = table.num_rows + len(ragged)
     if total == 0:
@@ -242,6 +255,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         padded_lines=padded,
         overflow_lines=overflowed,
         skipped_lines=dialect.skipped_lines,
+        nul_bytes=nul,
         header_line=dialect.header_line,
         space_ambiguous=dialect.space_ambiguous,
     )

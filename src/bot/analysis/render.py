@@ -30,6 +30,8 @@ def rejection_text(rejected: CsvRejected, lang: str) -> str:
             params[key] = fmt_number(int(rejected.params[key]), lang)
     if rejected.code == "unreadable" and "bad_rows" not in params:
         return text(lang, "rej.unreadable.detail")
+    if rejected.code == "binary" and rejected.params.get("kind") == "unknown":
+        return text(lang, "rej.binary.unknown")
     key = f"rej.{rejected.code}"
     if key not in TEXTS["en"]:
         return text(lang, "rej.unknown")

@@ -43,6 +43,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.archive": "Unpacked from a {format} archive{member}",
         "n.archive.member": ": {member}",
         "n.archive_others": "Other tables in the archive, not profiled here: {names} — send them one by one",
+        "rej.line_too_long": "A line of the file is longer than {limit} characters, so it is not a table "
+        "I can read (a table row is far shorter). Check that the file has one row per line.",
+        "rej.binary.unknown": "This does not look like a text file: it holds many control characters. "
+        "Send a CSV file: a table saved as text, e.g. from Excel via Save As → CSV.",
+        "n.nul_bytes": "Zero bytes (NUL) in the text, a sign of a damaged export, were dropped: {count}",
         "rej.unknown": "I could not analyse this file. Check that it is a CSV table and send it again.",
         # profile
         "p.title": "📊 <b>{name}</b>",
@@ -198,6 +203,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.archive": "Распакован из архива {format}{member}",
         "n.archive.member": ": {member}",
         "n.archive_others": "Другие таблицы в архиве, здесь не разобраны: {names} — пришлите их по одной",
+        "rej.line_too_long": "Строка файла длиннее {limit} символов — такую таблицу я не прочитаю "
+        "(строка таблицы намного короче). Проверьте, что в файле одна строка таблицы на строку.",
+        "rej.binary.unknown": "Это не похоже на текстовый файл: в нём много управляющих символов. "
+        "Пришлите CSV — таблицу, сохранённую как текст, например из Excel через «Сохранить как → CSV».",
+        "n.nul_bytes": "Нулевые байты (NUL) в тексте — признак повреждённой выгрузки — удалены: {count}",
         "rej.unknown": "Не удалось проанализировать файл. Проверьте, что это CSV-таблица, и пришлите снова.",
         "p.title": "📊 <b>{name}</b>",
         "p.shape": "Строк: {rows}, столбцов: {columns}",
