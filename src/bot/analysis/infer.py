@@ -11,15 +11,13 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
 from .reader import RawTable
+from .samples import SampleFacts, sample_facts
 from .values import (
     YYYYMMDD,
     DateFormat,
     Decimal,
     choose_date_format,
     choose_decimal,
-    decimal_votes,
-    is_number,
-    plain_numbers,
     to_dates,
     to_numbers,
 )
@@ -78,11 +76,6 @@ def _sample(array: pa.Array) -> list[str]:
         if len(values) < _SAMPLE // 10:
             values = array.drop_null().slice(0, _SAMPLE).to_pylist()
     return [str(v) for v in values[:_SAMPLE]]
-
-
-def _has_leading_zero_codes(sample: list[str]) -> bool:
-    """Codes like 00123 (tax ids, postcodes) are identifiers, not quantities."""
-    return any(len(v) > 1 and v[0] == "0" and v[1].isdigit() for v in sample)
 
 
 def file_decimal(column_votes: list[dict[Decimal, int]], delimiter: str) -> Decimal:
@@ -145,17 +138,6 @@ def _dated(name: str, raw: pa.Array, fmt: DateFormat, count: int) -> TypedColumn
     return column
 
 
-def _written_places(sample: list[str], decimal: Decimal) -> int:
-    """120,50 is written with two places even though 120,5 is the same number: money keeps them."""
-    places = 0
-    for value in sample:
-        text = value.rstrip(" %₽$€£¥.рубRUSDE")
-        mark = text.rfind(decimal)
-        if mark >= 0 and text[mark + 1 :].isdigit():
-            places = max(places, len(text) - mark - 1)
-    return min(places, 4)
-
-
 def _whole_number_role(column: TypedColumn) -> None:
     """Years, identifiers and codes are whole numbers that are not amounts: no sum, no grouping."""
     if column.type != "integer" or column.count - column.invalid == 0:
@@ -170,36 +152,32 @@ def _whole_number_role(column: TypedColumn) -> None:
 
 
 def type_column(
-    name: str, raw: pa.Array, sample: list[str], decimal: Decimal, votes: dict[Decimal, int] | None = None
+    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
 ) -> TypedColumn:
-    """`votes`: decimal_votes(sample), when the caller has counted them already."""
+    """`sample`: the column's sample without Excel errors; `facts`: sample_facts of it."""
     raw, errors, error_example = _without_excel_errors(raw)
-    column = _type_column(name, raw, [v for v in sample if v not in _EXCEL_ERRORS], decimal, votes)
+    column = _type_column(name, raw, sample, facts, decimal)
     column.errors, column.error_example = errors, error_example
     return column
 
 
 def _type_column(
-    name: str, raw: pa.Array, sample: list[str], decimal: Decimal, votes: dict[Decimal, int] | None
+    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
 ) -> TypedColumn:
     count = len(raw) - raw.null_count
     if count == 0 or not sample:
         return TypedColumn(name, "empty", raw, count)
-    if (
-        all(len(v) == 8 and v.isdigit() for v in sample)
-        and choose_date_format(sample, _TYPED_SHARE) == YYYYMMDD
-    ):
+    if facts.eight_digits and choose_date_format(sample, _TYPED_SHARE) == YYYYMMDD:
         dated = _dated(name, raw, YYYYMMDD, count)
         if dated is not None:
             return dated
-    col_decimal = choose_decimal(decimal_votes(sample) if votes is None else votes, decimal)
-    numbers = sum(1 for v in sample if is_number(v, col_decimal))
-    share = numbers / len(sample)
-    if share >= _TYPED_SHARE and not _has_leading_zero_codes(sample):
-        typed = _numeric(name, raw, col_decimal, count, plain_numbers(sample, col_decimal))
+    col_decimal = choose_decimal(facts.votes, decimal)
+    share = facts.numbers[col_decimal] / facts.size
+    if share >= _TYPED_SHARE and not facts.leading_zero:
+        typed = _numeric(name, raw, col_decimal, count, facts.plain[col_decimal])
         if typed is not None:
             _whole_number_role(typed)
-            typed.written_places = _written_places(sample, col_decimal)
+            typed.written_places = facts.places[col_decimal]
             return typed
     fmt = choose_date_format(sample, _TYPED_SHARE)
     if fmt is not None:
@@ -217,12 +195,12 @@ def _type_column(
 def type_table(table: RawTable) -> tuple[list[TypedColumn], Decimal]:
     """Typed columns in the table's order. Takes the table's string columns: each one is released
     as its typed copy is made (text columns keep theirs), so the raw and typed tables never coexist."""
-    samples = [_sample(a) for a in table.columns]
-    votes = [decimal_votes(s) for s in samples]
-    decimal = file_decimal(votes, table.delimiter)
+    samples = [[v for v in _sample(a) if v not in _EXCEL_ERRORS] for a in table.columns]
+    facts = sample_facts(samples)
+    decimal = file_decimal([f.votes for f in facts], table.delimiter)
     raw, table.columns = table.columns, []
     typed = []
     for index, (name, sample) in enumerate(zip(table.names, samples, strict=True)):
-        typed.append(type_column(name, raw[index], sample, decimal, votes[index]))
+        typed.append(type_column(name, raw[index], sample, facts[index], decimal))
         raw[index] = None
     return typed, decimal
