@@ -29,6 +29,8 @@ NULL_TOKENS = [
 ]
 _TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
 _BLOCK = 1 << 20
+_WIDE = 100  # columns
+_MAX_BLOCK = 1 << 26
 _MAX_NAME = 200  # characters of a header cell kept as the column's name
 # More rows than this with the wrong field count: the structure is lost (a wrong delimiter, or
 # not a table). Fewer are padded or cut, as DuckDB's null_padding does.
@@ -176,6 +178,8 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     _use_returning_allocator()
     keys = [f"f{i}" for i in range(dialect.columns)]
     ragged = RaggedRows()
+    # Each chunk costs every column a round of kernel calls: a wide file is read as one block.
+    block = _BLOCK if dialect.columns <= _WIDE else min(max(len(body) + 1, _BLOCK), _MAX_BLOCK)
 
     def on_bad_row(row: pcsv.InvalidRow) -> str:
         # Without a row number (never seen single-threaded) the row goes to the end.
@@ -188,7 +192,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
             # One thread: on a 2-core worker it is as fast as two (faster while another job runs),
             # and its freed blocks stay in one allocator arena that the typing reuses, where the
             # parser threads' arenas kept ~10 MB more at the peak.
-            read_options=pcsv.ReadOptions(column_names=keys, block_size=_BLOCK, use_threads=False),
+            read_options=pcsv.ReadOptions(column_names=keys, block_size=block, use_threads=False),
             parse_options=pcsv.ParseOptions(
                 delimiter=dialect.delimiter,
                 quote_char='"',
