@@ -233,7 +233,8 @@ def _column_profile(
         correlations.add(index, numbers)
         places = 0 if column.type == "integer" else _decimals(numbers)
         if places is not None and column.type == "float":
-            places = max(places, column.written_places)
+            # Money shows kopecks: one or two places are shown as two on every line.
+            places = max(places, column.written_places, 2) if places <= 2 else places
         return replace(base, decimals=places, **_numeric_stats(numbers))  # type: ignore[arg-type]
     if kind == "datetime":
         bounds = pc.min_max(column.values)

@@ -156,3 +156,11 @@ def test_a_tiny_file_gets_no_share_alerts() -> None:
     profile = _read("tiny.csv")
     assert profile.n_rows == 2
     assert profile.alerts == ()
+
+
+def test_prices_with_one_written_place_show_kopecks_on_every_line() -> None:
+    profile = _read("marketplace_utf16.tsv.csv")
+    text = _text(profile)
+    assert "мин 99,90 · макс 138,90" in text
+    assert "среднее 119,40 · медиана 119,40" in text
+    assert "квартили 109,65 – 129,15 · сумма 4\u202f776,00" in text
