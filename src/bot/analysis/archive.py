@@ -66,7 +66,9 @@ def _too_much(data: bytes, produced: int, limits: CsvLimits) -> CsvRejected:
     return CsvRejected("unpack_ratio", {"limit": limits.max_unpack_ratio})
 
 
-def _stream(make: Callable[[], _Decompressor], data: bytes, limits: CsvLimits) -> bytes | CsvRejected:
+def _stream(
+    make: Callable[[], _Decompressor], kind: str, data: bytes, limits: CsvLimits
+) -> bytes | CsvRejected:
     """Decompress every member (gzip and bz2 files may hold several) without passing the bound."""
     bound = _bounded(data, limits)
     parts: list[bytes] = []
@@ -84,7 +86,7 @@ def _stream(make: Callable[[], _Decompressor], data: bytes, limits: CsvLimits) -
             if decompressor.eof:
                 break
             if not piece and decompressor.needs_input:
-                return CsvRejected("archive_broken")  # the input ended inside a member
+                return CsvRejected("archive_broken", {"format": kind})  # ended inside a member
             chunk = b""
         pending = decompressor.unused_data
         if pending.strip(b"\x00") == b"":  # tar-like zero padding after the last member
@@ -121,7 +123,7 @@ def _from_zip(data: bytes, limits: CsvLimits) -> Unpacked | CsvRejected:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        return CsvRejected("archive_broken")
+        return CsvRejected("archive_broken", {"format": "zip"})
     with archive:
         files = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
         tables = [i for i in files if i.filename.lower().endswith(_TABLE_SUFFIXES)] or files[:1]
@@ -135,7 +137,7 @@ def _from_zip(data: bytes, limits: CsvLimits) -> Unpacked | CsvRejected:
             with archive.open(first) as member:
                 content = member.read(bound + 1)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error, EOFError):
-            return CsvRejected("archive_broken")  # corrupt, encrypted or an unknown method
+            return CsvRejected("archive_broken", {"format": "zip"})  # corrupt, encrypted, unknown method
         if len(content) > bound:
             return _too_much(data, len(content), limits)
         others = tuple(i.filename for i in tables[1:])
@@ -157,9 +159,9 @@ def unpack(data: bytes, limits: CsvLimits) -> Unpacked | CsvRejected | None:
         "xz": lzma.LZMADecompressor,
     }
     try:
-        content = _stream(makers[kind], data, limits)
+        content = _stream(makers[kind], kind, data, limits)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
-        return CsvRejected("archive_broken")
+        return CsvRejected("archive_broken", {"format": kind})
     if isinstance(content, CsvRejected):
         return content
     return Unpacked(content, kind, None)

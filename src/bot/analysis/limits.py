@@ -21,7 +21,7 @@ REJECTION_CODES = (
     "bad_column",  # params: column (an index that the file does not have, or of the wrong kind)
     "unpacked_too_big",  # params: limit (bytes): an archive that unpacks to more than we read
     "unpack_ratio",  # params: limit: an archive that unpacks to more than `limit` times its size
-    "archive_broken",  # a damaged, truncated or encrypted archive
+    "archive_broken",  # params: format: a damaged, truncated or encrypted archive
     "archive_empty",  # an archive with no file in it
 )
 

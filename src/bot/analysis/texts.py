@@ -37,7 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "Split the table into smaller files, or send a part of it.",
         "rej.unpack_ratio": "The archive unpacks to more than {limit} times its own size, which a table "
         "never does; I stopped unpacking it. Unpack it yourself and send the CSV file.",
-        "rej.archive_broken": "The archive is damaged, cut short or password-protected, so I could not "
+        "rej.archive_broken": "This {format} archive (a compressed file) is damaged, cut short or "
+        "password-protected, so I could not "
         "unpack it. Pack the CSV file again without a password, or send it unpacked.",
         "rej.archive_empty": "There is no file in this archive. Put the CSV file in it and send it again.",
         "n.archive": "Unpacked from a {format} archive{member}",
@@ -197,7 +198,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "Разделите таблицу на файлы поменьше или пришлите её часть.",
         "rej.unpack_ratio": "Архив распаковывается в размер, больший исходного в {limit} раз и более, — "
         "так таблицы не сжимаются; распаковку я остановил. Распакуйте архив сами и пришлите CSV-файл.",
-        "rej.archive_broken": "Архив повреждён, обрезан или защищён паролем — распаковать его не удалось. "
+        "rej.archive_broken": "Архив {format} (сжатый файл) повреждён, обрезан или защищён паролем — "
+        "распаковать его не удалось. "
         "Запакуйте CSV-файл заново без пароля или пришлите его без архива.",
         "rej.archive_empty": "В архиве нет файлов. Положите в него CSV-файл и пришлите снова.",
         "n.archive": "Распакован из архива {format}{member}",

@@ -49,6 +49,9 @@ def test_bombs_and_broken_archives_are_refused_clearly(name: str, code: str, lim
     assert refused.code == code
     for lang in ("ru", "en"):
         assert "{" not in rejection_text(refused, lang)
+    if code == "archive_broken":
+        assert refused.params == {"format": "gzip"}
+        assert "This gzip archive (a compressed file) is damaged" in rejection_text(refused, "en")
     if code == "unpacked_too_big":
         assert "20 МБ" in rejection_text(refused, "ru")
 
