@@ -58,11 +58,13 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "not_csv": {
         "en": (
-            "<b>{name}</b> does not look like a CSV file. I read .csv, .tsv and .txt tables. "
+            "<b>{name}</b> does not look like a CSV file. I read .csv, .tsv and .txt tables "
+            "(also packed in .zip, .gz or .bz2). "
             "In Excel use File → Save As → CSV, then send the file here."
         ),
         "ru": (
-            "<b>{name}</b> не похож на CSV-файл. Я читаю таблицы .csv, .tsv и .txt. "
+            "<b>{name}</b> не похож на CSV-файл. Я читаю таблицы .csv, .tsv и .txt "
+            "(и в архивах .zip, .gz, .bz2). "
             "В Excel выберите Файл → Сохранить как → CSV и пришлите файл сюда."
         ),
     },
@@ -158,6 +160,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "btn_groupby": {"en": "🧮 Group by", "ru": "🧮 Группировка"},
     "btn_top": {"en": "🔝 Top values", "ru": "🔝 Топ значений"},
     "btn_corr": {"en": "🔗 Correlations", "ru": "🔗 Корреляции"},
+    "btn_report": {"en": "📄 Full report", "ru": "📄 Полный отчёт"},
     "btn_csv": {"en": "⬇️ CSV", "ru": "⬇️ CSV"},
     "btn_xlsx": {"en": "⬇️ Excel", "ru": "⬇️ Excel"},
     "btn_yes_forget": {"en": "Yes, delete everything", "ru": "Да, удалить всё"},

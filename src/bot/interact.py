@@ -35,7 +35,7 @@ def profile_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
     return (
         (b("btn_histogram", "h"), b("btn_timeseries", "s")),
         (b("btn_groupby", "g"), b("btn_top", "t")),
-        (b("btn_corr", "c"),),
+        (b("btn_corr", "c"), b("btn_report", "r")),
     )
 
 
@@ -216,6 +216,8 @@ class Interactions:
         ctx = self.ctx
         if action == "p":
             await self._show_profile(upload, chat, lang)
+        elif action == "r":
+            await self._send_report(upload, chat, lang)
         elif action in {"h", "t"}:
             kinds = {
                 "h": ("numeric", "category", "datetime"),
@@ -306,6 +308,16 @@ class Interactions:
             last = number == len(messages) - 1
             keyboard = profile_keyboard(upload.upload_id, lang) if last else None
             await self.ctx.messenger.send_text(chat, text, reply_markup=keyboard)
+
+    async def _send_report(self, upload: Upload, chat: int, lang: str) -> None:
+        """The full profile as one HTML file (built from the stored profile, in a worker process)."""
+        repo = self.ctx.services.repo
+        stored = await self.ctx.call("db.statement", repo.get_result_for_upload, upload.upload_id)
+        if stored is None:
+            await self.ctx.messenger.send_text(chat, t(lang, "upload_gone"))
+            return
+        page = await self._cpu(analysis.report_html, stored.payload, lang)
+        await self.ctx.messenger.send_document(chat, analysis.report_file_name(upload.file_name), page)
 
     async def _pick(
         self, upload: Upload, chat: int, lang: str, action: str, kinds: tuple[str, ...], prompt: str

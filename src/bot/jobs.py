@@ -237,6 +237,18 @@ class JobRunner:
             markup = keyboard if last else None
             await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
             await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, number + 1)
+        if analysis.is_wide(profile) and job.parts_sent <= len(messages):
+            # The compact message promises the full profile as a file: the answer's last part.
+            page = await ctx.call(
+                "analysis",
+                ctx.services.cpu.run,
+                "analysis",
+                analysis.report_html,
+                profile.to_json(),
+                job.language,
+            )
+            await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
+            await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, len(messages) + 1)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
         ctx.services.metrics.count("uploads", "analysed")
         self.log.info("job.done", job_id=job.job_id, messages=len(messages), resumed_at=job.parts_sent)

@@ -19,7 +19,15 @@ from bot.errors import PortError
 from bot.i18n import t
 
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
+# A CSV file packed on its own (or a zip of them): the analysis unpacks it within bounds.
+ARCHIVE_EXTENSIONS = (".gz", ".bz2", ".xz", ".zip")
 CSV_MIME_TYPES = {
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/zip",
+    "application/x-zip-compressed",
     "text/csv",
     "text/comma-separated-values",  # what Telegram Desktop sends
     "text/plain",
@@ -38,7 +46,7 @@ def clean_file_name(name: str | None, limit: int = 255) -> str:
 
 def looks_like_csv(document: TgDocument) -> bool:
     name = (document.file_name or "").lower()
-    if name.endswith(CSV_EXTENSIONS):
+    if name.endswith(CSV_EXTENSIONS + ARCHIVE_EXTENSIONS):
         return True
     return not name and (document.mime_type or "") in CSV_MIME_TYPES
 

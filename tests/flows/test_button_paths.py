@@ -55,6 +55,29 @@ async def test_distribution_top_and_correlation_buttons(autojump_clock):
         assert is_png(heatmap.data)
 
 
+async def test_the_report_button_sends_the_full_profile_as_html(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9008)
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+        seq = c.press(profile, f"r:{upload_id}")
+        report = await c.next(seq, lambda r: r.kind == "document")
+        assert report.file_name == "sales_profile.html"
+        page = (report.data or b"").decode()
+        assert page.startswith("<!doctype html>") and "How the file was read" in page
+
+
+async def test_a_wide_file_comes_with_its_full_profile_as_a_file(autojump_clock):
+    header = ";".join(f"k{i}" for i in range(150))
+    rows = "\n".join(";".join(str(r * i % 13) for i in range(150)) for r in range(12))
+    async with simulated_bot() as world:
+        c = chat(world, 9009)
+        seq = c.upload("wide.csv", f"{header}\n{rows}\n".encode())
+        report = await c.next(seq, lambda r: r.kind == "document")
+        assert report.file_name == "wide_profile.html"
+        assert (report.data or b"").count(b'<div class="c"') == 150
+
+
 async def test_group_by_is_a_three_step_flow_with_exports(autojump_clock):
     async with simulated_bot() as world:
         c = chat(world, 9002)

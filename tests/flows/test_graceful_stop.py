@@ -4,7 +4,6 @@ not after their lease runs out."""
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 
 import trio
 
@@ -23,7 +22,7 @@ async def test_a_stopped_worker_hands_its_jobs_to_the_next_one(autojump_clock):
     scenario = parse_scenario({"scenario": {"name": "graceful", "seed": 1}})
     world = BotApiWorld(SIM_TOKEN)
     stack = build_stack(world, scenario, RngStreams(1), trio.lowlevel.current_clock())  # type: ignore[arg-type]
-    settings = replace(scenario.bot.build_settings(), worker_concurrency=1)
+    settings = scenario.bot.build_settings().model_copy(update={"worker_concurrency": 1})
     users = [TgUser(id=7000 + n, language_code="en") for n in range(4)]
 
     async with trio.open_nursery() as nursery:

@@ -102,3 +102,5 @@ def test_csv_like_documents():
     assert not looks_like_csv(TgDocument("f", "u", "photo.jpg", "image/jpeg", 10))
     assert not looks_like_csv(TgDocument("f", "u", "book.xlsx", None, 10))
     assert looks_like_csv(TgDocument("f", "u", None, "text/csv", 10))
+    assert looks_like_csv(TgDocument("f", "u", "выгрузка.csv.gz", "application/gzip", 10))
+    assert looks_like_csv(TgDocument("f", "u", "reports.zip", "application/zip", 10))

@@ -36,11 +36,29 @@ def scalar(value: int | float, type_: pa.DataType) -> pa.Scalar:
     return from_numpy(np.array([value], dtype=_dtype(type_)))[0]
 
 
+def strings(values: list[str]) -> pa.Array:
+    """A null-free string array built from its buffers (pa.array would import pandas)."""
+    encoded = [v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets), data])
+
+
+def text(value: str) -> pa.Scalar:
+    return strings([value])[0]
+
+
+def integers(values: list[int]) -> pa.Array:
+    return from_numpy(np.array(values, dtype=np.int64))
+
+
 def null(type_: pa.DataType) -> pa.Scalar:
     return pa.nulls(1, type_)[0]
 
 
 TRUE = pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(b"\x01")])[0]
+FALSE = pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(b"\x00")])[0]
 
 
 def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

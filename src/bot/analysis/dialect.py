@@ -14,7 +14,9 @@ SAMPLE_CHARS = 64 * 1024
 _MAX_RECORDS = 400
 _MAX_PREAMBLE = 20
 # On a tie the earlier wins: Russian exports use ';' because ',' is their decimal mark.
-DELIMITERS = ("\t", ";", "|", ",")
+# A space comes last and only when nothing else splits the file (see _choose_delimiter).
+DELIMITERS = ("\t", ";", "|", ",", " ")
+_SPACE_GROUPS = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+(?:[.,]\d+)?$")
 _SEP_LINE = re.compile(r"^\s*sep=(.)\s*$", re.IGNORECASE)
 
 
@@ -24,7 +26,10 @@ class Dialect:
     columns: int
     start: int  # byte offset of the first data row (after title lines and the header)
     header: list[str] | None  # header cells, padded or cut to `columns`
-    preamble_lines: int  # title lines skipped above the table
+    preamble_lines: int  # physical lines above the table (title, comment and blank lines)
+    skipped_lines: tuple[int, ...] = ()  # 1-based numbers of the lines skipped above it
+    header_line: int = 0  # 1-based line of the header (or of the first row without one)
+    space_ambiguous: bool = False  # some rows also read as one space-grouped number
 
 
 def split_records(text: str, limit: int = _MAX_RECORDS) -> list[tuple[int, str]]:
@@ -66,9 +71,34 @@ def _choose_delimiter(records: list[str]) -> tuple[str, int]:
         if mode < 2:
             continue
         score = hits / len(counts)
+        # Spaces also group thousands and fill free text: a space-delimited table splits
+        # every line, its header included, into the same number of fields.
+        if delimiter == " " and (best_score or score < 0.9 or counts[0] != mode):
+            continue
         if score > best_score:
             best, best_score = (delimiter, mode), score
     return best
+
+
+def _filled(fields: list[str]) -> int:
+    return sum(1 for f in fields if f.strip())
+
+
+def _is_preamble(record: str, fields: list[str], columns: int, needed: int) -> bool:
+    """A title, comment or metadata line: starts with '#', has far fewer fields than a row, or
+    fills only its first few cells ("Period:;01.03.2024 - 31.03.2024;;") where a row fills most."""
+    if record.lstrip().startswith("#") or len(fields) < max(2, (columns + 1) // 2):
+        return True
+    filled = _filled(fields)
+    return filled < needed and _filled(fields[:filled]) == filled
+
+
+def _clean_cell(cell: str) -> str:
+    """A header cell without the quotes a 'a", "b' style header leaves around it."""
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+        cell = cell[1:-1].replace('""', '"').strip()
+    return cell
 
 
 def _mostly_typed(values: list[str]) -> bool:
@@ -107,13 +137,13 @@ def detect(sample: str, is_whole_file: bool) -> Dialect:
         sample = sample[: sample.rfind("\n") + 1]  # a cut line would skew the counts
     records = [(o, r) for o, r in split_records(sample) if r.strip()]
     forced = None
-    preamble = 0
+    sep_lines: tuple[int, ...] = ()
     if records and (m := _SEP_LINE.match(records[0][1])):
         forced = m.group(1)
+        sep_lines = (sample.count("\n", 0, records[0][0]) + 1,)
         records = records[1:]
-        preamble = 1
     if not records:
-        return Dialect(forced or ",", 1, len(sample.encode()), None, preamble)
+        return Dialect(forced or ",", 1, len(sample.encode()), None, len(sep_lines), sep_lines)
     if forced is not None:
         counts = Counter(len(_fields(r, forced)) for _, r in records)
         delimiter, columns = forced, counts.most_common(1)[0][0]
@@ -122,12 +152,27 @@ def detect(sample: str, is_whole_file: bool) -> Dialect:
     parsed = [_fields(r, delimiter) for _, r in records]
     skip = 0
     if columns >= 2:
-        while skip < min(_MAX_PREAMBLE, len(parsed) - 1) and len(parsed[skip]) < max(2, (columns + 1) // 2):
+        # A row fills most of its cells; a title or "Period: ..." line above the table does not.
+        typical = sorted(_filled(p) for p in parsed)[len(parsed) // 2]
+        needed = max(2, -(-3 * min(typical, columns) // 4))
+        limit = min(_MAX_PREAMBLE, len(parsed) - 1)
+        while skip < limit and _is_preamble(records[skip][1], parsed[skip], columns, needed):
             skip += 1
-    preamble += skip
-    first = (parsed[skip] + [""] * columns)[:columns]
+    first = ([_clean_cell(c) for c in parsed[skip]] + [""] * columns)[:columns]
     rows = parsed[skip + 1 :]
     header = first if not rows or _has_header(first, rows) else None
     row_index = skip + 1 if header is not None else skip
     start_char = records[row_index][0] if row_index < len(records) else len(sample)
-    return Dialect(delimiter, columns, len(sample[:start_char].encode()), header, preamble)
+    header_line = sample.count("\n", 0, records[skip][0]) + 1
+    skipped = tuple(range(1, header_line))  # everything above the table, blank lines included
+    ambiguous = delimiter == " " and any(_SPACE_GROUPS.match(r) for _, r in records[skip + 1 :])
+    return Dialect(
+        delimiter,
+        columns,
+        len(sample[:start_char].encode()),
+        header,
+        header_line - 1,
+        skipped,
+        header_line,
+        ambiguous,
+    )

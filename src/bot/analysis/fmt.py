@@ -17,10 +17,8 @@ def lang_of(lang: str | None) -> str:
 
 def _decimals(value: float) -> int:
     size = abs(value)
-    if size >= 100:
-        return 0 if size >= 100_000 else 2
     if size >= 1:
-        return 2
+        return 2  # trailing zeros are dropped: 2 443 460,05 keeps its kopecks, 2 443 460,00 shows none
     if size == 0:
         return 0
     # Small numbers keep three significant digits: 0.000123 rather than 0.00.
@@ -65,9 +63,26 @@ def fmt_date(iso: str | None, lang: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
 
+_ROMAN = ("I", "II", "III", "IV")
+
+
+def fmt_quarter(iso: str | None, lang: str) -> str:
+    """The quarter a date opens: "I кв. 2024" in Russian, "2024 Q1" in English."""
+    if iso is None:
+        return "—"
+    moment = datetime.fromisoformat(iso)
+    quarter = (moment.month - 1) // 3
+    if lang_of(lang) == "ru":
+        return f"{_ROMAN[quarter]} кв. {moment.year}"
+    return f"{moment.year} Q{quarter + 1}"
+
+
+_CONTROLS = dict.fromkeys(range(32), " ") | {127: " "}
+
+
 def name(text: str, limit: int = 48) -> str:
     """A user-supplied name, cut to `limit` characters and HTML-escaped for Telegram."""
-    text = " ".join(text.split())
+    text = " ".join(text.translate(_CONTROLS).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .archive import Unpacked, unpack
 from .infer import TypedColumn, type_table
 from .limits import AnalysisError, CsvLimits, CsvRejected
 from .reader import RawTable, read_table
@@ -19,14 +20,22 @@ class Loaded:
     table: RawTable  # detection facts; its string columns are released after typing
     columns: list[TypedColumn]
     decimal: Decimal
+    unpacked: Unpacked | None = None  # the archive the table came in; its bytes are dropped
 
 
 def load(data: bytes, limits: CsvLimits) -> Loaded | CsvRejected:
+    unpacked = unpack(data, limits)
+    if isinstance(unpacked, CsvRejected):
+        return unpacked
+    if unpacked is not None:
+        data = unpacked.data
+        unpacked = Unpacked(b"", unpacked.format, unpacked.member, unpacked.others)
     table = read_table(data, limits)
+    del data
     if isinstance(table, CsvRejected):
         return table
     columns, decimal = type_table(table)  # takes the string columns: the typed ones replace them
-    return Loaded(table, columns, decimal)
+    return Loaded(table, columns, decimal, unpacked)
 
 
 def load_frame(data: bytes, file_name: str, limits: CsvLimits | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,13 +11,13 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
 from .reader import RawTable
+from .samples import SampleFacts, sample_facts
 from .values import (
+    YYYYMMDD,
+    DateFormat,
     Decimal,
     choose_date_format,
     choose_decimal,
-    decimal_votes,
-    is_number,
-    plain_numbers,
     to_dates,
     to_numbers,
 )
@@ -24,6 +25,23 @@ from .values import (
 _SAMPLE = 300  # values looked at in Python to pick a type; the conversion then sees all
 _TYPED_SHARE = 0.9  # of non-missing values that must parse for a column to take the type
 _MIXED_SHARE = 0.5  # below the typed share but above this: a text column flagged as mixed
+# Excel's error values: errors in the source, not values of another type.
+EXCEL_ERRORS = (
+    *("#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"),
+    *("#ДЕЛ/0!", "#ЗНАЧ!", "#ССЫЛКА!", "#ИМЯ?", "#ЧИСЛО!", "#ПУСТО!", "#ПЕРЕНОС!", "#ВЫЧИСЛ!"),
+)
+_EXCEL_ERRORS = frozenset(EXCEL_ERRORS)
+_EXCEL_SET = arrays.strings(list(EXCEL_ERRORS))
+# Column names of whole numbers that count nothing: identifiers, codes and years.
+_ID_NAME = re.compile(
+    r"(?:^|[^a-zа-яё])(?:id|ид|код|code|номер|№|инн|кпп|бик|огрн|огрнип|окпо|оквэд"
+    r"|артикул|sku|ean|barcode|штрихкод|телефон|phone|zip|postcode|account|счет|счёт)"
+    r"(?:$|[^a-zа-яё])|_id$|id$",
+    re.IGNORECASE,
+)
+_YEAR_NAME = re.compile(r"(?:^|[^a-zа-яё])(?:год|year|yr|г\.)(?:$|[^a-zа-яё])", re.IGNORECASE)
+_YEARS = (1900, 2100)
+_MIN_YEAR_VALUES = 10  # without a telling name, this many years in range before calling it years
 _BOOL_WORDS = frozenset(
     {"true", "false", "yes", "no", "y", "n", "t", "f", "on", "off"}
     | {"да", "нет", "д", "н", "истина", "ложь", "вкл", "выкл"}
@@ -41,6 +59,10 @@ class TypedColumn:
     invalid: int = 0  # values that did not parse for the column's type (now missing)
     invalid_example: str | None = None
     number_share: float | None = None  # for text columns that are partly numbers
+    errors: int = 0  # Excel error values, made missing
+    error_example: str | None = None
+    date_format: str | None = None  # the label of the dates' format
+    written_places: int = 0  # most digits after the decimal mark in the sample (as the file writes them)
 
 
 def _sample(array: pa.Array) -> list[str]:
@@ -54,11 +76,6 @@ def _sample(array: pa.Array) -> list[str]:
         if len(values) < _SAMPLE // 10:
             values = array.drop_null().slice(0, _SAMPLE).to_pylist()
     return [str(v) for v in values[:_SAMPLE]]
-
-
-def _has_leading_zero_codes(sample: list[str]) -> bool:
-    """Codes like 00123 (tax ids, postcodes) are identifiers, not quantities."""
-    return any(len(v) > 1 and v[0] == "0" and v[1].isdigit() for v in sample)
 
 
 def file_decimal(column_votes: list[dict[Decimal, int]], delimiter: str) -> Decimal:
@@ -96,30 +113,77 @@ def _numeric(name: str, raw: pa.Array, decimal: Decimal, count: int, plain: bool
     return column
 
 
+def _without_excel_errors(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int, str | None]:
+    """The column with Excel error values made missing, their count and the first of them."""
+    if not pc.any(pc.starts_with(raw, pattern="#")).as_py():  # one cheap kernel for most columns
+        return raw, 0, None
+    errors = pc.is_in(raw, value_set=_EXCEL_SET)
+    count = int(pc.sum(errors).as_py() or 0)
+    if not count:
+        return raw, 0, None
+    example = str(raw[pc.index(errors, arrays.TRUE).as_py()].as_py())
+    return pc.if_else(errors, arrays.null(pa.string()), raw), count, example
+
+
+def _dated(name: str, raw: pa.Array, fmt: DateFormat, count: int) -> TypedColumn | None:
+    dates = to_dates(raw, fmt)
+    parsed = len(dates) - dates.null_count
+    if parsed < _TYPED_SHARE * count:
+        return None
+    type_ = "quarter" if fmt.quarter else "datetime" if fmt.has_time else "date"
+    column = TypedColumn(name, type_, dates, count, date_format=fmt.label)
+    column.invalid = count - parsed
+    if column.invalid:
+        column.invalid_example = _first_invalid(raw, dates)
+    return column
+
+
+def _whole_number_role(column: TypedColumn) -> None:
+    """Years, identifiers and codes are whole numbers that are not amounts: no sum, no grouping."""
+    if column.type != "integer" or column.count - column.invalid == 0:
+        return
+    bounds = pc.min_max(column.values)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    in_years = _YEARS[0] <= low and high <= _YEARS[1]
+    if in_years and (_YEAR_NAME.search(column.name) or column.count >= _MIN_YEAR_VALUES):
+        column.type = "year"
+    elif _ID_NAME.search(column.name) and not _YEAR_NAME.search(column.name):
+        column.type = "id"
+
+
 def type_column(
-    name: str, raw: pa.Array, sample: list[str], decimal: Decimal, votes: dict[Decimal, int] | None = None
+    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
 ) -> TypedColumn:
-    """`votes`: decimal_votes(sample), when the caller has counted them already."""
+    """`sample`: the column's sample without Excel errors; `facts`: sample_facts of it."""
+    raw, errors, error_example = _without_excel_errors(raw)
+    column = _type_column(name, raw, sample, facts, decimal)
+    column.errors, column.error_example = errors, error_example
+    return column
+
+
+def _type_column(
+    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
+) -> TypedColumn:
     count = len(raw) - raw.null_count
-    if count == 0:
-        return TypedColumn(name, "empty", raw, 0)
-    col_decimal = choose_decimal(decimal_votes(sample) if votes is None else votes, decimal)
-    numbers = sum(1 for v in sample if is_number(v, col_decimal))
-    share = numbers / len(sample)
-    if share >= _TYPED_SHARE and not _has_leading_zero_codes(sample):
-        typed = _numeric(name, raw, col_decimal, count, plain_numbers(sample, col_decimal))
+    if count == 0 or not sample:
+        return TypedColumn(name, "empty", raw, count)
+    if facts.eight_digits and choose_date_format(sample, _TYPED_SHARE) == YYYYMMDD:
+        dated = _dated(name, raw, YYYYMMDD, count)
+        if dated is not None:
+            return dated
+    col_decimal = choose_decimal(facts.votes, decimal)
+    share = facts.numbers[col_decimal] / facts.size
+    if share >= _TYPED_SHARE and not facts.leading_zero:
+        typed = _numeric(name, raw, col_decimal, count, facts.plain[col_decimal])
         if typed is not None:
+            _whole_number_role(typed)
+            typed.written_places = facts.places[col_decimal]
             return typed
     fmt = choose_date_format(sample, _TYPED_SHARE)
     if fmt is not None:
-        dates = to_dates(raw, fmt)
-        parsed = len(dates) - dates.null_count
-        if parsed >= _TYPED_SHARE * count:
-            column = TypedColumn(name, "datetime" if fmt.has_time else "date", dates, count)
-            column.invalid = count - parsed
-            if column.invalid:
-                column.invalid_example = _first_invalid(raw, dates)
-            return column
+        dated = _dated(name, raw, fmt, count)
+        if dated is not None:
+            return dated
     if {v.lower() for v in sample} <= _BOOL_WORDS:
         return TypedColumn(name, "boolean", raw, count)
     column = TypedColumn(name, "text", raw, count)
@@ -131,12 +195,12 @@ def type_column(
 def type_table(table: RawTable) -> tuple[list[TypedColumn], Decimal]:
     """Typed columns in the table's order. Takes the table's string columns: each one is released
     as its typed copy is made (text columns keep theirs), so the raw and typed tables never coexist."""
-    samples = [_sample(a) for a in table.columns]
-    votes = [decimal_votes(s) for s in samples]
-    decimal = file_decimal(votes, table.delimiter)
+    samples = [[v for v in _sample(a) if v not in _EXCEL_ERRORS] for a in table.columns]
+    facts = sample_facts(samples)
+    decimal = file_decimal([f.votes for f in facts], table.delimiter)
     raw, table.columns = table.columns, []
     typed = []
     for index, (name, sample) in enumerate(zip(table.names, samples, strict=True)):
-        typed.append(type_column(name, raw[index], sample, decimal, votes[index]))
+        typed.append(type_column(name, raw[index], sample, facts[index], decimal))
         raw[index] = None
     return typed, decimal

@@ -16,8 +16,13 @@ REJECTION_CODES = (
     "too_many_columns",  # params: columns, limit
     "too_many_rows",  # params: rows, limit
     "cell_too_long",  # params: column, limit (usually an unclosed quote)
+    "line_too_long",  # params: limit (bytes): one line longer than the parser's block
     "unreadable",  # params: bad_rows, rows (most rows have the wrong number of fields) or detail
     "bad_column",  # params: column (an index that the file does not have, or of the wrong kind)
+    "unpacked_too_big",  # params: limit (bytes): an archive that unpacks to more than we read
+    "unpack_ratio",  # params: limit: an archive that unpacks to more than `limit` times its size
+    "archive_broken",  # params: format: a damaged, truncated or encrypted archive
+    "archive_empty",  # an archive with no file in it
 )
 
 
@@ -25,8 +30,10 @@ REJECTION_CODES = (
 class CsvLimits:
     max_bytes: int = 20 * 1024 * 1024  # Telegram bots cannot download more anyway
     max_rows: int = 1_000_000
-    max_columns: int = 500
+    max_columns: int = 20_000
     max_cell_chars: int = 10_000
+    # Real tables compress 5-50 times; a bomb compresses thousands of times.
+    max_unpack_ratio: int = 200
 
 
 @dataclass(frozen=True, slots=True)

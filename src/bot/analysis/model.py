@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 KINDS = ("numeric", "datetime", "category", "text")
 
 
@@ -18,10 +18,19 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """One assumption made while reading the file (encoding, delimiter, skipped lines, ...)."""
+
+    code: str
+    params: dict[str, int | float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ColumnProfile:
     index: int
     name: str
-    type: str  # integer, float, date, datetime, boolean, category, text, empty
+    # integer, float, year, id, date, datetime, quarter, boolean, category, text, empty
+    type: str
     kind: str  # numeric, datetime, category, text: what a chart or a group-by may do with it
     count: int  # non-missing values
     missing: int
@@ -41,6 +50,12 @@ class ColumnProfile:
     date_max: str | None = None
     mean_length: float | None = None
     top: tuple[tuple[str, int], ...] = ()
+    decimals: int | None = None  # places every value of a number column is shown with
+    errors: int = 0  # Excel error values (#DIV/0!, #ЗНАЧ!): errors in the source, counted as missing
+    error_example: str | None = None
+    date_format: str | None = None  # how the dates were written, e.g. DD.MM.YYYY
+    zeros: int = 0  # values equal to zero (number columns)
+    outliers: int = 0  # values beyond 3 interquartile ranges from the quartiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,7 @@ class Profile:
     duplicate_rows: int
     columns: tuple[ColumnProfile, ...]
     alerts: tuple[Alert, ...] = ()
+    notes: tuple[Note, ...] = ()  # how the file was read, in order: every assumption made
     version: int = PROFILE_VERSION
 
     def to_json(self) -> str:
@@ -72,7 +88,8 @@ class Profile:
             for c in raw.pop("columns")
         )
         alerts = tuple(Alert(**a) for a in raw.pop("alerts"))
-        return cls(**raw, columns=columns, alerts=alerts)
+        notes = tuple(Note(**n) for n in raw.pop("notes", ()))
+        return cls(**raw, columns=columns, alerts=alerts, notes=notes)
 
 
 def column_choices(profile: Profile) -> list[tuple[int, str, str]]:

@@ -12,17 +12,33 @@ from . import arrays
 from .frame import Loaded, load
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
-from .model import Alert, ColumnProfile, Profile
+from .model import Alert, ColumnProfile, Note, Profile
+from .ragged import OVERFLOW_NAME
 
 _TOP = 5
 _CATEGORY_MAX_DISTINCT = 50
 _SKEW_ALERT = 2.0
 _MOSTLY_MISSING = 0.5
+# A share of a handful of values says nothing: alerts about shares wait for this many, and
+# alerts about a distribution (skew, outliers, imbalance, correlation) for _MIN_SPREAD.
+_MIN_EVIDENCE = 5
+_MIN_SPREAD = 20
+_ZEROS_SHARE = 0.5
+_IMBALANCE_SHARE = 0.9
+_CORRELATION = 0.9
+_MIN_CORRELATION_ROWS = 10
+_CORRELATION_COLUMNS = 200  # numeric columns compared pairwise (the first ones of a wide file)
+_CORRELATION_ROWS = 20_000  # rows of a strided sample, as float32: bounded memory
+_MAX_CORRELATION_ALERTS = 10
+_OUTLIER_IQR = 3.0
 _KIND = {
     "integer": "numeric",
     "float": "numeric",
+    "year": "category",  # grouped by, never summed
+    "id": "text",  # neither summed nor grouped by
     "date": "datetime",
     "datetime": "datetime",
+    "quarter": "datetime",
     "boolean": "category",
     "empty": "text",
 }
@@ -90,7 +106,7 @@ def _iso(value: pa.Scalar) -> str:
         return str(pd.Timestamp(np.datetime64(value.value, "ms")).isoformat())
 
 
-def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
+def _numeric_stats(values: np.ndarray) -> dict[str, float | int | None]:
     whole = values.sum()  # NaN or infinite when some value is
     finite = values[np.isfinite(values)] if np.isnan(whole) or np.isinf(whole) else values
     if finite.size == 0:
@@ -105,7 +121,11 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     # numpy's own pairwise sum, not np.dot: BLAS splits a dot product over its threads, so its
     # last digits depended on the thread count, and its spinning threads burnt ~0.1 s of CPU.
     m3 = float((squared * centred).sum()) / n
+    iqr = q3 - q1
+    far = (finite < q1 - _OUTLIER_IQR * iqr) | (finite > q3 + _OUTLIER_IQR * iqr) if iqr > 0 else None
     return {
+        "zeros": int(np.count_nonzero(finite == 0)),
+        "outliers": 0 if far is None else int(np.count_nonzero(far)),
         "minimum": float(finite.min()),
         "maximum": float(finite.max()),
         "mean": mean,
@@ -118,11 +138,68 @@ def _numeric_stats(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey) -> ColumnProfile:
+_PLACES_SAMPLE = 4096
+
+
+def _exact_at(values: np.ndarray, places: int) -> bool:
+    scaled = values * 10.0**places
+    # Within float error of a whole number: 2443460.05 * 100 is 244346005.00000003.
+    return bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * (1.0 + np.abs(scaled))))
+
+
+def _decimals(values: np.ndarray) -> int | None:
+    """The fewest decimal places that show every value exactly (None beyond 4: not money-like).
+    Guessed on a strided sample, then checked once on the whole column."""
+    finite = values[np.isfinite(values)]
+    sample = finite[:: max(1, finite.size // _PLACES_SAMPLE)]
+    for places in range(5):
+        if _exact_at(sample, places):
+            return places if sample.size == finite.size or _exact_at(finite, places) else None
+    return None
+
+
+class _Correlations:
+    """Strided float32 samples of the first numeric columns, compared pairwise at the end."""
+
+    def __init__(self, rows: int) -> None:
+        self.step = max(1, rows // _CORRELATION_ROWS)
+        self.indexes: list[int] = []
+        self.samples: list[np.ndarray] = []
+
+    def add(self, index: int, numbers: np.ndarray) -> None:
+        if len(self.samples) < _CORRELATION_COLUMNS:
+            self.indexes.append(index)
+            self.samples.append(numbers[:: self.step].astype(np.float32))
+
+    def pairs(self) -> list[tuple[int, int, float]]:
+        """(column, other column, r) with |r| at or above the threshold, strongest first."""
+        if len(self.samples) < 2 or self.samples[0].size < _MIN_CORRELATION_ROWS:
+            return []
+        matrix = np.vstack(self.samples).astype(np.float64)
+        present = np.isfinite(matrix)
+        means = np.nanmean(np.where(present, matrix, np.nan), axis=1, keepdims=True)
+        # A missing value stands at its column's mean: it adds nothing to the covariance.
+        centred = np.where(present, matrix - means, 0.0)
+        norms = np.sqrt((centred * centred).sum(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (centred @ centred.T) / np.outer(norms, norms)
+        found = []
+        first, second = np.nonzero(np.triu(np.abs(np.nan_to_num(r)) >= _CORRELATION, k=1))
+        for a, b in zip(first.tolist(), second.tolist(), strict=True):
+            found.append((self.indexes[a], self.indexes[b], float(r[a, b])))
+        found.sort(key=lambda item: -abs(item[2]))
+        return found[:_MAX_CORRELATION_ALERTS]
+
+
+def _column_profile(
+    index: int, column: TypedColumn, rows: int, row_key: _RowKey, correlations: _Correlations
+) -> ColumnProfile:
     """The column's statistics; its group codes go into the row key and are dropped here."""
     kind = _KIND.get(column.type)
     type_ = column.type
-    groups = _ascending_groups(column.values) or _hash_groups(column.values)
+    # Years need their top values, which ascending codes do not give.
+    ascending = None if column.type == "year" else _ascending_groups(column.values)
+    groups = ascending or _hash_groups(column.values)
     row_key.add(groups.codes, groups.distinct)
     distinct = groups.distinct
     mean_length = None
@@ -143,10 +220,22 @@ def _column_profile(index: int, column: TypedColumn, rows: int, row_key: _RowKey
         invalid=column.invalid,
         invalid_example=column.invalid_example,
         mean_length=mean_length,
+        errors=column.errors,
+        error_example=column.error_example,
+        date_format=column.date_format,
     )
+    if column.type in ("year", "id"):  # a range, but no sum or mean
+        bounds = pc.min_max(column.values)
+        base = replace(base, minimum=float(bounds["min"].as_py()), maximum=float(bounds["max"].as_py()))
+        return replace(base, top=_top(groups)) if groups.dictionary is not None else base
     if kind == "numeric":
         numbers = arrays.floats(column.values)  # nulls are NaN
-        return replace(base, **_numeric_stats(numbers))  # type: ignore[arg-type]
+        correlations.add(index, numbers)
+        places = 0 if column.type == "integer" else _decimals(numbers)
+        if places is not None and column.type == "float":
+            # Money shows kopecks: one or two places are shown as two on every line.
+            places = max(places, column.written_places, 2) if places <= 2 else places
+        return replace(base, decimals=places, **_numeric_stats(numbers))  # type: ignore[arg-type]
     if kind == "datetime":
         bounds = pc.min_max(column.values)
         if not bounds["min"].is_valid:
@@ -176,24 +265,51 @@ class _RowKey:
         return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
 
 
+def _distribution_alerts(col: ColumnProfile) -> list[Alert]:
+    """Mostly zeros, far outliers, one dominant value: each only with enough values to judge."""
+    alerts: list[Alert] = []
+    if col.kind == "numeric" and col.count >= _MIN_EVIDENCE and col.zeros >= _ZEROS_SHARE * col.count:
+        alerts.append(Alert("zeros", col.index, {"percent": round(100 * col.zeros / col.count)}))
+    if col.kind == "numeric" and col.count >= _MIN_SPREAD and col.outliers:
+        alerts.append(Alert("outliers", col.index, {"count": col.outliers}))
+    if col.kind == "category" and col.distinct >= 2 and col.count >= _MIN_SPREAD and col.top:
+        value, times = col.top[0]
+        if times >= _IMBALANCE_SHARE * col.count:
+            percent = round(100 * times / col.count)
+            alerts.append(Alert("imbalanced", col.index, {"value": value[:40], "percent": percent}))
+    return alerts
+
+
 def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
     alerts: list[Alert] = []
     for col, number_share in zip(columns, number_shares, strict=True):
+        if col.name == OVERFLOW_NAME and col.index == len(columns) - 1:
+            continue  # the extra fields of ragged rows: the reading notes speak of them
         if col.type == "empty":
             alerts.append(Alert("empty", col.index))
             continue
-        if col.distinct == 1 and rows > 1:
-            alerts.append(Alert("constant", col.index, {"value": col.top[0][0] if col.top else ""}))
-        if rows and col.missing / rows >= _MOSTLY_MISSING:
-            alerts.append(Alert("mostly_missing", col.index, {"percent": round(100 * col.missing / rows)}))
+        if col.distinct == 1 and rows >= 3:
+            value = col.top[0][0] if col.top else "" if col.minimum is None else str(int(col.minimum))
+            alerts.append(Alert("constant", col.index, {"value": value}))
+        missing = col.missing - col.errors  # errors have an alert of their own
+        if rows >= _MIN_EVIDENCE and missing / rows >= _MOSTLY_MISSING:
+            alerts.append(Alert("mostly_missing", col.index, {"percent": round(100 * missing / rows)}))
+        if col.errors:
+            example = (col.error_example or "")[:40]
+            alerts.append(Alert("excel_errors", col.index, {"count": col.errors, "example": example}))
         if col.invalid:
             params: dict[str, int | float | str] = {"count": col.invalid, "type": col.type}
             if col.invalid_example is not None:
                 params["example"] = col.invalid_example[:40]
             alerts.append(Alert("mixed_types", col.index, params))
-        elif number_share is not None:
+        elif number_share is not None and col.count >= _MIN_EVIDENCE:
             alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * number_share)}))
-        if col.kind in ("category", "text") and col.count >= 20 and col.distinct >= 0.95 * col.count:
+        if (
+            col.kind in ("category", "text")
+            and col.type != "id"
+            and col.count >= 20
+            and col.distinct >= 0.95 * col.count
+        ):
             alerts.append(Alert("high_cardinality", col.index, {"distinct": col.distinct}))
         if (
             col.kind == "numeric"
@@ -202,7 +318,74 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             and col.count >= 20
         ):
             alerts.append(Alert("skewed", col.index, {"skew": round(col.skew, 1)}))
+        alerts.extend(_distribution_alerts(col))
     return alerts
+
+
+def line_ranges(lines: tuple[int, ...] | list[int]) -> str:
+    """1, 2, 3, 5 -> "1–3, 5"."""
+    runs: list[list[int]] = []
+    for line in sorted(lines):
+        if runs and runs[-1][1] == line - 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _notes(loaded: Loaded, columns: list[ColumnProfile]) -> list[Note]:
+    """Every assumption made in reading the file, in the order a reader would check them."""
+    table, decimal, notes = loaded.table, loaded.decimal, []
+    if loaded.unpacked is not None:
+        packed = loaded.unpacked
+        notes.append(Note("archive", {"format": packed.format, "member": packed.member or ""}))
+        if packed.others:
+            notes.append(
+                Note("archive_others", {"count": len(packed.others), "names": ", ".join(packed.others)})
+            )
+    notes += [
+        Note("encoding", {"encoding": table.encoding}),
+        Note("delimiter", {"delimiter": table.delimiter}),
+    ]
+    if table.nul_bytes:
+        notes.append(Note("nul_bytes", {"count": table.nul_bytes}))
+    if table.space_ambiguous:
+        notes.append(Note("space_ambiguous"))
+    if any(c.kind == "numeric" for c in columns):
+        notes.append(Note("decimal", {"decimal": decimal}))
+    if table.header:
+        notes.append(Note("header", {"line": table.header_line}))
+    else:
+        notes.append(Note("no_header"))
+    if table.skipped_lines:
+        notes.append(
+            Note(
+                "skipped_lines",
+                {"count": len(table.skipped_lines), "lines": line_ranges(table.skipped_lines)},
+            )
+        )
+    formats: dict[str, list[str]] = {}
+    for column in columns:
+        if column.date_format is not None:
+            formats.setdefault(column.date_format, []).append(column.name)
+    for label, names in formats.items():
+        notes.append(Note("date_format", {"format": label, "columns": ", ".join(names)}))
+    if table.repeated_headers:
+        notes.append(Note("repeated_headers", {"count": table.repeated_headers}))
+    if table.totals_row_removed:
+        notes.append(Note("totals_row"))
+    if table.padded_lines:
+        lines = _first_lines(table.padded_lines)
+        notes.append(Note("padded_rows", {"count": len(table.padded_lines), "lines": lines}))
+    if table.overflow_lines:
+        lines = _first_lines(table.overflow_lines)
+        notes.append(Note("overflow_rows", {"count": len(table.overflow_lines), "lines": lines}))
+    return notes
+
+
+def _first_lines(lines: tuple[int, ...], shown: int = 5) -> str:
+    text = line_ranges(lines[:shown])
+    return text + ", …" if len(lines) > shown else text
 
 
 def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
@@ -212,16 +395,21 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
     pending, loaded.columns = loaded.columns[::-1], []
     rows = len(pending[-1].values)
     row_key = _RowKey(rows)
+    correlations = _Correlations(rows)
     columns: list[ColumnProfile] = []
     number_shares: list[float | None] = []
     while pending:
         column = pending.pop()
-        columns.append(_column_profile(len(columns), column, rows, row_key))
+        columns.append(_column_profile(len(columns), column, rows, row_key, correlations))
         number_shares.append(column.number_share)
         del column
     duplicates = row_key.duplicates()
     del row_key
     alerts = _alerts(columns, rows, number_shares)
+    for first, second, r in correlations.pairs():
+        other = columns[second].name[:60]
+        alerts.append(Alert("correlated", first, {"other": other, "r": round(r, 2)}))
+    del correlations
     if duplicates:
         alerts.append(Alert("duplicates", None, {"count": duplicates}))
     if table.skipped_rows:
@@ -241,6 +429,7 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
         duplicate_rows=duplicates,
         columns=tuple(columns),
         alerts=tuple(alerts),
+        notes=tuple(_notes(loaded, columns)),
     )
 
 

@@ -19,13 +19,22 @@ from . import arrays
 from .dialect import SAMPLE_CHARS, detect
 from .encoding import decode
 from .limits import CsvLimits, CsvRejected
+from .ragged import OVERFLOW_NAME, RaggedRows, mend
 from .sniff import control_ratio, sniff_container
 
-NULL_TOKENS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"]
+# Cells that mean "no value": exported by Excel, 1C and people typing into a sheet.
+NULL_TOKENS = [
+    *("", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "—", "–"),
+    *("н/д", "Н/Д", "#Н/Д", "#н/д", "нет данных", "Нет данных", "НЕТ ДАННЫХ", "н.д.", "Н.Д."),
+]
 _TOTALS = re.compile(r"^\s*(итого|всего|итог|total|totals|grand total|sum)\b\s*:?", re.IGNORECASE)
 _BLOCK = 1 << 20
+_WIDE = 100  # columns
+_MAX_BLOCK = 1 << 26
 _MAX_NAME = 200  # characters of a header cell kept as the column's name
-_MAX_BAD_SHARE = 0.1  # more rows than this with the wrong field count: wrong structure
+# More rows than this with the wrong field count: the structure is lost (a wrong delimiter, or
+# not a table). Fewer are padded or cut, as DuckDB's null_padding does.
+_MAX_BAD_SHARE = 0.5
 
 
 @dataclass(slots=True)
@@ -38,6 +47,13 @@ class RawTable:
     preamble_lines: int = 0
     skipped_rows: int = 0  # rows with a different number of fields
     totals_row_removed: bool = False
+    skipped_lines: tuple[int, ...] = ()  # non-blank lines skipped above the table (1-based)
+    header_line: int = 0
+    space_ambiguous: bool = False
+    repeated_headers: int = 0  # copies of the header line inside the data, dropped
+    nul_bytes: int = 0  # NUL bytes dropped from the text
+    padded_lines: tuple[int, ...] = ()  # file lines of rows with too few fields (padded)
+    overflow_lines: tuple[int, ...] = ()  # file lines of rows with too many (extras kept aside)
 
     @property
     def rows(self) -> int:
@@ -85,10 +101,15 @@ def _tidy(array: pa.ChunkedArray) -> pa.ChunkedArray:
     # ASCII trimming is several times faster than Unicode; non-breaking spaces inside numbers
     # are handled by the number parser.
     array = pc.ascii_trim_whitespace(array)
-    empty = pc.equal(pc.binary_length(array), arrays.scalar(0, pa.int32()))
+    # " - " or " н/д " was not a null token before trimming.
+    empty = pc.is_in(array, value_set=_NULL_SET)
     if pc.any(empty).as_py():
         array = pc.if_else(empty, arrays.null(pa.string()), array)
     return array
+
+
+_NULL_SET = arrays.strings(NULL_TOKENS)
+_NULLS = frozenset(NULL_TOKENS)
 
 
 def _longest(array: pa.Array, limit: int) -> int:
@@ -131,8 +152,20 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
     head = bytes(body[:SAMPLE_CHARS])
     if b"\r" in head and b"\n" not in head:
         body = bytes(body).replace(b"\r", b"\n")  # old Mac line endings: rare, so a copy is fine
-    whole = len(body) <= SAMPLE_CHARS
-    sample = bytes(body[:SAMPLE_CHARS]).decode("utf-8", errors="ignore")
+    whole_bytes: bytes = body.obj if isinstance(body, memoryview) else body  # type: ignore[assignment]
+    nul = whole_bytes.count(b"\x00")  # a view's object: no copy
+    del whole_bytes
+    if nul:
+        if nul > 0.01 * len(body):
+            return CsvRejected("binary", {"kind": "unknown"})
+        body = bytes(body).replace(b"\x00", b"")  # stray NUL bytes (a damaged export): dropped, noted
+    first_end = bytes(body[:_BLOCK]).find(b"\n")
+    if len(body) > _BLOCK and first_end < 0:
+        return CsvRejected("line_too_long", {"limit": _BLOCK})
+    # A wide file's lines are long: the sample takes a few whole lines, whatever their length.
+    sample_bytes = max(SAMPLE_CHARS, 5 * (first_end + 1))
+    whole = len(body) <= sample_bytes
+    sample = bytes(body[:sample_bytes]).decode("utf-8", errors="ignore")
     if not sample.strip(" \t\r\n\ufeff"):
         return CsvRejected("empty")
     if control_ratio(sample) > 0.01:
@@ -144,10 +177,13 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
     _use_returning_allocator()
     keys = [f"f{i}" for i in range(dialect.columns)]
-    bad_rows: list[int] = []
+    ragged = RaggedRows()
+    # Each chunk costs every column a round of kernel calls: a wide file is read as one block.
+    block = _BLOCK if dialect.columns <= _WIDE else min(max(len(body) + 1, _BLOCK), _MAX_BLOCK)
 
     def on_bad_row(row: pcsv.InvalidRow) -> str:
-        bad_rows.append(row.actual_columns)
+        # Without a row number (never seen single-threaded) the row goes to the end.
+        ragged.rows.append((row.number or 2**62, row.text))
         return "skip"
 
     try:
@@ -156,7 +192,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
             # One thread: on a 2-core worker it is as fast as two (faster while another job runs),
             # and its freed blocks stay in one allocator arena that the typing reuses, where the
             # parser threads' arenas kept ~10 MB more at the peak.
-            read_options=pcsv.ReadOptions(column_names=keys, block_size=_BLOCK, use_threads=False),
+            read_options=pcsv.ReadOptions(column_names=keys, block_size=block, use_threads=False),
             parse_options=pcsv.ParseOptions(
                 delimiter=dialect.delimiter,
                 quote_char='"',
@@ -171,22 +207,35 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         )
     except pa.ArrowInvalid as exc:
         detail = str(exc).splitlines()[0][:200]
-        if "straddling" in detail or "block" in detail:
-            return CsvRejected("cell_too_long", {"column": "?", "limit": limits.max_cell_chars})
+        if "straddling" in detail or "block" in detail:  # a row longer than the parser's block
+            return CsvRejected("line_too_long", {"limit": _BLOCK})
         return CsvRejected("unreadable", {"detail": detail})
-    total = table.num_rows + len(bad_rows)
+    total = table.num_rows + len(ragged)
     if total == 0:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
-    if table.num_rows == 0 or len(bad_rows) > max(_MAX_BAD_SHARE * total, 3):
-        return CsvRejected("unreadable", {"bad_rows": len(bad_rows), "rows": total})
-    if table.num_rows > limits.max_rows:
-        return CsvRejected("too_many_rows", {"rows": table.num_rows, "limit": limits.max_rows})
+    if table.num_rows == 0 or len(ragged) > max(_MAX_BAD_SHARE * total, 3):
+        return CsvRejected("unreadable", {"bad_rows": len(ragged), "rows": total})
+    if total > limits.max_rows:
+        return CsvRejected("too_many_rows", {"rows": total, "limit": limits.max_rows})
     names = _names(dialect.header, dialect.columns)
+    header_cells = dialect.header or [""] * len(keys)
+    padded: tuple[int, ...] = ()
+    overflowed: tuple[int, ...] = ()
+    if len(ragged):
+        mended = mend(table, ragged, dialect.delimiter, _NULLS)
+        table = mended.table
+        first_data_line = dialect.header_line + (1 if dialect.header is not None else 0)
+        padded = tuple(first_data_line + n - 1 for n in mended.padded)
+        overflowed = tuple(first_data_line + n - 1 for n in mended.overflowed)
+        if mended.overflowed:
+            names.append(OVERFLOW_NAME)
+            header_cells = [*header_cells, ""]  # nameless: a copy of the header has nothing there
+        del mended
     raw_columns = table.columns
     del table  # each raw column is freed as soon as its tidy copy exists
     columns: list[pa.ChunkedArray] = []
     kept: list[str] = []
-    header_cells = dialect.header or [""] * len(keys)
+    kept_cells: list[str] = []
     for index, (name, cell) in enumerate(zip(names, header_cells, strict=True)):
         array = _tidy(raw_columns[index])
         raw_columns[index] = None
@@ -197,6 +246,7 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
             continue
         columns.append(array)
         kept.append(name)
+        kept_cells.append(cell.strip())
     if not columns:
         return CsvRejected("header_only" if dialect.header is not None else "empty")
     result = RawTable(
@@ -206,12 +256,37 @@ def read_table(data: bytes, limits: CsvLimits) -> RawTable | CsvRejected:
         delimiter=dialect.delimiter,
         header=dialect.header is not None,
         preamble_lines=dialect.preamble_lines,
-        skipped_rows=len(bad_rows),
+        padded_lines=padded,
+        overflow_lines=overflowed,
+        skipped_lines=dialect.skipped_lines,
+        nul_bytes=nul,
+        header_line=dialect.header_line,
+        space_ambiguous=dialect.space_ambiguous,
     )
+    if dialect.header is not None:
+        _drop_repeated_headers(result, kept_cells)
     _drop_totals_row(result)
     if result.rows == 0:
         return CsvRejected("header_only" if result.header else "empty")
     return result
+
+
+def _drop_repeated_headers(table: RawTable, cells: list[str]) -> None:
+    """Files pasted together from several exports repeat the header line inside the data."""
+    if not any(cells):
+        return
+    same: pa.ChunkedArray | None = None
+    for array, cell in zip(table.columns, cells, strict=True):
+        equal = (
+            pc.is_null(array) if not cell else pc.fill_null(pc.equal(array, arrays.text(cell)), arrays.FALSE)
+        )
+        same = equal if same is None else pc.and_(same, equal)
+        if not pc.any(same).as_py():  # usually decided by the first column
+            return
+    assert same is not None
+    table.repeated_headers = int(pc.sum(same).as_py())
+    keep = pc.invert(same)
+    table.columns = [pc.filter(array, keep) for array in table.columns]
 
 
 def _drop_totals_row(table: RawTable) -> None:

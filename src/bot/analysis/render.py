@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 
-from .fmt import fmt_date, fmt_number, fmt_percent, lang_of, name
+from .fmt import fmt_date, fmt_number, fmt_percent, fmt_quarter, lang_of, name
 from .limits import CsvRejected
-from .model import Alert, ColumnProfile, Profile
+from .model import Alert, ColumnProfile, Note, Profile
 from .tables import TableResult
 from .texts import TEXTS, text
 
 MESSAGE_LIMIT = 4096
+WIDE_COLUMNS = 100  # more columns than this: a compact message, and the full profile as a file
+_WIDE_LISTED = 5
 MAX_MESSAGES = 4  # more would flood the chat: the rest of the columns get one summary line each
 _MAX_ALERTS = 15
 _SUMMARY_ROOM = 700  # kept free in the last message for the list of columns not shown
@@ -21,13 +23,15 @@ def rejection_text(rejected: CsvRejected, lang: str) -> str:
     lang = lang_of(lang)
     params = {k: html.escape(str(v), quote=False) for k, v in rejected.params.items()}
     for key in ("size", "limit"):
-        if rejected.code == "too_big" and key in rejected.params:
+        if rejected.code in ("too_big", "unpacked_too_big") and key in rejected.params:
             params[key] = _megabytes(int(rejected.params[key]), lang)
     for key in ("columns", "rows", "bad_rows", "limit"):
-        if rejected.code != "too_big" and isinstance(rejected.params.get(key), int):
+        if rejected.code not in ("too_big", "unpacked_too_big") and isinstance(rejected.params.get(key), int):
             params[key] = fmt_number(int(rejected.params[key]), lang)
     if rejected.code == "unreadable" and "bad_rows" not in params:
         return text(lang, "rej.unreadable.detail")
+    if rejected.code == "binary" and rejected.params.get("kind") == "unknown":
+        return text(lang, "rej.binary.unknown")
     key = f"rej.{rejected.code}"
     if key not in TEXTS["en"]:
         return text(lang, "rej.unknown")
@@ -50,7 +54,7 @@ def _delimiter(delimiter: str, lang: str) -> str:
     return f"<code>{html.escape(delimiter)}</code>"
 
 
-def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
+def alert_text(alert: Alert, profile: Profile, lang: str) -> str:
     values: dict[str, str] = {}
     for key, value in alert.params.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -67,19 +71,48 @@ def _alert_line(alert: Alert, profile: Profile, lang: str) -> str:
             key = "a.mixed_types.noexample"
         if "type" in alert.params:
             values["type"] = text(lang, f"t.{alert.params['type']}")
-    return "• " + text(lang, key, **values)
+    return text(lang, key, **values)
 
 
-def _head(profile: Profile, lang: str) -> str:
+_RU_DATE_LABEL = (("YYYY", "ГГГГ"), ("YY", "ГГ"), ("MM", "ММ"), ("DD", "ДД"), ("hh", "чч"), ("mm", "мм"))
+
+
+def date_label(label: str, lang: str) -> str:
+    """DD.MM.YYYY as a Russian reader writes it: ДД.ММ.ГГГГ."""
+    if lang == "ru":
+        for en, ru in _RU_DATE_LABEL:
+            label = label.replace(en, ru)
+    return label
+
+
+def note_text(note: Note, lang: str) -> str:
+    params = {k: html.escape(str(v), quote=False) for k, v in note.params.items()}
+    if note.code == "encoding":
+        params["encoding"] = _ENCODINGS.get(str(note.params["encoding"]), params["encoding"])
+    elif note.code == "delimiter":
+        params["delimiter"] = _delimiter(str(note.params["delimiter"]), lang)
+    elif note.code == "decimal":
+        params["decimal"] = f"<code>{params['decimal']}</code>"
+    elif note.code == "archive":
+        member = str(note.params.get("member") or "")
+        params["member"] = text(lang, "n.archive.member", member=name(member, 60)) if member else ""
+    elif note.code == "archive_others":
+        params["names"] = name(str(note.params["names"]), 200)
+    elif note.code == "date_format":
+        params["format"] = f"<code>{date_label(params['format'], lang)}</code>"
+        params["columns"] = name(str(note.params["columns"]), 120)
+    for key in ("count", "line"):
+        if isinstance(note.params.get(key), int):
+            params[key] = fmt_number(int(note.params[key]), lang)
+    return text(lang, f"n.{note.code}", **params)
+
+
+def _reading(profile: Profile, lang: str) -> list[str]:
+    """How the file was read: every assumption in one place (older profiles: one line)."""
+    if profile.notes:
+        return [text(lang, "p.notes"), *("• " + note_text(n, lang) for n in profile.notes)]
     header = text(lang, "p.with_header" if profile.header else "p.no_header")
     lines = [
-        text(lang, "p.title", name=name(profile.file_name, 64)),
-        text(
-            lang,
-            "p.shape",
-            rows=fmt_number(profile.n_rows, lang),
-            columns=fmt_number(profile.n_columns, lang),
-        ),
         text(
             lang,
             "p.read_as",
@@ -93,20 +126,40 @@ def _head(profile: Profile, lang: str) -> str:
         lines.append(text(lang, "p.totals_removed"))
     if profile.preamble_lines:
         lines.append(text(lang, "p.preamble", count=profile.preamble_lines))
-    if profile.alerts:
+    return lines
+
+
+def _head(profile: Profile, lang: str) -> str:
+    lines = [
+        text(lang, "p.title", name=name(profile.file_name, 64)),
+        text(
+            lang,
+            "p.shape",
+            rows=fmt_number(profile.n_rows, lang),
+            columns=fmt_number(profile.n_columns, lang),
+        ),
+        *_reading(profile, lang),
+    ]
+    alerts = profile.alerts
+    if is_wide(profile):  # the summary counts these; every one of them is in the file
+        alerts = tuple(a for a in alerts if a.code not in _SUMMARISED_WHEN_WIDE)
+    if alerts:
         lines.append("")
         lines.append(text(lang, "p.alerts"))
-        lines.extend(_alert_line(a, profile, lang) for a in profile.alerts[:_MAX_ALERTS])
-        if len(profile.alerts) > _MAX_ALERTS:
-            lines.append(f"• … +{len(profile.alerts) - _MAX_ALERTS}")
+        lines.extend("• " + alert_text(a, profile, lang) for a in alerts[:_MAX_ALERTS])
+        if len(alerts) > _MAX_ALERTS:
+            lines.append(f"• … +{len(alerts) - _MAX_ALERTS}")
     return "\n".join(lines)
+
+
+_SUMMARISED_WHEN_WIDE = frozenset({"constant", "empty", "mostly_missing", "correlated"})
 
 
 def _top_values(column: ColumnProfile, lang: str) -> str:
     return ", ".join(f"{name(v, 24)} ({fmt_number(n, lang)})" for v, n in column.top[:3])
 
 
-def _column_block(column: ColumnProfile, rows: int, lang: str) -> str:
+def column_block(column: ColumnProfile, rows: int, lang: str) -> str:
     lines = [f"<b>{column.index + 1}. {name(column.name)}</b> — <i>{text(lang, 't.' + column.type)}</i>"]
     facts = [text(lang, "p.distinct", count=fmt_number(column.distinct, lang))]
     if column.missing:
@@ -118,31 +171,48 @@ def _column_block(column: ColumnProfile, rows: int, lang: str) -> str:
         )
         facts.insert(0, missing)
     lines.append(" · ".join(facts))
-    if column.kind == "numeric" and column.mean is not None:
-        lines.append(
-            text(lang, "p.range", min=fmt_number(column.minimum, lang), max=fmt_number(column.maximum, lang))
-        )
-        lines.append(
-            text(lang, "p.centre", mean=fmt_number(column.mean, lang), median=fmt_number(column.median, lang))
-        )
-        lines.append(
-            text(
-                lang,
-                "p.quartiles",
-                q1=fmt_number(column.q1, lang),
-                q3=fmt_number(column.q3, lang),
-                total=fmt_number(column.total, lang),
-            )
-        )
+    if column.type in ("year", "id") and column.minimum is not None and column.maximum is not None:
+        # Years and codes are written without digit grouping: 2007, not 2 007.
+        low, high = str(int(column.minimum)), str(int(column.maximum))
+        lines.append(text(lang, f"p.{column.type}_range", min=low, max=high))
+        if column.type == "year" and column.top:
+            lines.append(text(lang, "p.top", values=_top_values(column, lang)))
+    elif column.kind == "numeric" and column.mean is not None:
+        lines.extend(_number_lines(column, lang))
     elif column.kind == "datetime" and column.date_min is not None:
+        shown = fmt_quarter if column.type == "quarter" else fmt_date
         lines.append(
-            text(lang, "p.dates", min=fmt_date(column.date_min, lang), max=fmt_date(column.date_max, lang))
+            text(lang, "p.dates", min=shown(column.date_min, lang), max=shown(column.date_max, lang))
         )
     elif column.top:
         lines.append(text(lang, "p.top", values=_top_values(column, lang)))
         if column.kind == "text" and column.mean_length is not None:
             lines.append(text(lang, "p.length", length=fmt_number(round(column.mean_length), lang)))
     return "\n".join(lines)
+
+
+def _number_lines(column: ColumnProfile, lang: str) -> list[str]:
+    """A column's figures, each with the column's own precision: every value of a money column
+    with its kopecks (2 443 460,05), an integer column's extremes and sum without decimals."""
+    places = column.decimals
+
+    def shown(value: float | None, exact: bool = True) -> str:
+        if places is None or (places == 0 and not exact):
+            return fmt_number(value, lang)  # a mean or median of whole numbers may have a fraction
+        # A mean or quartile of values with one place gets two, the way money is shown.
+        return fmt_number(value, lang, places if exact else max(places, 2))
+
+    return [
+        text(lang, "p.range", min=shown(column.minimum), max=shown(column.maximum)),
+        text(lang, "p.centre", mean=shown(column.mean, False), median=shown(column.median, False)),
+        text(
+            lang,
+            "p.quartiles",
+            q1=shown(column.q1, False),
+            q3=shown(column.q3, False),
+            total=shown(column.total),
+        ),
+    ]
 
 
 def _short(column: ColumnProfile, lang: str) -> str:
@@ -157,13 +227,61 @@ def _fit(block: str, limit: int) -> str:
     return kept[: kept.rfind("\n")] + "\n…" if "\n" in kept else html.escape("…")
 
 
+def is_wide(profile: Profile) -> bool:
+    """Too many columns for the chat: the profile goes out as a file besides a compact message."""
+    return profile.n_columns > WIDE_COLUMNS
+
+
+def _names_list(columns: list[ColumnProfile], lang: str) -> str:
+    shown = ", ".join(name(c.name, 32) for c in columns[:_WIDE_LISTED])
+    return shown + (
+        f" … (+{fmt_number(len(columns) - _WIDE_LISTED, lang)})" if len(columns) > _WIDE_LISTED else ""
+    )
+
+
+def _wide_summary(profile: Profile, lang: str) -> str:
+    """Types, the most-missing, the constant and the most-correlated columns, in a few lines."""
+    counts: dict[str, int] = {}
+    for column in profile.columns:
+        counts[column.type] = counts.get(column.type, 0) + 1
+    types = ", ".join(
+        f"{text(lang, 't.' + t)} {fmt_number(n, lang)}"
+        for t, n in sorted(counts.items(), key=lambda i: -i[1])
+    )
+    lines = [text(lang, "w.types", types=types)]
+    missing = sorted((c for c in profile.columns if c.missing), key=lambda c: -c.missing)
+    if missing:
+        listed = ", ".join(
+            f"{name(c.name, 32)} ({fmt_percent(c.missing, profile.n_rows, lang)})"
+            for c in missing[:_WIDE_LISTED]
+        )
+        lines.append(text(lang, "w.missing", count=fmt_number(len(missing), lang), columns=listed))
+    constant = [c for c in profile.columns if c.distinct == 1]
+    if constant:
+        lines.append(
+            text(
+                lang, "w.constant", count=fmt_number(len(constant), lang), columns=_names_list(constant, lang)
+            )
+        )
+    pairs = [a for a in profile.alerts if a.code == "correlated" and a.column is not None][:3]
+    for alert in pairs:
+        assert alert.column is not None
+        first = name(profile.columns[alert.column].name, 32)
+        r = fmt_number(float(alert.params["r"]), lang)
+        lines.append(text(lang, "w.correlated", a=first, b=name(str(alert.params["other"]), 32), r=r))
+    lines.append(text(lang, "w.file"))
+    return "\n".join(lines)
+
+
 def render_profile(profile: Profile, lang: str) -> list[str]:
     lang = lang_of(lang)
     messages = [_fit(_head(profile, lang), MESSAGE_LIMIT)]
+    if is_wide(profile):
+        return [*messages, _fit(_wide_summary(profile, lang), MESSAGE_LIMIT)]
     current = text(lang, "p.columns")
     shown = 0
     for column in profile.columns:
-        block = _column_block(column, profile.n_rows, lang)
+        block = column_block(column, profile.n_rows, lang)
         last = len(messages) + 1 == MAX_MESSAGES
         room = MESSAGE_LIMIT - (_SUMMARY_ROOM if last else 0)
         if len(current) + 2 + len(block) <= room:

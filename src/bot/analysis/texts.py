@@ -33,6 +33,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "with one row per line and a single delimiter (comma, semicolon or tab).",
         "rej.bad_column": "There is no such column in this file (or it has the wrong type for this). "
         "Choose a column from the list again.",
+        "rej.unpacked_too_big": "The archive unpacks to more than {limit}, more than I can read. "
+        "Split the table into smaller files, or send a part of it.",
+        "rej.unpack_ratio": "The archive unpacks to more than {limit} times its own size, which a table "
+        "never does; I stopped unpacking it. Unpack it yourself and send the CSV file.",
+        "rej.archive_broken": "This {format} archive (a compressed file) is damaged, cut short or "
+        "password-protected, so I could not "
+        "unpack it. Pack the CSV file again without a password, or send it unpacked.",
+        "rej.archive_empty": "There is no file in this archive. Put the CSV file in it and send it again.",
+        "n.archive": "Unpacked from a {format} archive{member}",
+        "n.archive.member": ": {member}",
+        "n.archive_others": "Other tables in the archive, not profiled here: {names} — send them one by one",
+        "rej.line_too_long": "A line of the file is longer than {limit} characters, so it is not a table "
+        "I can read (a table row is far shorter). Check that the file has one row per line.",
+        "rej.binary.unknown": "This does not look like a text file: it holds many control characters. "
+        "Send a CSV file: a table saved as text, e.g. from Excel via Save As → CSV.",
+        "n.nul_bytes": "Zero bytes (NUL) in the text, a sign of a damaged export, were dropped: {count}",
         "rej.unknown": "I could not analyse this file. Check that it is a CSV table and send it again.",
         # profile
         "p.title": "📊 <b>{name}</b>",
@@ -53,6 +69,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "p.dates": "from {min} to {max}",
         "p.top": "top: {values}",
         "p.length": "average length {length} characters",
+        "p.notes": "📖 <b>How the file was read</b>",
+        "w.types": "<b>Column types</b>: {types}",
+        "r.number": "#",
+        "r.column": "Column",
+        "r.type": "Type",
+        "r.count": "Values",
+        "r.missing": "Missing",
+        "r.distinct": "Distinct",
+        "w.missing": "<b>Missing values</b> in {count} columns, most in: {columns}",
+        "w.constant": "<b>The same value in every row</b>: {count} columns: {columns}",
+        "w.correlated": "<b>Move together</b>: {a} and {b} (r = {r})",
+        "w.file": "📎 The full profile of every column is in the attached file.",
+        "n.encoding": "Encoding: {encoding}",
+        "n.delimiter": "Delimiter: {delimiter}",
+        "n.space_ambiguous": "Some rows could also be read as one number with spaces between digit groups "
+        "(5 162 600); they were read as separate columns, which keeps every column's type consistent",
+        "n.decimal": "Decimal mark: {decimal}",
+        "n.header": "Column names: line {line}",
+        "n.no_header": "No header line: columns are numbered",
+        "n.skipped_lines": "Lines above the table skipped (title, comments, blank): {lines}",
+        "n.date_format": "Dates read as {format}: {columns}",
+        "n.repeated_headers": "Copies of the header line inside the data, left out: {count}",
+        "n.totals_row": "The totals row at the end (Итого/Total) was left out",
+        "n.skipped_rows": "Rows left out for a different number of fields: {count}",
+        "n.padded_rows": "Rows with fewer fields than the header, padded with missing values: {count} "
+        "(lines: {lines})",
+        "n.overflow_rows": "Rows with more fields than the header: {count} (lines: {lines}); "
+        "the extra fields are in the column extra_fields",
+        "p.year_range": "years {min} – {max}",
+        "p.id_range": "from {min} to {max}",
+        "t.year": "year",
+        "t.id": "identifier",
+        "t.quarter": "quarter",
+        "a.excel_errors": "{column}: {count} Excel error values in the source (e.g. {example}); "
+        "counted as missing — check the formulas",
         "t.integer": "integer",
         "t.float": "number",
         "t.date": "date",
@@ -73,6 +124,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.high_cardinality": "{column}: nearly every value is different ({distinct}) — an identifier?",
         "a.skewed": "{column}: strongly skewed (skewness {skew}); the median says more than the mean",
         "a.duplicates": "Rows that repeat an earlier row exactly: {count}",
+        "a.correlated": "{column} and <b>{other}</b> move together (r = {r}): "
+        "one may be derived from the other",
+        "a.zeros": "{column}: {percent}% of values are zero",
+        "a.outliers": "{column}: {count} values lie far outside the usual range "
+        "(beyond 3 interquartile ranges)",
+        "a.imbalanced": "{column}: one value dominates — {value} in {percent}% of rows",
         "a.skipped_rows": "Rows skipped for a different number of fields: {count}",
         # tables
         "tb.group_by": "<b>{agg} of {value} by {by}</b>",
@@ -137,6 +194,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "одна строка таблицы на строку файла и один разделитель (запятая, точка с запятой или табуляция).",
         "rej.bad_column": "Такого столбца в файле нет (или он не подходит для этого). "
         "Выберите столбец из списка ещё раз.",
+        "rej.unpacked_too_big": "Архив распаковывается больше чем в {limit} — столько я не читаю. "
+        "Разделите таблицу на файлы поменьше или пришлите её часть.",
+        "rej.unpack_ratio": "Архив распаковывается в размер, больший исходного в {limit} раз и более, — "
+        "так таблицы не сжимаются; распаковку я остановил. Распакуйте архив сами и пришлите CSV-файл.",
+        "rej.archive_broken": "Архив {format} (сжатый файл) повреждён, обрезан или защищён паролем — "
+        "распаковать его не удалось. "
+        "Запакуйте CSV-файл заново без пароля или пришлите его без архива.",
+        "rej.archive_empty": "В архиве нет файлов. Положите в него CSV-файл и пришлите снова.",
+        "n.archive": "Распакован из архива {format}{member}",
+        "n.archive.member": ": {member}",
+        "n.archive_others": "Другие таблицы в архиве, здесь не разобраны: {names} — пришлите их по одной",
+        "rej.line_too_long": "Строка файла длиннее {limit} символов — такую таблицу я не прочитаю "
+        "(строка таблицы намного короче). Проверьте, что в файле одна строка таблицы на строку.",
+        "rej.binary.unknown": "Это не похоже на текстовый файл: в нём много управляющих символов. "
+        "Пришлите CSV — таблицу, сохранённую как текст, например из Excel через «Сохранить как → CSV».",
+        "n.nul_bytes": "Нулевые байты (NUL) в тексте — признак повреждённой выгрузки — удалены: {count}",
         "rej.unknown": "Не удалось проанализировать файл. Проверьте, что это CSV-таблица, и пришлите снова.",
         "p.title": "📊 <b>{name}</b>",
         "p.shape": "Строк: {rows}, столбцов: {columns}",
@@ -156,6 +229,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "p.dates": "с {min} по {max}",
         "p.top": "чаще всего: {values}",
         "p.length": "средняя длина {length} символов",
+        "p.notes": "📖 <b>Как прочитан файл</b>",
+        "w.types": "<b>Типы столбцов</b>: {types}",
+        "r.number": "№",
+        "r.column": "Столбец",
+        "r.type": "Тип",
+        "r.count": "Значений",
+        "r.missing": "Пропуски",
+        "r.distinct": "Уникальных",
+        "w.missing": "<b>Пропуски</b> в столбцах: {count}, больше всего: {columns}",
+        "w.constant": "<b>Одно значение во всех строках</b> — столбцов: {count}: {columns}",
+        "w.correlated": "<b>Меняются согласованно</b>: {a} и {b} (r = {r})",
+        "w.file": "📎 Полный профиль каждого столбца — в приложенном файле.",
+        "n.encoding": "Кодировка: {encoding}",
+        "n.delimiter": "Разделитель: {delimiter}",
+        "n.space_ambiguous": "Некоторые строки можно прочитать и как одно число с пробелами между разрядами "
+        "(5 162 600); они прочитаны как отдельные столбцы — так у каждого столбца один тип",
+        "n.decimal": "Десятичный знак: {decimal}",
+        "n.header": "Названия столбцов: строка {line}",
+        "n.no_header": "Строки заголовков нет: столбцы пронумерованы",
+        "n.skipped_lines": "Пропущены строки над таблицей (заголовок отчёта, комментарии, пустые): {lines}",
+        "n.date_format": "Даты прочитаны как {format}: {columns}",
+        "n.repeated_headers": "Повторы строки заголовков внутри данных не учитывались: {count}",
+        "n.totals_row": "Итоговая строка в конце (Итого/Total) не учитывалась",
+        "n.skipped_rows": "Не учитывались строки с другим числом полей: {count}",
+        "n.padded_rows": "Строк, где полей меньше, чем в заголовке (недостающие считаются пропусками): "
+        "{count} (строки: {lines})",
+        "n.overflow_rows": "Строк, где полей больше, чем в заголовке: {count} (строки: {lines}); "
+        "лишние поля — в столбце extra_fields",
+        "p.year_range": "годы {min} – {max}",
+        "p.id_range": "от {min} до {max}",
+        "t.year": "год",
+        "t.id": "идентификатор",
+        "t.quarter": "квартал",
+        "a.excel_errors": "{column}: ошибок Excel в исходных данных: {count} (например, {example}); "
+        "считаются пропусками — проверьте формулы",
         "t.integer": "целое",
         "t.float": "число",
         "t.date": "дата",
@@ -176,6 +284,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.high_cardinality": "{column}: почти все значения разные ({distinct}) — это идентификатор?",
         "a.skewed": "{column}: сильная асимметрия ({skew}); медиана показательнее среднего",
         "a.duplicates": "Строк, полностью повторяющих более ранние: {count}",
+        "a.correlated": "{column} и <b>{other}</b> меняются согласованно (r = {r}): "
+        "возможно, один считается из другого",
+        "a.zeros": "{column}: {percent}% значений — нули",
+        "a.outliers": "{column}: значений далеко за обычным диапазоном "
+        "(дальше 3 межквартильных размахов): {count}",
+        "a.imbalanced": "{column}: преобладает одно значение — {value} в {percent}% строк",
         "a.skipped_rows": "Пропущено строк с другим числом полей: {count}",
         "tb.group_by": "<b>{agg}: {value} по {by}</b>",
         "tb.group_by.count": "<b>Число строк по {by}</b>",

@@ -18,19 +18,36 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
+from .datewords import PARTS_FORMS, PartsForm, parse_parts, parts_to_dates
 
 Decimal = Literal[".", ","]
 
-# Currency and percent signs around a number, and spaces used as thousands separators.
+# Currency and percent signs around a number.
 _AFFIXES = r"^[$€£₽¥]\s*|\s*(?:₽|руб\.?|р\.|RUB|USD|EUR|[$€£¥%])$"
-_SPACES = r"[\s\x{00a0}\x{202f}\x{2009}']"
-_PY_SPACES = r"[\s\u00a0\u202f\u2009']"
+# Spaces (and apostrophes) group thousands only between groups of exactly three digits:
+# "5 162 60" is three fields of a space-delimited file, not 516260.
+_SPACES = r"[ \x{00a0}\x{202f}\x{2009}']"
+_PY_SPACES = r"[ \u00a0\u202f\u2009']"
 _EXP = r"(?:[eE][+-]?\d+)?"
-NUMBER_PATTERNS: dict[str, str] = {
-    ".": r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?" + _EXP + r"$|^[+-]?\.\d+" + _EXP + "$",
-    ",": r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$|^[+-]?,\d+$",
-}
-_PY_NUMBER = {k: re.compile(v) for k, v in NUMBER_PATTERNS.items()}
+
+
+def _number_patterns(spaces: str) -> dict[str, str]:
+    grouped = r"\d{1,3}(?:" + spaces + r"\d{3})+"
+    return {
+        ".": r"^[+-]?(?:\d{1,3}(?:,\d{3})+|"
+        + grouped
+        + r"|\d+)(?:\.\d*)?"
+        + _EXP
+        + r"$|^[+-]?\.\d+"
+        + _EXP
+        + "$",
+        ",": r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|" + grouped + r"|\d+)(?:,\d*)?$|^[+-]?,\d+$",
+    }
+
+
+NUMBER_PATTERNS: dict[str, str] = _number_patterns(_SPACES)
+_PY_NUMBER = {k: re.compile(v) for k, v in _number_patterns(_PY_SPACES).items()}
+_PY_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:" + _PY_SPACES + r"\d{3})+(?:[.,]\d*)?$")
 # Values that show which convention a column uses; anything else (integers, 1,234) is neutral.
 _VOTES: tuple[tuple[re.Pattern[str], Decimal], ...] = (
     (re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+\.\d+$"), "."),
@@ -54,7 +71,9 @@ def _clean_number_text(value: str) -> str:
     suffix = _PY_SUFFIX.search(text)
     if suffix is not None:
         text = text[: suffix.start()].rstrip()
-    return re.sub(_PY_SPACES, "", text)
+    if _PY_GROUPED.match(text):
+        return re.sub(_PY_SPACES, "", text)
+    return text
 
 
 def number_vote(value: str) -> Decimal | None:
@@ -113,9 +132,9 @@ def to_numbers(strings: pa.Array, decimal: Decimal, plain: bool = False) -> pa.A
         except pa.ArrowInvalid:
             pass  # some value needs cleaning or is not a number: take the careful path
     text = pc.replace_substring_regex(strings, pattern=_AFFIXES, replacement="")
-    text = pc.replace_substring_regex(text, pattern=_SPACES, replacement="")
     valid = pc.match_substring_regex(text, pattern=NUMBER_PATTERNS[decimal])
     text = pc.if_else(valid, text, arrays.null(pa.string()))
+    text = pc.replace_substring_regex(text, pattern=_SPACES, replacement="")
     if decimal == ".":
         text = pc.replace_substring(text, pattern=",", replacement="")
     else:
@@ -129,9 +148,33 @@ def to_numbers(strings: pa.Array, decimal: Decimal, plain: bool = False) -> pa.A
 
 @dataclass(frozen=True, slots=True)
 class DateFormat:
-    name: str  # strptime format, or "iso"
-    pattern: str  # regex every value must match
+    name: str  # strptime format, "iso", or "parts" (a form of datewords.py)
+    pattern: str  # regex every value must match (parts: on the lower-cased value)
     has_time: bool
+    form: PartsForm | None = None
+
+    @property
+    def label(self) -> str:
+        """How the dates were written, for the reading notes: DD.MM.YYYY, 5 марта 2024, ..."""
+        if self.form is not None:
+            return self.form.label
+        if self.name == "iso":
+            return "YYYY-MM-DD hh:mm" if self.has_time else "YYYY-MM-DD"
+        text = self.name
+        for code, shown in (
+            ("%d", "DD"),
+            ("%m", "MM"),
+            ("%Y", "YYYY"),
+            ("%y", "YY"),
+            ("%H", "hh"),
+            ("%M", "mm"),
+        ):
+            text = text.replace(code, shown)
+        return text.replace("%S", "ss")
+
+    @property
+    def quarter(self) -> bool:
+        return self.form is not None and self.form.quarter
 
 
 _T = r"\d{1,2}:\d{2}"
@@ -154,15 +197,27 @@ DATE_FORMATS: tuple[DateFormat, ...] = (
     DateFormat("%m/%d/%Y %H:%M", r"^\d{1,2}/\d{1,2}/\d{4} " + _T + "$", True),
     DateFormat("%Y/%m/%d", r"^\d{4}/\d{1,2}/\d{1,2}$", False),
     DateFormat("%d-%m-%Y", r"^\d{1,2}-\d{1,2}-\d{4}$", False),
+    *(DateFormat("parts", form.pattern, False, form) for form in PARTS_FORMS),
 )
+YYYYMMDD = DATE_FORMATS[-1]
 _PY_DATE = [re.compile(f.pattern) for f in DATE_FORMATS]
+_PARTS_INDEX = {form.label: i for i, form in enumerate(PARTS_FORMS)}
+
+
+def _matches(index: int, value: str) -> bool:
+    fmt = DATE_FORMATS[index]
+    return bool(_PY_DATE[index].match(value.strip().lower() if fmt.form else value))
+
+
 _ISO_FRACTION = r"(\.\d{3})\d+"
 _ISO_ZONE = r"(\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 def _parses(fmt: DateFormat, index: int, value: str) -> bool:
-    if not _PY_DATE[index].match(value):
+    if not _matches(index, value):
         return False
+    if fmt.form is not None:
+        return parse_parts(_PARTS_INDEX[fmt.form.label], value) is not None
     if fmt.name == "iso":
         value = re.sub(_ISO_ZONE, r"\1", re.sub(_ISO_FRACTION, r"\1", value)).replace("T", " ")
         try:
@@ -188,7 +243,7 @@ def choose_date_format(sample: Sequence[str], min_share: float) -> DateFormat | 
         return None
     best, best_hits = None, 0
     for index, fmt in enumerate(DATE_FORMATS):
-        if not _PY_DATE[index].match(sample[0]) and not _PY_DATE[index].match(sample[-1]):
+        if not _matches(index, sample[0]) and not _matches(index, sample[-1]):
             continue  # cheap reject: most columns are not dates at all
         hits = sum(1 for v in sample if _parses(fmt, index, v))
         if hits > best_hits:
@@ -202,6 +257,8 @@ def choose_date_format(sample: Sequence[str], min_share: float) -> DateFormat | 
 
 def to_dates(strings: pa.Array, fmt: DateFormat) -> pa.Array:
     """timestamp[ms] array; values that do not match the format become null."""
+    if fmt.form is not None:
+        return parts_to_dates(strings, fmt.form)
     if fmt.name != "iso":
         dates = pc.strptime(strings, format=fmt.name, unit="ms", error_is_null=True)
         # Arrow's %Y also takes two-digit years; such a value belongs to another format.

@@ -85,5 +85,5 @@ def test_long_runs_of_blanks_inside_cells_are_read_in_linear_time():
     profile = analyse_csv(data, "blanks.csv")
     assert isinstance(profile, Profile)
     assert profile.n_rows == 300
-    assert profile.columns[0].kind == "numeric"
+    assert profile.columns[0].type == "id"
     assert profile.columns[1].kind in ("category", "text")

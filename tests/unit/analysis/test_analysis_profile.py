@@ -82,7 +82,7 @@ def test_column_choices() -> None:
     profile = profile_of(_sales_csv())
     choices = column_choices(profile)
     assert choices[:4] == [
-        (0, "id", "numeric"),
+        (0, "id", "text"),  # an identifier: neither summed nor grouped by
         (1, "город", "category"),
         (2, "выручка", "numeric"),
         (3, "дата", "datetime"),

@@ -19,11 +19,11 @@ def test_number_formats() -> None:
     assert fmt_number(None, "en") == "—"
 
 
-def test_300_columns_fit_in_a_few_messages() -> None:
-    header = ";".join(f"Показатель номер {i}" for i in range(300))
-    rows = [";".join(f"{(r * i) % 97},5" for i in range(300)) for r in range(30)]
+def test_100_columns_fit_in_a_few_messages() -> None:
+    header = ";".join(f"Показатель номер {i}" for i in range(100))
+    rows = [";".join(f"{(r * i) % 97},5" for i in range(100)) for r in range(30)]
     profile = profile_of(("\n".join([header, *rows])).encode())
-    assert profile.n_columns == 300
+    assert profile.n_columns == 100
     for lang in ("ru", "en"):
         messages = render_profile(profile, lang)
         assert 1 <= len(messages) <= 4
@@ -31,8 +31,8 @@ def test_300_columns_fit_in_a_few_messages() -> None:
         assert "Показатель номер 0" in messages[1]
         # the columns not shown in detail are counted and named in a summary line
         detailed = len(re.findall(r"<b>\d+\. ", "\n".join(messages)))
-        assert 20 < detailed < 300
-        assert str(300 - detailed) in messages[-1]
+        assert 20 < detailed < 100
+        assert str(100 - detailed) in messages[-1]
         assert f"Показатель номер {detailed} (" in messages[-1]
 
 
