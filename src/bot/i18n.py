@@ -94,6 +94,16 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Something went wrong on our side; it is logged and we will fix it. Please try again.",
         "ru": "У нас что-то сломалось; ошибка записана, мы её исправим. Попробуйте ещё раз.",
     },
+    "upload_quota": {
+        "en": (
+            "You have sent {count} files in the last hour, the most I take from one person. "
+            "<b>{name}</b> was not taken: please send it again in a while."
+        ),
+        "ru": (
+            "За последний час вы прислали {count} файлов — это предел для одного человека. "
+            "Файл <b>{name}</b> не принят: пришлите его ещё раз чуть позже."
+        ),
+    },
     "busy_retry_upload": {
         "en": (
             "I could not register <b>{name}</b> right now (our database is not answering). "

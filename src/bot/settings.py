@@ -59,6 +59,8 @@ class Settings(BaseModel):
     max_concurrent_updates: Annotated[int, Field(gt=0)] = 64
     # Updates one chat may have waiting; past it the chat is flooding (see bot.updates).
     max_pending_per_chat: Annotated[int, Field(gt=0)] = 10
+    # Files one user may send in an hour (each can be 20 MB of storage).
+    max_uploads_per_hour: Annotated[int, Field(gt=0)] = 30
     max_file_bytes: Annotated[int, Field(gt=0)] = MAX_TELEGRAM_DOWNLOAD_BYTES
     # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from datetime import timedelta
 
 import trio
 
@@ -67,6 +68,12 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         return
 
     clock = ctx.services.clock
+    if await _over_quota(ctx, message.from_user.id):
+        ctx.services.metrics.count("uploads", "rejected:quota")
+        ctx.log.info("upload.over_quota", user_id=message.from_user.id)
+        limit = ctx.settings.max_uploads_per_hour
+        await ctx.messenger.send_text(message.chat_id, t(lang, "upload_quota", count=limit, name=shown))
+        return
     new = NewUpload(
         update_id=update_id,
         user_id=message.from_user.id,
@@ -96,6 +103,18 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     # and the enqueue get budgets of their own instead.
     with trio.CancelScope(shield=True):
         await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, t(lang, "received", name=shown))
+
+
+async def _over_quota(ctx: BotContext, user_id: int) -> bool:
+    """Whether the user already sent ``max_uploads_per_hour`` files in the last hour.
+    Unknown (database trouble) counts as within: recording the upload will tell."""
+    limit = ctx.settings.max_uploads_per_hour
+    try:
+        recent = await ctx.call("db.statement", ctx.services.repo.list_uploads, user_id, limit)
+    except PortError:
+        return False
+    hour_ago = ctx.services.clock.now() - timedelta(hours=1)
+    return len(recent) >= limit and recent[-1].created_at >= hour_ago
 
 
 async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str) -> None:

@@ -57,13 +57,13 @@ class Chat:
 
 @asynccontextmanager
 async def simulated_bot(
-    *, admin_ids: frozenset[int] = frozenset(), seed: int = 1
+    *, admin_ids: frozenset[int] = frozenset(), seed: int = 1, **settings_update: object
 ) -> AsyncIterator[BotApiWorld]:
     scenario = parse_scenario({"scenario": {"name": "flows", "seed": seed}})
     world = BotApiWorld(SIM_TOKEN)
     clock = trio.lowlevel.current_clock()
     stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]
-    settings = scenario.bot.build_settings().model_copy(update={"admin_ids": admin_ids})
+    settings = scenario.bot.build_settings().model_copy(update={"admin_ids": admin_ids, **settings_update})
     world.stack = stack  # type: ignore[attr-defined]
     async with trio.open_nursery() as nursery:
         handle = await nursery.start(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import trio
 from tests.flows.harness import chat, simulated_bot
 from tests.flows.test_button_paths import profile_of
 
@@ -28,3 +29,15 @@ async def test_a_nul_in_a_file_name_is_dropped_not_taken_for_an_outage(autojump_
         assert texts[0].startswith("Got <b>sales.csv</b>"), texts[0]
         assert not any("\x00" in text for text in texts)
         assert profile is not None
+
+
+async def test_uploads_past_the_hourly_limit_are_refused_with_a_reason(autojump_clock):
+    async with simulated_bot(max_uploads_per_hour=2) as world:
+        c = chat(world, 9203)
+        for n in range(2):
+            await c.with_buttons(c.upload(f"part{n}.csv", DATA), "h:")
+        seq = c.upload("third.csv", DATA)
+        refusal = await c.next(seq, lambda r: r.kind == "message")
+        assert "2 files in the last hour" in (refusal.text or "")
+        await trio.sleep(3601)  # an hour on, the same file is taken
+        await c.with_buttons(c.upload("third.csv", DATA), "h:")
