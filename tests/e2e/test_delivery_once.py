@@ -12,14 +12,32 @@ from pathlib import Path
 import pytest
 import trio
 from tests.e2e.cluster import Cluster, process_cluster
-from tests.e2e.outcomes import answers, tally
+from tests.e2e.outcomes import answers, send_upload, tally, wait_until_settled
 from tests.e2e.processes import private_postgres
 from tests.e2e.test_crashes import Batch, assert_nothing_lost_or_doubled
 
-from bot.domain import JobStep
+from bot.domain import JobStep, TgUser
+from sim.fakes.telegram.records import SentRecord
 from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
 
 pytestmark = pytest.mark.e2e
+
+
+def is_receipt(record: SentRecord) -> bool:
+    return (record.text or "").startswith("Got")
+
+
+def columns_csv(n: int, columns: int) -> bytes:
+    """A file whose profile takes several messages."""
+    header = ";".join(f"metric_{c}" for c in range(columns))
+    rows = "".join(
+        ";".join(str(n * 1000 + r * columns + c) for c in range(columns)) + "\n" for r in range(12)
+    )
+    return f"{header}\n{rows}".encode()
+
+
+def is_profile_part(record: SentRecord) -> bool:
+    return record.kind == "message" and (record.text or "").startswith("📊")
 
 
 async def open_jobs_at_least(cluster: Cluster, step: JobStep) -> int:
@@ -76,3 +94,46 @@ async def test_sigterm_hands_running_jobs_to_another_worker(tmp_path: Path, figu
         # Handed back, the jobs finish within seconds, not after a lease plus a reclaim.
         assert trio.current_time() - stopped_at < 60
         assert tally(cluster.world, "check", batch.uploads).analysed == len(batch.uploads)
+
+
+async def test_kill_9_during_delivery_repeats_at_most_the_part_in_flight(tmp_path: Path) -> None:
+    async with process_cluster(tmp_path) as cluster:
+        victim = await cluster.start_worker("victim")
+        sent = [send_upload(cluster.world, 8800 + n, f"wide_{n}.csv", columns_csv(n, 60)) for n in range(6)]
+        with trio.fail_after(60):  # every upload received; its job starts
+            while not all(any(is_receipt(r) for r in cluster.world.sent_to(u.chat_id)) for u in sent):
+                await trio.sleep(0.05)
+        cluster.world.inject("sendMessage", BotApiDelayFault(seconds=4.0), count=200)
+        with trio.fail_after(60):  # every chat has the first part of its profile
+            while not all(any(is_profile_part(r) for r in cluster.world.sent_to(u.chat_id)) for u in sent):
+                await trio.sleep(0.05)
+        victim.kill_hard()
+        cluster.world.clear_faults()
+        await cluster.start_worker("survivor")
+        await wait_until_settled(cluster.world, sent, open_jobs=cluster.open_jobs, timeout_s=90)
+        for upload in sent:
+            texts = [r.text or "" for r in cluster.world.sent_to(upload.chat_id) if r.kind == "message"]
+            repeated = len(texts) - len(set(texts))
+            assert answers(cluster.world, upload)[0] == 1, texts
+            assert repeated <= 1, f"more than the one part in flight was sent again: {texts}"
+
+
+async def test_one_chats_flood_does_not_hold_up_another_chat(tmp_path: Path) -> None:
+    async with process_cluster(tmp_path) as cluster:
+        world = cluster.world
+        flooder, other = TgUser(id=8901, language_code="en"), TgUser(id=8902, language_code="en")
+        for i in range(300):
+            world.user_sends_text(flooder, flooder.id, f"spam {i}")
+            await trio.sleep(0.02)
+        world.user_sends_text(other, other.id, "/help")
+        with trio.fail_after(60):
+            while not world.sent_to(other.id):
+                await trio.sleep(0.05)
+        # Answered while the flooding chat's backlog was still being worked off.
+        answered_to_flooder = [r for r in world.sent_to(flooder.id) if r.kind == "message"]
+        assert len(answered_to_flooder) < 300
+        with trio.fail_after(120):
+            while not any("faster than I can answer" in (r.text or "") for r in world.sent_to(flooder.id)):
+                await trio.sleep(0.1)
+        notices = [r for r in world.sent_to(flooder.id) if "faster than I can answer" in (r.text or "")]
+        assert len(notices) == 1, "told once"
