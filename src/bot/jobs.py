@@ -217,10 +217,23 @@ class JobRunner:
                 await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
             ctx.services.metrics.count("uploads", f"rejected:{outcome.code}")
+            await self._drop_rejected_file(job)
             raise _Finished
         now = ctx.services.clock.now()
         await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome.to_json(), now)
         return outcome
+
+    async def _drop_rejected_file(self, job: Job) -> None:
+        """A file that could not be read is kept no longer than its answer needs. The row
+        lets go of it first, so a failure here leaves at worst an orphan blob, which the
+        orphan sweep deletes."""
+        ctx = self.ctx
+        try:
+            await ctx.call("db.statement", ctx.services.repo.forget_blob, job.upload_id)
+            key = blob_key(job.user_id, job.upload_id, job.file_name)
+            await ctx.call("storage.call", ctx.services.blobs.delete, key)
+        except PortError as exc:
+            self.log.warning("job.rejected_file_kept", job_id=job.job_id, error=str(exc))
 
     async def _load_result(self, job: Job) -> analysis.Profile:
         stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_result, job.job_id)

@@ -116,6 +116,10 @@ class Repository(Protocol):
 
     async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...
 
+    async def forget_blob(self, upload_id: str) -> None:
+        """The upload's file is being deleted from storage: its row no longer names it."""
+        ...
+
     async def release_job(self, job_id: str, now: datetime) -> None:
         """A stopping worker gives a running job back: queued again, its progress kept,
         so the next worker may start it at once instead of waiting out the lease."""

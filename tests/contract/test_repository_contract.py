@@ -266,6 +266,16 @@ async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(back
     assert done is not None and done.status == JobStatus.DONE
 
 
+async def test_forget_blob_lets_go_of_the_key_only(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(1))
+    await repo.forget_blob(job.upload_id)
+    (upload,) = await repo.list_uploads(1, 10)
+    assert upload.blob_key is None and upload.upload_id == job.upload_id
+    await repo.forget_blob(new_id())  # unknown upload: no effect, no error
+
+
 async def test_mark_stored_and_save_result(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)

@@ -41,3 +41,17 @@ async def test_uploads_past_the_hourly_limit_are_refused_with_a_reason(autojump_
         assert "2 files in the last hour" in (refusal.text or "")
         await trio.sleep(3601)  # an hour on, the same file is taken
         await c.with_buttons(c.upload("third.csv", DATA), "h:")
+
+
+async def test_a_file_that_cannot_be_read_is_not_kept(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9204)
+        seq = c.upload("noise.csv", bytes(range(256)) * 40)
+        refusal = await c.next(seq, lambda r: r.kind == "message" and not (r.text or "").startswith("Got"))
+        assert "does not look like a text file" in (refusal.text or ""), refusal.text
+        stack = world.stack  # type: ignore[attr-defined]
+        with trio.fail_after(10):
+            while await stack.blobs.list_keys("9204/"):
+                await trio.sleep(0.1)
+        (upload,) = await stack.repo.list_uploads(9204, 10)
+        assert upload.blob_key is None

@@ -263,6 +263,10 @@ async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) 
         await tx.run("UPDATE uploads SET blob_key = %s WHERE id = %s", (blob_key, row[0]))
 
 
+async def _forget_blob(tx: Tx, upload_id: uuid.UUID) -> None:
+    await tx.run("UPDATE uploads SET blob_key = NULL WHERE id = %s", (upload_id,))
+
+
 async def _release_job(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
     await tx.run(
         "UPDATE jobs SET status = %s, updated_at = %s WHERE id = %s AND status = %s",
@@ -518,6 +522,11 @@ class PostgresRepository:
         key = _uuid_or_none(job_id)
         if key is not None:
             await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key, now=_utc(now)))
+
+    async def forget_blob(self, upload_id: str) -> None:
+        key = _uuid_or_none(upload_id)
+        if key is not None:
+            await self._run(functools.partial(_forget_blob, upload_id=key))
 
     async def release_job(self, job_id: str, now: datetime) -> None:
         key = _uuid_or_none(job_id)

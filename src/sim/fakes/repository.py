@@ -309,6 +309,13 @@ class MemoryRepository:
             row.updated_at = at
             self._uploads[row.upload_id].blob_key = blob_key
 
+    async def forget_blob(self, upload_id: str) -> None:
+        key = _uuid_or_none(upload_id)
+        async with self._session("forget_blob"):
+            row = self._uploads.get(key) if key is not None else None
+            if row is not None:
+                row.blob_key = None
+
     async def release_job(self, job_id: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
         async with self._session("release_job"):
