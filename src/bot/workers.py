@@ -130,6 +130,9 @@ class ReconcilerMemory:
 
     requeued: dict[str, float] = field(default_factory=dict)  # job id -> when re-enqueued
     database_back_at: float | None = 0.0  # None while the last pass found it unreachable
+    # While the queue refuses jobs, nobody else will run a new upload's job: look for
+    # them every pass instead of after reconcile_after_s.
+    queue_down: bool = False
 
 
 async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerMemory | None = None) -> int:
@@ -155,12 +158,17 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
             stale = await ctx.call(
                 "queue", services.queue.reclaim, runner.consumer, settings.reclaim_idle_s, 50
             )
+            memory.queue_down = False
         except PortError as exc:
             ctx.log.warning("reconcile.reclaim_failed", error=str(exc))
+            memory.queue_down = True
             stale = []
         for delivery in stale:
             await runner.handle_delivery(delivery)
             touched += 1
+    if memory.queue_down:  # nobody else runs new jobs now: do not wait reconcile_after_s for them
+        recent = services.clock.now() - timedelta(seconds=settings.reconcile_every_s)
+        jobs = await ctx.call("db.statement", services.repo.jobs_needing_attention, recent, 100)
     for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
         del requeued[job_id]
     for job in jobs:
@@ -171,8 +179,10 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
         requeued[job.job_id] = now_s
         try:
             await ctx.call("queue", services.queue.enqueue, job.job_id)
+            memory.queue_down = False
             ctx.log.info("reconcile.requeued", job_id=job.job_id, attempts=job.attempts)
         except PortError:
+            memory.queue_down = True
             ctx.log.warning("reconcile.queue_down_running_directly", job_id=job.job_id)
             await runner.run_job(job.job_id)
         touched += 1

@@ -57,9 +57,13 @@ class Chat:
 
 @asynccontextmanager
 async def simulated_bot(
-    *, admin_ids: frozenset[int] = frozenset(), seed: int = 1, **settings_update: object
+    *,
+    admin_ids: frozenset[int] = frozenset(),
+    seed: int = 1,
+    faults: list[dict[str, object]] | None = None,
+    **settings_update: object,
 ) -> AsyncIterator[BotApiWorld]:
-    scenario = parse_scenario({"scenario": {"name": "flows", "seed": seed}})
+    scenario = parse_scenario({"scenario": {"name": "flows", "seed": seed}, "faults": faults or []})
     world = BotApiWorld(SIM_TOKEN)
     clock = trio.lowlevel.current_clock()
     stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]

@@ -55,3 +55,13 @@ async def test_a_file_that_cannot_be_read_is_not_kept(autojump_clock):
                 await trio.sleep(0.1)
         (upload,) = await stack.repo.list_uploads(9204, 10)
         assert upload.blob_key is None
+
+
+async def test_while_the_queue_is_down_a_new_upload_is_run_within_a_minute(autojump_clock):
+    queue_down = {"kind": "error", "target": "queue", "at_s": 0, "duration_s": 3600}
+    async with simulated_bot(faults=[queue_down]) as world:
+        c = chat(world, 9205)
+        seq = c.upload("sales.csv", DATA)
+        started = trio.current_time()
+        await c.with_buttons(seq, "h:", timeout=600)
+        assert trio.current_time() - started <= 65  # two passes of 30 s, then the job (90 s before)
