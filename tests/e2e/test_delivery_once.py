@@ -137,3 +137,18 @@ async def test_one_chats_flood_does_not_hold_up_another_chat(tmp_path: Path) -> 
                 await trio.sleep(0.1)
         notices = [r for r in world.sent_to(flooder.id) if "faster than I can answer" in (r.text or "")]
         assert len(notices) == 1, "told once"
+
+
+async def test_a_slow_receipt_comes_first_and_is_not_contradicted(tmp_path: Path) -> None:
+    # The reconciler leaves a fresh job alone for longer than a receipt may take (as in
+    # production: 60 s against the 10 s telegram.notice budget); the cluster's fast
+    # recovery timers would otherwise queue the job while its receipt is still on the way.
+    async with process_cluster(tmp_path, env={"BOT_RECONCILE_AFTER_S": "30"}) as cluster:
+        await cluster.start_worker("one")
+        cluster.world.inject("sendMessage", BotApiDelayFault(seconds=9.0))  # the receipt
+        (upload,) = [send_upload(cluster.world, 8950, "slow_receipt.csv", columns_csv(1, 3))]
+        await wait_until_settled(cluster.world, [upload], open_jobs=cluster.open_jobs, timeout_s=90)
+        texts = [r.text or "" for r in cluster.world.sent_to(upload.chat_id) if r.kind == "message"]
+        assert is_receipt(cluster.world.sent_to(upload.chat_id)[0]), texts
+        assert not any("took too long" in text for text in texts), texts
+        assert answers(cluster.world, upload)[0] == 1, texts
