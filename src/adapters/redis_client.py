@@ -95,15 +95,29 @@ class RedisClient:
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """Run ``await fn(*args, **kwargs)`` on the asyncio side; map its failures.
 
-        ``fn`` is a bound method of :attr:`raw` (or a coroutine function using it)."""
+        ``fn`` is a bound method of :attr:`raw` (or a coroutine function using it).
+
+        After a broken connection every idle one in the pool is suspect (Redis
+        restarted): they are dropped and the call is tried once more on a new one, so
+        the first call after Redis comes back does not fail on a stale socket."""
+        for last_try in (False, True):
+            try:
+                return await aio(fn, *args, **kwargs)
+            except ResponseError as exc:
+                raise RedisReplyError(str(exc)) from exc
+            except (RedisConnectionError, OSError) as exc:  # OSError: the socket layer's own
+                if last_try:
+                    raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
+                await self._drop_idle_connections()
+            except RedisError as exc:  # TimeoutError, BusyLoadingError, ...
+                raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    async def _drop_idle_connections(self) -> None:
         try:
-            return await aio(fn, *args, **kwargs)
-        except ResponseError as exc:
-            raise RedisReplyError(str(exc)) from exc
-        except RedisError as exc:  # ConnectionError, TimeoutError, BusyLoadingError, ...
-            raise ServiceUnavailable("redis", f"{self.target}: {type(exc).__name__}: {exc}") from exc
-        except OSError as exc:  # raised by the socket layer before redis-py wraps it
-            raise ServiceUnavailable("redis", f"{self.target}: {exc}") from exc
+            await aio(self.raw.connection_pool.disconnect, inuse_connections=False)
+        except (RedisError, OSError):
+            pass  # the next try opens a new connection either way
 
     async def ping(self) -> bool:
         """Health check: True when Redis answers PING; raises ServiceUnavailable otherwise."""
