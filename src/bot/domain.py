@@ -143,6 +143,14 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadLoad:
+    """How much a user has going on: jobs not finished, and uploads since a moment."""
+
+    in_flight: int
+    recent: int
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     job_id: str
     upload_id: str

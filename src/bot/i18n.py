@@ -104,6 +104,16 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Файл <b>{name}</b> не принят: пришлите его ещё раз чуть позже."
         ),
     },
+    "upload_quota_in_flight": {
+        "en": (
+            "I am still working on {count} of your files. <b>{name}</b> was not taken: "
+            "please send it again once their results have come."
+        ),
+        "ru": (
+            "Я ещё обрабатываю {count} ваших файлов. Файл <b>{name}</b> не принят: "
+            "пришлите его ещё раз, когда придут их результаты."
+        ),
+    },
     "busy_retry_upload": {
         "en": (
             "I could not register <b>{name}</b> right now (our database is not answering). "

@@ -32,6 +32,7 @@ from bot.domain import (
     TgFile,
     Update,
     Upload,
+    UploadLoad,
 )
 from bot.metrics import MetricsSnapshot
 
@@ -143,6 +144,10 @@ class Repository(Protocol):
 
     async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
         """Queued or running jobs not touched since ``updated_before`` (reconciler input)."""
+        ...
+
+    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
+        """The user's unfinished jobs, and uploads recorded at or after ``since``."""
         ...
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:

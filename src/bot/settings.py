@@ -61,6 +61,8 @@ class Settings(BaseModel):
     max_pending_per_chat: Annotated[int, Field(gt=0)] = 10
     # Files one user may send in an hour (each can be 20 MB of storage).
     max_uploads_per_hour: Annotated[int, Field(gt=0)] = 30
+    # Files of one user being worked on at once; the rest wait for the user to resend.
+    max_uploads_in_flight: Annotated[int, Field(gt=0)] = 10
     max_file_bytes: Annotated[int, Field(gt=0)] = MAX_TELEGRAM_DOWNLOAD_BYTES
     # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.

@@ -68,11 +68,17 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         return
 
     clock = ctx.services.clock
-    if await _over_quota(ctx, message.from_user.id):
+    limit_key = await _over_quota(ctx, message.from_user.id)
+    if limit_key is not None:
         ctx.services.metrics.count("uploads", "rejected:quota")
-        ctx.log.info("upload.over_quota", user_id=message.from_user.id)
-        limit = ctx.settings.max_uploads_per_hour
-        await ctx.messenger.send_text(message.chat_id, t(lang, "upload_quota", count=limit, name=shown))
+        ctx.log.info("upload.over_quota", user_id=message.from_user.id, limit=limit_key)
+        counts = {
+            "upload_quota": ctx.settings.max_uploads_per_hour,
+            "upload_quota_in_flight": ctx.settings.max_uploads_in_flight,
+        }
+        await ctx.messenger.send_text(
+            message.chat_id, t(lang, limit_key, count=counts[limit_key], name=shown)
+        )
         return
     new = NewUpload(
         update_id=update_id,
@@ -105,16 +111,19 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, t(lang, "received", name=shown))
 
 
-async def _over_quota(ctx: BotContext, user_id: int) -> bool:
-    """Whether the user already sent ``max_uploads_per_hour`` files in the last hour.
-    Unknown (database trouble) counts as within: recording the upload will tell."""
-    limit = ctx.settings.max_uploads_per_hour
+async def _over_quota(ctx: BotContext, user_id: int) -> str | None:
+    """The i18n key of the limit the user is at (files in flight, files this hour), or
+    None. Unknown (database trouble) counts as within: recording the upload will tell."""
+    since = ctx.services.clock.now() - timedelta(hours=1)
     try:
-        recent = await ctx.call("db.statement", ctx.services.repo.list_uploads, user_id, limit)
+        load = await ctx.call("db.statement", ctx.services.repo.upload_load, user_id, since)
     except PortError:
-        return False
-    hour_ago = ctx.services.clock.now() - timedelta(hours=1)
-    return len(recent) >= limit and recent[-1].created_at >= hour_ago
+        return None
+    if load.in_flight >= ctx.settings.max_uploads_in_flight:
+        return "upload_quota_in_flight"
+    if load.recent >= ctx.settings.max_uploads_per_hour:
+        return "upload_quota"
+    return None
 
 
 async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str) -> None:

@@ -266,6 +266,20 @@ async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(back
     assert done is not None and done.status == JobStatus.DONE
 
 
+async def test_upload_load_counts_unfinished_jobs_and_recent_uploads(backend: Backend) -> None:
+    repo = backend.repo
+    first = await record(backend, 1, user_id=5, when=0.0)
+    await record(backend, 2, user_id=5, when=100.0)
+    await record(backend, 3, user_id=6, when=100.0)  # someone else's
+    load = await repo.upload_load(5, at(50))
+    assert (load.in_flight, load.recent) == (2, 1)
+    await repo.finish_job(first.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(101))
+    load = await repo.upload_load(5, at(0))
+    assert (load.in_flight, load.recent) == (1, 2)
+    empty = await repo.upload_load(404, at(0))
+    assert (empty.in_flight, empty.recent) == (0, 0)
+
+
 async def test_forget_blob_lets_go_of_the_key_only(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)

@@ -6,6 +6,8 @@ import trio
 from tests.flows.harness import chat, simulated_bot
 from tests.flows.test_button_paths import profile_of
 
+from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
+
 DATA = b"city,amount\nMoscow,10\nKazan,20\nOmsk,30\n"
 
 
@@ -65,3 +67,16 @@ async def test_while_the_queue_is_down_a_new_upload_is_run_within_a_minute(autoj
         started = trio.current_time()
         await c.with_buttons(seq, "h:", timeout=600)
         assert trio.current_time() - started <= 65  # two passes of 30 s, then the job (90 s before)
+
+
+async def test_files_past_the_in_flight_limit_wait_for_their_turn(autojump_clock):
+    async with simulated_bot(max_uploads_in_flight=1) as world:
+        c = chat(world, 9206)
+        world.inject("getFile", BotApiDelayFault(seconds=20.0))  # the first job is still fetching
+        first = c.upload("one.csv", DATA)
+        await c.next(first, lambda r: (r.text or "").startswith("Got"))
+        seq = c.upload("two.csv", DATA)
+        refusal = await c.next(seq, lambda r: r.kind == "message")
+        assert "still working on 1 of your files" in (refusal.text or ""), refusal.text
+        await c.with_buttons(first, "h:", timeout=120)
+        await c.with_buttons(c.upload("two.csv", DATA), "h:")

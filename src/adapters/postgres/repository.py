@@ -35,7 +35,7 @@ from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
-from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 
 T = TypeVar("T")
 
@@ -328,6 +328,16 @@ async def _jobs_needing_attention(tx: Tx, updated_before: datetime, limit: int) 
     return [_job(r) for r in rows]
 
 
+async def _upload_load(tx: Tx, user_id: int, since: datetime) -> UploadLoad:
+    row = await tx.one(
+        "SELECT count(*) FILTER (WHERE j.status = ANY(%s)), count(*) FILTER (WHERE u.created_at >= %s) "
+        "FROM uploads u JOIN jobs j ON j.upload_id = u.id WHERE u.user_id = %s",
+        (list(_UNFINISHED), since, user_id),
+    )
+    assert row is not None  # an aggregate always returns its row
+    return UploadLoad(in_flight=int(row[0]), recent=int(row[1]))
+
+
 async def _list_uploads(tx: Tx, user_id: int, limit: int) -> list[Upload]:
     rows = await tx.run(
         f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE user_id = %s "
@@ -574,6 +584,9 @@ class PostgresRepository:
         return await self._run(
             functools.partial(_jobs_needing_attention, updated_before=_utc(updated_before), limit=limit)
         )
+
+    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
+        return await self._run(functools.partial(_upload_load, user_id=user_id, since=_utc(since)))
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
         if limit <= 0:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
-from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload
+from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 from bot.errors import PortError
 
 InSession = Callable[[str], Awaitable[None]]
@@ -378,6 +378,14 @@ class MemoryRepository:
             stale = [j for j in self._jobs.values() if j.status in _UNFINISHED and j.updated_at < before]
             stale.sort(key=lambda j: (j.updated_at, j.id))
             return [self._job(j) for j in stale[:limit]]
+
+    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
+        at = _utc(since)
+        async with self._session("upload_load"):
+            mine = {u.id for u in self._uploads.values() if u.user_id == user_id}
+            recent = sum(1 for u in self._uploads.values() if u.id in mine and u.created_at >= at)
+            in_flight = sum(1 for j in self._jobs.values() if j.upload_id in mine and j.status in _UNFINISHED)
+            return UploadLoad(in_flight=in_flight, recent=recent)
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
         async with self._session("list_uploads"):
