@@ -42,7 +42,7 @@ def test_smoke_scenario_serves_every_user() -> None:
     }
     answer = report.latency["user.answer"]
     assert answer.count == 20 and answer.p99 <= 30.0
-    assert report.virtual_seconds < 120  # ended once everyone was answered
+    assert report.virtual_seconds < 300  # ended once everyone was answered (and a reconciler pass)
     assert report.details["db"]["max_sessions_in_use"] <= 4
     assert report.details["cpu"]["cache_hits"] == 20 - 4  # four distinct files
     data = json.loads(report.to_json())
