@@ -185,9 +185,7 @@ async def _main(
     scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
-    world = BotApiWorld(
-        SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits(enabled=False)
-    )
+    world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
     workload = Workload(world, scenario.users, rngs, trace)
     settings = scenario.bot.build_settings()

@@ -42,7 +42,10 @@ class _Bucket:
 
 
 _PENALTY_FACTOR = 2.0  # a retry_after not honoured: the next wait is this many times what was left
-_GLOBAL = 0  # key of the bot-wide refusal in ``_refused_until`` (chat ids are never 0)
+_GLOBAL = 0  # key of the bot-wide refusal in ``_refused`` (chat ids are never 0)
+# Sends already on the wire when a 429 was answered cannot have known of it: for this
+# long after the 429 a send is not held against the sender.
+IN_FLIGHT_GRACE_S = 1.0
 
 
 @dataclass
@@ -61,7 +64,8 @@ class SendLimits:
     _global: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
-    _refused_until: dict[int, float] = field(default_factory=dict)  # chat (or _GLOBAL) -> time
+    # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
+    _refused: dict[int, tuple[float, float]] = field(default_factory=dict)
     peak_per_s: int = 0  # most sends accepted within any one second
 
     def admit(self, method: str, chat_id: int | None) -> int | None:
@@ -70,7 +74,7 @@ class SendLimits:
             return None
         now = trio.current_time()
         keys = (_GLOBAL,) if chat_id is None else (_GLOBAL, chat_id)
-        left = max(self._refused_until.get(key, 0.0) - now for key in keys)
+        left = max(self._left(key, now) for key in keys)
         if left > EPSILON_S:
             self.ignored_retry_after += 1
             if self.enabled:
@@ -97,11 +101,25 @@ class SendLimits:
         self.peak_per_s = max(self.peak_per_s, len(self._window))
         return None
 
+    def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
+        """A 429 given for another reason (a scenario's fault): a send before it passed
+        did not honour it either."""
+        self._hold(chat_id, trio.current_time(), retry_after)
+
+    def _left(self, key: int, now: float) -> float:
+        """Seconds a 429 still holds for a sender who could have seen it (0: none)."""
+        answered_at, until = self._refused.get(key, (0.0, 0.0))
+        return until - now if now > answered_at + IN_FLIGHT_GRACE_S else 0.0
+
+    def _hold(self, chat_id: int | None, now: float, retry_after: float) -> None:
+        key = _GLOBAL if chat_id is None else chat_id
+        _, until = self._refused.get(key, (0.0, 0.0))
+        self._refused[key] = (now, max(until, now + retry_after))
+
     def _refuse(self, chat_id: int | None, now: float, wait: float) -> int:
         self.refused += 1
         retry_after = max(1, math.ceil(wait - EPSILON_S))
-        key = _GLOBAL if chat_id is None else chat_id
-        self._refused_until[key] = max(self._refused_until.get(key, 0.0), now + retry_after)
+        self._hold(chat_id, now, retry_after)
         return retry_after
 
     def summary(self) -> dict[str, object]:

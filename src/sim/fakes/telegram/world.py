@@ -244,7 +244,12 @@ class BotApiWorld:
             return None
         if fault.phase == "after":
             return fault
-        await fault.strike(method)
+        try:
+            await fault.strike(method)
+        except BotApiError as exc:
+            if exc.error_code == 429 and exc.retry_after is not None and self.limits is not None:
+                self.limits.note_retry_after(None, exc.retry_after)  # a 429 applies to the token
+            raise
         return None
 
     def _admit(self, method: str, chat_id: int) -> None:
