@@ -12,8 +12,8 @@ from sim.simulator.swarm import FAULT_DRAWS, SwarmRun, draw_scenario, run_seed, 
 
 # Seeds the bot as shipped is known to fail (see scenarios/regressions/), kept out of CI's
 # bounded swarm until the bot is fixed; every other seed of 1..CI_SEEDS must hold.
-KNOWN_FAILING: frozenset[int] = frozenset()
-CI_SEEDS = 8
+KNOWN_FAILING: frozenset[int] = frozenset({16})  # ambiguous-commit-upload
+CI_SEEDS = 20
 
 
 def test_a_seed_names_one_scenario_and_every_draw_is_valid() -> None:
