@@ -25,6 +25,7 @@ sweep *args:
     python -m adapters sweep "$@"
 
 # Replay a scenario in the deterministic simulator: just simulate smoke [--seed N] [--json] [--plot f.png]
+# Random worlds, every invariant: just simulate swarm --seeds N [--from S] (failures replay from their file)
 simulate scenario *args:
     PYTHONHASHSEED=0 python -m sim "$@"
 

@@ -1,7 +1,8 @@
 """``python -m sim <scenario> [--seed N] [--json] [--check-determinism] [--plot F]`` (``just simulate``).
 
 A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
-``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.simulator.capacity).
+``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.simulator.capacity);
+``python -m sim swarm --seeds N [--from S]`` runs the swarm (see sim.simulator.swarm).
 Exit status: 0 the scenario's expectations were met (by default: every invariant
 held), 1 they were not, 2 bad usage or scenario, 3 the determinism check found two
 different traces for one seed.
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.simulator.capacity import main as capacity_main
 
         return capacity_main(args_list[1:])
+    if args_list[:1] == ["swarm"]:
+        from sim.simulator.swarm import main as swarm_main
+
+        return swarm_main(args_list[1:])
     args = _parser().parse_args(args_list)
     try:
         path = resolve_scenario_path(args.scenario, (Path.cwd() / "scenarios", _REPO_SCENARIOS))

@@ -13,13 +13,21 @@ from sim.simulator.invariants import (
     AnswerTooLate,
     BotDied,
     DuplicateAnswer,
+    FloodLimitBroken,
     InvariantBroken,
     LeakedPermit,
     LostUpload,
+    QueuesAtEnd,
+    QueueUnbounded,
+    RepliesOutOfOrder,
     RunEnd,
     SecretInLogs,
+    StoresAtEnd,
+    StoresDisagree,
     StuckJob,
+    TelegramAtEnd,
     UpdateHandledTwice,
+    UploadNotConcluded,
     judge_all,
 )
 from sim.simulator.workload import ANALYSED, SimUser
@@ -44,7 +52,13 @@ GOOD = RunEnd(
     uploads_per_user={1: 1, 2: 1},
     secret_leaks=0,
     process_errors=[],
+    stores=StoresAtEnd(orphan_blobs=[], missing_blobs=[], unqueued_jobs=[]),
+    queues=QueuesAtEnd(
+        job_stream_peak=2, jobs_created=2, updates_in_flight_peak=3, max_updates_in_flight=256
+    ),
+    telegram=TelegramAtEnd(over_limit=0, ignored_retry_after=0),
 )
+NO_STORES = StoresAtEnd(orphan_blobs=[], missing_blobs=[], unqueued_jobs=[])
 
 
 def test_a_clean_run_keeps_every_promise() -> None:
@@ -66,6 +80,54 @@ def test_a_clean_run_keeps_every_promise() -> None:
         ({"secret_leaks": 1}, "no_secret_in_logs", SecretInLogs),
         ({"sent": [_user(1, profiles=2)]}, "no_duplicate_answer", DuplicateAnswer),
         ({"process_errors": ["boom"]}, "bot_kept_running", BotDied),
+        ({"sent": [_user(1, greetings=2)]}, "no_duplicate_answer", DuplicateAnswer),
+        ({"sent": [_user(1, profiles=1, terminal_failures=1)]}, "no_duplicate_answer", DuplicateAnswer),
+        ({"sent": [_user(1, out_of_order=[("final", "receipt")])]}, "replies_in_order", RepliesOutOfOrder),
+        ({"sent": [_user(1, receipts=1, notices=1)]}, "one_outcome_per_upload", UploadNotConcluded),
+        (
+            {"sent": [_user(1, receipts=1, profiles=1, rejections=1)]},
+            "one_outcome_per_upload",
+            UploadNotConcluded,
+        ),
+        (
+            {"stores": dataclasses.replace(NO_STORES, orphan_blobs=["1/x.csv"])},
+            "stores_agree",
+            StoresDisagree,
+        ),
+        (
+            {"stores": dataclasses.replace(NO_STORES, missing_blobs=["1/x.csv"])},
+            "stores_agree",
+            StoresDisagree,
+        ),
+        ({"stores": dataclasses.replace(NO_STORES, unqueued_jobs=["j1"])}, "stores_agree", StoresDisagree),
+        (
+            {
+                "queues": QueuesAtEnd(
+                    job_stream_peak=5, jobs_created=2, updates_in_flight_peak=1, max_updates_in_flight=4
+                )
+            },
+            "queues_bounded",
+            QueueUnbounded,
+        ),
+        (
+            {
+                "queues": QueuesAtEnd(
+                    job_stream_peak=1, jobs_created=2, updates_in_flight_peak=5, max_updates_in_flight=4
+                )
+            },
+            "queues_bounded",
+            QueueUnbounded,
+        ),
+        (
+            {"telegram": TelegramAtEnd(over_limit=1, ignored_retry_after=0)},
+            "telegram_limits_respected",
+            FloodLimitBroken,
+        ),
+        (
+            {"telegram": TelegramAtEnd(over_limit=0, ignored_retry_after=1)},
+            "telegram_limits_respected",
+            FloodLimitBroken,
+        ),
     ],
 )
 def test_each_broken_promise_raises_its_own_type(
@@ -85,5 +147,5 @@ def test_each_broken_promise_raises_its_own_type(
 def test_unchecked_invariants_still_leave_notes_but_no_verdict() -> None:
     end = dataclasses.replace(GOOD, stuck_jobs=None, uploads_per_user=None)
     verdicts, notes = judge_all(end, ["no_lost_upload"])
-    assert set(verdicts) == {"no_lost_upload", "bot_kept_running"}
+    assert set(verdicts) == {"no_lost_upload"} | {inv.name for inv in ALWAYS}
     assert notes == ["database checks could not run (sessions still held)"]

@@ -26,7 +26,8 @@ def test_classifier_knows_the_bots_texts_in_both_languages() -> None:
     assert c.classify(t("en", "job_failed", name="a.csv", reason="timeout: job")) == "terminal"
     assert c.classify(t("ru", "not_csv", name="report.pdf")) == "terminal"
     assert c.classify(t("en", "timeout")) == "notice"
-    assert c.classify(t("ru", "start")) == "chatter"
+    assert c.classify(t("ru", "start")) == "greeting"
+    assert c.classify(t("en", "still_trying", name="a.csv")) == "chatter"
     assert c.classify("<b>orders.csv</b>: 200 rows, 7 columns") == "other"
 
 

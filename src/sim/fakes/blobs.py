@@ -42,6 +42,10 @@ class MemoryBlobStore:
         entry = self._blobs.get(key)
         return entry[1] if entry else None
 
+    def keys(self) -> list[str]:
+        """Every stored key (for invariants; no checkpoint, no faults)."""
+        return sorted(self._blobs)
+
     def total_bytes(self) -> int:
         return sum(len(data) for data, _ in self._blobs.values())
 

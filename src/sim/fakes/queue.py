@@ -14,7 +14,7 @@ Idle times come from ``trio.current_time()``, and a blocked ``claim`` waits on a
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import trio
@@ -39,6 +39,9 @@ class MemoryJobQueue:
         self._waiting: deque[str] = deque()  # ids not yet delivered to anyone, oldest first
         self._pending: dict[str, _Pending] = {}  # ids delivered and not acknowledged
         self._arrived = trio.Event()
+        self.peak_depth = 0  # most entries the stream held at once
+        self.peak_entries_per_job = 0  # most entries one job had in the stream at once
+        self._live: Counter[str] = Counter()  # job id -> its entries in the stream
 
     async def enqueue(self, job_id: str) -> None:
         await trio.lowlevel.checkpoint()
@@ -46,7 +49,10 @@ class MemoryJobQueue:
         entry_id = f"{self._seq}-0"
         self._entries[entry_id] = job_id
         self._waiting.append(entry_id)
+        self._live[job_id] += 1
         self._trim()
+        self.peak_depth = max(self.peak_depth, len(self._entries))
+        self.peak_entries_per_job = max(self.peak_entries_per_job, self._live[job_id])
         self._arrived.set()
         self._arrived = trio.Event()
 
@@ -55,7 +61,7 @@ class MemoryJobQueue:
         # was trimmed is dropped at the next reclaim, as Redis 7 does.
         while len(self._entries) > self._maxlen:
             oldest = next(iter(self._entries))
-            del self._entries[oldest]
+            self._forget(self._entries.pop(oldest))
             if oldest in self._waiting:
                 self._waiting.remove(oldest)
 
@@ -75,7 +81,14 @@ class MemoryJobQueue:
     async def ack(self, delivery: Delivery) -> None:
         await trio.lowlevel.checkpoint()
         if self._pending.pop(delivery.delivery_id, None) is not None:
-            self._entries.pop(delivery.delivery_id, None)
+            job_id = self._entries.pop(delivery.delivery_id, None)
+            if job_id is not None:
+                self._forget(job_id)
+
+    def _forget(self, job_id: str) -> None:
+        self._live[job_id] -= 1
+        if self._live[job_id] <= 0:
+            del self._live[job_id]
 
     async def reclaim(self, consumer: str, min_idle_s: float, count: int) -> list[Delivery]:
         await trio.lowlevel.checkpoint()
@@ -100,6 +113,7 @@ class MemoryJobQueue:
     def lose_everything(self) -> None:
         """Model a Redis restart without persistence: entries and pending lists vanish."""
         self._entries.clear()
+        self._live.clear()
         self._waiting.clear()
         self._pending.clear()
 
@@ -108,6 +122,10 @@ class MemoryJobQueue:
     def depth(self) -> int:
         """Entries in the stream: waiting plus delivered but not acknowledged."""
         return len(self._entries)
+
+    def job_ids(self) -> set[str]:
+        """Jobs with an entry in the stream (waiting or delivered and not acknowledged)."""
+        return set(self._entries.values())
 
     def waiting(self) -> int:
         return len(self._waiting)

@@ -441,6 +441,14 @@ class MemoryRepository:
 
     # ---------------------------------------------------------------- for invariants
 
+    def uploads_now(self) -> list[Upload]:
+        """Every upload row, read without a session (for invariants, after the run)."""
+        return [row.public() for row in self._uploads.values()]
+
+    def open_job_ids(self) -> list[str]:
+        """Jobs queued or running, read without a session."""
+        return [str(row.id) for row in self._jobs.values() if row.status in _UNFINISHED]
+
     def counts(self) -> dict[str, int]:
         """Row counts per table, named as in the Postgres schema."""
         return {

@@ -21,6 +21,7 @@ from sim.fakes.cpu import SimCpuRunner
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.queue import MemoryJobQueue
 from sim.fakes.repository import MemoryRepository
+from sim.fakes.send_bucket import MemorySendBucket
 from sim.fakes.state import MemoryConversationStore
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
@@ -103,6 +104,8 @@ def build_stack(
         log=log,
         cpu=cpu,
         metrics=metrics,
+        # One send allowance for every process, as in production (SEND_LIMIT=shared).
+        send_bucket=MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes),
     )
     return SimStack(services, repo, state, queue, blobs, log, cpu, metrics, stats)
 

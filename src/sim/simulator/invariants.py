@@ -53,6 +53,53 @@ class BotDied(InvariantBroken):
     pass
 
 
+class RepliesOutOfOrder(InvariantBroken):
+    pass
+
+
+class UploadNotConcluded(InvariantBroken):
+    pass
+
+
+class StoresDisagree(InvariantBroken):
+    pass
+
+
+class QueueUnbounded(InvariantBroken):
+    pass
+
+
+class FloodLimitBroken(InvariantBroken):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StoresAtEnd:
+    """Postgres, the queue and blob storage as the run left them (after a reconciler pass)."""
+
+    orphan_blobs: Sequence[str]  # blobs no upload row accounts for
+    missing_blobs: Sequence[str]  # upload rows pointing at a blob that is not there
+    unqueued_jobs: Sequence[str]  # open jobs with no queue entry
+
+
+@dataclass(frozen=True, slots=True)
+class QueuesAtEnd:
+    """Peaks of the bot's queues against their bounds."""
+
+    job_stream_peak: int  # most entries the job stream held at once
+    jobs_created: int
+    updates_in_flight_peak: float
+    max_updates_in_flight: int  # what the poller may hold (bot.updates: 4 x max_concurrent_updates)
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramAtEnd:
+    """Sends past Telegram's flood limits (the limits model of the simulated Bot API)."""
+
+    over_limit: int
+    ignored_retry_after: int
+
+
 @dataclass(frozen=True, slots=True)
 class RunEnd:
     """What the run left behind, gathered once the bot has stopped."""
@@ -66,6 +113,9 @@ class RunEnd:
     uploads_per_user: dict[int, int] | None
     secret_leaks: int
     process_errors: Sequence[str]
+    stores: StoresAtEnd | None = None  # None: the database could not be read
+    queues: QueuesAtEnd | None = None
+    telegram: TelegramAtEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +209,15 @@ class NoDuplicateAnswer(Invariant):
     name, failure = "no_duplicate_answer", DuplicateAnswer
 
     def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
-        duplicates = sum(u.duplicate_answers for u in end.sent)
-        if not duplicates:
+        twice = [u for u in end.sent if u.duplicate_answers]
+        if not twice:
             return True, ()
-        return False, (f"{duplicates} duplicate answer(s) (a retried send that had gone through)",)
+        duplicates = sum(u.duplicate_answers for u in twice)
+        first = twice[0]
+        return False, (
+            f"{duplicates} duplicate answer(s) to {len(twice)} user(s); first user {first.user.id}: "
+            f"{first.greetings} greeting(s), {first.receipts} receipt(s), {first.finals} final answer(s)",
+        )
 
 
 class BotKeptRunning(Invariant):
@@ -170,6 +225,95 @@ class BotKeptRunning(Invariant):
 
     def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
         return not end.process_errors, ()
+
+
+class RepliesInOrder(Invariant):
+    name, failure = "replies_in_order", RepliesOutOfOrder
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        swapped = [u for u in end.sent if u.out_of_order]
+        if not swapped:
+            return True, ()
+        first = swapped[0]
+        later, earlier = first.out_of_order[0]
+        return False, (
+            f"{len(swapped)} chat(s) saw replies out of order; user {first.user.id}: {earlier} after {later}",
+        )
+
+
+class OneOutcomePerUpload(Invariant):
+    """An accepted upload ends in a profile or a failure message; "still trying" is neither."""
+
+    name, failure = "one_outcome_per_upload", UploadNotConcluded
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        open_ended = [u for u in end.sent if u.receipts and not u.finals]
+        both = [u for u in end.sent if u.profiles and (u.terminal_failures or u.rejections)]
+        notes = []
+        if open_ended:
+            ids = ", ".join(str(u.user.id) for u in open_ended[:10])
+            notes.append(f"{len(open_ended)} accepted upload(s) never concluded: users {ids}")
+        if both:
+            ids = ", ".join(str(u.user.id) for u in both[:10])
+            notes.append(f"{len(both)} upload(s) got both a profile and a failure: users {ids}")
+        return not notes, tuple(notes)
+
+
+class StoresAgree(Invariant):
+    name, failure = "stores_agree", StoresDisagree
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        stores = end.stores
+        if stores is None:
+            return False, ()  # the note comes with each_update_once, which could not run either
+        notes = [
+            f"{len(items)} {what}: {list(items)[:3]}"
+            for what, items in (
+                ("orphan blob(s)", stores.orphan_blobs),
+                ("upload row(s) whose blob is missing", stores.missing_blobs),
+                ("open job(s) with no queue entry", stores.unqueued_jobs),
+            )
+            if items
+        ]
+        return not notes, tuple(notes)
+
+
+# A job's own entry plus re-enqueues by the reconciler while earlier ones are still pending
+# (during a long stall one job can gather several); past twice the jobs, entries pile up.
+STREAM_ENTRIES_PER_JOB = 2
+
+
+class QueuesBounded(Invariant):
+    name, failure = "queues_bounded", QueueUnbounded
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        queues = end.queues
+        if queues is None:
+            return True, ()
+        notes = []
+        bound = STREAM_ENTRIES_PER_JOB * max(queues.jobs_created, 1)
+        if queues.job_stream_peak > bound:
+            notes.append(
+                f"job stream peaked at {queues.job_stream_peak} entries for {queues.jobs_created} job(s)"
+            )
+        if queues.updates_in_flight_peak > queues.max_updates_in_flight:
+            notes.append(
+                f"{queues.updates_in_flight_peak:g} updates in flight, limit {queues.max_updates_in_flight}"
+            )
+        return not notes, tuple(notes)
+
+
+class TelegramLimitsRespected(Invariant):
+    name, failure = "telegram_limits_respected", FloodLimitBroken
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        tg = end.telegram
+        if tg is None or (tg.over_limit == 0 and tg.ignored_retry_after == 0):
+            return True, ()
+        return False, (
+            f"{tg.over_limit} send(s) past Telegram's flood limits, "
+            f"{tg.ignored_retry_after} before retry_after had passed",
+        )
 
 
 # In the order the report's notes follow; the scenario's [invariants] check picks among them.
@@ -182,7 +326,14 @@ INVARIANTS: tuple[Invariant, ...] = (
     NoSecretInLogs(),
     NoDuplicateAnswer(),
 )
-ALWAYS: tuple[Invariant, ...] = (BotKeptRunning(),)
+ALWAYS: tuple[Invariant, ...] = (
+    BotKeptRunning(),
+    RepliesInOrder(),
+    OneOutcomePerUpload(),
+    StoresAgree(),
+    QueuesBounded(),
+    TelegramLimitsRespected(),
+)
 
 
 def judge_all(end: RunEnd, checked: Sequence[str]) -> tuple[dict[str, Verdict], list[str]]:

@@ -34,7 +34,8 @@ _TERMINAL_FAILURES = (
 )
 # Explicit, but the work may still finish:
 _NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")
-_CHATTER = ("start", "help", "unknown_command", "send_document", "lang_set", "still_trying")
+_GREETING = ("start",)  # the one reply /start gets
+_CHATTER = ("help", "unknown_command", "send_document", "lang_set", "still_trying")
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -54,14 +55,16 @@ class ReplyClassifier:
         self._received = _patterns(("received",))
         self._terminal = _patterns(_TERMINAL_FAILURES)
         self._notice = _patterns(_NOTICE_FAILURES)
+        self._greeting = _patterns(_GREETING)
         self._chatter = _patterns(_CHATTER)
 
     def classify(self, text: str) -> str:
-        """One of "received", "terminal", "notice", "chatter", "other"."""
+        """One of "received", "terminal", "notice", "greeting", "chatter", "other"."""
         for role, patterns in (
             ("received", self._received),
             ("terminal", self._terminal),
             ("notice", self._notice),
+            ("greeting", self._greeting),
             ("chatter", self._chatter),
         ):
             if any(p.fullmatch(text) for p in patterns):

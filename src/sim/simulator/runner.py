@@ -18,14 +18,16 @@ import trio
 from trio.testing import MockClock
 
 from bot.app import Roles, run_bot
+from bot.uploads import blob_key
 from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
+from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.invariants import RunEnd, judge_all
+from sim.simulator.invariants import QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
 from sim.simulator.kernel.rng import RngStreams
@@ -118,10 +120,28 @@ class _Ending:
     virtual_seconds: float = 0.0
     invariants: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    telegram_limits: dict[str, object] | None = None
+
+
+def _stores_at_end(stack: SimStack) -> StoresAtEnd:
+    uploads = stack.repo.uploads_now()
+    blobs = set(stack.blobs.keys())
+    accounted = {blob_key(u.user_id, u.upload_id, u.file_name) for u in uploads}
+    queued = stack.queue.job_ids()
+    return StoresAtEnd(
+        orphan_blobs=sorted(blobs - accounted),
+        missing_blobs=sorted(k for u in uploads if (k := u.blob_key) is not None and k not in blobs),
+        unqueued_jobs=sorted(j for j in stack.repo.open_job_ids() if j not in queued),
+    )
 
 
 async def _check_invariants(
-    scenario: Scenario, stack: SimStack, workload: Workload, processes: _Processes, ending: _Ending
+    scenario: Scenario,
+    world: BotApiWorld,
+    stack: SimStack,
+    workload: Workload,
+    processes: _Processes,
+    ending: _Ending,
 ) -> None:
     sent = [u for u in workload.users if u.sent_at is not None]
     stuck: list[str] | None = None
@@ -133,6 +153,15 @@ async def _check_invariants(
             per_user_uploads = {}
             for user in sent:
                 per_user_uploads[user.user.id] = len(await stack.repo.list_uploads(user.user.id, 100))
+    queues = QueuesAtEnd(
+        job_stream_peak=stack.queue.peak_depth,
+        jobs_created=stack.repo.counts()["jobs"],
+        updates_in_flight_peak=stack.metrics.gauge_peaks.get("updates.in_flight", 0),
+        max_updates_in_flight=4 * scenario.bot.build_settings().max_concurrent_updates,
+    )
+    limits = world.limits
+    telegram = None if limits is None else TelegramAtEnd(limits.over_limit, limits.ignored_retry_after)
+    ending.telegram_limits = None if limits is None else limits.summary()
     end = RunEnd(
         sent=sent,
         answer_limit_s=scenario.users.answer_deadline_s + scenario.invariants.margin_s,
@@ -143,6 +172,9 @@ async def _check_invariants(
         uploads_per_user=per_user_uploads,
         secret_leaks=stack.log.secret_leaks,
         process_errors=[p.error for p in processes.all if p.error is not None],
+        stores=_stores_at_end(stack) if stuck is not None else None,
+        queues=queues,
+        telegram=telegram,
     )
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
@@ -153,7 +185,7 @@ async def _main(
     scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
-    world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()))
+    world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
     workload = Workload(world, scenario.users, rngs, trace)
     settings = scenario.bot.build_settings()
@@ -188,7 +220,7 @@ async def _main(
                 if scenario.stop_when_done:
                     await workload.all_done.wait()
                     trace.record("sim.all_answered")
-                    await trio.sleep(scenario.settle_s)
+                    await trio.sleep(scenario.settle_for(settings))
                 else:
                     await trio.sleep_forever()
             observed.cancel_scope.cancel()  # what users saw is final from here on
@@ -198,7 +230,7 @@ async def _main(
             for process in processes.all:
                 stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, stack, workload, processes, ending)
+    await _check_invariants(scenario, world, stack, workload, processes, ending)
     return stack, workload, processes, series
 
 
@@ -307,6 +339,11 @@ def _report(
         },
         "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
+        "telegram_limits": ending.telegram_limits,
+        "job_stream": {
+            "peak_depth": stack.queue.peak_depth,
+            "peak_entries_per_job": stack.queue.peak_entries_per_job,
+        },
         "invariant_notes": ending.notes,
         "errors": errors,
         "series_columns": list(SERIES_COLUMNS),

@@ -104,8 +104,13 @@ class SimUser:
     receipts: int = 0
     profiles: int = 0
     terminal_failures: int = 0
+    rejections: int = 0  # a bad file's refusal by the analysis (its own wording)
     notices: int = 0
     others: int = 0
+    greetings: int = 0  # replies to /start
+    # Replies that came out of order: (earlier step, later step) as the user saw them.
+    out_of_order: list[tuple[str, str]] = field(default_factory=list)
+    _last_step: int = 0
     changed: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -118,7 +123,21 @@ class SimUser:
 
     @property
     def duplicate_answers(self) -> int:
-        return max(0, self.receipts - 1) + max(0, self.profiles - 1)
+        """Replies beyond the one each inbound update deserves: /start's greeting, the
+        upload's receipt, and its final answer (a profile or a failure, counted together)."""
+        return max(0, self.greetings - 1) + max(0, self.receipts - 1) + max(0, self.finals - 1)
+
+    @property
+    def finals(self) -> int:
+        """Final answers to the upload: profiles, explained failures, refusals of bad files."""
+        return self.profiles + self.terminal_failures + self.rejections
+
+    def saw_step(self, step: str) -> None:
+        """The conversation moves forward only: greeting, receipt, final answer."""
+        rank = _STEPS.index(step)
+        if rank < self._last_step:
+            self.out_of_order.append((_STEPS[self._last_step], step))
+        self._last_step = max(self._last_step, rank)
 
     def final_outcome(self) -> str:
         """What the user ended with; call once the run is over."""
@@ -143,6 +162,11 @@ class SimUser:
         if self.sent_at is None or self.answered_at is None:
             return None
         return self.answered_at - self.sent_at
+
+
+# The order of one user's conversation; a reply of an earlier step after a later one is
+# out of order (the bot handles one chat's updates in order, and a result follows its receipt).
+_STEPS = ("none", "greeting", "receipt", "final")
 
 
 class Workload:
@@ -239,21 +263,30 @@ class Workload:
         if record.kind not in ("message", "edit", "document", "photo"):
             return
         now = trio.current_time()
+        text_role = None
+        if record.kind in ("message", "edit") and record.text is not None and not is_profile(record):
+            text_role = self._classifier.classify(record.text)
+        if text_role == "greeting":
+            user.greetings += 1
+            user.saw_step("greeting")
         if user.sent_at is None:
             if not user.start_replied:
                 user.start_replied_at = now
             user.start_replied = True
         elif is_profile(record):
             user.profiles += 1
+            user.saw_step("final")
             self._finish(user, ANALYSED, now)
-        elif record.kind in ("message", "edit") and record.text is not None:
-            role = self._classifier.classify(record.text)
+        elif text_role is not None:
+            role = text_role
             if role == "received":
                 user.receipts += 1
+                user.saw_step("receipt")
                 if user.acked_at is None:
                     user.acked_at = now
             elif role == "terminal":
                 user.terminal_failures += 1
+                user.saw_step("final")
                 self._finish(user, FAILED, now)
             elif role == "notice":
                 user.notices += 1
@@ -263,6 +296,8 @@ class Workload:
                 # Part of a profile, or the analysis' rejection of a bad file.
                 user.others += 1
                 if user.file_kind != "good":
+                    user.rejections += 1
+                    user.saw_step("final")
                     self._finish(user, FAILED, now)
         user.changed.set()
         user.changed = trio.Event()

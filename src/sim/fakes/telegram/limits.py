@@ -6,6 +6,11 @@ both are GCRA buckets whose bursts are a little wider than a conforming sender's
 (``bot.ratelimit``), so that network jitter between a sender's slot and the message's
 arrival is not punished. Every accepted send is counted, so a run can show the rate
 the whole deployment actually sent at.
+
+A sender that comes back before its ``retry_after`` has passed is refused again with a
+longer wait (twice what was left, as Telegram's growing flood waits), and counted.
+Not ``enabled``, the limits only watch: sends past them go through and are counted
+as ``over_limit``.
 """
 
 from __future__ import annotations
@@ -36,11 +41,20 @@ class _Bucket:
         return 0.0
 
 
+_PENALTY_FACTOR = 2.0  # a retry_after not honoured: the next wait is this many times what was left
+_GLOBAL = 0  # key of the bot-wide refusal in ``_refused`` (chat ids are never 0)
+# Sends already on the wire when a 429 was answered cannot have known of it: for this
+# long after the 429 a send is not held against the sender.
+IN_FLIGHT_GRACE_S = 1.0
+
+
 @dataclass
 class SendLimits:
     """Enforced when ``enabled``; counted either way."""
 
     enabled: bool = True
+    over_limit: int = 0  # sends past the limits (let through when not enabled)
+    ignored_retry_after: int = 0  # sends before a 429's retry_after had passed
     global_per_s: float = 30.0
     global_burst: int = 10
     chat_per_s: float = 1.0
@@ -50,6 +64,8 @@ class SendLimits:
     _global: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
+    # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
+    _refused: dict[int, tuple[float, float]] = field(default_factory=dict)
     peak_per_s: int = 0  # most sends accepted within any one second
 
     def admit(self, method: str, chat_id: int | None) -> int | None:
@@ -57,23 +73,27 @@ class SendLimits:
         if method.lower() not in LIMITED_METHODS:
             return None
         now = trio.current_time()
-        if self.enabled:
-            glob = self._global = self._global or _Bucket(self.global_per_s, self.global_burst)
-            chat = (
-                None
-                if chat_id is None
-                else self._chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
-            )
-            # Check both before taking either, so a refusal costs the sender nothing.
-            wait = max(glob.tat - glob.tolerance - now, 0.0)
-            if chat is not None:
-                wait = max(wait, chat.tat - chat.tolerance - now)
-            if wait > EPSILON_S:
-                self.refused += 1
-                return max(1, math.ceil(wait))
-            glob.wait(now)
-            if chat is not None:
-                chat.wait(now)
+        keys = (_GLOBAL,) if chat_id is None else (_GLOBAL, chat_id)
+        left = max(self._left(key, now) for key in keys)
+        if left > EPSILON_S:
+            self.ignored_retry_after += 1
+            if self.enabled:
+                return self._refuse(chat_id, now, _PENALTY_FACTOR * left)
+        glob = self._global = self._global or _Bucket(self.global_per_s, self.global_burst)
+        chat = None
+        if chat_id is not None:
+            chat = self._chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
+        # Check both before taking either, so a refusal costs the sender nothing.
+        glob_wait = max(glob.tat - glob.tolerance - now, 0.0)
+        chat_wait = 0.0 if chat is None else max(chat.tat - chat.tolerance - now, 0.0)
+        wait = max(glob_wait, chat_wait)
+        if wait > EPSILON_S:
+            self.over_limit += 1
+            if self.enabled:
+                return self._refuse(None if glob_wait >= chat_wait else chat_id, now, wait)
+        glob.wait(now)
+        if chat is not None:
+            chat.wait(now)
         self.accepted += 1
         self._window.append(now)
         while self._window[0] <= now - 1.0:
@@ -81,9 +101,32 @@ class SendLimits:
         self.peak_per_s = max(self.peak_per_s, len(self._window))
         return None
 
+    def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
+        """A 429 given for another reason (a scenario's fault): a send before it passed
+        did not honour it either."""
+        self._hold(chat_id, trio.current_time(), retry_after)
+
+    def _left(self, key: int, now: float) -> float:
+        """Seconds a 429 still holds for a sender who could have seen it (0: none)."""
+        answered_at, until = self._refused.get(key, (0.0, 0.0))
+        return until - now if now > answered_at + IN_FLIGHT_GRACE_S else 0.0
+
+    def _hold(self, chat_id: int | None, now: float, retry_after: float) -> None:
+        key = _GLOBAL if chat_id is None else chat_id
+        _, until = self._refused.get(key, (0.0, 0.0))
+        self._refused[key] = (now, max(until, now + retry_after))
+
+    def _refuse(self, chat_id: int | None, now: float, wait: float) -> int:
+        self.refused += 1
+        retry_after = max(1, math.ceil(wait - EPSILON_S))
+        self._hold(chat_id, now, retry_after)
+        return retry_after
+
     def summary(self) -> dict[str, object]:
         return {
             "enforced": self.enabled,
+            "over_limit": self.over_limit,
+            "ignored_retry_after": self.ignored_retry_after,
             "accepted": self.accepted,
             "refused_429": self.refused,
             "peak_per_s": self.peak_per_s,

@@ -30,6 +30,7 @@ import trio
 from bot.domain import InlineKeyboard, TgUser
 from sim.fakes.telegram import wire
 from sim.fakes.telegram.entities import PARSE_MODES, EntityError, utf16_len, visible_text
+from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.records import SentKind, SentRecord, StoredFile, UserAction
 
 JsonDict = dict[str, Any]
@@ -163,8 +164,10 @@ class BotApiWorld:
         bot_first_name: str = "CSV Analytics",
         bot_username: str = "csv_analytics_bot",
         first_update_id: int = 1,
+        limits: SendLimits | None = None,
     ) -> None:
         self._token = token
+        self.limits = limits  # Telegram's flood limits on sends (None: unlimited, uncounted)
         self._now = now
         prefix = token.split(":", 1)[0]
         self.bot_user = TgUser(
@@ -241,8 +244,21 @@ class BotApiWorld:
             return None
         if fault.phase == "after":
             return fault
-        await fault.strike(method)
+        try:
+            await fault.strike(method)
+        except BotApiError as exc:
+            if exc.error_code == 429 and exc.retry_after is not None and self.limits is not None:
+                self.limits.note_retry_after(None, exc.retry_after)  # a 429 applies to the token
+            raise
         return None
+
+    def _admit(self, method: str, chat_id: int) -> None:
+        """429 with ``retry_after`` past Telegram's flood limits (when they are enforced)."""
+        if self.limits is None:
+            return
+        retry_after = self.limits.admit(method, chat_id)
+        if retry_after is not None:
+            raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
     async def _after(self, method: str, fault: WireFault | None) -> None:
         if fault is not None:
@@ -468,6 +484,7 @@ class BotApiWorld:
         reply_markup: Mapping[str, Any] | None = None,
     ) -> JsonDict:
         fault = await self._before("sendMessage")
+        self._admit("sendMessage", chat_id)
         chat = self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -488,6 +505,7 @@ class BotApiWorld:
     ) -> JsonDict:
         """Without ``reply_markup`` the keyboard is removed, as in the real API."""
         fault = await self._before("editMessageText")
+        self._admit("editMessageText", chat_id)
         self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -537,6 +555,7 @@ class BotApiWorld:
     ) -> JsonDict:
         """Send bytes (a fresh upload) or re-send a known ``file_id``."""
         fault = await self._before("sendDocument")
+        self._admit("sendDocument", chat_id)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_UPLOAD_BYTES)
         caption = self._caption(caption)
@@ -567,6 +586,7 @@ class BotApiWorld:
         caption: str | None = None,
     ) -> JsonDict:
         fault = await self._before("sendPhoto")
+        self._admit("sendPhoto", chat_id)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_PHOTO_BYTES)
         caption = self._caption(caption)

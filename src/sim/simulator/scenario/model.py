@@ -41,8 +41,17 @@ INVARIANTS = (
     "no_secret_in_logs",
     "no_duplicate_answer",
 )
-ALWAYS_CHECKED = ("bot_kept_running",)
-DEFAULT_INVARIANTS = INVARIANTS[:6]  # duplicates are allowed by design under send faults
+# What "correct" means on every run, whatever the scenario lists.
+ALWAYS_CHECKED = (
+    "bot_kept_running",
+    "replies_in_order",
+    "one_outcome_per_upload",
+    "stores_agree",
+    "queues_bounded",
+    "telegram_limits_respected",
+)
+DEFAULT_INVARIANTS = INVARIANTS
+_RESUME_S = 30.0  # a resumed job's last steps (a stored file: send the profile)
 FILE_KINDS = ("good", "empty", "binary", "not_csv", "ragged")
 
 
@@ -314,7 +323,9 @@ class Head(Table):
     seed: Count = 1
     duration_s: PositiveSeconds = 60.0  # hard end of the run, in virtual seconds
     stop_when_done: StrictBool = True  # end early once every user has a final answer
-    settle_s: Seconds = 2.0  # ...plus this long, so late duplicates still show up
+    # ...plus this long, so late duplicates still show up; None: long enough for a
+    # reconciler pass to resume any job left open (see Scenario.settle_for)
+    settle_s: Seconds | None = None
 
 
 class ScenarioFile(Table):
@@ -349,7 +360,7 @@ class Scenario:
     seed: int = 1
     duration_s: float = 60.0
     stop_when_done: bool = True
-    settle_s: float = 2.0
+    settle_s: float | None = None
     users: Users = field(default_factory=Users)
     services: Services = field(default_factory=Services)
     cpu: Cpu = field(default_factory=Cpu)
@@ -360,6 +371,13 @@ class Scenario:
     expect: Expect = field(default_factory=Expect)
     source: str = "<memory>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the TOML data
+
+    def settle_for(self, settings: Settings) -> float:
+        """Seconds to run on after the last answer: a job left open is stale after
+        ``reconcile_after_s``, found by the next pass, and then needs time to finish."""
+        if self.settle_s is not None:
+            return self.settle_s
+        return settings.reconcile_after_s + 2 * settings.reconcile_every_s + _RESUME_S
 
     def service(self, name: str) -> ServiceModel:
         service: ServiceModel = getattr(self.services, name)

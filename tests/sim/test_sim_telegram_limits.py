@@ -1,0 +1,50 @@
+"""Telegram's flood limits in the in-process Bot API: 429s, growing waits, watching."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from bot.domain import TgUser
+from sim.fakes.telegram.limits import IN_FLIGHT_GRACE_S, SendLimits
+from sim.fakes.telegram.world import BotApiError, BotApiWorld
+
+TOKEN = "123456:LIMITS-TEST-TOKEN"
+
+
+async def test_a_send_before_retry_after_is_refused_longer_and_counted(autojump_clock: object) -> None:
+    limits = SendLimits(chat_burst=1)
+    assert limits.admit("sendMessage", 7) is None
+    assert limits.admit("sendMessage", 7) == 1  # within the grace: a send already on the wire
+    await trio.sleep(IN_FLIGHT_GRACE_S + 0.5)
+    limits.note_retry_after(7, 10)
+    await trio.sleep(IN_FLIGHT_GRACE_S + 1.0)
+    retry_after = limits.admit("sendMessage", 7)
+    assert retry_after is not None and retry_after > 10  # twice what was left
+    assert limits.ignored_retry_after == 1
+
+
+async def test_sends_inside_the_grace_are_not_held_against_the_sender(autojump_clock: object) -> None:
+    limits = SendLimits()
+    limits.note_retry_after(None, 5)
+    assert limits.admit("sendMessage", 1) is None  # sent before the 429 could be seen
+    assert limits.ignored_retry_after == 0
+
+
+async def test_watching_lets_sends_through_and_counts_them(autojump_clock: object) -> None:
+    limits = SendLimits(enabled=False)
+    assert all(limits.admit("sendMessage", 7) is None for _ in range(8))
+    assert limits.over_limit == 3  # a burst of five, then one a second
+    assert limits.refused == 0
+
+
+async def test_the_world_answers_429_with_retry_after(autojump_clock: object) -> None:
+    world = BotApiWorld(TOKEN, limits=SendLimits())
+    user = TgUser(id=5, first_name="u")
+    world.user_sends_text(user, 5, "/start")
+    for _ in range(5):
+        await world.send_message(chat_id=5, text="hi")
+    with pytest.raises(BotApiError) as refused:
+        await world.send_message(chat_id=5, text="hi")
+    assert refused.value.error_code == 429 and refused.value.retry_after == 1
+    assert len(world.sent_to(5)) == 5  # the refused message never reached the chat
