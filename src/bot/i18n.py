@@ -114,6 +114,16 @@ _TEXTS: dict[str, dict[str, str]] = {
             "пришлите его ещё раз, когда придут их результаты."
         ),
     },
+    "upload_unconfirmed": {
+        "en": (
+            "I could not confirm that <b>{name}</b> was saved (our database is not answering). "
+            "If its result has not come in a few minutes, please send the file again."
+        ),
+        "ru": (
+            "Не удалось подтвердить, что файл <b>{name}</b> сохранён (наша база данных не отвечает). "
+            "Если результат не придёт через несколько минут, пришлите файл ещё раз."
+        ),
+    },
     "busy_retry_upload": {
         "en": (
             "I could not register <b>{name}</b> right now (our database is not answering). "

@@ -74,20 +74,25 @@ class SendRateLimiter:
         return len(self._chats)
 
     async def acquire(self, chat_id: int | None) -> None:
-        now = trio.current_time()
-        self._forget_idle(now)
-        slot = max(self._global.earliest(now), self._paused_until)
-        chat = None
-        if chat_id is not None:
-            chat = self._chats.get(chat_id)
-            if chat is None:
-                chat = self._chats[chat_id] = Gcra(self._chat_per_s, self._chat_burst)
-            slot = max(slot, chat.earliest(now))
-        # Reserve before sleeping, so concurrent senders queue behind each other.
-        self._global.take(slot)
-        if chat is not None:
-            chat.take(slot)
-        await trio.sleep_until(slot)
+        while True:
+            now = trio.current_time()
+            self._forget_idle(now)
+            slot = max(self._global.earliest(now), self._paused_until)
+            chat = None
+            if chat_id is not None:
+                chat = self._chats.get(chat_id)
+                if chat is None:
+                    chat = self._chats[chat_id] = Gcra(self._chat_per_s, self._chat_burst)
+                slot = max(slot, chat.earliest(now))
+            # Reserve before sleeping, so concurrent senders queue behind each other.
+            self._global.take(slot)
+            if chat is not None:
+                chat.take(slot)
+            await trio.sleep_until(slot)
+            if trio.current_time() >= self._paused_until:
+                return
+            # A 429 paused every send while this one waited: its slot is void, and a
+            # fresh one queues behind everyone's (all waking at once would flood).
 
     def _forget_idle(self, now: float) -> None:
         if len(self._chats) < 1024:
@@ -119,14 +124,16 @@ class SharedSendLimiter:
         share = max(1, bucket.fallback_share)
         self.local = SendRateLimiter(global_per_s / share, chat_per_s)
         self._pause_s = 0.0  # a 429's wait, not yet told to the shared bucket
+        self._paused_until = float("-inf")  # the latest 429 this process saw
         self._local_until = float("-inf")
 
     def pause_all(self, seconds: float) -> None:
         self._pause_s = max(self._pause_s, seconds)
+        self._paused_until = max(self._paused_until, trio.current_time() + seconds)
         self.local.pause_all(seconds)
 
     async def acquire(self, chat_id: int | None) -> None:
-        if trio.current_time() >= self._local_until:
+        while trio.current_time() >= self._local_until:
             try:
                 wait = await self._guard.call(
                     "redis", self._bucket.reserve, chat_id, self._rates, self._pause_s
@@ -134,10 +141,12 @@ class SharedSendLimiter:
             except PortError as exc:
                 self._local_until = trio.current_time() + SHARED_RETRY_AFTER_S
                 self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
-            else:
-                self._pause_s = 0.0
-                await trio.sleep(wait)
+                break
+            self._pause_s = 0.0
+            await trio.sleep(wait)
+            if trio.current_time() >= self._paused_until:
                 return
+            # A 429 arrived while this send waited: reserve again, behind the pause.
         await self.local.acquire(chat_id)
 
 

@@ -91,12 +91,27 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         file_size=document.file_size,
     )
     upload_id, job_id = str(clock.new_id()), str(clock.new_id())
+    failure: PortError | None = None
     try:
         job = await ctx.call(
             "db.record_upload", ctx.services.repo.record_upload, new, upload_id, job_id, clock.now()
         )
     except PortError as exc:
-        ctx.log.error("upload.not_recorded", update_id=update_id, error=str(exc))
+        failure, job = exc, None
+    if job is None:
+        # An attempt may have committed and lost its answer (then a retry finds the update
+        # claimed): the job under this call's own id says whether the upload is recorded.
+        try:
+            job = await ctx.call("db.statement", ctx.services.repo.get_job, job_id)
+        except PortError:
+            if failure is not None:
+                # Saved or not, nobody can tell now: say so rather than ask for a resend
+                # that may end in two answers.
+                ctx.log.error("upload.unconfirmed", update_id=update_id, error=str(failure))
+                await ctx.messenger.send_text(message.chat_id, t(lang, "upload_unconfirmed", name=shown))
+                return
+    if job is None and failure is not None:
+        ctx.log.error("upload.not_recorded", update_id=update_id, error=str(failure))
         await ctx.messenger.send_text(message.chat_id, t(lang, "busy_retry_upload", name=shown))
         return
     if job is None:

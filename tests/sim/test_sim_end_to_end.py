@@ -234,10 +234,8 @@ def test_bot_api_faults_act_inside_the_emulated_telegram() -> None:
     first = simulate(scenario, keep_trace=True)
     report = first.report
     assert report.details["faults_injected"]["telegram.botapi_error"] >= 1
-    # telegram_limits_respected is the send limiter's known failure (sends reserved before a
-    # 429 go out during its pause: scenarios/regressions/telegram-flood-wire.toml).
     broken = {name for name, held in report.invariants.items() if not held}
-    assert broken <= {"telegram_limits_respected"}, report.details["invariant_notes"]
+    assert broken == set(), report.details["invariant_notes"]
     assert report.uploads["analysed"] == 4
     assert any("fault botapi.sendMessage botapi_error" in e for e in first.trace.events)
     assert simulate(scenario).report.trace_hash == report.trace_hash

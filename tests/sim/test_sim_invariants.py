@@ -85,7 +85,7 @@ def test_a_clean_run_keeps_every_promise() -> None:
         ({"sent": [_user(1, out_of_order=[("final", "receipt")])]}, "replies_in_order", RepliesOutOfOrder),
         ({"sent": [_user(1, receipts=1, notices=1)]}, "one_outcome_per_upload", UploadNotConcluded),
         (
-            {"sent": [_user(1, receipts=1, profiles=1, rejections=1)]},
+            {"sent": [_user(1, receipts=1, profiles=1, terminal_failures=1)]},
             "one_outcome_per_upload",
             UploadNotConcluded,
         ),

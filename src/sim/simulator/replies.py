@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.analysis.texts import TEXTS as ANALYSIS_TEXTS
 from bot.i18n import SUPPORTED, t
 from bot.interact import profile_keyboard
 from sim.fakes.telegram.records import SentRecord
@@ -28,14 +29,24 @@ _TERMINAL_FAILURES = (
     "too_big",
     "not_csv",
     "busy_retry_upload",
+    "upload_quota",
+    "upload_quota_in_flight",
     "job_failed",
     "download_failed",
     "analysis_too_slow",
 )
 # Explicit, but the work may still finish:
-_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error")
+_NOTICE_FAILURES = ("timeout", "state_unavailable", "internal_error", "upload_unconfirmed")
 _GREETING = ("start",)  # the one reply /start gets
-_CHATTER = ("help", "unknown_command", "send_document", "lang_set", "still_trying")
+_CHATTER = (
+    "help",
+    "unknown_command",
+    "send_document",
+    "lang_set",
+    "still_trying",
+    "slow_down",
+    "button_unknown",
+)
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -48,12 +59,22 @@ def _patterns(keys: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(_template_pattern(t(lang, key)) for key in keys for lang in SUPPORTED)
 
 
+def _analysis_refusals() -> tuple[re.Pattern[str], ...]:
+    """The analysis' refusals of a file it cannot read (bot.analysis.rejection_text)."""
+    return tuple(
+        _template_pattern(template)
+        for table in ANALYSIS_TEXTS.values()
+        for key, template in table.items()
+        if key.startswith("rej.")
+    )
+
+
 class ReplyClassifier:
     """Sorts the bot's text messages into the roles the outcome depends on."""
 
     def __init__(self) -> None:
         self._received = _patterns(("received",))
-        self._terminal = _patterns(_TERMINAL_FAILURES)
+        self._terminal = _patterns(_TERMINAL_FAILURES) + _analysis_refusals()
         self._notice = _patterns(_NOTICE_FAILURES)
         self._greeting = _patterns(_GREETING)
         self._chatter = _patterns(_CHATTER)

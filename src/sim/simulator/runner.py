@@ -18,7 +18,7 @@ import trio
 from trio.testing import MockClock
 
 from bot.app import Roles, run_bot
-from bot.uploads import blob_key
+from bot.blob_keys import blob_key
 from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.limits import SendLimits

@@ -13,7 +13,6 @@ its user, so the cost is O(records), not O(records x waiting users).
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
 import random
@@ -68,8 +67,8 @@ def make_file(kind: str, rng: random.Random, rows: int) -> tuple[str, bytes]:
         return "orders.csv", good_csv(rng, rows)
     if kind == "empty":
         return "empty.csv", b"\n"  # Telegram refuses 0-byte files; this is the emptiest table
-    if kind == "binary":
-        return "export.csv", gzip.compress(good_csv(rng, rows), mtime=0)  # a gzip renamed .csv
+    if kind == "binary":  # an image or an executable renamed .csv: no text at all
+        return "export.csv", bytes(rng.getrandbits(8) for _ in range(64 * max(rows, 1)))
     if kind == "not_csv":
         return "report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     if kind == "ragged":
@@ -104,7 +103,6 @@ class SimUser:
     receipts: int = 0
     profiles: int = 0
     terminal_failures: int = 0
-    rejections: int = 0  # a bad file's refusal by the analysis (its own wording)
     notices: int = 0
     others: int = 0
     greetings: int = 0  # replies to /start
@@ -130,7 +128,7 @@ class SimUser:
     @property
     def finals(self) -> int:
         """Final answers to the upload: profiles, explained failures, refusals of bad files."""
-        return self.profiles + self.terminal_failures + self.rejections
+        return self.profiles + self.terminal_failures
 
     def saw_step(self, step: str) -> None:
         """The conversation moves forward only: greeting, receipt, final answer."""
@@ -293,12 +291,7 @@ class Workload:
                 if user.answered_at is None:
                     user.answered_at = now
             elif role == "other":
-                # Part of a profile, or the analysis' rejection of a bad file.
-                user.others += 1
-                if user.file_kind != "good":
-                    user.rejections += 1
-                    user.saw_step("final")
-                    self._finish(user, FAILED, now)
+                user.others += 1  # part of a profile (its last part carries the buttons)
         user.changed.set()
         user.changed = trio.Event()
 
