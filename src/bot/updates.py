@@ -179,6 +179,7 @@ class UpdatePoller:
         """A flooding chat's excess update: confirmed unhandled, counted, logged; the
         first one of a flood carries the chat's notice, after its pending answers."""
         self.dropped += 1
+        self.metrics.count("updates", "dropped")
         first = key not in self._dropped
         self._dropped[key] = self._dropped.get(key, 0) + 1
         if first:

@@ -294,6 +294,7 @@ async def test_one_chats_flood_does_not_starve_another_chat(autojump_clock):
     assert waited < 2.0, f"/help waited {waited:.1f} s behind another chat's flood"
     assert notices == [1]
     assert 300 - poller.dropped == len(answered_at[1])
+    assert poller.metrics.snapshot().counter("updates", "dropped") == poller.dropped > 0
     # every reply (answers and the notice) in the order of the messages it answers
     replied_to = [int((record.text or "").split()[-1]) for record in world.sent_to(1)]
     assert replied_to == sorted(replied_to)
