@@ -74,6 +74,11 @@ class Settings(BaseModel):
     reconcile_every_s: Annotated[float, Field(gt=0)] = 30.0
     reconcile_after_s: Annotated[float, Field(gt=0)] = 60.0
     reclaim_idle_s: Annotated[float, Field(gt=0)] = 120.0
+    # After the database was unreachable, this long passes before running jobs are taken
+    # over: their workers may be alive, were only cut off, and record their progress
+    # within a second or two of its return (the db.record_end policy). Taking a job from
+    # such a worker would race it and repeat the answer it is delivering.
+    takeover_grace_s: Annotated[float, Field(ge=0)] = 5.0
     state_ttl_s: Annotated[int, Field(gt=0)] = 3600
     global_sends_per_s: Annotated[float, Field(gt=0)] = 30.0
     chat_sends_per_s: Annotated[float, Field(gt=0)] = 1.0

@@ -117,13 +117,6 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
                 log.warning("reconcile.failed", error=str(exc))
 
 
-# After the database was unreachable, this long passes before running jobs are taken
-# over: their workers may be alive, were only cut off, and beat again within a second
-# or two of its return (the db.record_end policy). Taking a job from such a worker
-# would race it and repeat the answer it is delivering.
-TAKEOVER_GRACE_S = 5.0
-
-
 @dataclass(slots=True)
 class ReconcilerMemory:
     """What the reconciler remembers between passes (trio time)."""
@@ -141,7 +134,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
     ``memory.requeued`` remembers when this process last re-enqueued each job, so a
     job that simply waits its turn in a long queue is not added again on every pass.
     Unacknowledged deliveries and running jobs are taken over only once the database
-    has answered for :data:`TAKEOVER_GRACE_S`."""
+    has answered for ``settings.takeover_grace_s``."""
     memory = ReconcilerMemory() if memory is None else memory
     requeued = memory.requeued
     settings = ctx.settings
@@ -151,7 +144,7 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
     now_s = trio.current_time()
     if memory.database_back_at is None:
         memory.database_back_at = now_s
-    settled = now_s - memory.database_back_at >= TAKEOVER_GRACE_S
+    settled = now_s - memory.database_back_at >= settings.takeover_grace_s
     touched = 0
     if settled:
         try:
