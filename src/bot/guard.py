@@ -71,18 +71,23 @@ class Guard:
     ) -> T:
         """One attempt with an explicit budget, recorded under ``op`` (also names that are
         no operation of the bot's own, such as a health probe)."""
+        if not seconds >= 0:  # as trio.fail_after: a negative or NaN budget is a bug
+            raise ValueError(f"{op}: deadline must be non-negative, got {seconds!r}")
         start = trio.current_time()
         outcome = "cancelled"
         try:
-            with trio.fail_after(seconds):
+            # The same cancel scope trio.fail_after builds, made directly: every call pays
+            # for one, so the context-manager wrappers around it are left out.
+            with trio.CancelScope(deadline=start + seconds):
                 result = await fn(*args, **kwargs)
-            outcome = "ok"
-            return result
-        except trio.TooSlowError:
+                outcome = "ok"
+                return result
+            # Only reached when this scope's own deadline cut the call.
             outcome = "timeout"
-            raise DeadlineExceeded(op, seconds) from None
+            raise DeadlineExceeded(op, seconds)
         except PortError:
-            outcome = "error"
+            if outcome != "timeout":
+                outcome = "error"
             raise
         except trio.Cancelled:
             raise
@@ -117,6 +122,11 @@ class Guard:
             last = exc
             return wait if given is not None else True
 
+        try:
+            # Most calls succeed at once: the retry machinery is set up only after a failure.
+            return await attempt()
+        except Exception as exc:  # handed to the policy below, which decides
+            first = exc
         async for trial in stamina.retry_context(
             on=again,
             attempts=retry.attempts,
@@ -127,8 +137,9 @@ class Guard:
         ):
             with trial:
                 next_wait = trial.next_wait
-                if trial.num > 1:
-                    self._record_retry(op, trial.num, last)
+                if trial.num == 1:
+                    raise first  # the attempt made above: stamina judges it like any other
+                self._record_retry(op, trial.num, last)
                 return await attempt()
         raise AssertionError("unreachable: stamina re-raises the last failure")
 

@@ -121,6 +121,10 @@ class MemoryRepository:
         self._uploads: dict[uuid.UUID, _UploadRow] = {}
         self._jobs: dict[uuid.UUID, _JobRow] = {}
         self._results: dict[uuid.UUID, _ResultRow] = {}
+        # Per-user indexes (insertion-ordered sets), so a user's quota check does not scan
+        # every upload: the simulator runs thousands of users.
+        self._user_uploads: dict[int, dict[uuid.UUID, None]] = {}
+        self._user_jobs: dict[int, dict[uuid.UUID, None]] = {}
 
     # ---------------------------------------------------------------- sessions
 
@@ -178,8 +182,10 @@ class MemoryRepository:
     def _drop_upload(self, upload_id: uuid.UUID) -> _UploadRow:
         """Remove an upload with its jobs and results (the cascade)."""
         row = self._uploads.pop(upload_id)
+        self._user_uploads.get(row.user_id, {}).pop(upload_id, None)
         for job_id in [j.id for j in self._jobs.values() if j.upload_id == upload_id]:
-            del self._jobs[job_id]
+            job = self._jobs.pop(job_id)
+            self._user_jobs.get(job.user_id, {}).pop(job_id, None)
         for job_id in [r.job_id for r in self._results.values() if r.upload_id == upload_id]:
             del self._results[job_id]
         return row
@@ -270,6 +276,8 @@ class MemoryRepository:
                 updated_at=at,
             )
             self._jobs[job_key] = row
+            self._user_uploads.setdefault(new.user_id, {})[upload_key] = None
+            self._user_jobs.setdefault(new.user_id, {})[job_key] = None
             return self._job(row)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -382,16 +390,16 @@ class MemoryRepository:
     async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
         at = _utc(since)
         async with self._session("upload_load"):
-            mine = {u.id for u in self._uploads.values() if u.user_id == user_id}
-            recent = sum(1 for u in self._uploads.values() if u.id in mine and u.created_at >= at)
-            in_flight = sum(1 for j in self._jobs.values() if j.upload_id in mine and j.status in _UNFINISHED)
+            uploads, jobs = self._user_uploads.get(user_id, {}), self._user_jobs.get(user_id, {})
+            recent = sum(1 for key in uploads if self._uploads[key].created_at >= at)
+            in_flight = sum(1 for key in jobs if self._jobs[key].status in _UNFINISHED)
             return UploadLoad(in_flight=in_flight, recent=recent)
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
         async with self._session("list_uploads"):
             if limit <= 0:
                 return []
-            mine = [u for u in self._uploads.values() if u.user_id == user_id]
+            mine = [self._uploads[key] for key in self._user_uploads.get(user_id, {})]
             mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
             return [u.public() for u in mine[:limit]]
 

@@ -41,6 +41,7 @@ PARSE_MODES = frozenset({"HTML", "Markdown", "MarkdownV2"})
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)?([^<>]*)>")
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_SPECIAL = re.compile(r"[<&]")
 
 
 class EntityError(ValueError):
@@ -60,43 +61,51 @@ def _entity_char(name: str) -> str:
 
 def html_to_text(text: str) -> str:
     """The visible text of an HTML-formatted message; raises EntityError if malformed."""
+    if "<" not in text and "&" not in text:
+        return text
     out: list[str] = []
     open_tags: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "<":
-            m = _TAG.match(text, i)
+    i, end = 0, len(text)
+    # Runs of plain text are copied whole; only a "<" or an "&" is looked at closely.
+    for special in _SPECIAL.finditer(text):
+        j = special.start()
+        if j < i:
+            continue  # inside a tag or an entity already consumed
+        out.append(text[i:j])
+        if text[j] == "<":
+            m = _TAG.match(text, j)
             if m is None:
-                raise EntityError(f"Unclosed start tag at byte offset {_byte_offset(text, i)}")
-            closing, name = m.group(1) == "/", (m.group(2) or "").lower()
-            if name not in ALLOWED_TAGS:
-                kind = "end" if closing else "start"
-                raise EntityError(f'Unsupported {kind} tag "{name}" at byte offset {_byte_offset(text, i)}')
-            if closing:
-                expected = open_tags.pop() if open_tags else None
-                if expected != name:
-                    raise EntityError(
-                        f"Unmatched end tag at byte offset {_byte_offset(text, i)}, "
-                        f'expected "</{expected}>", found "</{name}>"'
-                    )
-            else:
-                open_tags.append(name)
+                raise EntityError(f"Unclosed start tag at byte offset {_byte_offset(text, j)}")
+            _open_or_close(text, j, m, open_tags)
             i = m.end()
-        elif ch == "&":
-            m = _ENTITY.match(text, i)
+        else:
+            m = _ENTITY.match(text, j)
             if m is None:
                 out.append("&")
-                i += 1
+                i = j + 1
             else:
                 out.append(_entity_char(m.group(1)))
                 i = m.end()
-        else:
-            out.append(ch)
-            i += 1
+    out.append(text[i:end])
     if open_tags:
         raise EntityError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
     return "".join(out)
+
+
+def _open_or_close(text: str, at: int, tag: re.Match[str], open_tags: list[str]) -> None:
+    closing, name = tag.group(1) == "/", (tag.group(2) or "").lower()
+    if name not in ALLOWED_TAGS:
+        kind = "end" if closing else "start"
+        raise EntityError(f'Unsupported {kind} tag "{name}" at byte offset {_byte_offset(text, at)}')
+    if closing:
+        expected = open_tags.pop() if open_tags else None
+        if expected != name:
+            raise EntityError(
+                f"Unmatched end tag at byte offset {_byte_offset(text, at)}, "
+                f'expected "</{expected}>", found "</{name}>"'
+            )
+    else:
+        open_tags.append(name)
 
 
 def visible_text(text: str, parse_mode: str | None) -> str:
