@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from trio.testing import MockClock
 
+from sim.simulator.kernel.clock import JumpingClock, sim_sleep
 from sim.simulator.kernel.trace import Trace
 
 
@@ -59,7 +59,7 @@ class SimCpuRunner:
         cores: int,
         costs: Mapping[str, CpuCost],
         default_cost: CpuCost,
-        clock: MockClock,
+        clock: JumpingClock,
         blocking: bool = False,
         trace: Trace | None = None,
         cache: dict[tuple[str, ...], Any] | None = None,
@@ -112,6 +112,6 @@ class SimCpuRunner:
         self.peak_waiting = max(self.peak_waiting, self._limiter.statistics().tasks_waiting + 1)
         async with self._limiter:
             self.peak_in_use = max(self.peak_in_use, self.in_use)
-            await trio.sleep(cost)  # cancellable: the caller's deadline kills the "process"
+            await sim_sleep(cost)  # cancellable: the caller's deadline kills the "process"
             self.busy_s += cost
         return self._compute(kind, fn, args)

@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import trio
-from trio.testing import MockClock
 
+from sim.simulator.kernel.clock import JumpingClock
 from sim.simulator.kernel.trace import Trace
 
 _MAX_FIELD_CHARS = 60
@@ -49,7 +49,7 @@ class SimLogSink:
     def __init__(
         self,
         trace: Trace | None,
-        clock: MockClock | None = None,
+        clock: JumpingClock | None = None,
         *,
         sync_write_cost_s: float = 0.0,
         secrets: tuple[str, ...] = (),

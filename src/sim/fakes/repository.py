@@ -19,8 +19,7 @@ from __future__ import annotations
 import copy
 import heapq
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -101,6 +100,22 @@ class _ResultRow:
         )
 
 
+class _Session:
+    """``async with repo._session(method)``: one database session for one operation (a
+    class rather than an asynccontextmanager: every simulated query pays for it)."""
+
+    __slots__ = ("_method", "_repo")
+
+    def __init__(self, repo: MemoryRepository, method: str) -> None:
+        self._repo, self._method = repo, method
+
+    async def __aenter__(self) -> None:
+        await self._repo._enter_session(self._method)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._repo._leave_session()
+
+
 class MemoryRepository:
     """``bot.ports.Repository`` in memory."""
 
@@ -128,22 +143,27 @@ class MemoryRepository:
 
     # ---------------------------------------------------------------- sessions
 
-    @asynccontextmanager
-    async def _session(self, method: str) -> AsyncIterator[None]:
+    def _session(self, method: str) -> _Session:
+        return _Session(self, method)
+
+    async def _enter_session(self, method: str) -> None:
         if self._permits is not None:
             await self._permits.acquire()  # a checkpoint; a cancelled wait holds nothing
         else:
             await trio.lowlevel.checkpoint()
         self.sessions_in_use += 1
         self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
-        try:
-            if self._in_session is not None:
+        if self._in_session is not None:
+            try:
                 await self._in_session(method)
-            yield
-        finally:
-            self.sessions_in_use -= 1
-            if self._permits is not None:
-                self._permits.release()
+            except BaseException:
+                self._leave_session()
+                raise
+
+    def _leave_session(self) -> None:
+        self.sessions_in_use -= 1
+        if self._permits is not None:
+            self._permits.release()
 
     @property
     def free_permits(self) -> int | None:

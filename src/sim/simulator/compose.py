@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trio.testing import MockClock
-
 from bot.metrics import MetricsRecorder
 from bot.ports import Services
 from sim.fakes.blobs import MemoryBlobStore
@@ -28,6 +26,7 @@ from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, wrap_port
 from sim.simulator.faults.wire import WindowedBotApiFaults
+from sim.simulator.kernel.clock import JumpingClock
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.scenario import Scenario
@@ -54,7 +53,7 @@ def build_stack(
     world: BotApiWorld,
     scenario: Scenario,
     rngs: RngStreams,
-    clock: MockClock,
+    clock: JumpingClock,
     *,
     trace: Trace | None = None,
     token: str = SIM_TOKEN,
@@ -114,7 +113,7 @@ def sim_services(
     world: BotApiWorld,
     scenario: Scenario,
     rngs: RngStreams,
-    clock: MockClock,
+    clock: JumpingClock,
     *,
     trace: Trace | None = None,
 ) -> Services:

@@ -1,6 +1,6 @@
 """Runs one scenario: the real bot core against the simulated world, on virtual time.
 
-``trio.run`` under ``MockClock(autojump_threshold=0)`` with a seeded scheduler,
+``trio.run`` under a virtual clock (``SimClock``: MockClock's autojump) with a seeded scheduler,
 sockets/DNS/threads refused, every random draw from the scenario seed. The bot
 (``bot.app.run_bot``) runs under a supervisor that can crash and restart it; the
 fault schedule and the workload run beside it. The run stops at the scenario's
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
-from trio.testing import MockClock
 
 from bot.app import Roles, run_bot
 from bot.blob_keys import blob_key
@@ -28,6 +27,7 @@ from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
 from sim.simulator.invariants import QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
+from sim.simulator.kernel.clock import SimClock
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
 from sim.simulator.kernel.rng import RngStreams
@@ -182,7 +182,7 @@ async def _check_invariants(
 
 
 async def _main(
-    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
+    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: SimClock, bot_main: BotMain, ending: _Ending
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
@@ -245,12 +245,12 @@ def simulate(
     seed = scenario.seed if seed is None else seed
     rngs = RngStreams(seed)
     trace = Trace(keep_events=keep_trace)
-    clock = MockClock(autojump_threshold=0)
+    clock = SimClock()  # MockClock(autojump_threshold=0), with timers for the services' latencies
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
     with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
         stack, workload, processes, series = trio.run(
-            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
+            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock, instruments=[clock]
         )
     wall = time.perf_counter() - started
     report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)

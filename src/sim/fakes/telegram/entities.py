@@ -14,6 +14,7 @@ Markdown and MarkdownV2 are accepted without validation.
 
 from __future__ import annotations
 
+import functools
 import re
 
 ALLOWED_TAGS = frozenset(
@@ -108,10 +109,15 @@ def _open_or_close(text: str, at: int, tag: re.Match[str], open_tags: list[str])
         open_tags.append(name)
 
 
+# The bot sends the same texts again and again (a profile per distinct file, each
+# notice per language): parse each once. A malformed text raises every time.
+_html_to_text_cached = functools.lru_cache(maxsize=1024)(html_to_text)
+
+
 def visible_text(text: str, parse_mode: str | None) -> str:
     """What the recipient sees; raises EntityError for malformed HTML."""
     if parse_mode == "HTML":
-        return html_to_text(text)
+        return _html_to_text_cached(text)
     return text
 
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 import trio
 
 from sim.simulator.faults.kind import CallFault, CallPlan, Fault
+from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.scenario.latency import Latency
@@ -37,19 +38,31 @@ from sim.simulator.scenario.model import ServiceModel
 T = TypeVar("T")
 
 
+def _describe_arg(arg: Any) -> str:
+    if isinstance(arg, bool | int | float) or arg is None:
+        return repr(arg)
+    if isinstance(arg, str):
+        return repr(arg[:40])
+    if isinstance(arg, bytes | bytearray):
+        return f"<{len(arg)}B>"
+    return type(arg).__name__
+
+
+# The common argument types by exact type (subclasses such as enums take the long way).
+_DESCRIBE_EXACT: dict[type, Callable[[Any], str]] = {
+    int: repr,
+    float: repr,
+    bool: repr,
+    type(None): repr,
+    str: lambda arg: repr(arg[:40]),
+    bytes: lambda arg: f"<{len(arg)}B>",
+}
+
+
 def _describe_args(args: tuple[Any, ...]) -> str:
     """Cheap, address-free argument summary for the trace (bytes by length only)."""
-    parts = []
-    for arg in args:
-        if isinstance(arg, bool | int | float) or arg is None:
-            parts.append(repr(arg))
-        elif isinstance(arg, str):
-            parts.append(repr(arg[:40]))
-        elif isinstance(arg, bytes | bytearray):
-            parts.append(f"<{len(arg)}B>")
-        else:
-            parts.append(type(arg).__name__)
-    return ",".join(parts)
+    exact = _DESCRIBE_EXACT
+    return ",".join(exact.get(type(arg), _describe_arg)(arg) for arg in args)
 
 
 class FaultStats:
@@ -109,7 +122,7 @@ class ServiceFaults:
 
     async def before(self, plan: CallPlan) -> None:
         if plan.delay > 0:
-            await trio.sleep(plan.delay)
+            await sim_sleep(plan.delay)
         if plan.failure is not None and not plan.after:
             await plan.failure.strike(self.service)
 

@@ -2,8 +2,9 @@
 
 The same seed must give the same trace byte for byte; its hash is printed in the
 report so anyone can check a replay. Events carry no addresses and no wall time.
-Recording is one f-string and one hash update per event; the lines themselves are
-kept only when a determinism check needs to find the first divergence.
+Recording is one f-string per event; lines are hashed in batches (sha256 of the
+concatenation is the same, one update per event is what it saves). The lines
+themselves are kept only when a determinism check needs to find the first divergence.
 """
 
 from __future__ import annotations
@@ -16,23 +17,34 @@ import trio
 
 
 class Trace:
-    __slots__ = ("_hasher", "_keep", "count", "events")
+    __slots__ = ("_hasher", "_keep", "_pending", "count", "events")
+
+    _BATCH = 512  # lines hashed per update
 
     def __init__(self, *, keep_events: bool = False) -> None:
         self._hasher = hashlib.sha256()
         self._keep = keep_events
+        self._pending: list[str] = []
         self.events: list[str] = []
         self.count = 0
 
     def record(self, kind: str, detail: str = "") -> None:
         """Append one event at the current virtual time (call inside ``trio.run``)."""
         line = f"{trio.current_time():.6f} {kind} {detail}\n"
-        self._hasher.update(line.encode())
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= self._BATCH:
+            self._flush()
         self.count += 1
         if self._keep:
             self.events.append(line)
 
+    def _flush(self) -> None:
+        self._hasher.update("".join(self._pending).encode())
+        self._pending.clear()
+
     def hexdigest(self) -> str:
+        self._flush()
         return self._hasher.hexdigest()
 
 
