@@ -7,6 +7,7 @@ profile arrived, a failure was explained, or the bot merely chatted.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bot.analysis.texts import TEXTS as ANALYSIS_TEXTS
@@ -78,8 +79,11 @@ class ReplyClassifier:
         self._notice = _patterns(_NOTICE_FAILURES)
         self._greeting = _patterns(_GREETING)
         self._chatter = _patterns(_CHATTER)
+        # The bot repeats its texts (a profile per distinct file, each notice per
+        # language): each distinct text is matched against the patterns once.
+        self.classify = functools.lru_cache(maxsize=2048)(self._classify)
 
-    def classify(self, text: str) -> str:
+    def _classify(self, text: str) -> str:
         """One of "received", "terminal", "notice", "greeting", "chatter", "other"."""
         for role, patterns in (
             ("received", self._received),

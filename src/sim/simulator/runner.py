@@ -250,7 +250,7 @@ def simulate(
     started = time.perf_counter()  # the one real measurement; never enters the trace
     with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
         stack, workload, processes, series = trio.run(
-            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock, instruments=[clock]
+            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
         )
     wall = time.perf_counter() - started
     report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)

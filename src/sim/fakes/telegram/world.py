@@ -20,6 +20,7 @@ Fidelity notes (where the emulator is simpler than Telegram):
 from __future__ import annotations
 
 import hmac
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -728,6 +729,10 @@ class BotApiWorld:
 
     async def wait_for_records(self, chat_id: int | None, after_seq: int, timeout: float) -> list[SentRecord]:
         """Records newer than ``after_seq``, waiting up to ``timeout`` for the first; [] if none came."""
+        if timeout == math.inf:  # the simulated users' dispatcher: no scope to build per wake
+            while not (records := self.records_after(after_seq, chat_id)):
+                await self._log_changed.wait()
+            return records
         with trio.move_on_after(timeout):
             while not (records := self.records_after(after_seq, chat_id)):
                 await self._log_changed.wait()

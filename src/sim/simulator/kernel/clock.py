@@ -2,9 +2,8 @@
 
 :class:`SimClock` behaves as trio's ``MockClock(autojump_threshold=0)`` at rate 0:
 time stands still while any task can run; once none can, it jumps to the next
-deadline. It is written against trio's public ``Clock`` and ``Instrument``
-interfaces instead, for two savings that matter when a run makes tens of
-thousands of service calls:
+deadline. It is written against trio's public ``Clock`` interface instead, for two
+savings that matter when a run makes tens of thousands of service calls:
 
 - :func:`sim_sleep`, the wait of a simulated latency, is a timer of the clock's
   own: the task parks with ``wait_task_rescheduled`` and the clock reschedules it
@@ -17,10 +16,9 @@ thousands of service calls:
 
 A run's schedule is the one MockClock and ``trio.sleep`` give: the clock jumps to
 the same instants (with the same float arithmetic), the same tasks wake at each,
-and trio orders every batch of runnable tasks itself. Outside a run that installed
-the clock as an instrument, :func:`sim_sleep` is plain ``trio.sleep``. The bot's
-own sleeps are never replaced: only the simulator's models of time spent
-elsewhere use the timers.
+and trio orders every batch of runnable tasks itself. Under any other clock,
+:func:`sim_sleep` is plain ``trio.sleep``. The bot's own sleeps are never replaced:
+only the simulator's models of time spent elsewhere use the timers.
 """
 
 from __future__ import annotations
@@ -32,6 +30,10 @@ from typing import Any, Protocol
 
 import trio
 
+# [deadline, sequence, task or None once cancelled]: a list, so that a cancelled
+# timer is marked in place and dropped when it reaches the top of the heap.
+_Timer = list[Any]
+
 
 class JumpingClock(Protocol):
     """A virtual clock that blocking work can advance: SimClock, or trio's MockClock in tests."""
@@ -41,19 +43,13 @@ class JumpingClock(Protocol):
     def jump(self, seconds: float) -> None: ...
 
 
-# [deadline, sequence, task or None once cancelled]: a list, so that a cancelled
-# timer is marked in place and dropped when it reaches the top of the heap.
-_Timer = list[Any]
-
-
-class SimClock(trio.abc.Clock, trio.abc.Instrument):
-    """Pass it as both ``clock`` and instrument: ``trio.run(f, clock=c, instruments=[c])``."""
+class SimClock(trio.abc.Clock):
+    """``trio.run(f, clock=SimClock())``."""
 
     def __init__(self) -> None:
         self._now = 0.0
         self._timers: list[_Timer] = []
         self._sequence = itertools.count()
-        self._running = False
 
     def __repr__(self) -> str:
         return f"<SimClock, time={self._now:.7f}, timers={len(self._timers)}>"
@@ -81,24 +77,13 @@ class SimClock(trio.abc.Clock, trio.abc.Instrument):
         return 0.0
 
     def jump(self, seconds: float) -> None:
-        """Advance virtual time now (work that blocks the loop: everybody waits)."""
+        """Advance virtual time now (work that blocks the loop: everybody waits). Timers
+        that come due are woken at once, so they run in the pass where trio expires its
+        own deadlines passed by the jump."""
         if seconds < 0:
             raise ValueError("time can't go backwards")
         self._now += seconds
-
-    # ------------------------------------------------------------- trio.abc.Instrument
-
-    def before_run(self) -> None:
-        self._running = True
-
-    def after_run(self) -> None:
-        self._running = False
-        self._timers.clear()
-
-    def after_io_wait(self, timeout: float) -> None:
-        # Timers that came due by a jump of someone else's (a blocking step).
-        if self._timers and self._timers[0][0] <= self._now:
-            self._wake_due()
+        self._wake_due()
 
     def _wake_due(self) -> None:
         timers, now = self._timers, self._now
@@ -112,7 +97,7 @@ class SimClock(trio.abc.Clock, trio.abc.Instrument):
 
     async def sleep(self, seconds: float) -> None:
         """``trio.sleep(seconds)``, woken by this clock instead of by a cancelled scope."""
-        if not self._running or seconds <= 0:
+        if seconds <= 0:
             await trio.sleep(seconds)
             return
         timer: _Timer = [self._now + seconds, next(self._sequence), trio.lowlevel.current_task()]
@@ -123,6 +108,25 @@ class SimClock(trio.abc.Clock, trio.abc.Instrument):
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
+        if trio.current_effective_deadline() == -math.inf:
+            # Woken, then cancelled before this step: a deadline of this same instant
+            # (trio expires those after the clock wakes its timers) or a cancel made in
+            # this pass. trio.sleep's own scope would not have caught that Cancelled:
+            # raise it here, at once, as trio.sleep would.
+            raise _cancelled()
+
+
+def _cancelled() -> trio.Cancelled:
+    # trio has no public constructor for Cancelled; its run loop builds them like this.
+    create = getattr(trio.Cancelled, "_create", None)
+    if create is None:
+        raise SimClockHookMissing("trio.Cancelled._create is gone: update sim.simulator.kernel.clock")
+    cancelled: trio.Cancelled = create(source="unknown", reason="cancelled as a simulated latency ended")
+    return cancelled
+
+
+class SimClockHookMissing(RuntimeError):
+    """The installed trio no longer has the private constructor the clock relies on."""
 
 
 async def sim_sleep(seconds: float) -> None:
