@@ -300,6 +300,7 @@ def _report(
     answer = [lat for u in sent if (lat := u.latency()) is not None]
     ack = [u.acked_at - u.sent_at for u in sent if u.acked_at is not None and u.sent_at is not None]
     start = [lat for u in users if (lat := u.start_latency()) is not None]
+    probe = [lat for p in workload.probes if (lat := p.latency()) is not None]
     metrics = stack.metrics
     timeouts = {
         name: n for name in sorted(metrics.outcomes) if (n := metrics.outcomes[name].get("timeout", 0))
@@ -339,6 +340,11 @@ def _report(
         },
         "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
+        "flood": {
+            "replies": dict(sorted(workload.flood_replies.items())),
+            "probes_unanswered": sum(1 for p in workload.probes if p.replied_at is None),
+            "dropped": stack.metrics.counters.get(("updates", "dropped"), 0),
+        },
         "telegram_limits": ending.telegram_limits,
         "job_stream": {
             "peak_depth": stack.queue.peak_depth,
@@ -379,7 +385,11 @@ def _report(
             "failed_with_message": outcomes.count(FAILED),
             "lost": outcomes.count(LOST),
         },
-        latency=latency_table(stack.metrics, {"user.answer": answer, "user.ack": ack, "user.start": start}),
+        latency=latency_table(
+            stack.metrics,
+            {"user.answer": answer, "user.ack": ack, "user.start": start}
+            | ({"user.probe": probe} if workload.probes else {}),
+        ),
         invariants=ending.invariants,
         success_rate=round(sum(1 for u in sent if u.succeeded()) / len(sent), 6) if sent else 1.0,
         timeouts=sum(timeouts.values()),

@@ -137,6 +137,12 @@ class SimUser:
             self.out_of_order.append((_STEPS[self._last_step], step))
         self._last_step = max(self._last_step, rank)
 
+    def saw_notice(self) -> None:
+        """ "That took too long, try again" and its kind after the final answer contradict it:
+        the conversation went back a step."""
+        if self._last_step == _STEPS.index("final"):
+            self.out_of_order.append(("final", "notice"))
+
     def final_outcome(self) -> str:
         """What the user ended with; call once the run is over."""
         if self.outcome is not None:
@@ -162,6 +168,26 @@ class SimUser:
         return self.answered_at - self.sent_at
 
 
+@dataclass(slots=True)
+class ChatProbe:
+    """A user who sends one message while another chat floods, and waits for any reply."""
+
+    user: TgUser
+    at: float
+    replied_at: float | None = None
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    def latency(self) -> float | None:
+        return None if self.replied_at is None else self.replied_at - self.at
+
+
+# A flooding chat and its probes take ids below the users' (FIRST_USER_ID + index).
+FLOOD_USER_ID = 9_000
+
+
 # The order of one user's conversation; a reply of an earlier step after a later one is
 # out of order (the bot handles one chat's updates in order, and a result follows its receipt).
 _STEPS = ("none", "greeting", "receipt", "final")
@@ -177,7 +203,20 @@ class Workload:
         self._classifier = ReplyClassifier()
         self.users = self._make_users(rngs)
         self._by_chat = {u.chat_id: u for u in self.users}
-        self._unanswered = len(self.users)
+        flood = spec.flood
+        self.flooder = (
+            TgUser(id=FLOOD_USER_ID, language_code="en", first_name="Flood") if flood.messages else None
+        )
+        self.probes = [
+            ChatProbe(
+                TgUser(id=FLOOD_USER_ID + 1 + i, language_code="en", first_name=f"Probe{i}"),
+                flood.at_s + (i + 1) * flood.over_s / (flood.probes + 1),
+            )
+            for i in range(flood.probes if flood.messages else 0)
+        ]
+        self._probe_by_chat = {p.chat_id: p for p in self.probes}
+        self.flood_replies: dict[str, int] = {}  # the flooding chat's replies, by role
+        self._unanswered = len(self.users) + len(self.probes)
         self.waiting = 0  # users who sent a file and have no final answer yet
         self.all_done = trio.Event()
         if not self.users:
@@ -231,6 +270,25 @@ class Workload:
             nursery.start_soon(self._dispatch)
             for user in self.users:
                 nursery.start_soon(self._user, user)
+            if self.flooder is not None:
+                nursery.start_soon(self._flood, self.flooder)
+            for probe in self.probes:
+                nursery.start_soon(self._probe, probe)
+
+    async def _flood(self, flooder: TgUser) -> None:
+        flood = self._spec.flood
+        step = flood.over_s / flood.messages
+        for n in range(flood.messages):
+            await trio.sleep_until(flood.at_s + n * step)
+            self._world.user_sends_text(flooder, flooder.id, flood.text)
+        if self._trace is not None:
+            self._trace.record("user.flood", f"{flood.messages} sent")
+
+    async def _probe(self, probe: ChatProbe) -> None:
+        await trio.sleep_until(probe.at)
+        self._world.user_sends_text(probe.user, probe.chat_id, self._spec.flood.probe_text)
+        if self._trace is not None:
+            self._trace.record("user.probe", f"{probe.chat_id}")
 
     async def _user(self, user: SimUser) -> None:
         await trio.sleep_until(user.arrives_at)
@@ -256,6 +314,20 @@ class Workload:
                 user = self._by_chat.get(record.chat_id)
                 if user is not None:
                     self._observe(user, record)
+                elif record.chat_id in self._probe_by_chat:
+                    self._observe_probe(self._probe_by_chat[record.chat_id])
+                elif self.flooder is not None and record.chat_id == self.flooder.id:
+                    text = record.text if record.kind == "message" else None
+                    role = self._classifier.classify(text) if text is not None else "other"
+                    self.flood_replies[role] = self.flood_replies.get(role, 0) + 1
+
+    def _observe_probe(self, probe: ChatProbe) -> None:
+        if probe.replied_at is not None:
+            return
+        probe.replied_at = trio.current_time()
+        if self._trace is not None:
+            self._trace.record("user.probe_answered", f"{probe.chat_id}")
+        self._one_answered()
 
     def _observe(self, user: SimUser, record: SentRecord) -> None:
         if record.kind not in ("message", "edit", "document", "photo"):
@@ -288,6 +360,7 @@ class Workload:
                 self._finish(user, FAILED, now)
             elif role == "notice":
                 user.notices += 1
+                user.saw_notice()
                 if user.answered_at is None:
                     user.answered_at = now
             elif role == "other":
@@ -303,6 +376,9 @@ class Workload:
             user.answered_at = now
         self._record("user.answer", user, outcome)
         self.waiting -= 1  # only users who sent a file get here
+        self._one_answered()
+
+    def _one_answered(self) -> None:
         self._unanswered -= 1
         if self._unanswered == 0:
             self.all_done.set()

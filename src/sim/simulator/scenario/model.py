@@ -137,6 +137,19 @@ class Peak(Table):
         return self
 
 
+class Flood(Table):
+    """One chat that floods the bot: ``messages`` texts sent evenly over ``over_s`` from
+    ``at_s``; meanwhile ``probes`` other users each send ``probe_text`` once (evenly
+    inside the flood) and wait for its reply, reported as latency ``user.probe``."""
+
+    messages: Count = 0
+    at_s: Seconds = 0.0
+    over_s: Seconds = 0.0
+    text: str = "hello"
+    probes: Count = 1
+    probe_text: str = "/help"
+
+
 class Users(Table):
     count: Count = 10
     arrival: Literal["all_at_once", "poisson", "uniform"] = "all_at_once"
@@ -149,6 +162,7 @@ class Users(Table):
     files: Files = Files()
     answer_deadline_s: Seconds = 60.0  # from the upload to the final answer
     peak: Peak = Peak()
+    flood: Flood = Flood()
 
     @field_validator("languages")
     @classmethod
