@@ -25,6 +25,10 @@ REQUIRED = (
     "worker-crash",
     "restart-mid-job",
     "db-partition",
+    "chat-flood",
+    "slow-receipt",
+    "redis-down-takeover",
+    "redis-back",
 )
 
 
