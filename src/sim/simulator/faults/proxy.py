@@ -103,7 +103,10 @@ class ServiceFaults:
 
     def plan(self, label: str, latency: Latency, faults: tuple[CallFault, ...]) -> CallPlan | None:
         """Draw one call's fate; None when nothing at all happens to it (the fast path)."""
-        plan = CallPlan(delay=latency.sample(self.latency_rng))
+        delay = latency.sample(self.latency_rng)
+        if not faults:  # most services have no fault scheduled for this method
+            return CallPlan(delay=delay) if delay > 0 else None
+        plan = CallPlan(delay=delay)
         if faults:
             now = trio.current_time()
             rng = self.fault_rng
