@@ -108,12 +108,22 @@ class SimClock(trio.abc.Clock):
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
-        if trio.current_effective_deadline() == -math.inf:
+        if _cancelled_now():
             # Woken, then cancelled before this step: a deadline of this same instant
             # (trio expires those after the clock wakes its timers) or a cancel made in
             # this pass. trio.sleep's own scope would not have caught that Cancelled:
             # raise it here, at once, as trio.sleep would.
             raise _cancelled()
+
+
+def _cancelled_now() -> bool:
+    """Whether the current task is in a cancelled scope: trio's own flag when it has one
+    (current_effective_deadline walks every enclosing scope to say the same)."""
+    status = getattr(trio.lowlevel.current_task(), "_cancel_status", None)
+    flag = getattr(status, "effectively_cancelled", None)
+    if isinstance(flag, bool):
+        return flag
+    return trio.current_effective_deadline() == -math.inf
 
 
 def _cancelled() -> trio.Cancelled:
