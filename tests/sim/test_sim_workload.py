@@ -126,3 +126,26 @@ async def test_all_done_fires_when_the_last_user_has_a_final_answer(autojump_clo
         nursery.cancel_scope.cancel()
     assert [u.final_outcome() for u in workload.users] == [FAILED, FAILED]
     assert all(u.terminal_failures == 1 for u in workload.users)
+
+
+def test_a_notice_after_the_final_answer_is_out_of_order() -> None:
+    user = Workload(BotApiWorld(TOKEN), Users(count=1, files=Files(rows=5, variants=1)), RngStreams(1)).users[
+        0
+    ]
+    user.saw_notice()  # "took too long" before any answer: a fair warning
+    user.saw_step("receipt")
+    user.saw_notice()
+    assert user.out_of_order == []
+    user.saw_step("final")
+    user.saw_notice()  # after the profile: it contradicts it
+    assert user.out_of_order == [("final", "notice")]
+
+
+def test_a_flood_and_its_probes_are_their_own_chats() -> None:
+    spec = Users(count=2, flood={"messages": 30, "at_s": 1, "over_s": 3, "probes": 2})
+    workload = Workload(BotApiWorld(TOKEN), spec, RngStreams(1))
+    assert workload.flooder is not None
+    chats = {workload.flooder.id} | {p.chat_id for p in workload.probes} | {u.chat_id for u in workload.users}
+    assert len(chats) == 5
+    assert [p.at for p in workload.probes] == [2.0, 3.0]  # evenly inside the flood
+    assert not workload.all_done.is_set()  # the probes wait for their replies too

@@ -138,8 +138,8 @@ class SimUser:
         self._last_step = max(self._last_step, rank)
 
     def saw_notice(self) -> None:
-        """ "That took too long, try again" and its kind after the final answer contradict it:
-        the conversation went back a step."""
+        """A notice ("that took too long, try again" and its kind) after the final answer
+        contradicts it: the conversation went back a step."""
         if self._last_step == _STEPS.index("final"):
             self.out_of_order.append(("final", "notice"))
 
@@ -219,7 +219,7 @@ class Workload:
         self._unanswered = len(self.users) + len(self.probes)
         self.waiting = 0  # users who sent a file and have no final answer yet
         self.all_done = trio.Event()
-        if not self.users:
+        if not self._unanswered:
             self.all_done.set()
 
     def _arrivals(self, rng: random.Random) -> list[float]:

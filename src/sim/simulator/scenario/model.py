@@ -149,6 +149,12 @@ class Flood(Table):
     probes: Count = 1
     probe_text: str = "/help"
 
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        if self.probes > 999:  # their chat ids sit between the flooding chat's and the users'
+            raise rule("flood: at most 999 probes")
+        return self
+
 
 class Users(Table):
     count: Count = 10
