@@ -90,3 +90,26 @@ def test_a_cancelled_timer_holds_nothing() -> None:
         return trio.current_time()
 
     assert trio.run(main, clock=clock) == 1.5
+
+
+def test_a_task_woken_by_someone_else_is_not_woken_again() -> None:
+    # A hard stop may reschedule a parked task directly; its timer must not fire later.
+    clock = SimClock()
+
+    async def main() -> float:
+        sleeper: trio.lowlevel.Task | None = None
+
+        async def sleep_long() -> None:
+            nonlocal sleeper
+            sleeper = trio.lowlevel.current_task()
+            await sim_sleep(10.0)
+            await trio.sleep(20.0)  # parked elsewhere when the old timer would be due
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleep_long)
+            await trio.sleep(1.0)
+            assert sleeper is not None
+            trio.lowlevel.reschedule(sleeper)
+        return trio.current_time()
+
+    assert trio.run(main, clock=clock) == 21.0

@@ -107,7 +107,12 @@ class SimClock(trio.abc.Clock):
             timer[2] = None  # cancelled: dropped when it reaches the top of the heap
             return trio.lowlevel.Abort.SUCCEEDED
 
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        try:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        finally:
+            # However the task left (our wake, a cancel, or a harder stop that reschedules
+            # it directly), the timer must never wake it again.
+            timer[2] = None
         if _cancelled_now():
             # Woken, then cancelled before this step: a deadline of this same instant
             # (trio expires those after the clock wakes its timers) or a cancel made in
