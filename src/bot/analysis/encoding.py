@@ -11,6 +11,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .limits import CsvRejected
 
 _SAMPLE = 64 * 1024
@@ -80,16 +82,31 @@ def _mostly_utf8(sample: bytes) -> bool:
     return in_seqs >= 0.98 * high
 
 
+def _byte_classes(codec: str) -> dict[str, np.ndarray]:
+    """For each byte, whether the code page reads it as non-ASCII, lower-case or any Cyrillic."""
+    chars = [bytes([b]).decode(codec, errors="replace") for b in range(256)]
+    return {
+        name: np.array([pattern.match(ch) is not None for ch in chars])
+        for name, pattern in (("non_ascii", _NON_ASCII), ("lower", _CYRILLIC_LOWER), ("cyrillic", _CYRILLIC))
+    }
+
+
+_SINGLE_BYTE = {codec: _byte_classes(codec) for codec in ("cp1251", "koi8-r", "cp866")}
+
+
 def _single_byte_guess(sample: bytes) -> str | None:
     """Pick the Cyrillic code page under which the sample reads as lower-case Russian."""
     best, best_score = None, 0.0
-    for codec in ("cp1251", "koi8-r", "cp866"):
-        text = sample.decode(codec, errors="replace")
-        non_ascii = len(_NON_ASCII.findall(text))
+    # A single-byte code page maps each byte to one character: letters are counted from the
+    # bytes' histogram instead of a regex over each decoded text.
+    histogram = np.bincount(np.frombuffer(sample, dtype=np.uint8), minlength=256)
+    for codec, classes in _SINGLE_BYTE.items():
+        non_ascii = int(histogram[classes["non_ascii"]].sum())
         if non_ascii == 0:
             continue
-        score = len(_CYRILLIC_LOWER.findall(text)) / non_ascii
-        if len(_MIXED_SCRIPT.findall(text)) > 0.3 * len(_CYRILLIC.findall(text)):
+        score = int(histogram[classes["lower"]].sum()) / non_ascii
+        text = sample.decode(codec, errors="replace")
+        if len(_MIXED_SCRIPT.findall(text)) > 0.3 * int(histogram[classes["cyrillic"]].sum()):
             continue
         if score > best_score:
             best, best_score = codec, score
