@@ -52,11 +52,10 @@ def _mask(array: pa.Array, pattern: str) -> np.ndarray:
     return arrays.to_numpy(pc.cast(matched, pa.int32())).astype(bool)
 
 
-def sample_facts(samples: list[list[str]]) -> list[SampleFacts]:
-    """The facts of each column's sample, in the columns' order."""
+def sample_facts(samples: list[pa.Array]) -> list[SampleFacts]:
+    """The facts of each column's sample (string arrays without nulls), in the columns' order."""
     sizes = np.array([len(s) for s in samples], dtype=np.int64)
-    flat = [v for sample in samples for v in sample]
-    if not flat:
+    if not sizes.sum():
         empty: dict[Decimal, int] = {".": 0, ",": 0}
         return [
             SampleFacts(0, dict(empty), dict(empty), {".": True, ",": True}, dict(empty), False, False)
@@ -68,11 +67,11 @@ def sample_facts(samples: list[list[str]]) -> list[SampleFacts]:
     def per_column(mask: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=mask, minlength=columns).astype(np.int64)
 
-    raw = arrays.strings(flat)
+    raw = pa.concat_arrays([s.cast(pa.string()) for s in samples])
     text = pc.replace_substring_regex(pc.utf8_trim_whitespace(raw), pattern=_AFFIXES, replacement="")
     grouped = pc.match_substring_regex(text, pattern=_GROUPED)
     text = pc.if_else(grouped, pc.replace_substring_regex(text, pattern=_SPACES, replacement=""), text)
-    decided = np.zeros(len(flat), dtype=bool)
+    decided = np.zeros(len(raw), dtype=bool)
     votes: dict[Decimal, np.ndarray] = {".": np.zeros(columns, np.int64), ",": np.zeros(columns, np.int64)}
     for pattern, mark in _VOTES:
         hit = _mask(text, pattern) & ~decided
