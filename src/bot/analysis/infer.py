@@ -24,7 +24,12 @@ from .values import (
 
 _SAMPLE = 300  # values looked at in Python to pick a type; the conversion then sees all
 _TYPED_SHARE = 0.9  # of non-missing values that must parse for a column to take the type
-_MIXED_SHARE = 0.5  # below the typed share but above this: a text column flagged as mixed
+_MIXED_SHARE = 0.5  # numbers and dates below the typed share but above this: flagged as mixed
+# A kind counts in a mixed column with this many values and this share of the column: a 4-row
+# file with one date and one word among numbers says nothing yet.
+_MIN_MIXED_VALUES = 5
+_MIN_KIND_VALUES = 2
+_MIN_KIND_SHARE = 0.02
 # Excel's error values: errors in the source, not values of another type.
 EXCEL_ERRORS = (
     *("#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"),
@@ -57,7 +62,8 @@ class TypedColumn:
     count: int  # non-missing values in the file
     invalid: int = 0  # values that did not parse for the column's type (now missing)
     invalid_example: str | None = None
-    number_share: float | None = None  # for text columns that are partly numbers
+    # A text column that mixes kinds: percent of its values that are numbers, dates and text.
+    mixed: dict[str, int] | None = None
     errors: int = 0  # Excel error values, made missing
     error_example: str | None = None
     date_format: str | None = None  # the label of the dates' format
@@ -207,9 +213,21 @@ def _type_column(
     if {v.lower() for v in sample.values} <= _BOOL_WORDS:
         return TypedColumn(name, "boolean", raw, count)
     column = TypedColumn(name, "text", raw, count)
-    if _MIXED_SHARE <= share < _TYPED_SHARE:
-        column.number_share = share
+    column.mixed = _mixed_kinds(share, facts.dates / facts.size, count)
     return column
+
+
+def _mixed_kinds(numbers: float, dates: float, count: int) -> dict[str, int] | None:
+    """Percent of numbers, dates and text in a text column that is mostly numbers or dates, when
+    two kinds or more each hold enough values to be more than a slip (scaled to the column's size)."""
+    if count < _MIN_MIXED_VALUES or numbers + dates < _MIXED_SHARE:
+        return None
+    shares = {"numbers": numbers, "dates": dates, "text": max(0.0, 1.0 - numbers - dates)}
+    enough = max(_MIN_KIND_VALUES, _MIN_KIND_SHARE * count)
+    present = [kind for kind, share in shares.items() if share * count >= enough]
+    if len(present) < 2:
+        return None
+    return {kind: round(100 * share) for kind, share in shares.items() if share > 0}
 
 
 def type_table(table: RawTable) -> tuple[list[TypedColumn], Decimal]:

@@ -280,9 +280,9 @@ def _distribution_alerts(col: ColumnProfile) -> list[Alert]:
     return alerts
 
 
-def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
+def _alerts(columns: list[ColumnProfile], rows: int, mixes: list[dict[str, int] | None]) -> list[Alert]:
     alerts: list[Alert] = []
-    for col, number_share in zip(columns, number_shares, strict=True):
+    for col, mixed in zip(columns, mixes, strict=True):
         if col.name == OVERFLOW_NAME and col.index == len(columns) - 1:
             continue  # the extra fields of ragged rows: the reading notes speak of them
         if col.type == "empty":
@@ -302,8 +302,8 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             if col.invalid_example is not None:
                 params["example"] = col.invalid_example[:40]
             alerts.append(Alert("mixed_types", col.index, params))
-        elif number_share is not None and col.count >= _MIN_EVIDENCE:
-            alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * number_share)}))
+        elif mixed is not None:
+            alerts.append(Alert("mixed_types", col.index, _mixed_params(mixed)))
         if (
             col.kind in ("category", "text")
             and col.type != "id"
@@ -320,6 +320,13 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             alerts.append(Alert("skewed", col.index, {"skew": round(col.skew, 1)}))
         alerts.extend(_distribution_alerts(col))
     return alerts
+
+
+def _mixed_params(mixed: dict[str, int]) -> dict[str, int | float | str]:
+    """Numbers and text: the share of numbers, as before; with dates, the share of every kind."""
+    if "dates" not in mixed:
+        return {"percent": mixed["numbers"]}
+    return dict(mixed)
 
 
 def line_ranges(lines: tuple[int, ...] | list[int]) -> str:
@@ -397,15 +404,15 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
     row_key = _RowKey(rows)
     correlations = _Correlations(rows)
     columns: list[ColumnProfile] = []
-    number_shares: list[float | None] = []
+    mixes: list[dict[str, int] | None] = []
     while pending:
         column = pending.pop()
         columns.append(_column_profile(len(columns), column, rows, row_key, correlations))
-        number_shares.append(column.number_share)
+        mixes.append(column.mixed)
         del column
     duplicates = row_key.duplicates()
     del row_key
-    alerts = _alerts(columns, rows, number_shares)
+    alerts = _alerts(columns, rows, mixes)
     for first, second, r in correlations.pairs():
         other = columns[second].name[:60]
         alerts.append(Alert("correlated", first, {"other": other, "r": round(r, 2)}))

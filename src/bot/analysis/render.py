@@ -65,7 +65,14 @@ def alert_text(alert: Alert, profile: Profile, lang: str) -> str:
         values["column"] = f"<b>{name(profile.columns[alert.column].name)}</b>"
     key = f"a.{alert.code}"
     if alert.code == "mixed_types":
-        if "percent" in alert.params:
+        if "dates" in alert.params:  # dates, numbers and text: every kind with its share
+            key = "a.mixed_types.kinds"
+            values["kinds"] = ", ".join(
+                text(lang, f"k.{kind}", percent=fmt_number(alert.params[kind], lang))
+                for kind in ("dates", "numbers", "text")
+                if kind in alert.params
+            )
+        elif "percent" in alert.params:
             key = "a.mixed_types.share"
         elif "example" not in alert.params:
             key = "a.mixed_types.noexample"

@@ -8,6 +8,7 @@ times fewer questions of Python than value by value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
-from .values import _AFFIXES, _EXP, _SPACES, NUMBER_PATTERNS, Decimal
+from .values import _AFFIXES, _EXP, _SPACES, DATE_FORMATS, NUMBER_PATTERNS, Decimal
 
 _GROUPED = r"^[+-]?\d{1,3}(?:" + _SPACES + r"\d{3})+(?:[.,]\d*)?$"
 # As values.number_vote: the first pattern a value matches decides its vote.
@@ -36,6 +37,16 @@ _PLACES = {".": r"\.(?P<d>\d+)[^\d.]*$", ",": r",(?P<d>\d+)[^\d,]*$"}
 _MAX_PLACES = 4
 
 
+def _plain_groups(pattern: str) -> str:
+    return re.sub(r"[(][?]P<[a-z]+>", "(?:", pattern)
+
+
+# Written like a date in some format (the calendar is not checked): enough to count the dates of
+# a column that mixes them with numbers and text. Month names are matched on lower-cased text.
+_DATE_LIKE = "|".join(f"(?:{f.pattern})" for f in DATE_FORMATS if f.form is None)
+_DATE_WORDS = "|".join(f"(?:{_plain_groups(f.pattern)})" for f in DATE_FORMATS if f.form is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class SampleFacts:
     size: int
@@ -45,6 +56,7 @@ class SampleFacts:
     places: dict[Decimal, int]  # most digits after the mark, as written
     eight_digits: bool  # every value eight digits: maybe YYYYMMDD
     leading_zero: bool  # some value like 00123: a code, not a quantity
+    dates: int = 0  # values written like dates that are no number in either convention
 
 
 def _mask(array: pa.Array, pattern: str) -> np.ndarray:
@@ -77,7 +89,15 @@ def sample_facts(samples: list[pa.Array]) -> list[SampleFacts]:
         hit = _mask(text, pattern) & ~decided
         decided |= hit
         votes[mark] += per_column(hit)
-    numbers = {mark: per_column(_mask(text, NUMBER_PATTERNS[mark])) for mark in (".", ",")}
+    number_masks = {mark: _mask(text, NUMBER_PATTERNS[mark]) for mark in (".", ",")}
+    numbers = {mark: per_column(number_masks[mark]) for mark in (".", ",")}
+    # Dates among the values that are no numbers (few, in most files): two large patterns.
+    others = np.flatnonzero(~number_masks["."] & ~number_masks[","])
+    dates = np.zeros(columns, np.int64)
+    if others.size:
+        trimmed = pc.utf8_trim_whitespace(raw.take(arrays.from_numpy(others)))
+        date_like = _mask(trimmed, _DATE_LIKE) | _mask(pc.utf8_lower(trimmed), _DATE_WORDS)
+        dates = np.bincount(owner[others], weights=date_like, minlength=columns).astype(np.int64)
     plain = {mark: per_column(_mask(raw, _PLAIN[mark])) == sizes for mark in (".", ",")}
     places: dict[Decimal, np.ndarray] = {}
     for mark in (".", ","):
@@ -97,6 +117,7 @@ def sample_facts(samples: list[pa.Array]) -> list[SampleFacts]:
             {".": int(places["."][i]), ",": int(places[","][i])},
             bool(eight[i]) and sizes[i] > 0,
             bool(zero[i]),
+            int(dates[i]),
         )
         for i in range(columns)
     ]
