@@ -68,7 +68,7 @@ def alert_text(alert: Alert, profile: Profile, lang: str) -> str:
         if "dates" in alert.params:  # dates, numbers and text: every kind with its share
             key = "a.mixed_types.kinds"
             values["kinds"] = ", ".join(
-                text(lang, f"k.{kind}", percent=fmt_number(alert.params[kind], lang))
+                text(lang, f"k.{kind}", percent=values[kind])
                 for kind in ("dates", "numbers", "text")
                 if kind in alert.params
             )
