@@ -140,8 +140,10 @@ def to_numbers(strings: pa.Array, decimal: Decimal, plain: bool = False) -> pa.A
         text = pc.if_else(valid, text, arrays.null(pa.string()))
     # Literal replacements, each only when its character occurs: several times faster than
     # one regex replacement of the whole class.
+    ascii_only = pc.all(pc.string_is_ascii(text)).as_py() is not False
     for space in _SPACE_CHARS:
-        text = _without(text, space)
+        if space.isascii() or not ascii_only:
+            text = _without(text, space)
     if decimal == ".":
         text = _without(text, ",")
     else:
@@ -320,9 +322,9 @@ def looks_typed(value: str) -> bool:
 
 
 # Every number and date format needs a digit (Python's \d is any Unicode decimal digit, \p{Nd}
-# in RE2); a bare decimal number is a number whatever else is asked.
+# in RE2); a bare number (1234.5, 1234,5, 1 234,5) is a number in one convention or the other.
 _ANY_DIGIT = r"\p{Nd}"
-_BARE_NUMBER = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
+_BARE_NUMBER = r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?: [0-9]{3})+)(?:[.,][0-9]+)?$"
 _FEW = 32  # below this many values, building an Arrow array costs more than it saves
 
 
