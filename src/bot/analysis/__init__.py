@@ -9,7 +9,7 @@ from .frame import load_frame
 from .limits import REJECTION_CODES, AnalysisError, CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Profile, column_choices
 from .profile import analyse_csv
-from .render import MESSAGE_LIMIT, is_wide, rejection_text, render_profile, render_table
+from .render import MESSAGE_LIMIT, is_wide, needs_report, rejection_text, render_profile, render_table
 from .report import report_file_name, report_html
 from .tables import AGGREGATIONS, TableResult, correlations, group_by, neutralise, top_n
 
@@ -33,6 +33,7 @@ __all__ = [
     "group_by",
     "is_wide",
     "load_frame",
+    "needs_report",
     "neutralise",
     "rejection_text",
     "render_profile",

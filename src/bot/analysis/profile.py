@@ -9,7 +9,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
-from .frame import Loaded, load
+from .archive import Unpacked
+from .frame import Loaded, load, load_plain
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Note, Profile
@@ -441,8 +442,32 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
 
 
 def analyse_csv(data: bytes, file_name: str, limits: CsvLimits | None = None) -> Profile | CsvRejected:
-    """Profile an uploaded file, or say why it cannot be read. Pure: safe to run in a worker process."""
-    loaded = load(data, limits or CsvLimits())
+    """Profile an uploaded file, or say why it cannot be read. Pure: safe to run in a worker process.
+
+    A zip of several tables gives the first table's profile with the others' in `parts`, in the
+    zip's order, each named by its member."""
+    limits = limits or CsvLimits()
+    loaded = load(data, limits)
     if isinstance(loaded, CsvRejected):
         return loaded
-    return build_profile(loaded, file_name, len(data))
+    more, loaded.more = loaded.more or [], None
+    profile = build_profile(loaded, file_name, len(data))
+    del loaded
+    if not more:
+        return profile
+    parts: list[Profile] = []
+    unread: list[str] = []
+    more.reverse()
+    while more:  # one table at a time: each one's bytes go once it is profiled
+        member, content = more.pop()
+        part = load_plain(content, limits)
+        if isinstance(part, CsvRejected):
+            unread.append(member)
+            continue
+        part.unpacked = Unpacked(b"", "zip", member)
+        parts.append(build_profile(part, member, len(content)))
+        del part, content
+    notes = [Note("archive_parts", {"count": len(parts) + 1})]
+    if unread:
+        notes.append(Note("archive_unread", {"count": len(unread), "names": ", ".join(unread)}))
+    return replace(profile, notes=(*profile.notes, *notes), parts=tuple(parts))

@@ -44,6 +44,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.archive": "Unpacked from a {format} archive{member}",
         "n.archive.member": ": {member}",
         "n.archive_others": "Other tables in the archive, not profiled here: {names} — send them one by one",
+        "n.archive_parts": "The archive holds {count} tables: each has its own profile, "
+        "in the archive's order",
+        "n.archive_unread": "Not read from the archive (not a table I can read): {names}",
         "rej.line_too_long": "A line of the file is longer than {limit} characters, so it is not a table "
         "I can read (a table row is far shorter). Check that the file has one row per line.",
         "rej.binary.unknown": "This does not look like a text file: it holds many control characters. "
@@ -209,6 +212,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "n.archive": "Распакован из архива {format}{member}",
         "n.archive.member": ": {member}",
         "n.archive_others": "Другие таблицы в архиве, здесь не разобраны: {names} — пришлите их по одной",
+        "n.archive_parts": "В архиве таблиц: {count} — у каждой свой профиль, в порядке архива",
+        "n.archive_unread": "Не прочитаны из архива (это не таблицы, которые я читаю): {names}",
         "rej.line_too_long": "Строка файла длиннее {limit} символов — такую таблицу я не прочитаю "
         "(строка таблицы намного короче). Проверьте, что в файле одна строка таблицы на строку.",
         "rej.binary.unknown": "Это не похоже на текстовый файл: в нём много управляющих символов. "
