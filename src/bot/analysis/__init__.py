@@ -11,6 +11,7 @@ from .model import Alert, ColumnProfile, Profile, column_choices
 from .profile import analyse_csv
 from .render import MESSAGE_LIMIT, is_wide, needs_report, rejection_text, render_profile, render_table
 from .report import report_file_name, report_html
+from .report_xlsx import report_xlsx, report_xlsx_name
 from .tables import AGGREGATIONS, TableResult, correlations, group_by, neutralise, top_n
 
 __all__ = [
@@ -40,5 +41,7 @@ __all__ = [
     "render_table",
     "report_file_name",
     "report_html",
+    "report_xlsx",
+    "report_xlsx_name",
     "top_n",
 ]
