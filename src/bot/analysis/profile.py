@@ -107,12 +107,38 @@ def _iso(value: pa.Scalar) -> str:
         return str(pd.Timestamp(np.datetime64(value.value, "ms")).isoformat())
 
 
+_QUARTILES = np.array([0.25, 0.5, 0.75])
+
+
+def quartiles(values: np.ndarray) -> tuple[float, float, float]:
+    """np.quantile(values, [0.25, 0.5, 0.75]) of finite float64 values, to the last bit, without
+    its per-call overhead (a fifth of a wide file's profiling): numpy's default "linear" method,
+    step by step as numpy 2 takes it."""
+    n = values.size
+    virtual = n * _QUARTILES + (1 + _QUARTILES * (1 - 1 - 1)) - 1
+    previous = np.floor(virtual)
+    after = previous + 1
+    last = virtual >= n - 1
+    previous[last], after[last] = -1, -1
+    first = virtual < 0
+    previous[first], after[first] = 0, 0
+    low, high = previous.astype(np.intp), after.astype(np.intp)
+    ordered = np.partition(values, np.unique(np.concatenate(([0, -1], low, high))))
+    a, b = ordered[low], ordered[high]
+    gamma = virtual - low
+    step = b - a
+    result = a + step * gamma
+    upper = gamma >= 0.5
+    result[upper] = (b - step * (1 - gamma))[upper]
+    return float(result[0]), float(result[1]), float(result[2])
+
+
 def _numeric_stats(values: np.ndarray) -> dict[str, float | int | None]:
     whole = values.sum()  # NaN or infinite when some value is
     finite = values[np.isfinite(values)] if np.isnan(whole) or np.isinf(whole) else values
     if finite.size == 0:
         return {}
-    q1, median, q3 = np.quantile(finite, [0.25, 0.5, 0.75])
+    q1, median, q3 = quartiles(finite)
     n = finite.size
     total = float(finite.sum())
     mean = total / n

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.analysis import arrays, encoding, values
+from bot.analysis.profile import quartiles
 from bot.analysis.values import _AFFIXES, _SPACES, NUMBER_PATTERNS
 
 _PIECES = [
@@ -156,3 +158,20 @@ def test_code_page_guess_on_real_text() -> None:
     for codec in ("cp1251", "koi8-r", "cp866"):
         sample = text.encode(codec)
         assert encoding._single_byte_guess(sample) == _guess_by_regex(sample) == codec
+
+
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+
+
+@_SETTINGS
+@given(
+    st.one_of(
+        st.lists(_FLOATS, min_size=1, max_size=60),
+        st.lists(st.integers(-5, 5).map(float), min_size=1, max_size=60),
+        st.lists(st.sampled_from([0.1, 0.2, 0.3, 1e-9, 2443460.05, -0.0, 0.0]), min_size=1, max_size=60),
+    )
+)
+def test_quartiles_equal_numpys_to_the_last_bit(values: list[float]) -> None:
+    array = np.array(values, dtype=np.float64)
+    expected = np.quantile(array, [0.25, 0.5, 0.75])
+    assert np.array_equal(np.array(quartiles(array.copy())), expected)
