@@ -32,6 +32,7 @@ _MIXED_SCRIPT = re.compile(r"[A-Za-z][а-яёА-ЯЁ]|[а-яёА-ЯЁ][A-Za-z]")
 # Valid multi-byte UTF-8 sequences, to forgive a file with a few broken bytes.
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _HIGH = re.compile(rb"[\x80-\xff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def _utf16_without_bom(sample: bytes) -> str | None:
 
 def _mostly_utf8(sample: bytes) -> bool:
     """True when nearly every high byte belongs to a valid UTF-8 sequence (a few bytes broken)."""
-    high = len(_HIGH.findall(sample))
+    high = len(sample) - len(sample.translate(None, _HIGH_BYTES))
     if high == 0:
         return True
     in_seqs = sum(len(m) for m in _UTF8_SEQ.findall(sample))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from bot.analysis import arrays, encoding, values
 from bot.analysis.profile import quartiles
+from bot.analysis.sniff import control_ratio
 from bot.analysis.values import _AFFIXES, _SPACES, NUMBER_PATTERNS
 
 _PIECES = [
@@ -175,3 +176,18 @@ def test_quartiles_equal_numpys_to_the_last_bit(values: list[float]) -> None:
     array = np.array(values, dtype=np.float64)
     expected = np.quantile(array, [0.25, 0.5, 0.75])
     assert np.array_equal(np.array(quartiles(array.copy())), expected)
+
+
+@_SETTINGS
+@given(st.text(alphabet=st.characters(max_codepoint=0x44F), max_size=200))
+def test_control_ratio_counts_as_the_loop_did(text: str) -> None:
+    bad = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
+    assert control_ratio(text) == (bad / len(text) if text else 0.0)
+
+
+@_SETTINGS
+@given(_BYTES)
+def test_high_bytes_counted_as_the_regex_did(sample: bytes) -> None:
+    high = len(re.findall(rb"[\x80-\xff]", sample))
+    in_seqs = sum(len(m) for m in encoding._UTF8_SEQ.findall(sample))
+    assert encoding._mostly_utf8(sample) == (high == 0 or in_seqs >= 0.98 * high)
