@@ -24,6 +24,7 @@ from .values import (
 
 _SAMPLE = 300  # values looked at in Python to pick a type; the conversion then sees all
 _TYPED_SHARE = 0.9  # of non-missing values that must parse for a column to take the type
+_VARIED_SHARE = 0.9  # of a sample's values distinct: the column's distinct values are counted by sorting
 _MIXED_SHARE = 0.5  # numbers and dates below the typed share but above this: flagged as mixed
 # A kind counts in a mixed column with this many values and this share of the column: a 4-row
 # file with one date and one word among numbers says nothing yet.
@@ -68,6 +69,7 @@ class TypedColumn:
     error_example: str | None = None
     date_format: str | None = None  # the label of the dates' format
     written_places: int = 0  # most digits after the decimal mark in the sample (as the file writes them)
+    varied: bool = False  # a number column whose sample hardly repeats a value (nearly all distinct)
 
 
 def _sample(array: pa.Array) -> pa.Array:
@@ -204,6 +206,8 @@ def _type_column(
         if typed is not None:
             _whole_number_role(typed)
             typed.written_places = facts.places[col_decimal]
+            distinct = pc.count_distinct(sample.array).as_py()
+            typed.varied = distinct >= _VARIED_SHARE * len(sample.array)
             return typed
     fmt = choose_date_format(sample.values, _TYPED_SHARE)
     if fmt is not None:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.analysis import arrays, encoding, values
-from bot.analysis.profile import quartiles
+from bot.analysis.profile import _hash_groups, _sorted_groups, quartiles
 from bot.analysis.sniff import control_ratio
 from bot.analysis.values import _AFFIXES, _SPACES, NUMBER_PATTERNS
 
@@ -191,3 +191,34 @@ def test_high_bytes_counted_as_the_regex_did(sample: bytes) -> None:
     high = len(re.findall(rb"[\x80-\xff]", sample))
     in_seqs = sum(len(m) for m in encoding._UTF8_SEQ.findall(sample))
     assert encoding._mostly_utf8(sample) == (high == 0 or in_seqs >= 0.98 * high)
+
+
+@_SETTINGS
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from([0.0, -0.0, float("nan"), 1.5, -2.25, 1e300]), _FLOATS),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 3),
+)
+def test_sorted_groups_split_rows_as_the_hash_does(values: list[float | None], chunks: int) -> None:
+    size = -(-len(values) // chunks)
+    column = pa.chunked_array(
+        [pa.array(values[i : i + size], type=pa.float64()) for i in range(0, len(values), size)]
+    )
+    hashed, ordered = _hash_groups(column), _sorted_groups(column)
+    assert hashed.distinct == ordered.distinct
+    assert np.array_equal(hashed.codes < 0, ordered.codes < 0)  # the same values missing
+    pairs = set(zip(hashed.codes.tolist(), ordered.codes.tolist(), strict=True))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})  # one-to-one
+
+
+@_SETTINGS
+@given(st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=60))
+def test_sorted_groups_of_integers_split_rows_as_the_hash_does(values: list[int]) -> None:
+    column = pa.chunked_array([pa.array(values, type=pa.int64())])
+    hashed, ordered = _hash_groups(column), _sorted_groups(column)
+    assert hashed.distinct == ordered.distinct
+    pairs = set(zip(hashed.codes.tolist(), ordered.codes.tolist(), strict=True))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
