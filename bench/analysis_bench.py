@@ -6,9 +6,10 @@
 
 Three files: "main" (20 MB, 200k rows x 12 columns, UTF-8, commas), "cp1251" (a Russian export:
 Windows-1251, semicolons, decimal commas, DD.MM.YYYY dates, space-grouped amounts) and "wide"
-(2,000 rows x --wide-columns columns). DuckDB and polars cannot read Windows-1251: they get a
-UTF-8 copy made beforehand (not timed) and are told the delimiter and the decimal comma, which
-we detect ourselves.
+(2,000 rows x --wide-columns columns, 20,000 by default: one run per engine, --wide-runs for
+more). A run past --timeout seconds (600) is stopped and reported as such. DuckDB and polars
+cannot read Windows-1251: they get a UTF-8 copy made beforehand (not timed) and are told the
+delimiter and the decimal comma, which we detect ourselves.
 
 Each run is a fresh Python process, so peak RSS is that engine's alone. "call" is the time of the
 profiling call itself with the file's bytes as input (what a warm worker process pays per upload);
@@ -201,15 +202,20 @@ def _child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
 
 
-def _run(engine: str, path: Path) -> dict[str, Any]:
+def _run(engine: str, path: Path, timeout: float | None = None) -> dict[str, Any] | None:
+    """One measured process; None when it ran past `timeout` seconds (it is then killed)."""
     started = time.perf_counter()
-    out = subprocess.run(  # noqa: S603 - runs this very script
-        [sys.executable, __file__, "--child", engine, str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=_child_env(),
-    ).stdout
+    try:
+        out = subprocess.run(  # noqa: S603 - runs this very script
+            [sys.executable, __file__, "--child", engine, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_child_env(),
+            timeout=timeout,
+        ).stdout
+    except subprocess.TimeoutExpired:
+        return None
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["process"] = time.perf_counter() - started
     return result
@@ -235,29 +241,44 @@ def _make(kind: str, path: Path, rows: int, wide_columns: int) -> str:
     return f"{kind}: {size / 1e6:.1f} MB, {shapes[kind]}, seed {SEED}"
 
 
-def _measure(kind: str, path: Path, runs_wanted: int) -> None:
+def _measure(kind: str, path: Path, runs_wanted: int, timeout: float) -> None:
     size = path.stat().st_size
     engines = ENGINES if kind == "main" else OTHER_ENGINES
-    if kind == "wide":  # polars' describe ran for minutes on 2,000 columns: measured by hand only
-        engines = ("ours", "duckdb")
     # Runs of the engines alternate, so a busy spell on a shared machine hits all alike.
     runs: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
+    stopped: set[str] = set()  # engines that ran past the timeout: not run again
     for _ in range(runs_wanted):
         for engine in engines:
-            runs[engine].append(_run(engine, path))
+            if engine in stopped:
+                continue
+            result = _run(engine, path, timeout)
+            if result is None:
+                stopped.add(engine)
+            else:
+                runs[engine].append(result)
     results = {
         engine: {key: statistics.median(float(r[key]) for r in rs) for key in ("call", "process", "rss")}
         for engine, rs in runs.items()
+        if rs
     }
     print(f"{'engine':12} {'call s':>8} {'process s':>10} {'peak RSS MB':>12} {'RSS/file':>9}  result")
-    for engine, r in results.items():
+    for engine in engines:
+        if engine not in results:
+            print(f"{engine:12} {'> ' + str(round(timeout)):>8}  stopped after {timeout:.0f} s")
+            continue
+        r = results[engine]
         print(
             f"{engine:12} {r['call']:8.3f} {r['process']:10.3f} {r['rss'] / 1e6:12.1f}"
             f" {r['rss'] / size:8.1f}x  {runs[engine][0]['summary']}"
         )
+    if "ours" not in results:
+        return
     ours = results["ours"]
     for other in (e for e in ("duckdb", "polars") if e in engines):
-        pairs = zip(runs["ours"], runs[other], strict=True)
+        if other not in results:
+            print(f"time ratio ours/{other}: < {ours['call'] / timeout:.2f}x ({other} stopped)")
+            continue
+        pairs = list(zip(runs["ours"], runs[other], strict=False))
         ratios = sorted(a["call"] / b["call"] for a, b in pairs)
         print(
             f"time ratio ours/{other}: call {ours['call'] / results[other]['call']:.2f}x "
@@ -268,6 +289,7 @@ def _measure(kind: str, path: Path, runs_wanted: int) -> None:
     if kind == "main":
         print(f"  ours with pandas loaded {results['ours+pandas']['rss'] / size:.1f}x")
         phases = _run("phases", path)
+        assert phases is not None
         print("our steps (one run):        s from start   peak RSS MB")
         for name, seconds, rss in phases["steps"]:
             print(f"  {name:24} {seconds:14.3f} {rss:13.1f}")
@@ -281,7 +303,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("main", "cp1251", "wide"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rows", type=int, default=ROWS)
-    parser.add_argument("--wide-columns", type=int, default=2000)
+    parser.add_argument("--wide-columns", type=int, default=20_000)
+    parser.add_argument("--wide-runs", type=int, default=1, help="runs per engine on the wide file")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds before a run is stopped")
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
@@ -301,7 +325,7 @@ def main() -> None:
         for kind in (args.only,) if args.only else ("main", "cp1251", "wide"):
             path = Path(tmp) / ("bench.csv" if kind == "main" else f"{kind}.csv")
             print("\n" + _make(kind, path, args.rows, args.wide_columns))
-            _measure(kind, path, args.runs)
+            _measure(kind, path, args.wide_runs if kind == "wide" else args.runs, args.timeout)
 
 
 if __name__ == "__main__":

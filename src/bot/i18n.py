@@ -191,6 +191,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "btn_top": {"en": "🔝 Top values", "ru": "🔝 Топ значений"},
     "btn_corr": {"en": "🔗 Correlations", "ru": "🔗 Корреляции"},
     "btn_report": {"en": "📄 Full report", "ru": "📄 Полный отчёт"},
+    "btn_report_xlsx": {"en": "📗 Report in Excel", "ru": "📗 Отчёт в Excel"},
     "btn_csv": {"en": "⬇️ CSV", "ru": "⬇️ CSV"},
     "btn_xlsx": {"en": "⬇️ Excel", "ru": "⬇️ Excel"},
     "btn_yes_forget": {"en": "Yes, delete everything", "ru": "Да, удалить всё"},

@@ -35,7 +35,8 @@ def profile_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
     return (
         (b("btn_histogram", "h"), b("btn_timeseries", "s")),
         (b("btn_groupby", "g"), b("btn_top", "t")),
-        (b("btn_corr", "c"), b("btn_report", "r")),
+        (b("btn_corr", "c"),),
+        (b("btn_report", "r"), b("btn_report_xlsx", "rx")),
     )
 
 
@@ -218,6 +219,8 @@ class Interactions:
             await self._show_profile(upload, chat, lang)
         elif action == "r":
             await self._send_report(upload, chat, lang)
+        elif action == "rx":
+            await self._send_report_xlsx(upload, chat, lang)
         elif action in {"h", "t"}:
             kinds = {
                 "h": ("numeric", "category", "datetime"),
@@ -318,6 +321,16 @@ class Interactions:
             return
         page = await self._cpu(analysis.report_html, stored.payload, lang)
         await self.ctx.messenger.send_document(chat, analysis.report_file_name(upload.file_name), page)
+
+    async def _send_report_xlsx(self, upload: Upload, chat: int, lang: str) -> None:
+        """The full profile as an XLSX workbook, one sheet per part (like the HTML report)."""
+        repo = self.ctx.services.repo
+        stored = await self.ctx.call("db.statement", repo.get_result_for_upload, upload.upload_id)
+        if stored is None:
+            await self.ctx.messenger.send_text(chat, t(lang, "upload_gone"))
+            return
+        book = await self._cpu(analysis.report_xlsx, stored.payload, lang)
+        await self.ctx.messenger.send_document(chat, analysis.report_xlsx_name(upload.file_name), book)
 
     async def _pick(
         self, upload: Upload, chat: int, lang: str, action: str, kinds: tuple[str, ...], prompt: str

@@ -250,7 +250,7 @@ class JobRunner:
             markup = keyboard if last else None
             await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
             await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, number + 1)
-        if analysis.is_wide(profile) and job.parts_sent <= len(messages):
+        if analysis.needs_report(profile) and job.parts_sent <= len(messages):
             # The compact message promises the full profile as a file: the answer's last part.
             page = await ctx.call(
                 "analysis",

@@ -8,6 +8,7 @@ import io
 import zipfile
 
 import trio
+from openpyxl import load_workbook
 from tests.flows.harness import chat, simulated_bot
 
 SALES = (
@@ -65,6 +66,22 @@ async def test_the_report_button_sends_the_full_profile_as_html(autojump_clock):
         assert report.file_name == "sales_profile.html"
         page = (report.data or b"").decode()
         assert page.startswith("<!doctype html>") and "How the file was read" in page
+
+
+async def test_the_excel_report_button_sends_the_full_profile_as_a_workbook(autojump_clock):
+    async with simulated_bot() as world:
+        c = chat(world, 9010, language="ru")
+        profile = await profile_of(c)
+        upload_id = profile.button_data[0].split(":")[1]
+        assert f"rx:{upload_id}" in profile.button_data
+        seq = c.press(profile, f"rx:{upload_id}")
+        report = await c.next(seq, lambda r: r.kind == "document")
+        assert report.file_name == "sales_profile.xlsx"
+        book = load_workbook(io.BytesIO(report.data or b""))
+        assert book.sheetnames[:4] == ["Обзор", "Столбцы", "Предупреждения", "Как прочитан файл"]
+        comments = [row for row in book["Группировки"].iter_rows() if row[0].value == "comment"]
+        cells = [cell for row in comments for cell in row]
+        assert any(cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s" for cell in cells)
 
 
 async def test_a_wide_file_comes_with_its_full_profile_as_a_file(autojump_clock):

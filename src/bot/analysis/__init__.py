@@ -9,8 +9,9 @@ from .frame import load_frame
 from .limits import REJECTION_CODES, AnalysisError, CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Profile, column_choices
 from .profile import analyse_csv
-from .render import MESSAGE_LIMIT, is_wide, rejection_text, render_profile, render_table
+from .render import MESSAGE_LIMIT, is_wide, needs_report, rejection_text, render_profile, render_table
 from .report import report_file_name, report_html
+from .report_xlsx import report_xlsx, report_xlsx_name
 from .tables import AGGREGATIONS, TableResult, correlations, group_by, neutralise, top_n
 
 __all__ = [
@@ -33,11 +34,14 @@ __all__ = [
     "group_by",
     "is_wide",
     "load_frame",
+    "needs_report",
     "neutralise",
     "rejection_text",
     "render_profile",
     "render_table",
     "report_file_name",
     "report_html",
+    "report_xlsx",
+    "report_xlsx_name",
     "top_n",
 ]

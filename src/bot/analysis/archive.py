@@ -20,6 +20,7 @@ from .limits import CsvLimits, CsvRejected
 
 _STEP = 1 << 20
 _TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".dsv")
+MAX_TABLES = 10  # tables of one zip profiled; the rest are named
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,9 @@ class Unpacked:
     data: bytes
     format: str  # gzip, bz2, xz, zip
     member: str | None  # the file's name inside a zip
-    others: tuple[str, ...] = ()  # other tables in the same zip, not profiled
+    others: tuple[str, ...] = ()  # other tables in the same zip, not profiled (past MAX_TABLES)
+    # The zip's next tables (name, bytes), each profiled after the first, in the zip's order.
+    more: tuple[tuple[str, bytes], ...] = ()
 
 
 class _Decompressor(Protocol):
@@ -129,19 +132,24 @@ def _from_zip(data: bytes, limits: CsvLimits) -> Unpacked | CsvRejected:
         tables = [i for i in files if i.filename.lower().endswith(_TABLE_SUFFIXES)] or files[:1]
         if not tables:
             return CsvRejected("archive_empty")
-        first = tables[0]
-        bound = _bounded(data, limits)
-        if first.file_size > bound:  # the directory may lie, so the read below is bounded too
-            return _too_much(data, first.file_size, limits)
-        try:
-            with archive.open(first) as member:
-                content = member.read(bound + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error, EOFError):
-            return CsvRejected("archive_broken", {"format": "zip"})  # corrupt, encrypted, unknown method
-        if len(content) > bound:
-            return _too_much(data, len(content), limits)
-        others = tuple(i.filename for i in tables[1:])
-        return Unpacked(content, "zip", first.filename, others)
+        # One budget for every table together: the bounds of a single file apply to the total.
+        bound = budget = _bounded(data, limits)
+        contents: list[tuple[str, bytes]] = []
+        for info in tables[:MAX_TABLES]:
+            if info.file_size > budget:  # the directory may lie, so the read below is bounded too
+                return _too_much(data, bound - budget + info.file_size, limits)
+            try:
+                with archive.open(info) as member:
+                    content = member.read(budget + 1)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error, EOFError):
+                return CsvRejected("archive_broken", {"format": "zip"})  # corrupt, encrypted, unknown method
+            if len(content) > budget:
+                return _too_much(data, bound - budget + len(content), limits)
+            budget -= len(content)
+            contents.append((info.filename, content))
+        others = tuple(i.filename for i in tables[MAX_TABLES:])
+        (name, first), more = contents[0], tuple(contents[1:])
+        return Unpacked(first, "zip", name, others, more)
 
 
 def unpack(data: bytes, limits: CsvLimits) -> Unpacked | CsvRejected | None:

@@ -11,6 +11,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .limits import CsvRejected
 
 _SAMPLE = 64 * 1024
@@ -30,6 +32,7 @@ _MIXED_SCRIPT = re.compile(r"[A-Za-z][а-яёА-ЯЁ]|[а-яёА-ЯЁ][A-Za-z]")
 # Valid multi-byte UTF-8 sequences, to forgive a file with a few broken bytes.
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _HIGH = re.compile(rb"[\x80-\xff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,23 +76,38 @@ def _utf16_without_bom(sample: bytes) -> str | None:
 
 def _mostly_utf8(sample: bytes) -> bool:
     """True when nearly every high byte belongs to a valid UTF-8 sequence (a few bytes broken)."""
-    high = len(_HIGH.findall(sample))
+    high = len(sample) - len(sample.translate(None, _HIGH_BYTES))
     if high == 0:
         return True
     in_seqs = sum(len(m) for m in _UTF8_SEQ.findall(sample))
     return in_seqs >= 0.98 * high
 
 
+def _byte_classes(codec: str) -> dict[str, np.ndarray]:
+    """For each byte, whether the code page reads it as non-ASCII, lower-case or any Cyrillic."""
+    chars = [bytes([b]).decode(codec, errors="replace") for b in range(256)]
+    return {
+        name: np.array([pattern.match(ch) is not None for ch in chars])
+        for name, pattern in (("non_ascii", _NON_ASCII), ("lower", _CYRILLIC_LOWER), ("cyrillic", _CYRILLIC))
+    }
+
+
+_SINGLE_BYTE = {codec: _byte_classes(codec) for codec in ("cp1251", "koi8-r", "cp866")}
+
+
 def _single_byte_guess(sample: bytes) -> str | None:
     """Pick the Cyrillic code page under which the sample reads as lower-case Russian."""
     best, best_score = None, 0.0
-    for codec in ("cp1251", "koi8-r", "cp866"):
-        text = sample.decode(codec, errors="replace")
-        non_ascii = len(_NON_ASCII.findall(text))
+    # A single-byte code page maps each byte to one character: letters are counted from the
+    # bytes' histogram instead of a regex over each decoded text.
+    histogram = np.bincount(np.frombuffer(sample, dtype=np.uint8), minlength=256)
+    for codec, classes in _SINGLE_BYTE.items():
+        non_ascii = int(histogram[classes["non_ascii"]].sum())
         if non_ascii == 0:
             continue
-        score = len(_CYRILLIC_LOWER.findall(text)) / non_ascii
-        if len(_MIXED_SCRIPT.findall(text)) > 0.3 * len(_CYRILLIC.findall(text)):
+        score = int(histogram[classes["lower"]].sum()) / non_ascii
+        text = sample.decode(codec, errors="replace")
+        if len(_MIXED_SCRIPT.findall(text)) > 0.3 * int(histogram[classes["cyrillic"]].sum()):
             continue
         if score > best_score:
             best, best_score = codec, score

@@ -21,21 +21,32 @@ class Loaded:
     columns: list[TypedColumn]
     decimal: Decimal
     unpacked: Unpacked | None = None  # the archive the table came in; its bytes are dropped
+    more: list[tuple[str, bytes]] | None = None  # a zip's next tables, for the caller to take
 
 
 def load(data: bytes, limits: CsvLimits) -> Loaded | CsvRejected:
+    """The upload's table (a zip's first); the zip's next tables ride along in `more`."""
     unpacked = unpack(data, limits)
     if isinstance(unpacked, CsvRejected):
         return unpacked
+    more: list[tuple[str, bytes]] = []
     if unpacked is not None:
-        data = unpacked.data
+        data, more = unpacked.data, list(unpacked.more)
         unpacked = Unpacked(b"", unpacked.format, unpacked.member, unpacked.others)
+    loaded = load_plain(data, limits)
+    if isinstance(loaded, Loaded):
+        loaded.unpacked, loaded.more = unpacked, more
+    return loaded
+
+
+def load_plain(data: bytes, limits: CsvLimits) -> Loaded | CsvRejected:
+    """A table that is not packed (an archive inside an archive is refused, not opened)."""
     table = read_table(data, limits)
     del data
     if isinstance(table, CsvRejected):
         return table
     columns, decimal = type_table(table)  # takes the string columns: the typed ones replace them
-    return Loaded(table, columns, decimal, unpacked)
+    return Loaded(table, columns, decimal)
 
 
 def load_frame(data: bytes, file_name: str, limits: CsvLimits | None = None) -> pd.DataFrame:

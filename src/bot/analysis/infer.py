@@ -24,13 +24,18 @@ from .values import (
 
 _SAMPLE = 300  # values looked at in Python to pick a type; the conversion then sees all
 _TYPED_SHARE = 0.9  # of non-missing values that must parse for a column to take the type
-_MIXED_SHARE = 0.5  # below the typed share but above this: a text column flagged as mixed
+_VARIED_SHARE = 0.9  # of a sample's values distinct: the column's distinct values are counted by sorting
+_MIXED_SHARE = 0.5  # numbers and dates below the typed share but above this: flagged as mixed
+# A kind counts in a mixed column with this many values and this share of the column: a 4-row
+# file with one date and one word among numbers says nothing yet.
+_MIN_MIXED_VALUES = 5
+_MIN_KIND_VALUES = 2
+_MIN_KIND_SHARE = 0.02
 # Excel's error values: errors in the source, not values of another type.
 EXCEL_ERRORS = (
     *("#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"),
     *("#ДЕЛ/0!", "#ЗНАЧ!", "#ССЫЛКА!", "#ИМЯ?", "#ЧИСЛО!", "#ПУСТО!", "#ПЕРЕНОС!", "#ВЫЧИСЛ!"),
 )
-_EXCEL_ERRORS = frozenset(EXCEL_ERRORS)
 _EXCEL_SET = arrays.strings(list(EXCEL_ERRORS))
 # Column names of whole numbers that count nothing: identifiers, codes and years.
 _ID_NAME = re.compile(
@@ -58,24 +63,32 @@ class TypedColumn:
     count: int  # non-missing values in the file
     invalid: int = 0  # values that did not parse for the column's type (now missing)
     invalid_example: str | None = None
-    number_share: float | None = None  # for text columns that are partly numbers
+    # A text column that mixes kinds: percent of its values that are numbers, dates and text.
+    mixed: dict[str, int] | None = None
     errors: int = 0  # Excel error values, made missing
     error_example: str | None = None
     date_format: str | None = None  # the label of the dates' format
     written_places: int = 0  # most digits after the decimal mark in the sample (as the file writes them)
+    varied: bool = False  # a number column whose sample hardly repeats a value (nearly all distinct)
 
 
-def _sample(array: pa.Array) -> list[str]:
+def _sample(array: pa.Array) -> pa.Array:
+    """Up to _SAMPLE present values spread over the column, as one Arrow array (no Python strings:
+    a wide file's samples hold millions of values), Excel errors left out."""
     n = len(array)
     if n <= _SAMPLE * 2:
-        values = array.drop_null().to_pylist()
+        values = array.drop_null()
     else:
         # Spread over the file: exports are often sorted, so the head alone misleads.
         idx = np.unique(np.linspace(0, n - 1, _SAMPLE * 2).astype(np.int64))
-        values = array.take(arrays.from_numpy(idx)).drop_null().to_pylist()
+        values = array.take(arrays.from_numpy(idx)).drop_null()
         if len(values) < _SAMPLE // 10:
-            values = array.drop_null().slice(0, _SAMPLE).to_pylist()
-    return [str(v) for v in values[:_SAMPLE]]
+            values = array.drop_null().slice(0, _SAMPLE)
+    values = values.slice(0, _SAMPLE)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if len(values) and pc.any(pc.starts_with(values, pattern="#")).as_py():
+        values = values.filter(pc.invert(pc.is_in(values, value_set=_EXCEL_SET)))
+    return values
 
 
 def file_decimal(column_votes: list[dict[Decimal, int]], delimiter: str) -> Decimal:
@@ -152,22 +165,37 @@ def _whole_number_role(column: TypedColumn) -> None:
 
 
 def type_column(
-    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
+    name: str, raw: pa.Array, sample: pa.Array, facts: SampleFacts, decimal: Decimal
 ) -> TypedColumn:
     """`sample`: the column's sample without Excel errors; `facts`: sample_facts of it."""
     raw, errors, error_example = _without_excel_errors(raw)
-    column = _type_column(name, raw, sample, facts, decimal)
+    column = _type_column(name, raw, _Sample(sample), facts, decimal)
     column.errors, column.error_example = errors, error_example
     return column
 
 
+class _Sample:
+    """A sample's values as Python strings, made only when a question needs them (most columns
+    of a wide file are numbers, which the sample's facts settle)."""
+
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
+        self._values: list[str] | None = None
+
+    @property
+    def values(self) -> list[str]:
+        if self._values is None:
+            self._values = [str(v) for v in self.array.to_pylist()]
+        return self._values
+
+
 def _type_column(
-    name: str, raw: pa.Array, sample: list[str], facts: SampleFacts, decimal: Decimal
+    name: str, raw: pa.Array, sample: _Sample, facts: SampleFacts, decimal: Decimal
 ) -> TypedColumn:
     count = len(raw) - raw.null_count
-    if count == 0 or not sample:
+    if count == 0 or not len(sample.array):
         return TypedColumn(name, "empty", raw, count)
-    if facts.eight_digits and choose_date_format(sample, _TYPED_SHARE) == YYYYMMDD:
+    if facts.eight_digits and choose_date_format(sample.values, _TYPED_SHARE) == YYYYMMDD:
         dated = _dated(name, raw, YYYYMMDD, count)
         if dated is not None:
             return dated
@@ -178,24 +206,38 @@ def _type_column(
         if typed is not None:
             _whole_number_role(typed)
             typed.written_places = facts.places[col_decimal]
+            distinct = pc.count_distinct(sample.array).as_py()
+            typed.varied = distinct >= _VARIED_SHARE * len(sample.array)
             return typed
-    fmt = choose_date_format(sample, _TYPED_SHARE)
+    fmt = choose_date_format(sample.values, _TYPED_SHARE)
     if fmt is not None:
         dated = _dated(name, raw, fmt, count)
         if dated is not None:
             return dated
-    if {v.lower() for v in sample} <= _BOOL_WORDS:
+    if {v.lower() for v in sample.values} <= _BOOL_WORDS:
         return TypedColumn(name, "boolean", raw, count)
     column = TypedColumn(name, "text", raw, count)
-    if _MIXED_SHARE <= share < _TYPED_SHARE:
-        column.number_share = share
+    column.mixed = _mixed_kinds(share, facts.dates / facts.size, count)
     return column
+
+
+def _mixed_kinds(numbers: float, dates: float, count: int) -> dict[str, int] | None:
+    """Percent of numbers, dates and text in a text column that is mostly numbers or dates, when
+    two kinds or more each hold enough values to be more than a slip (scaled to the column's size)."""
+    if count < _MIN_MIXED_VALUES or numbers + dates < _MIXED_SHARE:
+        return None
+    shares = {"numbers": numbers, "dates": dates, "text": max(0.0, 1.0 - numbers - dates)}
+    enough = max(_MIN_KIND_VALUES, _MIN_KIND_SHARE * count)
+    present = [kind for kind, share in shares.items() if share * count >= enough]
+    if len(present) < 2:
+        return None
+    return {kind: round(100 * share) for kind, share in shares.items() if share > 0}
 
 
 def type_table(table: RawTable) -> tuple[list[TypedColumn], Decimal]:
     """Typed columns in the table's order. Takes the table's string columns: each one is released
     as its typed copy is made (text columns keep theirs), so the raw and typed tables never coexist."""
-    samples = [[v for v in _sample(a) if v not in _EXCEL_ERRORS] for a in table.columns]
+    samples = [_sample(a) for a in table.columns]
     facts = sample_facts(samples)
     decimal = file_decimal([f.votes for f in facts], table.delimiter)
     raw, table.columns = table.columns, []

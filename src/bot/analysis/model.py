@@ -76,6 +76,7 @@ class Profile:
     alerts: tuple[Alert, ...] = ()
     notes: tuple[Note, ...] = ()  # how the file was read, in order: every assumption made
     version: int = PROFILE_VERSION
+    parts: tuple[Profile, ...] = ()  # the next tables of a zip, each profiled, in the zip's order
 
     def to_json(self) -> str:
         # The encoder walks the dataclasses itself (``_fields_of``): the same JSON as
@@ -86,14 +87,18 @@ class Profile:
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
-        raw: dict[str, Any] = json.loads(text)
+        return cls._from_dict(json.loads(text))
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any]) -> Profile:
+        parts = tuple(cls._from_dict(p) for p in raw.pop("parts", ()))
         columns = tuple(
             ColumnProfile(**{**c, "top": tuple((str(v), int(n)) for v, n in c["top"])})
             for c in raw.pop("columns")
         )
         alerts = tuple(Alert(**a) for a in raw.pop("alerts"))
         notes = tuple(Note(**n) for n in raw.pop("notes", ()))
-        return cls(**raw, columns=columns, alerts=alerts, notes=notes)
+        return cls(**raw, columns=columns, alerts=alerts, notes=notes, parts=parts)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {

@@ -9,7 +9,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
-from .frame import Loaded, load
+from .archive import Unpacked
+from .frame import Loaded, load, load_plain
 from .infer import TypedColumn
 from .limits import CsvLimits, CsvRejected
 from .model import Alert, ColumnProfile, Note, Profile
@@ -85,6 +86,22 @@ def _hash_groups(values: pa.ChunkedArray) -> _Groups:
     return _Groups(codes, len(dictionary), dictionary)
 
 
+def _sorted_groups(values: pa.ChunkedArray) -> _Groups:
+    """Codes of a number column by sorting: for nearly all-distinct numbers several times faster
+    than Arrow's hash table (which grows with every new value). Missing means null or NaN, and
+    0.0 equals -0.0, as in _hash_groups; codes follow the values' order, not first appearance."""
+    if pa.types.is_integer(values.type) and not values.null_count:
+        numbers = arrays.to_numpy(values)
+        distinct, codes = np.unique(numbers, return_inverse=True)
+        return _Groups(codes.astype(np.int64, copy=False), len(distinct), None)
+    numbers = arrays.floats(values)
+    missing = np.isnan(numbers)
+    codes = np.full(len(numbers), -1, dtype=np.int64)
+    distinct, present = np.unique(numbers[~missing], return_inverse=True)
+    codes[~missing] = present
+    return _Groups(codes, len(distinct), None)
+
+
 def _top(groups: _Groups) -> tuple[tuple[str, int], ...]:
     assert groups.dictionary is not None  # text columns are always hashed
     present = groups.codes[groups.codes >= 0]
@@ -106,12 +123,38 @@ def _iso(value: pa.Scalar) -> str:
         return str(pd.Timestamp(np.datetime64(value.value, "ms")).isoformat())
 
 
+_QUARTILES = np.array([0.25, 0.5, 0.75])
+
+
+def quartiles(values: np.ndarray) -> tuple[float, float, float]:
+    """np.quantile(values, [0.25, 0.5, 0.75]) of finite float64 values, to the last bit, without
+    its per-call overhead (a fifth of a wide file's profiling): numpy's default "linear" method,
+    step by step as numpy 2 takes it."""
+    n = values.size
+    virtual = n * _QUARTILES + (1 + _QUARTILES * (1 - 1 - 1)) - 1
+    previous = np.floor(virtual)
+    after = previous + 1
+    last = virtual >= n - 1
+    previous[last], after[last] = -1, -1
+    first = virtual < 0
+    previous[first], after[first] = 0, 0
+    low, high = previous.astype(np.intp), after.astype(np.intp)
+    ordered = np.partition(values, np.unique(np.concatenate(([0, -1], low, high))))
+    a, b = ordered[low], ordered[high]
+    gamma = virtual - low
+    step = b - a
+    result = a + step * gamma
+    upper = gamma >= 0.5
+    result[upper] = (b - step * (1 - gamma))[upper]
+    return float(result[0]), float(result[1]), float(result[2])
+
+
 def _numeric_stats(values: np.ndarray) -> dict[str, float | int | None]:
     whole = values.sum()  # NaN or infinite when some value is
     finite = values[np.isfinite(values)] if np.isnan(whole) or np.isinf(whole) else values
     if finite.size == 0:
         return {}
-    q1, median, q3 = np.quantile(finite, [0.25, 0.5, 0.75])
+    q1, median, q3 = quartiles(finite)
     n = finite.size
     total = float(finite.sum())
     mean = total / n
@@ -199,7 +242,12 @@ def _column_profile(
     type_ = column.type
     # Years need their top values, which ascending codes do not give.
     ascending = None if column.type == "year" else _ascending_groups(column.values)
-    groups = ascending or _hash_groups(column.values)
+    if ascending is not None:
+        groups = ascending
+    elif column.varied and kind == "numeric":  # numbers that hardly repeat: sort, not hash
+        groups = _sorted_groups(column.values)
+    else:
+        groups = _hash_groups(column.values)
     row_key.add(groups.codes, groups.distinct)
     distinct = groups.distinct
     mean_length = None
@@ -280,9 +328,9 @@ def _distribution_alerts(col: ColumnProfile) -> list[Alert]:
     return alerts
 
 
-def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float | None]) -> list[Alert]:
+def _alerts(columns: list[ColumnProfile], rows: int, mixes: list[dict[str, int] | None]) -> list[Alert]:
     alerts: list[Alert] = []
-    for col, number_share in zip(columns, number_shares, strict=True):
+    for col, mixed in zip(columns, mixes, strict=True):
         if col.name == OVERFLOW_NAME and col.index == len(columns) - 1:
             continue  # the extra fields of ragged rows: the reading notes speak of them
         if col.type == "empty":
@@ -302,8 +350,8 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             if col.invalid_example is not None:
                 params["example"] = col.invalid_example[:40]
             alerts.append(Alert("mixed_types", col.index, params))
-        elif number_share is not None and col.count >= _MIN_EVIDENCE:
-            alerts.append(Alert("mixed_types", col.index, {"percent": round(100 * number_share)}))
+        elif mixed is not None:
+            alerts.append(Alert("mixed_types", col.index, _mixed_params(mixed)))
         if (
             col.kind in ("category", "text")
             and col.type != "id"
@@ -320,6 +368,13 @@ def _alerts(columns: list[ColumnProfile], rows: int, number_shares: list[float |
             alerts.append(Alert("skewed", col.index, {"skew": round(col.skew, 1)}))
         alerts.extend(_distribution_alerts(col))
     return alerts
+
+
+def _mixed_params(mixed: dict[str, int]) -> dict[str, int | float | str]:
+    """Numbers and text: the share of numbers, as before; with dates, the share of every kind."""
+    if "dates" not in mixed:
+        return {"percent": mixed["numbers"]}
+    return dict(mixed)
 
 
 def line_ranges(lines: tuple[int, ...] | list[int]) -> str:
@@ -397,15 +452,15 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
     row_key = _RowKey(rows)
     correlations = _Correlations(rows)
     columns: list[ColumnProfile] = []
-    number_shares: list[float | None] = []
+    mixes: list[dict[str, int] | None] = []
     while pending:
         column = pending.pop()
         columns.append(_column_profile(len(columns), column, rows, row_key, correlations))
-        number_shares.append(column.number_share)
+        mixes.append(column.mixed)
         del column
     duplicates = row_key.duplicates()
     del row_key
-    alerts = _alerts(columns, rows, number_shares)
+    alerts = _alerts(columns, rows, mixes)
     for first, second, r in correlations.pairs():
         other = columns[second].name[:60]
         alerts.append(Alert("correlated", first, {"other": other, "r": round(r, 2)}))
@@ -434,8 +489,32 @@ def build_profile(loaded: Loaded, file_name: str, size: int) -> Profile:
 
 
 def analyse_csv(data: bytes, file_name: str, limits: CsvLimits | None = None) -> Profile | CsvRejected:
-    """Profile an uploaded file, or say why it cannot be read. Pure: safe to run in a worker process."""
-    loaded = load(data, limits or CsvLimits())
+    """Profile an uploaded file, or say why it cannot be read. Pure: safe to run in a worker process.
+
+    A zip of several tables gives the first table's profile with the others' in `parts`, in the
+    zip's order, each named by its member."""
+    limits = limits or CsvLimits()
+    loaded = load(data, limits)
     if isinstance(loaded, CsvRejected):
         return loaded
-    return build_profile(loaded, file_name, len(data))
+    more, loaded.more = loaded.more or [], None
+    profile = build_profile(loaded, file_name, len(data))
+    del loaded
+    if not more:
+        return profile
+    parts: list[Profile] = []
+    unread: list[str] = []
+    more.reverse()
+    while more:  # one table at a time: each one's bytes go once it is profiled
+        member, content = more.pop()
+        part = load_plain(content, limits)
+        if isinstance(part, CsvRejected):
+            unread.append(member)
+            continue
+        part.unpacked = Unpacked(b"", "zip", member)
+        parts.append(build_profile(part, member, len(content)))
+        del part, content
+    notes = [Note("archive_parts", {"count": len(parts) + 1})]
+    if unread:
+        notes.append(Note("archive_unread", {"count": len(unread), "names": ", ".join(unread)}))
+    return replace(profile, notes=(*profile.notes, *notes), parts=tuple(parts))

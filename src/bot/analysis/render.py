@@ -65,7 +65,14 @@ def alert_text(alert: Alert, profile: Profile, lang: str) -> str:
         values["column"] = f"<b>{name(profile.columns[alert.column].name)}</b>"
     key = f"a.{alert.code}"
     if alert.code == "mixed_types":
-        if "percent" in alert.params:
+        if "dates" in alert.params:  # dates, numbers and text: every kind with its share
+            key = "a.mixed_types.kinds"
+            values["kinds"] = ", ".join(
+                text(lang, f"k.{kind}", percent=values[kind])
+                for kind in ("dates", "numbers", "text")
+                if kind in alert.params
+            )
+        elif "percent" in alert.params:
             key = "a.mixed_types.share"
         elif "example" not in alert.params:
             key = "a.mixed_types.noexample"
@@ -96,7 +103,7 @@ def note_text(note: Note, lang: str) -> str:
     elif note.code == "archive":
         member = str(note.params.get("member") or "")
         params["member"] = text(lang, "n.archive.member", member=name(member, 60)) if member else ""
-    elif note.code == "archive_others":
+    elif note.code in ("archive_others", "archive_unread"):
         params["names"] = name(str(note.params["names"]), 200)
     elif note.code == "date_format":
         params["format"] = f"<code>{date_label(params['format'], lang)}</code>"
@@ -273,7 +280,20 @@ def _wide_summary(profile: Profile, lang: str) -> str:
     return "\n".join(lines)
 
 
+def needs_report(profile: Profile) -> bool:
+    """A compact message promises the full profile as a file (for the table or a zip's other one)."""
+    return is_wide(profile) or any(is_wide(p) for p in profile.parts)
+
+
 def render_profile(profile: Profile, lang: str) -> list[str]:
+    """The messages of the profile, then those of a zip's other tables, each in turn."""
+    messages = _render_one(profile, lang)
+    for part in profile.parts:
+        messages += _render_one(part, lang)
+    return messages
+
+
+def _render_one(profile: Profile, lang: str) -> list[str]:
     lang = lang_of(lang)
     messages = [_fit(_head(profile, lang), MESSAGE_LIMIT)]
     if is_wide(profile):

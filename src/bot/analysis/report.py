@@ -106,19 +106,28 @@ def _column_section(column: ColumnProfile, rows: int, lang: str) -> str:
 
 
 def report_html(payload: str, lang: str) -> bytes:
-    """The report of a stored profile (its JSON), as UTF-8 bytes of one HTML document."""
+    """The report of a stored profile (its JSON), as UTF-8 bytes of one HTML document; a zip's
+    other tables follow the first, each under its own heading."""
     lang = lang_of(lang)
     profile = Profile.from_json(payload)
     title = name(profile.file_name, 120)
-    shape = text(
-        lang, "p.shape", rows=fmt_number(profile.n_rows, lang), columns=fmt_number(profile.n_columns, lang)
-    )
     parts = [
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>{title}</title><style>{_STYLE}</style></head><body>",
-        f'<h1>{title}</h1><div class="muted">{shape}</div>',
     ]
+    for table in (profile, *profile.parts):
+        parts.extend(_table_sections(table, lang))
+    parts.append("</body></html>")
+    return "".join(parts).encode()
+
+
+def _table_sections(profile: Profile, lang: str) -> list[str]:
+    title = name(profile.file_name, 120)
+    shape = text(
+        lang, "p.shape", rows=fmt_number(profile.n_rows, lang), columns=fmt_number(profile.n_columns, lang)
+    )
+    parts = [f'<h1>{title}</h1><div class="muted">{shape}</div>']
     if profile.notes:
         parts.append(f"<h2>{text(lang, 'p.notes')}</h2><ul>")
         parts.extend(f"<li>{note_text(n, lang)}</li>" for n in profile.notes)
@@ -136,8 +145,7 @@ def report_html(payload: str, lang: str) -> bytes:
     parts.extend(_overview_row(c, profile.n_rows, lang) for c in profile.columns)
     parts.append("</table>")
     parts.extend(_column_section(c, profile.n_rows, lang) for c in profile.columns)
-    parts.append("</body></html>")
-    return "".join(parts).encode()
+    return parts
 
 
 def report_file_name(profile_file_name: str) -> str:

@@ -8,6 +8,7 @@ times fewer questions of Python than value by value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from . import arrays
-from .values import _AFFIXES, _EXP, _SPACES, NUMBER_PATTERNS, Decimal
+from .values import _AFFIXES, _EXP, _SPACES, DATE_FORMATS, NUMBER_PATTERNS, Decimal
 
 _GROUPED = r"^[+-]?\d{1,3}(?:" + _SPACES + r"\d{3})+(?:[.,]\d*)?$"
 # As values.number_vote: the first pattern a value matches decides its vote.
@@ -36,6 +37,16 @@ _PLACES = {".": r"\.(?P<d>\d+)[^\d.]*$", ",": r",(?P<d>\d+)[^\d,]*$"}
 _MAX_PLACES = 4
 
 
+def _plain_groups(pattern: str) -> str:
+    return re.sub(r"[(][?]P<[a-z]+>", "(?:", pattern)
+
+
+# Written like a date in some format (the calendar is not checked): enough to count the dates of
+# a column that mixes them with numbers and text. Month names are matched on lower-cased text.
+_DATE_LIKE = "|".join(f"(?:{f.pattern})" for f in DATE_FORMATS if f.form is None)
+_DATE_WORDS = "|".join(f"(?:{_plain_groups(f.pattern)})" for f in DATE_FORMATS if f.form is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class SampleFacts:
     size: int
@@ -45,6 +56,7 @@ class SampleFacts:
     places: dict[Decimal, int]  # most digits after the mark, as written
     eight_digits: bool  # every value eight digits: maybe YYYYMMDD
     leading_zero: bool  # some value like 00123: a code, not a quantity
+    dates: int = 0  # values written like dates that are no number in either convention
 
 
 def _mask(array: pa.Array, pattern: str) -> np.ndarray:
@@ -52,11 +64,10 @@ def _mask(array: pa.Array, pattern: str) -> np.ndarray:
     return arrays.to_numpy(pc.cast(matched, pa.int32())).astype(bool)
 
 
-def sample_facts(samples: list[list[str]]) -> list[SampleFacts]:
-    """The facts of each column's sample, in the columns' order."""
+def sample_facts(samples: list[pa.Array]) -> list[SampleFacts]:
+    """The facts of each column's sample (string arrays without nulls), in the columns' order."""
     sizes = np.array([len(s) for s in samples], dtype=np.int64)
-    flat = [v for sample in samples for v in sample]
-    if not flat:
+    if not sizes.sum():
         empty: dict[Decimal, int] = {".": 0, ",": 0}
         return [
             SampleFacts(0, dict(empty), dict(empty), {".": True, ",": True}, dict(empty), False, False)
@@ -68,17 +79,25 @@ def sample_facts(samples: list[list[str]]) -> list[SampleFacts]:
     def per_column(mask: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=mask, minlength=columns).astype(np.int64)
 
-    raw = arrays.strings(flat)
+    raw = pa.concat_arrays([s.cast(pa.string()) for s in samples])
     text = pc.replace_substring_regex(pc.utf8_trim_whitespace(raw), pattern=_AFFIXES, replacement="")
     grouped = pc.match_substring_regex(text, pattern=_GROUPED)
     text = pc.if_else(grouped, pc.replace_substring_regex(text, pattern=_SPACES, replacement=""), text)
-    decided = np.zeros(len(flat), dtype=bool)
+    decided = np.zeros(len(raw), dtype=bool)
     votes: dict[Decimal, np.ndarray] = {".": np.zeros(columns, np.int64), ",": np.zeros(columns, np.int64)}
     for pattern, mark in _VOTES:
         hit = _mask(text, pattern) & ~decided
         decided |= hit
         votes[mark] += per_column(hit)
-    numbers = {mark: per_column(_mask(text, NUMBER_PATTERNS[mark])) for mark in (".", ",")}
+    number_masks = {mark: _mask(text, NUMBER_PATTERNS[mark]) for mark in (".", ",")}
+    numbers = {mark: per_column(number_masks[mark]) for mark in (".", ",")}
+    # Dates among the values that are no numbers (few, in most files): two large patterns.
+    others = np.flatnonzero(~number_masks["."] & ~number_masks[","])
+    dates = np.zeros(columns, np.int64)
+    if others.size:
+        trimmed = pc.utf8_trim_whitespace(raw.take(arrays.from_numpy(others)))
+        date_like = _mask(trimmed, _DATE_LIKE) | _mask(pc.utf8_lower(trimmed), _DATE_WORDS)
+        dates = np.bincount(owner[others], weights=date_like, minlength=columns).astype(np.int64)
     plain = {mark: per_column(_mask(raw, _PLAIN[mark])) == sizes for mark in (".", ",")}
     places: dict[Decimal, np.ndarray] = {}
     for mark in (".", ","):
@@ -98,6 +117,7 @@ def sample_facts(samples: list[list[str]]) -> list[SampleFacts]:
             {".": int(places["."][i]), ",": int(places[","][i])},
             bool(eight[i]) and sizes[i] > 0,
             bool(zero[i]),
+            int(dates[i]),
         )
         for i in range(columns)
     ]

@@ -48,5 +48,8 @@ def control_ratio(text: str) -> float:
     """Share of control characters other than whitespace: high in binary data decoded as text."""
     if not text:
         return 0.0
-    bad = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
+    bad = len(text) - len(text.translate(_CONTROLS))  # one C pass instead of a Python loop
     return bad / len(text)
+
+
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\f\v")

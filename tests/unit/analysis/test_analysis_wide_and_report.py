@@ -7,7 +7,7 @@ from pathlib import Path
 
 from analysis_helpers import profile_of
 
-from bot.analysis import is_wide, render_profile, report_file_name, report_html
+from bot.analysis import MESSAGE_LIMIT, is_wide, needs_report, render_profile, report_file_name, report_html
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "analysis"
 
@@ -55,3 +55,17 @@ def test_the_report_of_a_wide_file_lists_every_column() -> None:
     page = report_html(profile.to_json(), "en").decode()
     assert page.count('<div class="c" id="c') == 300
     assert "Показатель 299" in page
+
+
+def test_twenty_thousand_columns_get_a_compact_message_and_the_full_profile_as_a_file() -> None:
+    profile = profile_of((DATA / "wide_20k_columns.csv.gz").read_bytes(), "wide.csv.gz")
+    assert (profile.n_rows, profile.n_columns) == (20, 20_000)
+    assert needs_report(profile)
+    messages = render_profile(profile, "ru")
+    assert len(messages) == 2 and all(len(m) <= MESSAGE_LIMIT for m in messages)
+    summary = messages[1]
+    assert "<b>Типы столбцов</b>: целое 19\u202f775, число 205, пусто 20" in summary
+    assert "<b>Одно значение во всех строках</b> — столбцов: 40" in summary
+    assert "Показатель 41 и Показатель 42 (r = 1)" in summary
+    page = report_html(profile.to_json(), "ru").decode()
+    assert page.count('<div class="c" id="c') == 20_000 and "Показатель 20000" in page
