@@ -73,6 +73,8 @@ async def run_bot(
                 metrics=services.metrics,
             )
             handle.poller = poller
+            # A running broadcast resumes here after a restart (bot.admin.broadcast).
+            nursery.start_soon(router.admin.broadcasts.run)
             await nursery.start(
                 lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status)
             )

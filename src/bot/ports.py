@@ -216,7 +216,13 @@ class Repository(Protocol):
     async def banned_user_ids(self) -> frozenset[int]: ...
 
     async def start_broadcast(
-        self, admin_id: int, chat_id: int, language: str, text: str, progress_message_id: int | None, now: datetime
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
     ) -> Broadcast | None:
         """A new running broadcast to every user not blocked or banned; None while another runs."""
         ...
@@ -236,7 +242,9 @@ class Repository(Protocol):
         the cursor changes nothing); a BLOCKED user is marked. Returns the broadcast."""
         ...
 
-    async def end_broadcast(self, broadcast_id: int, status: BroadcastStatus, now: datetime) -> Broadcast | None:
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
         """A running broadcast ends (done or cancelled); a finished one stays as it was."""
         ...
 

@@ -609,15 +609,26 @@ async def test_admin_stats_counts_windows_and_open_jobs(backend: Backend) -> Non
     repo = backend.repo
     now = at(10 * 86400)
     empty = await repo.admin_stats(now)
-    assert (empty.users_total, empty.uploads_day, empty.open_jobs, empty.oldest_open_job_at) == (0, 0, 0, None)
+    assert (empty.users_total, empty.uploads_day, empty.open_jobs, empty.oldest_open_job_at) == (
+        0,
+        0,
+        0,
+        None,
+    )
     await repo.upsert_user(99, "en")  # a user without uploads counts in the total only
     old = await record(backend, 1, user_id=1, when=now.timestamp() - T0.timestamp() - 3 * 86400)
     day = await record(backend, 2, user_id=2, when=now.timestamp() - T0.timestamp() - 5 * 3600)
     hour = await record(backend, 3, user_id=2, when=now.timestamp() - T0.timestamp() - 600)
     fresh = await record(backend, 4, user_id=3, when=now.timestamp() - T0.timestamp() - 60)
-    await repo.finish_job(old.job_id, JobStatus.FAILED, JobStep.RECORDED, "too many attempts", now - timedelta(days=2))
-    await repo.finish_job(day.job_id, JobStatus.FAILED, JobStep.RECORDED, "timeout: storage.upload", now - timedelta(hours=5))
-    await repo.finish_job(hour.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", now - timedelta(minutes=9))
+    await repo.finish_job(
+        old.job_id, JobStatus.FAILED, JobStep.RECORDED, "too many attempts", now - timedelta(days=2)
+    )
+    await repo.finish_job(
+        day.job_id, JobStatus.FAILED, JobStep.RECORDED, "timeout: storage.upload", now - timedelta(hours=5)
+    )
+    await repo.finish_job(
+        hour.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", now - timedelta(minutes=9)
+    )
     stats = await repo.admin_stats(now)
     assert (stats.users_total, stats.users_active_day, stats.users_active_week) == (4, 2, 3)
     assert (stats.uploads_hour, stats.uploads_day) == (2, 3)

@@ -16,8 +16,8 @@ from bot.admin.records import (
     Broadcast,
     BroadcastStatus,
     JobDetail,
-    RequeueOutcome,
     Requeued,
+    RequeueOutcome,
     SendOutcome,
 )
 from bot.domain import Job, JobStatus, JobStep
@@ -32,9 +32,7 @@ _BROADCAST_COLUMNS = (
     "progress_message_id, created_at, updated_at"
 )
 # Users a broadcast goes to: not blocked, not banned.
-_RECIPIENT = (
-    "u.blocked_at IS NULL AND NOT EXISTS (SELECT 1 FROM banned_users b WHERE b.user_id = u.id)"
-)
+_RECIPIENT = "u.blocked_at IS NULL AND NOT EXISTS (SELECT 1 FROM banned_users b WHERE b.user_id = u.id)"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -150,7 +148,9 @@ async def ban_user(tx: Tx, user_id: int, admin_id: int, now: datetime) -> bool:
 
 
 async def unban_user(tx: Tx, user_id: int) -> bool:
-    return await tx.one("DELETE FROM banned_users WHERE user_id = %s RETURNING user_id", (user_id,)) is not None
+    return (
+        await tx.one("DELETE FROM banned_users WHERE user_id = %s RETURNING user_id", (user_id,)) is not None
+    )
 
 
 async def banned_user_ids(tx: Tx) -> frozenset[int]:
@@ -213,7 +213,9 @@ async def record_broadcast_send(
     return None if row is None else _broadcast(row)
 
 
-async def end_broadcast(tx: Tx, broadcast_id: int, status: BroadcastStatus, now: datetime) -> Broadcast | None:
+async def end_broadcast(
+    tx: Tx, broadcast_id: int, status: BroadcastStatus, now: datetime
+) -> Broadcast | None:
     await tx.run(
         "UPDATE broadcasts SET status = %s, updated_at = %s WHERE id = %s AND status = %s",
         (status.value, now, broadcast_id, BroadcastStatus.RUNNING.value),

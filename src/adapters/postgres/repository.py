@@ -41,8 +41,8 @@ from bot.admin.records import (
     Broadcast,
     BroadcastStatus,
     JobDetail,
-    RequeueOutcome,
     Requeued,
+    RequeueOutcome,
     SendOutcome,
 )
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
@@ -661,7 +661,13 @@ class PostgresRepository:
         return await self._run(admin_queries.banned_user_ids)
 
     async def start_broadcast(
-        self, admin_id: int, chat_id: int, language: str, text: str, progress_message_id: int | None, now: datetime
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
     ) -> Broadcast | None:
         return await self._run(
             functools.partial(
@@ -698,9 +704,13 @@ class PostgresRepository:
             )
         )
 
-    async def end_broadcast(self, broadcast_id: int, status: BroadcastStatus, now: datetime) -> Broadcast | None:
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
         return await self._run(
-            functools.partial(admin_queries.end_broadcast, broadcast_id=broadcast_id, status=status, now=_utc(now))
+            functools.partial(
+                admin_queries.end_broadcast, broadcast_id=broadcast_id, status=status, now=_utc(now)
+            )
         )
 
 

@@ -32,8 +32,8 @@ from bot.admin.records import (
     Broadcast,
     BroadcastStatus,
     JobDetail,
-    RequeueOutcome,
     Requeued,
+    RequeueOutcome,
     SendOutcome,
 )
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
@@ -526,7 +526,13 @@ class MemoryRepository:
         )
 
     async def start_broadcast(
-        self, admin_id: int, chat_id: int, language: str, text: str, progress_message_id: int | None, now: datetime
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
     ) -> Broadcast | None:
         at = _utc(now)
         async with self._session("start_broadcast"):
@@ -581,7 +587,9 @@ class MemoryRepository:
             )
             return broadcast
 
-    async def end_broadcast(self, broadcast_id: int, status: BroadcastStatus, now: datetime) -> Broadcast | None:
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
         at = _utc(now)
         async with self._session("end_broadcast"):
             broadcast = self._broadcasts.get(broadcast_id)
