@@ -59,6 +59,7 @@ class BroadcastRunner:
         self._cancelled: set[int] = set()
         self._record_waits: set[trio.CancelScope] = set()
         self._shown: tuple[int, str] | None = None  # the progress message's text (an equal edit is a 400)
+        self._stopping = False
 
     # ------------------------------------------------------------ commands
 
@@ -119,11 +120,17 @@ class BroadcastRunner:
 
     # ------------------------------------------------------------ the runner
 
+    def stop(self) -> None:
+        """A graceful stop: :meth:`run` returns after the message going out is recorded."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Until cancelled: send the running broadcast, if any, then wait for the next."""
+        """Until :meth:`stop` or cancelled: send the running broadcast, if any, then wait
+        for the next."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._abandon_records_when_cancelled)
-            while True:
+            while not self._stopping:
                 try:
                     current = await self._current_broadcast()
                 except PortError as exc:
@@ -136,6 +143,7 @@ class BroadcastRunner:
                 with trio.move_on_after(IDLE_CHECK_S):
                     await self._wake.wait()
                 self._wake = trio.Event()
+            nursery.cancel_scope.cancel()
 
     async def _run_one(self, broadcast: Broadcast) -> None:
         self._current = broadcast.broadcast_id
@@ -174,7 +182,7 @@ class BroadcastRunner:
                 )
                 return ended or broadcast
             for user_id in page:
-                if broadcast.broadcast_id in self._cancelled:
+                if broadcast.broadcast_id in self._cancelled or self._stopping:
                     return broadcast
                 outcome = await self._send(user_id, broadcast.text)
                 if outcome is None:  # not through: the same user again after a pause
