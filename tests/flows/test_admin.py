@@ -276,7 +276,7 @@ async def test_broadcast_reaches_every_user_once_and_shows_its_progress(autojump
         admin = chat(world, ADMIN)
         seq = admin.say(f"/broadcast {HELLO}")
         done = await progress(admin, seq, "done")
-        assert "Broadcast #1: done. Sent 12 of 12; blocked the bot: 0; failed: 0." == done.text
+        assert done.text == "Broadcast #1: done. Sent 12 of 12; blocked the bot: 0; failed: 0."
         for c in users:
             [message] = broadcast_messages(world, c.chat_id)
             assert message.parse_mode is None  # the admin's text as typed
@@ -298,7 +298,7 @@ async def test_a_user_who_blocked_the_bot_is_marked_and_skipped_next_time(autoju
         calls = world.calls["sendMessage"]
         seq = admin.say("/broadcast Second")
         second = await progress(admin, seq, "done")
-        assert "Broadcast #2: done. Sent 4 of 4; blocked the bot: 0; failed: 0." == second.text
+        assert second.text == "Broadcast #2: done. Sent 4 of 4; blocked the bot: 0; failed: 0."
         # The 4 users and the admin's progress message: no call at all to the blocked user.
         assert world.calls["sendMessage"] - calls == 5
         assert all(len(broadcast_messages(world, c.chat_id, "Second")) == 1 for c in users if c != users[2])
