@@ -733,3 +733,6 @@ async def test_broadcast_cursor_counts_and_blocked_users(backend: Backend) -> No
     assert second is not None and second.broadcast_id > bid and second.total == 3
     assert await repo.current_broadcast() == second
     assert await repo.end_broadcast(second.broadcast_id + 100, BroadcastStatus.DONE, at(9)) is None
+    await repo.upsert_user(20, "ru")  # back with /start: a recipient again, language kept
+    assert await repo.broadcast_recipients(0, 10) == [10, 20, 30, 50]
+    assert await repo.get_user_language(20) == "en"

@@ -4,7 +4,8 @@ and ignored.
 Every update asks :meth:`BanList.is_banned`, so the answer comes from memory: the
 set of banned ids (small) is re-read from Postgres every ``REFRESH_S`` seconds by
 one update at a time, and a ``/ban`` or ``/unban`` in this process applies at
-once. While the database cannot be read, the last set read stays in force.
+once. The read has a short deadline of its own (``db.bans``): while the database
+cannot be read, the last set read stays in force.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class BanList:
     async def _refresh(self) -> None:
         self._made_during_read = {}
         try:
-            ids = await self.ctx.call("db.statement", self.ctx.services.repo.banned_user_ids)
+            ids = await self.ctx.call("db.bans", self.ctx.services.repo.banned_user_ids)
         except PortError as exc:
             self.ctx.log.warning("admin.bans_unread", error=str(exc))
         else:

@@ -73,7 +73,10 @@ class BroadcastRunner:
             return t_admin(lang, "broadcast_none") if current is None else progress_text(current, lang)
         if word == "cancel":
             return await self._cancel(lang)
-        await self._start(admin_id, chat_id, argument.strip()[:MAX_TEXT], lang)
+        text = argument.strip()
+        if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:  # Telegram counts UTF-16 code units
+            return t_admin(lang, "broadcast_too_long", limit=MAX_TEXT)
+        await self._start(admin_id, chat_id, text, lang)
         return None
 
     async def _current_broadcast(self) -> Broadcast | None:

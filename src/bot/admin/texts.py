@@ -109,6 +109,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ru": "Рассылка №{id} ещё идёт; дождитесь её или остановите: /broadcast cancel.",
     },
     "broadcast_starting": {"en": "Broadcast: starting…", "ru": "Рассылка: начинаю…"},
+    "broadcast_too_long": {
+        "en": "A broadcast is one message: at most {limit} characters.",
+        "ru": "Рассылка — одно сообщение: не больше {limit} символов.",
+    },
     "broadcast_none": {"en": "There has been no broadcast yet.", "ru": "Рассылок ещё не было."},
     "broadcast_not_running": {"en": "No broadcast is running.", "ru": "Сейчас рассылка не идёт."},
     "broadcast_progress": {

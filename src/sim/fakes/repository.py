@@ -239,6 +239,7 @@ class MemoryRepository:
     async def upsert_user(self, user_id: int, language: str) -> None:
         async with self._session("upsert_user"):
             self._users.setdefault(user_id, language)
+            self._blocked.pop(user_id, None)  # back (/start): hears broadcasts again
 
     async def get_user_language(self, user_id: int) -> str | None:
         async with self._session("get_user_language"):
