@@ -19,7 +19,7 @@ async def test_a_waiting_reply_goes_before_a_bulk_send_that_waited_longer(autoju
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(send, "reply-a", 0.0, False)  # the slot at 0
-        nursery.start_soon(send, "reply-b", 0.0, False)  # waits for the slot at 1
+        nursery.start_soon(send, "reply-b", 0.05, False)  # waits for the slot at 1
         nursery.start_soon(send, "bulk", 0.1, True)  # waits from 0.1 ...
         nursery.start_soon(send, "reply-c", 0.5, False)  # ... yet this reply, from 0.5, goes first
     assert order == [("reply-a", 0.0), ("reply-b", 1.0), ("reply-c", 2.0), ("bulk", 3.0)]
