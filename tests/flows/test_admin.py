@@ -232,6 +232,8 @@ async def test_a_banned_users_updates_are_confirmed_and_ignored_until_unbanned(a
         assert "8040 заблокирован" in ((await admin.next(seq)).text or "")
         seq = world.last_seq
         said = world.user_sends_text(user.user, user.chat_id, "/help")
+        for _ in range(15):  # a flood: not even the flood notice
+            world.user_sends_text(user.user, user.chat_id, "hello?")
         sent = world.user_sends_document(user.user, user.chat_id, "sales.csv", SALES)
         await trio.sleep(60)
         assert world.records_after(seq, user.chat_id) == []  # no answer, no receipt
