@@ -60,7 +60,14 @@ class Router:
             raise RetryUpdate
 
     async def on_flood(self, update: Update) -> None:
-        """The update that tipped a chat into flooding: tell the user once."""
+        """The update that tipped a chat into flooding: tell the user once (not a banned one)."""
+        user = update.user
+        if (
+            user is not None
+            and user.id not in self.ctx.settings.admin_ids
+            and await self.admin.bans.is_banned(user.id)
+        ):
+            return
         lang = await self._language(update)
         await self._tell(update, t(lang, "slow_down"))
 

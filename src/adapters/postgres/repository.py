@@ -161,7 +161,10 @@ async def _ping(tx: Tx) -> None:
 
 async def _upsert_user(tx: Tx, user_id: int, language: str) -> None:
     await tx.run(
-        "INSERT INTO users (id, language) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, language)
+        # A user who blocked the bot and comes back (/start) hears broadcasts again.
+        "INSERT INTO users (id, language) VALUES (%s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET blocked_at = NULL WHERE users.blocked_at IS NOT NULL",
+        (user_id, language),
     )
 
 
