@@ -128,13 +128,13 @@ class MemoryRepository:
         self._bot_id = bot_id
         self._processed: dict[tuple[int, int], datetime] = {}  # (bot, update) -> claimed at
         self._audit: list[AdminAction] = []
-        self._uploads: dict[uuid.UUID, _UploadRow] = {}
-        self._jobs: dict[uuid.UUID, _JobRow] = {}
-        self._results: dict[uuid.UUID, _ResultRow] = {}
         # Admin tools: users who blocked the bot, bans, broadcasts by id (from 1).
         self._blocked: dict[int, datetime] = {}
         self._banned: dict[int, tuple[int, datetime]] = {}
         self._broadcasts: dict[int, Broadcast] = {}
+        self._uploads: dict[uuid.UUID, _UploadRow] = {}
+        self._jobs: dict[uuid.UUID, _JobRow] = {}
+        self._results: dict[uuid.UUID, _ResultRow] = {}
 
     # ---------------------------------------------------------------- sessions
 
