@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from bot.admin.broadcast import BroadcastRunner
 from bot.context import BotContext
 from bot.handlers import Router
 from bot.ports import Services
@@ -48,6 +49,11 @@ async def _run_workers(ctx: BotContext, roles: Roles, stopping: trio.Event, done
     done.set()
 
 
+async def _run_broadcasts(runner: BroadcastRunner, done: trio.Event) -> None:
+    await runner.run()
+    done.set()
+
+
 async def run_bot(
     services: Services,
     settings: Settings,
@@ -58,6 +64,8 @@ async def run_bot(
     roles = roles or Roles()
     ctx = BotContext.build(services, settings)
     handle = BotHandle()
+    broadcasts: BroadcastRunner | None = None
+    broadcasts_done = trio.Event()
     ctx.log.info("bot.starting", role=roles.name, poller=roles.poller, workers=roles.workers)
     async with trio.open_nursery() as nursery:
         if roles.poller:
@@ -73,9 +81,14 @@ async def run_bot(
                 metrics=services.metrics,
             )
             handle.poller = poller
+            # A running broadcast resumes here after a restart (bot.admin.broadcast).
+            broadcasts = router.admin.broadcasts
+            nursery.start_soon(_run_broadcasts, broadcasts, broadcasts_done)
             await nursery.start(
                 lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status)
             )
+        else:
+            broadcasts_done.set()
         workers_stopping = trio.Event()
         workers_done = trio.Event()
         nursery.start_soon(_run_workers, ctx, roles, workers_stopping, workers_done)
@@ -87,10 +100,13 @@ async def run_bot(
         # Updates and jobs wind down side by side: polling and claiming stop at once,
         # in-flight work gets the shutdown budget, and unfinished jobs are handed back.
         workers_stopping.set()
+        if broadcasts is not None:
+            broadcasts.stop()  # between two messages: the one going out is recorded first
         with trio.move_on_after(settings.deadline("shutdown") * 2):
             if handle.poller is not None:
                 handle.poller.stop_polling()
                 await handle.poller.drain(settings.deadline("shutdown"))
             await workers_done.wait()
+            await broadcasts_done.wait()
         nursery.cancel_scope.cancel()
     ctx.log.info("bot.stopped")

@@ -12,6 +12,7 @@ from bot.messenger import Messenger
 from bot.policy import Op
 from bot.ports import Services
 from bot.ratelimit import build_send_limiter
+from bot.send_lanes import SendLanes
 from bot.settings import Settings
 
 P = ParamSpec("P")
@@ -33,7 +34,8 @@ class BotContext:
         limiter = build_send_limiter(
             services.send_bucket, guard, log, settings.global_sends_per_s, settings.chat_sends_per_s
         )
-        messenger = Messenger(services.telegram, guard, limiter, log)
+        lanes = SendLanes(limiter, settings.broadcast_sends_per_s)
+        messenger = Messenger(services.telegram, guard, lanes, log)
         return cls(services, settings, guard, messenger, log)
 
     async def call(self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import trio
 
+from bot.admin.commands import AdminCommands
 from bot.context import BotContext
 from bot.domain import TgMessage, Update
 from bot.errors import DeadlineExceeded, PortError, TelegramError
@@ -26,6 +27,7 @@ class Router:
     def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
         self.interactions = Interactions(ctx)
+        self.admin = AdminCommands(ctx)
         self._languages: dict[int, str] = {}
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
 
@@ -58,7 +60,14 @@ class Router:
             raise RetryUpdate
 
     async def on_flood(self, update: Update) -> None:
-        """The update that tipped a chat into flooding: tell the user once."""
+        """The update that tipped a chat into flooding: tell the user once (not a banned one)."""
+        user = update.user
+        if (
+            user is not None
+            and user.id not in self.ctx.settings.admin_ids
+            and await self.admin.bans.is_banned(user.id)
+        ):
+            return
         lang = await self._language(update)
         await self._tell(update, t(lang, "slow_down"))
 
@@ -96,6 +105,8 @@ class Router:
         self._languages[user_id] = lang
 
     async def _route(self, update: Update, lang: str) -> None:
+        if await self._banned(update):
+            return
         message = update.message
         if message is not None and message.document is not None and message.from_user is not None:
             await accept_document(self.ctx, update.update_id, message, lang)
@@ -106,6 +117,20 @@ class Router:
             await self.interactions.on_callback(update.callback_query, lang)
         elif message is not None and message.text is not None:
             await self._on_text(message, lang)
+
+    async def _banned(self, update: Update) -> bool:
+        """A banned user's update is claimed (so confirmed, never handled again) and ignored."""
+        user = update.user
+        if (
+            user is None
+            or user.id in self.ctx.settings.admin_ids
+            or not await self.admin.bans.is_banned(user.id)
+        ):
+            return False
+        await self._claim(update.update_id)
+        self.ctx.services.metrics.count("updates", "banned")
+        self.ctx.log.info("update.banned_ignored", update_id=update.update_id, user_id=user.id)
+        return True
 
     async def _claim(self, update_id: int) -> bool:
         """Take effect once per update_id; when the database is down, answer anyway
@@ -146,6 +171,8 @@ class Router:
             await self.ctx.call("db.statement", self.ctx.services.repo.set_user_language, user_id, new_lang)
             self.remember_language(user_id, new_lang)
             await self.ctx.messenger.send_text(chat, t(new_lang, "lang_set"))
+        elif command in self.admin.commands:
+            await self.admin.on_command(command, argument.strip(), message, lang)
         elif command in self.interactions.commands:
             await self.interactions.on_command(command, argument.strip(), message, lang)
         elif command.startswith("/"):

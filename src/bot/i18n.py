@@ -232,18 +232,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ru": "Готово: удалено загрузок — {count}, вместе с результатами.",
     },
     "cancelled": {"en": "Cancelled.", "ru": "Отменено."},
-    "stats": {
-        "en": (
-            "<b>Stats</b>\nupdates handled: {updates}, in flight: {in_flight}\n"
-            "uploads accepted: {accepted}, analysed: {analysed}, rejected: {rejected}, failed: {failed}\n"
-            "retries: {retries}, Telegram 429s: {throttled}"
-        ),
-        "ru": (
-            "<b>Статистика</b>\nобработано обновлений: {updates}, в обработке: {in_flight}\n"
-            "загрузок принято: {accepted}, проанализировано: {analysed}, отклонено: {rejected}, "
-            "не удалось: {failed}\nповторов: {retries}, ответов 429 от Telegram: {throttled}"
-        ),
-    },
 }
 
 

@@ -21,7 +21,6 @@ from bot.context import BotContext
 from bot.domain import InlineButton, InlineKeyboard, TgCallbackQuery, TgMessage, Upload
 from bot.errors import BlobNotFound, PortError
 from bot.i18n import t
-from bot.metrics import MetricsSnapshot
 
 AGGREGATIONS = ("sum", "mean", "count")
 MAX_COLUMN_BUTTONS = 24
@@ -67,32 +66,8 @@ def _export_keyboard(upload_id: str, lang: str) -> InlineKeyboard:
 COLUMN_ACTIONS = frozenset({"hc", "tc", "gb", "gv", "sd", "sv"})
 
 
-def stats_text(snapshot: MetricsSnapshot, lang: str) -> str:
-    """``/stats``: what the metrics port says, nothing read around it."""
-
-    def uploads(prefix: str) -> int:
-        return sum(
-            n
-            for (name, label), n in snapshot.counters.items()
-            if name == "uploads" and label.startswith(prefix)
-        )
-
-    return t(
-        lang,
-        "stats",
-        updates=snapshot.counted("updates"),
-        in_flight=int(snapshot.gauges.get("updates.in_flight", 0)),
-        accepted=snapshot.counter("uploads", "accepted"),
-        analysed=snapshot.counter("uploads", "analysed"),
-        rejected=uploads("rejected:"),
-        failed=uploads("failed:"),
-        retries=snapshot.counted("retries"),
-        throttled=snapshot.counted("telegram.429"),
-    )
-
-
 class Interactions:
-    commands = frozenset({"/history", "/delete", "/forget", "/stats"})
+    commands = frozenset({"/history", "/delete", "/forget"})
 
     def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
@@ -114,23 +89,6 @@ class Interactions:
                 ),
             )
             await self.ctx.messenger.send_text(chat, t(lang, "forget_confirm"), reply_markup=keyboard)
-        elif command == "/stats":
-            allowed = user_id in self.ctx.settings.admin_ids
-            await self._audit(user_id, "stats" if allowed else "denied", "" if allowed else command)
-            if not allowed:
-                await self.ctx.messenger.send_text(chat, t(lang, "not_admin"))
-                return
-            await self.ctx.messenger.send_text(chat, stats_text(self.ctx.services.metrics.snapshot(), lang))
-
-    async def _audit(self, user_id: int, action: str, detail: str) -> None:
-        """Admin commands, and attempts at them, go to the audit log (best effort)."""
-        try:
-            now = self.ctx.services.clock.now()
-            await self.ctx.call(
-                "db.statement", self.ctx.services.repo.record_admin_action, user_id, action, detail, now
-            )
-        except PortError as exc:
-            self.ctx.log.warning("admin.audit_failed", user_id=user_id, action=action, error=str(exc))
 
     async def on_plain_text(self, text: str, message: TgMessage, lang: str) -> None:
         await self.ctx.messenger.send_text(message.chat_id, t(lang, "send_document"))

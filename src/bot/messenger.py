@@ -21,6 +21,7 @@ from bot.log import Logger
 from bot.policy import Op
 from bot.ports import TelegramApi
 from bot.ratelimit import SendLimiter
+from bot.send_lanes import SendLanes
 
 T = TypeVar("T")
 
@@ -29,14 +30,23 @@ class Messenger:
     def __init__(self, api: TelegramApi, guard: Guard, limiter: SendLimiter, log: Logger) -> None:
         self.api = api
         self.guard = guard
-        self.limiter = limiter
+        # Every send passes the lanes: replies first, a broadcast's bulk sends below them.
+        self.limiter = limiter if isinstance(limiter, SendLanes) else SendLanes(limiter)
         self.log = log
 
     async def _attempts(
-        self, op: Op, chat_id: int | None, call: Callable[[], Awaitable[T]], *, limited: bool
+        self,
+        op: Op,
+        chat_id: int | None,
+        call: Callable[[], Awaitable[T]],
+        *,
+        limited: bool,
+        bulk: bool = False,
     ) -> T:
         async def attempt() -> T:
-            if limited:
+            if bulk:
+                await self.limiter.acquire_bulk(chat_id)
+            elif limited:
                 await self.limiter.acquire(chat_id)
             try:
                 return await self.guard.call(op, call)
@@ -74,6 +84,24 @@ class Messenger:
             "telegram.call",
             chat_id,
             lambda: self.api.send_message(chat_id, text, reply_markup=reply_markup),
+            limited=True,
+        )
+
+    async def send_bulk(self, chat_id: int, text: str) -> SentMessage:
+        """A broadcast's message, as plain text, in the bulk lane (below every reply)."""
+        return await self._attempts(
+            "broadcast.send",
+            chat_id,
+            lambda: self.api.send_message(chat_id, text, parse_mode=None),
+            limited=True,
+            bulk=True,
+        )
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
+        await self._attempts(
+            "telegram.call",
+            chat_id,
+            lambda: self.api.edit_message_text(chat_id, message_id, text),
             limited=True,
         )
 

@@ -45,6 +45,9 @@ Op = Literal[
     "analysis",
     "job",
     "shutdown",
+    "broadcast.send",
+    "broadcast.record",
+    "db.bans",
 ]
 
 OPS: tuple[Op, ...] = get_args(Op)
@@ -113,6 +116,14 @@ POLICIES: dict[Op, Policy] = {
     "analysis": Policy(60.0),
     "job": Policy(180.0),
     "shutdown": Policy(10.0),
+    # A broadcast's message: in the bulk lane, below replies (bot.send_lanes); a 429 waits.
+    "broadcast.send": Policy(10.0, TELEGRAM_RETRY),
+    # The record that a broadcast's message went out: it waits for the database, like
+    # db.record_end, so a resumed broadcast never sends it again.
+    "broadcast.record": Policy(10.0, Retry(attempts=None, wait_initial=0.1, wait_max=1.0, wait_jitter=0.1)),
+    # Re-reading the ban list: an update waits for it, so it is short; when it fails,
+    # the list read last stays in force.
+    "db.bans": Policy(2.0),
 }
 
 

@@ -19,6 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.admin.records import (
+    AdminStats,
+    Broadcast,
+    BroadcastStatus,
+    JobDetail,
+    Requeued,
+    SendOutcome,
+)
 from bot.domain import (
     AdminAction,
     Delivery,
@@ -180,6 +188,64 @@ class Repository(Protocol):
     async def uploads_with_blobs(self, after_upload_id: str | None, limit: int) -> list[Upload]:
         """Uploads whose ``blob_key`` is set, ordered by id, starting after
         ``after_upload_id`` (None: from the first): one page of a full scan."""
+        ...
+
+    # Admin tools (bot.admin): statistics, job inspection and retry, bans, broadcasts.
+
+    async def admin_stats(self, now: datetime) -> AdminStats:
+        """Users, uploads and failed jobs in the windows before ``now``; open jobs."""
+        ...
+
+    async def job_detail(self, job_id: str) -> JobDetail | None: ...
+
+    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
+        """Queue a failed or stuck job again, with fresh attempts and its progress kept
+        (``parts_sent`` too, so no part already sent goes out again). Refused for a job a
+        live worker holds (its lease is fresher than ``lease_s``) and for one whose user
+        has the answer (step DELIVERED)."""
+        ...
+
+    async def ban_user(self, user_id: int, admin_id: int, now: datetime) -> bool:
+        """True if the user was not banned before."""
+        ...
+
+    async def unban_user(self, user_id: int) -> bool:
+        """True if the user was banned."""
+        ...
+
+    async def banned_user_ids(self) -> frozenset[int]: ...
+
+    async def start_broadcast(
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
+    ) -> Broadcast | None:
+        """A new running broadcast to every user not blocked or banned; None while another runs."""
+        ...
+
+    async def current_broadcast(self) -> Broadcast | None:
+        """The newest broadcast, whatever its status."""
+        ...
+
+    async def broadcast_recipients(self, after_user_id: int, limit: int) -> list[int]:
+        """User ids above ``after_user_id``, ascending, neither blocked nor banned."""
+        ...
+
+    async def record_broadcast_send(
+        self, broadcast_id: int, user_id: int, outcome: SendOutcome, now: datetime
+    ) -> Broadcast | None:
+        """Move the cursor past ``user_id`` and count the outcome (once: a user at or below
+        the cursor changes nothing); a BLOCKED user is marked. Returns the broadcast."""
+        ...
+
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
+        """A running broadcast ends (done or cancelled); a finished one stays as it was."""
         ...
 
 

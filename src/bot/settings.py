@@ -82,6 +82,8 @@ class Settings(BaseModel):
     state_ttl_s: Annotated[int, Field(gt=0)] = 3600
     global_sends_per_s: Annotated[float, Field(gt=0)] = 30.0
     chat_sends_per_s: Annotated[float, Field(gt=0)] = 1.0
+    # A broadcast's pace: below the global limit, so replies keep the rest of it.
+    broadcast_sends_per_s: Annotated[float, Field(gt=0)] = 10.0
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     @field_validator("deadlines", "retries")

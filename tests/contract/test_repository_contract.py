@@ -600,3 +600,139 @@ async def test_admin_audit_log_newest_first(backend: Backend) -> None:
     ]
     assert [a.detail for a in await repo.admin_actions(1)] == ["/stats"]
     assert await repo.admin_actions(0) == []
+
+
+# ---------------------------------------------------------------- admin tools
+
+
+async def test_admin_stats_counts_windows_and_open_jobs(backend: Backend) -> None:
+    repo = backend.repo
+    now = at(10 * 86400)
+    empty = await repo.admin_stats(now)
+    assert (empty.users_total, empty.uploads_day, empty.open_jobs, empty.oldest_open_job_at) == (
+        0,
+        0,
+        0,
+        None,
+    )
+    await repo.upsert_user(99, "en")  # a user without uploads counts in the total only
+    old = await record(backend, 1, user_id=1, when=now.timestamp() - T0.timestamp() - 3 * 86400)
+    day = await record(backend, 2, user_id=2, when=now.timestamp() - T0.timestamp() - 5 * 3600)
+    hour = await record(backend, 3, user_id=2, when=now.timestamp() - T0.timestamp() - 600)
+    fresh = await record(backend, 4, user_id=3, when=now.timestamp() - T0.timestamp() - 60)
+    await repo.finish_job(
+        old.job_id, JobStatus.FAILED, JobStep.RECORDED, "too many attempts", now - timedelta(days=2)
+    )
+    await repo.finish_job(
+        day.job_id, JobStatus.FAILED, JobStep.RECORDED, "timeout: storage.upload", now - timedelta(hours=5)
+    )
+    await repo.finish_job(
+        hour.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", now - timedelta(minutes=9)
+    )
+    stats = await repo.admin_stats(now)
+    assert (stats.users_total, stats.users_active_day, stats.users_active_week) == (4, 2, 3)
+    assert (stats.uploads_hour, stats.uploads_day) == (2, 3)
+    assert dict(stats.failed_hour) == {"rejected: empty": 1}
+    assert dict(stats.failed_day) == {"rejected: empty": 1, "timeout: storage.upload": 1}
+    assert stats.open_jobs == 1 and stats.oldest_open_job_at == now - timedelta(seconds=60)
+    assert fresh.status == JobStatus.QUEUED
+
+
+async def test_job_detail_has_times_and_progress(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1, when=5.0)
+    await repo.start_attempt(job.job_id, at(6), LEASE)
+    await repo.mark_parts_sent(job.job_id, 2, at(7))
+    detail = await repo.job_detail(job.job_id.upper())
+    assert detail is not None
+    assert (detail.job.job_id, detail.job.attempts, detail.job.parts_sent) == (job.job_id, 1, 2)
+    assert (detail.created_at, detail.updated_at) == (at(5), at(7))
+    for missing in (new_id(), "nope", ""):
+        assert await repo.job_detail(missing) is None
+
+
+async def test_requeue_job_takes_failed_and_stuck_jobs_only(backend: Backend) -> None:
+    from bot.admin.records import RequeueOutcome
+
+    repo = backend.repo
+    failed = await record(backend, 1)
+    await repo.start_attempt(failed.job_id, at(1), LEASE)
+    await repo.mark_stored(failed.job_id, "k1", at(2))
+    await repo.mark_parts_sent(failed.job_id, 1, at(3))
+    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.STORED, "too many attempts", at(4))
+    back = await repo.requeue_job(failed.job_id, at(10), LEASE)
+    assert back.outcome == RequeueOutcome.REQUEUED and back.job is not None
+    job = back.job
+    assert (job.status, job.step, job.attempts, job.error, job.parts_sent) == (
+        JobStatus.QUEUED, JobStep.STORED, 0, None, 1,
+    )  # fmt: skip
+    assert await repo.start_attempt(failed.job_id, at(11), LEASE) is not None  # a worker may take it
+
+    live = await record(backend, 2)
+    await repo.start_attempt(live.job_id, at(100), LEASE)
+    assert (await repo.requeue_job(live.job_id, at(100 + LEASE - 1), LEASE)).outcome == RequeueOutcome.RUNNING
+    assert (await repo.get_job(live.job_id)).status == JobStatus.RUNNING  # type: ignore[union-attr]
+    stuck = await repo.requeue_job(live.job_id, at(100 + LEASE + 1), LEASE)
+    assert stuck.outcome == RequeueOutcome.REQUEUED
+
+    done = await record(backend, 3)
+    await repo.finish_job(done.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(1))
+    refused = await record(backend, 4)
+    await repo.finish_job(refused.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", at(1))
+    for answered in (done, refused):
+        assert (await repo.requeue_job(answered.job_id, at(500), LEASE)).outcome == RequeueOutcome.ANSWERED
+    assert (await repo.get_job(refused.job_id)).status == JobStatus.FAILED  # type: ignore[union-attr]
+    for missing in (new_id(), "nope"):
+        assert (await repo.requeue_job(missing, at(500), LEASE)).outcome == RequeueOutcome.UNKNOWN
+
+
+async def test_bans(backend: Backend) -> None:
+    repo = backend.repo
+    assert await repo.banned_user_ids() == frozenset()
+    assert await repo.ban_user(5, 1, at(0)) is True
+    assert await repo.ban_user(5, 1, at(1)) is False
+    assert await repo.ban_user(6, 1, at(1)) is True  # a user the bot never saw
+    assert await repo.banned_user_ids() == frozenset({5, 6})
+    assert await repo.unban_user(5) is True
+    assert await repo.unban_user(5) is False
+    assert await repo.banned_user_ids() == frozenset({6})
+
+
+async def test_broadcast_cursor_counts_and_blocked_users(backend: Backend) -> None:
+    from bot.admin.records import BroadcastStatus, SendOutcome
+
+    repo = backend.repo
+    for user_id in (30, 10, 20, 40, 50):
+        await repo.upsert_user(user_id, "en")
+    await repo.ban_user(40, 1, at(0))
+    assert await repo.current_broadcast() is None
+    first = await repo.start_broadcast(1, 1001, "ru", "hello <all>", 77, at(1))
+    assert first is not None
+    assert (first.status, first.cursor, first.total, first.handled, first.progress_message_id) == (
+        BroadcastStatus.RUNNING, 0, 4, 0, 77,
+    )  # fmt: skip
+    assert (first.text, first.language, first.chat_id, first.created_at) == ("hello <all>", "ru", 1001, at(1))
+    assert await repo.start_broadcast(2, 1002, "en", "other", None, at(2)) is None  # one at a time
+    assert await repo.current_broadcast() == first
+    assert await repo.broadcast_recipients(0, 2) == [10, 20]
+    assert await repo.broadcast_recipients(20, 10) == [30, 50]
+    bid = first.broadcast_id
+    await repo.record_broadcast_send(bid, 10, SendOutcome.SENT, at(3))
+    after = await repo.record_broadcast_send(bid, 20, SendOutcome.BLOCKED, at(4))
+    assert after is not None and (after.cursor, after.sent, after.blocked, after.failed) == (20, 1, 1, 0)
+    again = await repo.record_broadcast_send(bid, 20, SendOutcome.SENT, at(5))  # a repeat changes nothing
+    assert again == after
+    await repo.record_broadcast_send(bid, 30, SendOutcome.FAILED, at(6))
+    assert await repo.broadcast_recipients(0, 10) == [10, 30, 50]  # 20 blocked the bot
+    cancelled = await repo.end_broadcast(bid, BroadcastStatus.CANCELLED, at(7))
+    assert cancelled is not None and cancelled.status == BroadcastStatus.CANCELLED
+    assert (cancelled.cursor, cancelled.handled, cancelled.updated_at) == (30, 3, at(7))
+    ended = await repo.end_broadcast(bid, BroadcastStatus.DONE, at(8))  # finished stays finished
+    assert ended == cancelled
+    second = await repo.start_broadcast(2, 1002, "en", "next", None, at(9))
+    assert second is not None and second.broadcast_id > bid and second.total == 3
+    assert await repo.current_broadcast() == second
+    assert await repo.end_broadcast(second.broadcast_id + 100, BroadcastStatus.DONE, at(9)) is None
+    await repo.upsert_user(20, "ru")  # back with /start: a recipient again, language kept
+    assert await repo.broadcast_recipients(0, 10) == [10, 20, 30, 50]
+    assert await repo.get_user_language(20) == "en"

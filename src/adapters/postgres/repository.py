@@ -31,10 +31,20 @@ from typing import TypeVar
 import psycopg
 
 from adapters.asyncio_bridge import aio
+from adapters.postgres import admin_queries
 from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
+from bot.admin.records import (
+    AdminStats,
+    Broadcast,
+    BroadcastStatus,
+    JobDetail,
+    Requeued,
+    RequeueOutcome,
+    SendOutcome,
+)
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 
 T = TypeVar("T")
@@ -151,7 +161,10 @@ async def _ping(tx: Tx) -> None:
 
 async def _upsert_user(tx: Tx, user_id: int, language: str) -> None:
     await tx.run(
-        "INSERT INTO users (id, language) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, language)
+        # A user who blocked the bot and comes back (/start) hears broadcasts again.
+        "INSERT INTO users (id, language) VALUES (%s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET blocked_at = NULL WHERE users.blocked_at IS NOT NULL",
+        (user_id, language),
     )
 
 
@@ -619,6 +632,89 @@ class PostgresRepository:
             return []
         after = None if after_upload_id is None else _uuid(after_upload_id)
         return await self._run(functools.partial(_uploads_with_blobs, after=after, limit=limit))
+
+    # ---- admin tools (bot.admin; transactions in adapters.postgres.admin_queries)
+
+    async def admin_stats(self, now: datetime) -> AdminStats:
+        return await self._run(functools.partial(admin_queries.admin_stats, now=_utc(now)))
+
+    async def job_detail(self, job_id: str) -> JobDetail | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        return await self._run(functools.partial(admin_queries.job_detail, job_id=key))
+
+    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return Requeued(RequeueOutcome.UNKNOWN)
+        return await self._run(
+            functools.partial(admin_queries.requeue_job, job_id=key, now=_utc(now), lease_s=lease_s)
+        )
+
+    async def ban_user(self, user_id: int, admin_id: int, now: datetime) -> bool:
+        return await self._run(
+            functools.partial(admin_queries.ban_user, user_id=user_id, admin_id=admin_id, now=_utc(now))
+        )
+
+    async def unban_user(self, user_id: int) -> bool:
+        return await self._run(functools.partial(admin_queries.unban_user, user_id=user_id))
+
+    async def banned_user_ids(self) -> frozenset[int]:
+        return await self._run(admin_queries.banned_user_ids)
+
+    async def start_broadcast(
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
+    ) -> Broadcast | None:
+        return await self._run(
+            functools.partial(
+                admin_queries.start_broadcast,
+                admin_id=admin_id,
+                chat_id=chat_id,
+                language=language,
+                text=text,
+                progress_message_id=progress_message_id,
+                now=_utc(now),
+            )
+        )
+
+    async def current_broadcast(self) -> Broadcast | None:
+        return await self._run(admin_queries.current_broadcast)
+
+    async def broadcast_recipients(self, after_user_id: int, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        return await self._run(
+            functools.partial(admin_queries.broadcast_recipients, after_user_id=after_user_id, limit=limit)
+        )
+
+    async def record_broadcast_send(
+        self, broadcast_id: int, user_id: int, outcome: SendOutcome, now: datetime
+    ) -> Broadcast | None:
+        return await self._run(
+            functools.partial(
+                admin_queries.record_broadcast_send,
+                broadcast_id=broadcast_id,
+                user_id=user_id,
+                outcome=outcome,
+                now=_utc(now),
+            )
+        )
+
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
+        return await self._run(
+            functools.partial(
+                admin_queries.end_broadcast, broadcast_id=broadcast_id, status=status, now=_utc(now)
+            )
+        )
 
 
 async def open_postgres_repository(

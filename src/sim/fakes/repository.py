@@ -17,6 +17,7 @@ leaves nothing half-written, like a rolled-back transaction.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import heapq
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,15 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
+from bot.admin.records import (
+    AdminStats,
+    Broadcast,
+    BroadcastStatus,
+    JobDetail,
+    Requeued,
+    RequeueOutcome,
+    SendOutcome,
+)
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 from bot.errors import PortError
 
@@ -133,6 +143,10 @@ class MemoryRepository:
         self._bot_id = bot_id
         self._processed: dict[tuple[int, int], datetime] = {}  # (bot, update) -> claimed at
         self._audit: list[AdminAction] = []
+        # Admin tools: users who blocked the bot, bans, broadcasts by id (from 1).
+        self._blocked: dict[int, datetime] = {}
+        self._banned: dict[int, tuple[int, datetime]] = {}
+        self._broadcasts: dict[int, Broadcast] = {}
         self._uploads: dict[uuid.UUID, _UploadRow] = {}
         self._jobs: dict[uuid.UUID, _JobRow] = {}
         self._results: dict[uuid.UUID, _ResultRow] = {}
@@ -251,6 +265,7 @@ class MemoryRepository:
     async def upsert_user(self, user_id: int, language: str) -> None:
         async with self._session("upsert_user"):
             self._users.setdefault(user_id, language)
+            self._blocked.pop(user_id, None)  # back (/start): hears broadcasts again
 
     async def get_user_language(self, user_id: int) -> str | None:
         async with self._session("get_user_language"):
@@ -445,6 +460,7 @@ class MemoryRepository:
             mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
             deleted = [self._drop_upload(u.id).public() for u in mine]
             self._users.pop(user_id, None)
+            self._blocked.pop(user_id, None)  # the mark lives on the user's row in Postgres
             return deleted
 
     async def existing_upload_ids(self, upload_ids: list[str]) -> set[str]:
@@ -466,6 +482,151 @@ class MemoryRepository:
                 key=lambda u: u.id,
             )
             return [u.public() for u in rows[:limit]]
+
+    # ---------------------------------------------------------------- admin tools (bot.admin)
+
+    async def admin_stats(self, now: datetime) -> AdminStats:
+        at = _utc(now)
+        hour, day, week = at - timedelta(hours=1), at - timedelta(days=1), at - timedelta(days=7)
+        async with self._session("admin_stats"):
+            uploads = list(self._uploads.values())
+            failed = [j for j in self._jobs.values() if j.status == JobStatus.FAILED and j.updated_at >= day]
+            open_jobs = [j for j in self._jobs.values() if j.status in _UNFINISHED]
+            by_day: dict[str, int] = {}
+            by_hour: dict[str, int] = {}
+            for job in failed:
+                reason = job.error or ""
+                by_day[reason] = by_day.get(reason, 0) + 1
+                if job.updated_at >= hour:
+                    by_hour[reason] = by_hour.get(reason, 0) + 1
+
+            def ordered(counts: dict[str, int], by: dict[str, int]) -> dict[str, int]:
+                return {k: counts[k] for k in sorted(counts, key=lambda k: (-by[k], k))}
+
+            return AdminStats(
+                users_total=len(self._users),
+                users_active_day=len({u.user_id for u in uploads if u.created_at >= day}),
+                users_active_week=len({u.user_id for u in uploads if u.created_at >= week}),
+                uploads_hour=sum(1 for u in uploads if u.created_at >= hour),
+                uploads_day=sum(1 for u in uploads if u.created_at >= day),
+                failed_hour=ordered(by_hour, by_day),
+                failed_day=ordered(by_day, by_day),
+                open_jobs=len(open_jobs),
+                oldest_open_job_at=min((j.created_at for j in open_jobs), default=None),
+            )
+
+    async def job_detail(self, job_id: str) -> JobDetail | None:
+        key = _uuid_or_none(job_id)
+        async with self._session("job_detail"):
+            row = self._job_row(key)
+            return None if row is None else JobDetail(self._job(row), row.created_at, row.updated_at)
+
+    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
+        key, at = _uuid_or_none(job_id), _utc(now)
+        async with self._session("requeue_job"):
+            row = self._job_row(key)
+            if row is None:
+                return Requeued(RequeueOutcome.UNKNOWN)
+            if row.status == JobStatus.DONE or row.step >= JobStep.DELIVERED:
+                return Requeued(RequeueOutcome.ANSWERED)
+            if row.status == JobStatus.RUNNING and row.updated_at > at - timedelta(seconds=lease_s):
+                return Requeued(RequeueOutcome.RUNNING)
+            row.status, row.attempts, row.error, row.updated_at = JobStatus.QUEUED, 0, None, at
+            return Requeued(RequeueOutcome.REQUEUED, self._job(row))
+
+    async def ban_user(self, user_id: int, admin_id: int, now: datetime) -> bool:
+        async with self._session("ban_user"):
+            if user_id in self._banned:
+                return False
+            self._banned[user_id] = (admin_id, _utc(now))
+            return True
+
+    async def unban_user(self, user_id: int) -> bool:
+        async with self._session("unban_user"):
+            return self._banned.pop(user_id, None) is not None
+
+    async def banned_user_ids(self) -> frozenset[int]:
+        async with self._session("banned_user_ids"):
+            return frozenset(self._banned)
+
+    def _recipients(self, after_user_id: int) -> list[int]:
+        return sorted(
+            u for u in self._users if u > after_user_id and u not in self._blocked and u not in self._banned
+        )
+
+    async def start_broadcast(
+        self,
+        admin_id: int,
+        chat_id: int,
+        language: str,
+        text: str,
+        progress_message_id: int | None,
+        now: datetime,
+    ) -> Broadcast | None:
+        at = _utc(now)
+        async with self._session("start_broadcast"):
+            if any(b.status == BroadcastStatus.RUNNING for b in self._broadcasts.values()):
+                return None
+            if "\x00" in text + language:
+                raise PortError("memory: text may not contain NUL")  # as Postgres refuses it
+            broadcast_id = len(self._broadcasts) + 1
+            self._broadcasts[broadcast_id] = broadcast = Broadcast(
+                broadcast_id=broadcast_id,
+                admin_id=admin_id,
+                chat_id=chat_id,
+                language=language,
+                text=text,
+                status=BroadcastStatus.RUNNING,
+                cursor=0,
+                total=len(self._recipients(0)),
+                sent=0,
+                blocked=0,
+                failed=0,
+                progress_message_id=progress_message_id,
+                created_at=at,
+                updated_at=at,
+            )
+            return broadcast
+
+    async def current_broadcast(self) -> Broadcast | None:
+        async with self._session("current_broadcast"):
+            return self._broadcasts[len(self._broadcasts)] if self._broadcasts else None
+
+    async def broadcast_recipients(self, after_user_id: int, limit: int) -> list[int]:
+        async with self._session("broadcast_recipients"):
+            return self._recipients(after_user_id)[: max(0, limit)]
+
+    async def record_broadcast_send(
+        self, broadcast_id: int, user_id: int, outcome: SendOutcome, now: datetime
+    ) -> Broadcast | None:
+        at = _utc(now)
+        async with self._session("record_broadcast_send"):
+            broadcast = self._broadcasts.get(broadcast_id)
+            if broadcast is None or broadcast.cursor >= user_id:
+                return broadcast
+            if outcome == SendOutcome.BLOCKED and user_id in self._users:
+                self._blocked[user_id] = at
+            self._broadcasts[broadcast_id] = broadcast = dataclasses.replace(
+                broadcast,
+                cursor=user_id,
+                sent=broadcast.sent + (outcome == SendOutcome.SENT),
+                blocked=broadcast.blocked + (outcome == SendOutcome.BLOCKED),
+                failed=broadcast.failed + (outcome == SendOutcome.FAILED),
+                updated_at=at,
+            )
+            return broadcast
+
+    async def end_broadcast(
+        self, broadcast_id: int, status: BroadcastStatus, now: datetime
+    ) -> Broadcast | None:
+        at = _utc(now)
+        async with self._session("end_broadcast"):
+            broadcast = self._broadcasts.get(broadcast_id)
+            if broadcast is not None and broadcast.status == BroadcastStatus.RUNNING:
+                self._broadcasts[broadcast_id] = broadcast = dataclasses.replace(
+                    broadcast, status=BroadcastStatus(status), updated_at=at
+                )
+            return broadcast
 
     # ---------------------------------------------------------------- for invariants
 
