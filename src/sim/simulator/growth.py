@@ -87,7 +87,10 @@ def flatness(rows: list[list[float]], after_s: float, tolerance: float, slack: f
 
 def growth_details(rows: list[list[float]], after_s: float | None, tolerance: float) -> dict[str, Any]:
     details: dict[str, Any] = {"columns": list(GROWTH_COLUMNS), "rows": rows}
-    if after_s is not None:
+    judged = sum(1 for row in rows if row[0] >= after_s) if after_s is not None else 0
+    if after_s is not None and judged < 6:
+        details["not_judged"] = f"{judged} samples after {after_s:g} s: too few to judge (a shortened run)"
+    elif after_s is not None:
         verdicts = flatness(rows, after_s, tolerance)
         details["flat_after_s"] = after_s
         details["flat"] = {v.column: v.flat for v in verdicts}
