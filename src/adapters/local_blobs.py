@@ -66,18 +66,26 @@ class LocalBlobStore:
         target = self._path(key)
         tmp = target.with_name(f"{_TMP_MARK}{target.name}.{secrets.token_hex(8)}.part")
         try:
-            await target.parent.mkdir(parents=True, exist_ok=True)
-            async with await trio.open_file(tmp, "wb") as f:
-                await f.write(data)
-                await f.flush()
-            await trio.to_thread.run_sync(_fsync_path, Path(tmp))
-            await tmp.replace(target)
+            try:
+                await self._write(target, tmp, data)
+            except FileNotFoundError:
+                # The folder went between mkdir and the write: a delete emptied it (below).
+                await self._write(target, tmp, data)
         except OSError as exc:
             await self._discard(tmp)
             raise ServiceUnavailable("storage", f"local write of {key!r} failed: {exc}") from exc
         except BaseException:
             await self._discard(tmp)
             raise
+
+    @staticmethod
+    async def _write(target: trio.Path, tmp: trio.Path, data: bytes) -> None:
+        await target.parent.mkdir(parents=True, exist_ok=True)
+        async with await trio.open_file(tmp, "wb") as f:
+            await f.write(data)
+            await f.flush()
+        await trio.to_thread.run_sync(_fsync_path, Path(tmp))
+        await tmp.replace(target)
 
     @staticmethod
     async def _discard(tmp: trio.Path) -> None:
@@ -106,6 +114,18 @@ class LocalBlobStore:
             if exc.errno in (errno.EISDIR, errno.EPERM) and await path.is_dir():
                 return  # Linux reports unlink() of a directory as EISDIR or EPERM
             raise ServiceUnavailable("storage", f"local delete of {key!r} failed: {exc}") from exc
+        await self._remove_empty_folders(path.parent)
+
+    async def _remove_empty_folders(self, folder: trio.Path) -> None:
+        """A folder left empty goes too: a user's folder is named by the user's id, and
+        data that is gone must leave no trace (a folder still in use is not empty)."""
+        root = trio.Path(self._root)
+        while folder != root and root in folder.parents:
+            try:
+                await folder.rmdir()
+            except OSError:
+                return  # not empty (or already gone): nothing more to tidy
+            folder = folder.parent
 
     async def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)

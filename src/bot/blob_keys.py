@@ -90,8 +90,13 @@ def safe_file_name(name: str, limit: int = 80) -> str:
     return base
 
 
+def user_folder(user_id: int) -> str:
+    """The prefix of every key of one user's files (what /forget empties)."""
+    return f"{user_id}/"
+
+
 def blob_key(user_id: int, upload_id: str, file_name: str) -> str:
-    return f"{user_id}/{upload_id}_{safe_file_name(file_name)}"
+    return f"{user_folder(user_id)}{upload_id}_{safe_file_name(file_name)}"
 
 
 _KEY = re.compile(r"^\d+/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[^/]+$")

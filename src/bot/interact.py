@@ -17,6 +17,7 @@ from typing import Any
 import trio
 
 from bot import analysis
+from bot.blob_keys import user_folder
 from bot.context import BotContext
 from bot.domain import InlineButton, InlineKeyboard, TgCallbackQuery, TgMessage, Upload
 from bot.errors import BlobNotFound, PortError
@@ -137,6 +138,24 @@ class Interactions:
             except PortError as exc:
                 self.ctx.log.warning("blob.delete_failed", key=upload.blob_key, error=str(exc))
 
+    async def _delete_user_folder(self, user_id: int) -> None:
+        """Every file left under the user's folder too: one whose row already let go of it
+        (a rejected file whose deletion failed), or a worker stored without a row."""
+        blobs = self.ctx.services.blobs
+        try:
+            left = await self.ctx.call("storage.call", blobs.list_keys, user_folder(user_id))
+        except PortError as exc:
+            self.ctx.log.warning("blob.list_failed", user_id=user_id, error=str(exc))
+            return
+        await self._delete_blobs_by_key(left)
+
+    async def _delete_blobs_by_key(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                await self.ctx.call("storage.call", self.ctx.services.blobs.delete, key)
+            except PortError as exc:
+                self.ctx.log.warning("blob.delete_failed", key=key, error=str(exc))
+
     # ------------------------------------------------------------ buttons
 
     async def on_callback(self, query: TgCallbackQuery, lang: str) -> None:
@@ -251,6 +270,7 @@ class Interactions:
             return
         deleted = await self.ctx.call("db.statement", self.ctx.services.repo.delete_user_data, user_id)
         await self._delete_blobs(deleted)
+        await self._delete_user_folder(user_id)
         try:
             await self.ctx.call("redis", self.ctx.services.state.clear, chat, user_id)
         except PortError:

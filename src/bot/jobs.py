@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import trio
 
@@ -217,6 +218,7 @@ class JobRunner:
                 await ctx.messenger.send_text(job.chat_id, analysis.rejection_text(outcome, job.language))
             await self._record_end(job, JobStatus.FAILED, JobStep.DELIVERED, f"rejected: {outcome.code}")
             ctx.services.metrics.count("uploads", f"rejected:{outcome.code}")
+            self.log.info("job.rejected", job_id=job.job_id, user_id=job.user_id, reason=outcome.code)
             await self._drop_rejected_file(job)
             raise _Finished
         now = ctx.services.clock.now()
@@ -224,10 +226,19 @@ class JobRunner:
         return outcome
 
     async def _drop_rejected_file(self, job: Job) -> None:
-        """A file that could not be read is kept no longer than its answer needs. The row
-        lets go of it first, so a failure here leaves at worst an orphan blob, which the
-        orphan sweep deletes."""
+        """A file that could not be read is kept no longer than its answer needs, or for
+        ``rejected_retention_h`` when set (the retention sweep deletes it then). Deleted
+        now, the row lets go of it first, so a failure here leaves at worst an orphan
+        blob, which the orphan sweep deletes."""
         ctx = self.ctx
+        keep_h = ctx.settings.rejected_retention_h
+        if keep_h > 0:
+            until = ctx.services.clock.now() + timedelta(hours=keep_h)
+            try:
+                await ctx.call("db.statement", ctx.services.repo.expire_blob_at, job.upload_id, until)
+            except PortError as exc:  # kept then until the upload itself expires
+                self.log.warning("job.rejected_file_expiry_failed", job_id=job.job_id, error=str(exc))
+            return
         try:
             await ctx.call("db.statement", ctx.services.repo.forget_blob, job.upload_id)
             key = blob_key(job.user_id, job.upload_id, job.file_name)

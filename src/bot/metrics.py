@@ -3,7 +3,7 @@
 Good enough for one process: the simulator reads it for its report, the real bot
 logs a summary of it, and ``/stats`` shows its :meth:`MetricsRecorder.snapshot`.
 Latencies are kept per name as plain lists; callers that run for days should use
-:meth:`drain`.
+:meth:`drain`, or bound what is kept with ``max_samples``.
 """
 
 from __future__ import annotations
@@ -55,10 +55,23 @@ class MetricsRecorder:
     gauges: dict[str, float] = field(default_factory=dict)
     gauge_peaks: dict[str, float] = field(default_factory=dict)
     counters: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Latencies kept per name (the most recent ones); None keeps every one. Counts of
+    # outcomes stay exact either way. A run of days sets it (scenarios/soak-week.toml).
+    max_samples: int | None = None
 
     def observe(self, name: str, seconds: float, outcome: str) -> None:
-        self.latencies[name].append(seconds)
+        samples = self.latencies[name]
+        samples.append(seconds)
         self.outcomes[name][outcome] += 1
+        bound = self.max_samples
+        if bound is not None and len(samples) > bound + bound // 20:
+            del samples[: len(samples) - bound]  # amortised: once per bound/20 calls, 5 % slack
+
+    def size(self) -> int:
+        """Numbers held: latencies kept, outcome counts, counters, gauges (what grows, if anything)."""
+        held = sum(len(samples) for samples in self.latencies.values())
+        held += sum(len(outcomes) for outcomes in self.outcomes.values())
+        return held + len(self.counters) + len(self.gauges) + len(self.gauge_peaks)
 
     def gauge(self, name: str, value: float) -> None:
         self.gauges[name] = value

@@ -248,6 +248,28 @@ class Repository(Protocol):
         """A running broadcast ends (done or cancelled); a finished one stays as it was."""
         ...
 
+    # Retention (bot.retention): data older than its window goes, in small batches.
+
+    async def expired_uploads(self, created_before: datetime, limit: int) -> list[Upload]:
+        """Up to ``limit`` uploads recorded before ``created_before`` with no job in flight
+        (queued or running), oldest first: the next batch the retention sweep deletes."""
+        ...
+
+    async def delete_expired_uploads(self, upload_ids: list[str], created_before: datetime) -> list[str]:
+        """Delete those of ``upload_ids`` that are still expired and have no job in flight,
+        with their jobs and results; the ids deleted. Rows another transaction holds are
+        skipped (the next sweep takes them), so the sweep never waits on a lock."""
+        ...
+
+    async def expire_blob_at(self, upload_id: str, at: datetime) -> None:
+        """The upload's file may be deleted from storage from ``at`` on (its row stays)."""
+        ...
+
+    async def blobs_due(self, before: datetime, limit: int) -> list[Upload]:
+        """Up to ``limit`` uploads whose file is due for deletion before ``before``
+        (see :meth:`expire_blob_at`), earliest first. :meth:`forget_blob` takes one off."""
+        ...
+
 
 class ConversationStore(Protocol):
     """Short-lived per-chat state (Redis with a TTL). Losing it is acceptable:

@@ -85,6 +85,15 @@ class Settings(BaseModel):
     # A broadcast's pace: below the global limit, so replies keep the rest of it.
     broadcast_sends_per_s: Annotated[float, Field(gt=0)] = 10.0
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # Data with a lifecycle (bot.retention): an upload, its file, jobs and result are
+    # deleted this many days after the upload (never while a job of it is in flight).
+    data_retention_days: Annotated[float, Field(gt=0)] = 30.0
+    # A rejected upload's file (not a readable table): kept this long for a look, then
+    # deleted; 0 deletes it as soon as the user has the answer.
+    rejected_retention_h: Annotated[float, Field(ge=0)] = 0.0
+    # How often the retention sweep runs, and the rows one of its transactions deletes.
+    retention_sweep_every_s: Annotated[float, Field(gt=0)] = 3600.0
+    retention_batch: Annotated[int, Field(gt=0)] = 200
 
     @field_validator("deadlines", "retries")
     @classmethod

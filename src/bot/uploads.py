@@ -55,15 +55,18 @@ def looks_like_csv(document: TgDocument) -> bool:
 async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, lang: str) -> None:
     document = message.document
     assert document is not None and message.from_user is not None
+    user_id = message.from_user.id
     name = clean_file_name(document.file_name)
     shown = html.escape(name)
     if document.file_size is not None and document.file_size > ctx.settings.max_file_bytes:
         size_mb = f"{document.file_size / 1_048_576:.1f}"
         ctx.services.metrics.count("uploads", "rejected:too_big")
+        ctx.log.info("upload.refused", reason="too_big", user_id=user_id, size=document.file_size)
         await ctx.messenger.send_text(message.chat_id, t(lang, "too_big", size_mb=size_mb))
         return
     if not looks_like_csv(document):
         ctx.services.metrics.count("uploads", "rejected:not_csv")
+        ctx.log.info("upload.refused", reason="not_csv", user_id=user_id, mime=document.mime_type)
         await ctx.messenger.send_text(message.chat_id, t(lang, "not_csv", name=shown))
         return
 
@@ -71,7 +74,7 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
     limit_key = await _over_quota(ctx, message.from_user.id)
     if limit_key is not None:
         ctx.services.metrics.count("uploads", "rejected:quota")
-        ctx.log.info("upload.over_quota", user_id=message.from_user.id, limit=limit_key)
+        ctx.log.info("upload.refused", reason=limit_key, user_id=message.from_user.id)
         counts = {
             "upload_quota": ctx.settings.max_uploads_per_hour,
             "upload_quota_in_flight": ctx.settings.max_uploads_in_flight,

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.simulator.growth import plot_growth
 from sim.simulator.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
 from sim.simulator.kernel.trace import first_divergence
 from sim.simulator.report import plot_report
@@ -80,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.plot:
         plot_report(report, args.plot)
+        growth = report.details.get("growth")
+        if growth:  # a [soak] run: its state over time beside it, as <name>-growth.png
+            target = Path(args.plot)
+            plot_growth(
+                growth,
+                f"{report.scenario}  seed {report.seed}",
+                str(target.with_stem(target.stem + "-growth")),
+            )
     if args.json:
         print(report.to_json())
     else:

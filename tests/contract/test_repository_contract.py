@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import trio
 
+from adapters.asyncio_bridge import aio
 from bot.domain import Job, JobStatus, JobStep, NewUpload
 from bot.errors import PortError, ServiceUnavailable
 
-from .pg_fixtures import SESSION_LIMIT, Backend, aio_loop, backend, backend_name
+from .pg_fixtures import SESSION_LIMIT, Admin, Backend, aio_loop, backend, backend_name
 
 __all__ = ["aio_loop", "backend", "backend_name"]  # fixtures, imported for pytest
 
@@ -736,3 +737,103 @@ async def test_broadcast_cursor_counts_and_blocked_users(backend: Backend) -> No
     await repo.upsert_user(20, "ru")  # back with /start: a recipient again, language kept
     assert await repo.broadcast_recipients(0, 10) == [10, 20, 30, 50]
     assert await repo.get_user_language(20) == "en"
+
+
+# ---------------------------------------------------------------- retention
+
+
+async def finished(b: Backend, update_id: int, when: float, user_id: int = 1, result: bool = True) -> Job:
+    """An upload whose job ran to the end (stored, analysed, delivered) at ``when``."""
+    job = await record(b, update_id, user_id, when)
+    await b.repo.start_attempt(job.job_id, at(when), LEASE)
+    await b.repo.mark_stored(job.job_id, f"{user_id}/{job.upload_id}_data.csv", at(when))
+    if result:
+        await b.repo.save_result(job.job_id, '{"rows": 1}', at(when))
+    await b.repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(when))
+    return job
+
+
+async def test_expired_uploads_oldest_first_never_in_flight(backend: Backend) -> None:
+    repo = backend.repo
+    old_done = await finished(backend, 1, when=10)
+    oldest_done = await finished(backend, 2, when=5, user_id=2)
+    queued = await record(backend, 3, when=1)  # older than all, but its job is waiting
+    running = await record(backend, 4, when=2)
+    await repo.start_attempt(running.job_id, at(3), LEASE)
+    failed = await record(backend, 5, when=20)
+    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.RECORDED, "rejected: empty", at(21))
+    await finished(backend, 6, when=100)  # too young
+
+    expired = await repo.expired_uploads(at(50), 10)
+    assert [u.upload_id for u in expired] == [oldest_done.upload_id, old_done.upload_id, failed.upload_id]
+    assert expired[0].blob_key == f"2/{oldest_done.upload_id}_data.csv"
+    assert [u.upload_id for u in await repo.expired_uploads(at(50), 2)] == [
+        oldest_done.upload_id,
+        old_done.upload_id,
+    ]
+    assert await repo.expired_uploads(at(50), 0) == []
+    assert queued.upload_id not in {u.upload_id for u in await repo.expired_uploads(at(10**6), 100)}
+
+
+async def test_delete_expired_uploads_takes_jobs_and_results_along(backend: Backend) -> None:
+    repo = backend.repo
+    old = await finished(backend, 1, when=10)
+    young = await finished(backend, 2, when=100)
+    queued = await record(backend, 3, when=1)
+    ids = [old.upload_id, young.upload_id, queued.upload_id, new_id(), "not-a-uuid"]
+
+    assert await repo.delete_expired_uploads(ids, at(50)) == [old.upload_id]
+    assert await repo.get_job(old.job_id) is None
+    assert await repo.get_result(old.job_id) is None
+    assert await repo.get_result_for_upload(old.upload_id) is None
+    assert await repo.get_upload(1, old.upload_id) is None
+    # The young one and the one in flight stay, whole.
+    assert await repo.get_result(young.job_id) is not None
+    assert (await repo.get_job(queued.job_id)) is not None
+    counts = await backend.counts()
+    assert (counts["uploads"], counts["jobs"], counts["results"]) == (2, 2, 1)
+    assert counts["users"] == 1  # the audience stays: only the data ages out
+    assert await repo.delete_expired_uploads(ids, at(50)) == []  # idempotent
+    assert await repo.delete_expired_uploads([], at(50)) == []
+
+
+async def test_delete_expired_uploads_skips_rows_held_by_others(backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("row locks are Postgres's; the memory repository has none to skip")
+    assert backend.admin is not None and backend.schema is not None
+    repo = backend.repo
+    held = await finished(backend, 1, when=10)
+    free = await finished(backend, 2, when=10)
+    locker = await Admin.open(backend.url, autocommit=False)
+    try:
+        held_id = uuid.UUID(held.upload_id)
+        await locker.rows(f'SELECT id FROM "{backend.schema}".uploads WHERE id = %s FOR UPDATE', (held_id,))
+        with trio.fail_after(5):  # it must not wait for the lock (statement timeout is 10 s)
+            deleted = await repo.delete_expired_uploads([held.upload_id, free.upload_id], at(50))
+        assert deleted == [free.upload_id]
+    finally:
+        with trio.CancelScope(shield=True):
+            await aio(locker.conn.rollback)
+            await locker.aclose()
+    assert await repo.delete_expired_uploads([held.upload_id], at(50)) == [held.upload_id]
+
+
+async def test_blob_expiry_due_and_forgotten(backend: Backend) -> None:
+    repo = backend.repo
+    later = await finished(backend, 1, when=0, result=False)
+    sooner = await finished(backend, 2, when=0, result=False)
+    never = await finished(backend, 3, when=0)
+    no_blob = await record(backend, 4, when=0)
+    await repo.expire_blob_at(later.upload_id, at(200))
+    await repo.expire_blob_at(sooner.upload_id, at(100))
+    await repo.expire_blob_at(no_blob.upload_id, at(50))  # no file stored: nothing to expire
+    await repo.expire_blob_at(new_id(), at(50))  # unknown: no effect, no error
+
+    assert await repo.blobs_due(at(100), 10) == []  # due strictly before
+    assert [u.upload_id for u in await repo.blobs_due(at(300), 10)] == [sooner.upload_id, later.upload_id]
+    assert [u.upload_id for u in await repo.blobs_due(at(300), 1)] == [sooner.upload_id]
+    await repo.forget_blob(sooner.upload_id)
+    assert [u.upload_id for u in await repo.blobs_due(at(300), 10)] == [later.upload_id]
+    (kept,) = [u for u in await repo.list_uploads(1, 10) if u.upload_id == later.upload_id]
+    assert kept.blob_key is not None  # due is not gone: the sweep deletes the file first
+    assert never.upload_id not in {u.upload_id for u in await repo.blobs_due(at(10**6), 10)}

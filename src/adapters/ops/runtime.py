@@ -1,6 +1,6 @@
 """Everything a bot or worker process runs beside the bot itself, in one nursery:
 the HTTP endpoint, the loop monitor, the dependency probes, the sampled gauges and
-the pruning of old update claims."""
+the housekeeping (old update claims pruned, expired data swept: bot.retention)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import trio
 
 from adapters.ops.probes import LoopMonitor, Readiness, probe_forever, sample_forever
 from adapters.ops.prometheus import PrometheusMetrics
-from adapters.ops.pruning import prune_processed_updates_forever
 from adapters.ops.server import build_app, serve_ops
 from adapters.ops.settings import OpsSettings
 from adapters.postgres.repository import PostgresRepository
@@ -20,6 +19,7 @@ from adapters.redis_queue import RedisJobQueue
 from bot.guard import Guard
 from bot.log import Logger
 from bot.ports import BlobStore, Services
+from bot.retention import Keeper, run_housekeeping
 from bot.settings import Settings
 
 # Listing a prefix that holds nothing: one cheap round trip to storage.
@@ -94,15 +94,13 @@ async def run_ops(
                 deadline_s=settings.deadline("storage.call"),
             )
         )
+        keeper = Keeper(services.repo, services.blobs, guard, services.clock, log, settings)
         nursery.start_soon(
             partial(
-                prune_processed_updates_forever,
-                services.repo,
-                guard,
-                services.clock,
-                log,
-                retention_s=ops.processed_updates_retention_h * 3600.0,
-                every_s=ops.prune_every_s,
+                run_housekeeping,
+                keeper,
+                claims_retention_s=ops.processed_updates_retention_h * 3600.0,
+                claims_every_s=ops.prune_every_s,
             )
         )
         app = build_app(metrics, loop, readiness)

@@ -18,7 +18,10 @@ Semantics shared with ``sim.fakes.repository.MemoryRepository`` (the contract su
 - uploads are listed and returned newest first (ties by id, descending);
 - an update claim belongs to the repository's bot (``bot_id``; ``for_bot`` gives the
   same tables for another bot) and carries its time; ``prune_processed_updates``
-  deletes claims older than a moment, oldest first, one bounded batch per call.
+  deletes claims older than a moment, oldest first, one bounded batch per call;
+- retention: an upload with a job in flight (queued or running) is never expired;
+  ``delete_expired_uploads`` re-checks that under the row locks it takes and skips
+  rows locked by others; a blob due for deletion (``expire_blob_at``) keeps its row.
 """
 
 from __future__ import annotations
@@ -277,7 +280,7 @@ async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) 
 
 
 async def _forget_blob(tx: Tx, upload_id: uuid.UUID) -> None:
-    await tx.run("UPDATE uploads SET blob_key = NULL WHERE id = %s", (upload_id,))
+    await tx.run("UPDATE uploads SET blob_key = NULL, blob_expires_at = NULL WHERE id = %s", (upload_id,))
 
 
 async def _release_job(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
@@ -401,6 +404,47 @@ async def _uploads_with_blobs(tx: Tx, after: uuid.UUID | None, limit: int) -> li
             "ORDER BY id LIMIT %s",
             (after, limit),
         )
+    return [_upload(r) for r in rows]
+
+
+# Retention. "In flight" is a job queued or running: such an upload is never swept.
+_NOTHING_IN_FLIGHT = "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id AND j.status = ANY(%s))"
+
+
+async def _expired_uploads(tx: Tx, created_before: datetime, limit: int) -> list[Upload]:
+    rows = await tx.run(
+        f"SELECT {_UPLOAD_COLUMNS} FROM uploads u WHERE created_at < %s AND {_NOTHING_IN_FLIGHT} "
+        "ORDER BY created_at, id LIMIT %s",
+        (created_before, list(_UNFINISHED), limit),
+    )
+    return [_upload(r) for r in rows]
+
+
+async def _delete_expired_uploads(tx: Tx, upload_ids: list[uuid.UUID], created_before: datetime) -> list[str]:
+    # Locks only the rows it deletes, and skips rows another transaction holds (a user's
+    # /delete, say): the sweep never queues behind anyone. Jobs and results cascade.
+    rows = await tx.run(
+        "DELETE FROM uploads WHERE id IN ("
+        f"  SELECT u.id FROM uploads u WHERE u.id = ANY(%s) AND u.created_at < %s AND {_NOTHING_IN_FLIGHT}"
+        "  FOR UPDATE SKIP LOCKED"
+        ") RETURNING id",
+        (upload_ids, created_before, list(_UNFINISHED)),
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+async def _expire_blob_at(tx: Tx, upload_id: uuid.UUID, at: datetime) -> None:
+    await tx.run(
+        "UPDATE uploads SET blob_expires_at = %s WHERE id = %s AND blob_key IS NOT NULL", (at, upload_id)
+    )
+
+
+async def _blobs_due(tx: Tx, before: datetime, limit: int) -> list[Upload]:
+    rows = await tx.run(
+        f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE blob_expires_at < %s "
+        "ORDER BY blob_expires_at, id LIMIT %s",
+        (before, limit),
+    )
     return [_upload(r) for r in rows]
 
 
@@ -715,6 +759,31 @@ class PostgresRepository:
                 admin_queries.end_broadcast, broadcast_id=broadcast_id, status=status, now=_utc(now)
             )
         )
+
+    async def expired_uploads(self, created_before: datetime, limit: int) -> list[Upload]:
+        if limit <= 0:
+            return []
+        return await self._run(
+            functools.partial(_expired_uploads, created_before=_utc(created_before), limit=limit)
+        )
+
+    async def delete_expired_uploads(self, upload_ids: list[str], created_before: datetime) -> list[str]:
+        keys = list({k for k in map(_uuid_or_none, upload_ids) if k is not None})
+        if not keys:
+            return []
+        return await self._run(
+            functools.partial(_delete_expired_uploads, upload_ids=keys, created_before=_utc(created_before))
+        )
+
+    async def expire_blob_at(self, upload_id: str, at: datetime) -> None:
+        key = _uuid_or_none(upload_id)
+        if key is not None:
+            await self._run(functools.partial(_expire_blob_at, upload_id=key, at=_utc(at)))
+
+    async def blobs_due(self, before: datetime, limit: int) -> list[Upload]:
+        if limit <= 0:
+            return []
+        return await self._run(functools.partial(_blobs_due, before=_utc(before), limit=limit))
 
 
 async def open_postgres_repository(

@@ -28,7 +28,7 @@ class AdminCommands:
         user_id = message.from_user.id if message.from_user else message.chat_id
         chat = message.chat_id
         if user_id not in self.ctx.settings.admin_ids:
-            self.ctx.log.warning("admin.refused", user_id=user_id, command=command)
+            self.ctx.log.warning("admin.refused", user_id=user_id, command=command, reason="not_admin")
             await self._audit(user_id, "denied", command)
             await self.ctx.messenger.send_text(chat, t(lang, "not_admin"))
             return

@@ -65,6 +65,7 @@ class _UploadRow:
     file_size: int | None
     created_at: datetime
     blob_key: str | None = None
+    blob_expires_at: datetime | None = None
 
     def public(self) -> Upload:
         return Upload(
@@ -154,6 +155,7 @@ class MemoryRepository:
         # every upload: the simulator runs thousands of users.
         self._user_uploads: dict[int, dict[uuid.UUID, None]] = {}
         self._user_jobs: dict[int, dict[uuid.UUID, None]] = {}
+        self._jobs_of: dict[uuid.UUID, list[uuid.UUID]] = {}  # upload -> its jobs (the cascade's index)
 
     # ---------------------------------------------------------------- sessions
 
@@ -216,12 +218,13 @@ class MemoryRepository:
     def _drop_upload(self, upload_id: uuid.UUID) -> _UploadRow:
         """Remove an upload with its jobs and results (the cascade)."""
         row = self._uploads.pop(upload_id)
-        self._user_uploads.get(row.user_id, {}).pop(upload_id, None)
-        for job_id in [j.id for j in self._jobs.values() if j.upload_id == upload_id]:
-            job = self._jobs.pop(job_id)
-            self._user_jobs.get(job.user_id, {}).pop(job_id, None)
-        for job_id in [r.job_id for r in self._results.values() if r.upload_id == upload_id]:
-            del self._results[job_id]
+        _unindex(self._user_uploads, row.user_id, upload_id)
+        # A job is made only with its upload, a result only for a job of the same upload.
+        for job_id in self._jobs_of.pop(upload_id, ()):
+            job = self._jobs.pop(job_id, None)
+            if job is not None:
+                _unindex(self._user_jobs, job.user_id, job_id)
+            self._results.pop(job_id, None)
         return row
 
     # ---------------------------------------------------------------- Repository port
@@ -313,6 +316,7 @@ class MemoryRepository:
             self._jobs[job_key] = row
             self._user_uploads.setdefault(new.user_id, {})[upload_key] = None
             self._user_jobs.setdefault(new.user_id, {})[job_key] = None
+            self._jobs_of.setdefault(upload_key, []).append(job_key)
             return self._job(row)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -358,6 +362,7 @@ class MemoryRepository:
             row = self._uploads.get(key) if key is not None else None
             if row is not None:
                 row.blob_key = None
+                row.blob_expires_at = None
 
     async def release_job(self, job_id: str, now: datetime) -> None:
         key, at = _uuid_or_none(job_id), _utc(now)
@@ -456,7 +461,7 @@ class MemoryRepository:
 
     async def delete_user_data(self, user_id: int) -> list[Upload]:
         async with self._session("delete_user_data"):
-            mine = [u for u in self._uploads.values() if u.user_id == user_id]
+            mine = [self._uploads[k] for k in self._user_uploads.get(user_id, {})]
             mine.sort(key=lambda u: (u.created_at, u.id), reverse=True)
             deleted = [self._drop_upload(u.id).public() for u in mine]
             self._users.pop(user_id, None)
@@ -628,6 +633,61 @@ class MemoryRepository:
                 )
             return broadcast
 
+    def _uploads_in_flight(self) -> set[uuid.UUID]:
+        return {j.upload_id for j in self._jobs.values() if j.status in _UNFINISHED}
+
+    async def expired_uploads(self, created_before: datetime, limit: int) -> list[Upload]:
+        before = _utc(created_before)
+        async with self._session("expired_uploads"):
+            if limit <= 0:
+                return []
+            busy = self._uploads_in_flight()
+            old = heapq.nsmallest(
+                limit,
+                (
+                    (u.created_at, u.id)
+                    for u in self._uploads.values()
+                    if u.created_at < before and u.id not in busy
+                ),
+            )
+            return [self._uploads[key].public() for _, key in old]
+
+    async def delete_expired_uploads(self, upload_ids: list[str], created_before: datetime) -> list[str]:
+        keys = {k for k in map(_uuid_or_none, upload_ids) if k is not None}
+        before = _utc(created_before)
+        async with self._session("delete_expired_uploads"):
+            busy = self._uploads_in_flight()
+            gone = [
+                k
+                for k in keys
+                if (row := self._uploads.get(k)) is not None and row.created_at < before and k not in busy
+            ]
+            for key in gone:
+                self._drop_upload(key)
+            return sorted(str(k) for k in gone)
+
+    async def expire_blob_at(self, upload_id: str, at: datetime) -> None:
+        key, when = _uuid_or_none(upload_id), _utc(at)
+        async with self._session("expire_blob_at"):
+            row = self._uploads.get(key) if key is not None else None
+            if row is not None and row.blob_key is not None:
+                row.blob_expires_at = when
+
+    async def blobs_due(self, before: datetime, limit: int) -> list[Upload]:
+        cutoff = _utc(before)
+        async with self._session("blobs_due"):
+            if limit <= 0:
+                return []
+            due = heapq.nsmallest(
+                limit,
+                (
+                    (u.blob_expires_at, u.id)
+                    for u in self._uploads.values()
+                    if u.blob_expires_at is not None and u.blob_expires_at < cutoff
+                ),
+            )
+            return [self._uploads[key].public() for _, key in due]
+
     # ---------------------------------------------------------------- for invariants
 
     def uploads_now(self) -> list[Upload]:
@@ -650,3 +710,12 @@ class MemoryRepository:
 
 
 __all__ = ["InSession", "MemoryRepository"]
+
+
+def _unindex(index: dict[int, dict[uuid.UUID, None]], user_id: int, key: uuid.UUID) -> None:
+    """Take ``key`` off the user's index; a user left with nothing leaves the index (no trace)."""
+    keys = index.get(user_id)
+    if keys is not None:
+        keys.pop(key, None)
+        if not keys:
+            del index[user_id]

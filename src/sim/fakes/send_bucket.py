@@ -37,6 +37,10 @@ class MemorySendBucket:
         self._forget_idle(now)
         return slot - now
 
+    def key_count(self) -> int:
+        """Keys the Redis bucket would hold: the global one and each tracked chat's (for reports)."""
+        return len(self._chats) + (self._global is not None)
+
     def _forget_idle(self, now: float) -> None:
         # Like the Redis keys' expiry: a chat whose TAT is past holds no information.
         if len(self._chats) >= 1024:

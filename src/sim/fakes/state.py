@@ -48,6 +48,14 @@ class MemoryConversationStore:
         """Model a Redis restart without persistence: every conversation is forgotten."""
         self._values.clear()
 
+    def live_keys(self) -> int:
+        """Entries not yet expired, the expired ones dropped first, as Redis's active
+        expiry cycle reclaims them (for reports: what ``DBSIZE`` would show)."""
+        now = trio.current_time()
+        for key in [k for k, (_, expires_at) in self._values.items() if now >= expires_at]:
+            del self._values[key]
+        return len(self._values)
+
     def __len__(self) -> int:
         """Entries held, expired ones included until next read (for reports)."""
         return len(self._values)

@@ -135,6 +135,13 @@ class Report:
                 f"  log: {log.get('records', 0)} records, peak {log.get('peak_per_second', 0)}/s; the queued "
                 f"writer fell {log['writer_lag_peak_s']:.1f} s behind, the loop was never blocked"
             )
+        growth = self.details.get("growth") or {}
+        if growth.get("early_late_peak"):
+            days = growth["flat_after_s"] / 86400
+            lines.append(f"  state from day {days:g} on (early mean, late mean, peak):")
+            for name, (early, late, peak) in growth["early_late_peak"].items():
+                verdict = "flat" if growth["flat"][name] else "GROWING"
+                lines.append(f"    {name:<20} {early:>10.1f} {late:>10.1f} {peak:>10.0f}  {verdict}")
         lines.append("  invariants:")
         lines += [f"    [{'ok' if good else 'FAIL'}] {name}" for name, good in self.invariants.items()]
         for note in self.details.get("invariant_notes", []):

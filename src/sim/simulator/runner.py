@@ -26,10 +26,12 @@ from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
+from sim.simulator.growth import growth_details, sample_growth
 from sim.simulator.invariants import QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
 from sim.simulator.kernel.clock import SimClock
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
+from sim.simulator.kernel.housekeeping import with_housekeeping
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
 from sim.simulator.kernel.trace import Trace
@@ -121,6 +123,7 @@ class _Ending:
     invariants: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     telegram_limits: dict[str, object] | None = None
+    growth: list[list[float]] = field(default_factory=list)  # [soak] sampling (sim.simulator.growth)
 
 
 def _stores_at_end(stack: SimStack) -> StoresAtEnd:
@@ -193,6 +196,13 @@ async def _main(
         poller=scenario.bot.poller, workers=scenario.bot.workers, reconciler=scenario.bot.reconciler
     )
     series: list[list[float]] = []
+    if scenario.soak.latency_samples is not None:
+        stack.metrics.max_samples = scenario.soak.latency_samples
+    bot_main = with_housekeeping(
+        bot_main,
+        claims_retention_s=scenario.bot.claims_retention_h * 3600.0,
+        claims_every_s=scenario.bot.prune_every_s,
+    )
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
     supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
     worker_roles = [
@@ -216,6 +226,8 @@ async def _main(
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
             observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+            if scenario.soak.sample_every_s is not None:
+                observed.start_soon(sample_growth, stack, ending.growth, scenario.soak.sample_every_s)
             with stop_scope:
                 if scenario.stop_when_done:
                     await workload.all_done.wait()
@@ -339,6 +351,9 @@ def _report(
             "rows": stack.repo.counts(),
         },
         "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
+        "growth": None
+        if scenario.soak.sample_every_s is None
+        else growth_details(ending.growth, scenario.soak.flat_after_s, scenario.soak.flat_tolerance),
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
         "flood": {
             "replies": dict(sorted(workload.flood_replies.items())),
@@ -398,4 +413,7 @@ def _report(
         replay=replay_header(seed, hash_seed_pinned()),
     )
     report.expectations = evaluate(report, scenario.expect)
+    growth = report.details.get("growth") or {}
+    for column, flat in (growth.get("flat") or {}).items():
+        report.expectations[f"{column} flat after {growth['flat_after_s']:g} s"] = flat
     return report

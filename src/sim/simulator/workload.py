@@ -202,7 +202,8 @@ class Workload:
         self._trace = trace
         self._classifier = ReplyClassifier()
         self.users = self._make_users(rngs)
-        self._by_chat = {u.chat_id: u for u in self.users}
+        # A person who comes back is a new SimUser on the same chat: replies go to the latest.
+        self._by_chat = {u.chat_id: u for u in self.users} if spec.population is None else {}
         flood = spec.flood
         self.flooder = (
             TgUser(id=FLOOD_USER_ID, language_code="en", first_name="Flood") if flood.messages else None
@@ -259,8 +260,9 @@ class Workload:
             language = _weighted(rng, spec.languages)
             kind = _weighted(rng, spec.files.mix)
             name, data = rng.choice(pools[kind])
-            user_id = FIRST_USER_ID + index
-            tg_user = TgUser(id=user_id, language_code=language, first_name=f"User{index}")
+            person = index if spec.population is None else index % spec.population
+            user_id = FIRST_USER_ID + person
+            tg_user = TgUser(id=user_id, language_code=language, first_name=f"User{person}")
             users.append(SimUser(index, tg_user, arrives_at, kind, name, data))
         return users
 
@@ -293,6 +295,7 @@ class Workload:
     async def _user(self, user: SimUser) -> None:
         await trio.sleep_until(user.arrives_at)
         world = self._world
+        self._by_chat[user.chat_id] = user
         if self._spec.send_start:
             user.start_sent_at = trio.current_time()
             world.user_sends_text(user.user, user.chat_id, "/start")

@@ -32,6 +32,7 @@ CREATE TABLE broadcasts (
 -- At most one broadcast runs at a time.
 CREATE UNIQUE INDEX broadcasts_one_running_idx ON broadcasts ((true)) WHERE status = 'running';
 
--- /stats counts recent uploads and failed jobs without scanning whole tables.
-CREATE INDEX uploads_created_idx ON uploads (created_at);
+-- /stats counts recent uploads and failed jobs without scanning whole tables; the
+-- retention sweep walks uploads oldest first through the same index.
+CREATE INDEX uploads_created_idx ON uploads (created_at, id);
 CREATE INDEX jobs_failed_updated_idx ON jobs (updated_at) WHERE status = 'failed';

@@ -169,6 +169,9 @@ class Users(Table):
     answer_deadline_s: Seconds = 60.0  # from the upload to the final answer
     peak: Peak = Peak()
     flood: Flood = Flood()
+    # Distinct people among the arrivals: arrival i is person i mod population, so a
+    # long run has its users come back (None: every arrival is a new person).
+    population: AtLeastOne | None = None
 
     @field_validator("languages")
     @classmethod
@@ -256,6 +259,10 @@ class BotConfig(Table):
     settings: dict[str, Any] = Field(default_factory=dict)
     worker_processes: Count = 0  # separate job-worker processes (crash target "worker")
     worker_process_workers: AtLeastOne = 1  # worker roles in each of them
+    # Every process prunes update claims as in production (bot.retention; the adapters
+    # read PROCESSED_UPDATES_RETENTION_H and PRUNE_EVERY_S).
+    claims_retention_h: PositiveSeconds = 48.0
+    prune_every_s: PositiveSeconds = 3600.0
 
     @field_validator("deadlines")
     @classmethod
@@ -332,6 +339,18 @@ class Expect(Table):
         return contrast
 
 
+# ---------------------------------------------------------------- [soak]
+
+
+class Soak(Table):
+    """A long run's view of state growth: the recorder's size, row counts, Redis keys."""
+
+    sample_every_s: PositiveSeconds | None = None  # None: the growth series is not kept
+    latency_samples: AtLeastOne | None = None  # latencies the recorder keeps per operation
+    flat_after_s: Seconds | None = None  # from here on every growth column must be flat
+    flat_tolerance: Share = 0.1  # ... within this share (first third vs last third)
+
+
 # ---------------------------------------------------------------- the file
 
 
@@ -360,6 +379,7 @@ class ScenarioFile(Table):
     faults: tuple[FaultTable, ...] = ()
     invariants: Invariants = Invariants()
     expect: Expect = Expect()
+    soak: Soak = Soak()
 
     @model_validator(mode="after")
     def _expectations_are_checked(self) -> Self:
@@ -391,6 +411,7 @@ class Scenario:
     expect: Expect = field(default_factory=Expect)
     source: str = "<memory>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the TOML data
+    soak: Soak = field(default_factory=Soak)
 
     def settle_for(self, settings: Settings) -> float:
         """Seconds to run on after the last answer: a job left open is stale after

@@ -38,6 +38,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<memory>") -> Scenari
         expect=parsed.expect,
         source=source,
         raw=dict(data),
+        soak=parsed.soak,
     )
     scenario.bot.build_settings()  # fail here, not mid-run, on a bad settings combination
     return scenario

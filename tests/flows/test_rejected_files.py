@@ -1,0 +1,72 @@
+"""A rejected upload's file (not a readable table) is kept only as long as configured:
+by default it goes as soon as the user has the answer; with ``rejected_retention_h``
+the retention sweep deletes it once due. Either way the refusal is logged with its reason."""
+
+from __future__ import annotations
+
+import trio
+from tests.flows.harness import chat, simulated_bot
+
+from bot.guard import Guard
+from bot.log import Logger
+from bot.retention import Keeper, sweep_once
+from bot.settings import Settings
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SimStack
+
+
+async def refuse_empty_file(world: BotApiWorld, user_id: int) -> SimStack:
+    stack: SimStack = world.stack  # type: ignore[attr-defined]
+    c = chat(world, user_id)
+    seq = c.upload("empty.csv", b"\n")
+    await c.next(seq, lambda r: r.kind == "message" and "empty" in (r.text or "").lower())
+    with trio.fail_after(30):  # the answer is out; the job records its end just after
+        while not [r for r in stack.log.last if r.event == "job.rejected"]:
+            await trio.sleep(0.1)
+    await trio.sleep(1)
+    (rejected,) = [r for r in stack.log.last if r.event == "job.rejected"]
+    assert rejected.fields["reason"] == "empty" and rejected.fields["user_id"] == user_id
+    return stack
+
+
+async def test_by_default_the_file_goes_at_once(autojump_clock: object) -> None:
+    async with simulated_bot() as world:
+        stack = await refuse_empty_file(world, 9101)
+        assert stack.blobs.keys() == []
+        (upload,) = await stack.repo.list_uploads(9101, 10)
+        assert upload.blob_key is None
+
+
+async def test_kept_for_its_retention_then_swept(autojump_clock: object) -> None:
+    async with simulated_bot(rejected_retention_h=2.0) as world:
+        stack = await refuse_empty_file(world, 9102)
+        (key,) = stack.blobs.keys()
+        (upload,) = await stack.repo.list_uploads(9102, 10)
+        assert upload.blob_key == key
+        services = stack.services  # the sweep works on the bot's own services
+        settings = Settings()
+        guard = Guard(settings, services.metrics)
+        keeper = Keeper(services.repo, services.blobs, guard, services.clock, Logger(services.log), settings)
+
+        await trio.sleep(3600)
+        assert (await sweep_once(keeper)).rejected_blobs_deleted == 0
+        assert stack.blobs.keys() == [key]
+        await trio.sleep(3601)
+        assert (await sweep_once(keeper)).rejected_blobs_deleted == 1
+        assert stack.blobs.keys() == []
+        (upload,) = await stack.repo.list_uploads(9102, 10)
+        assert upload.blob_key is None  # the row stays for the upload's own retention
+
+
+async def test_refusals_before_recording_are_logged_with_their_reason(autojump_clock: object) -> None:
+    async with simulated_bot(max_file_bytes=1000) as world:
+        stack: SimStack = world.stack  # type: ignore[attr-defined]
+        c = chat(world, 9103)
+        seq = c.upload("report.pdf", b"%PDF-1.4\n", mime="application/pdf")
+        await c.next(seq)
+        seq = c.upload("big.csv", b"a,b\n" + b"1,2\n" * 400)
+        await c.next(seq)
+        refused = [
+            (r.fields["reason"], r.fields["user_id"]) for r in stack.log.last if r.event == "upload.refused"
+        ]
+        assert refused == [("not_csv", 9103), ("too_big", 9103)]
