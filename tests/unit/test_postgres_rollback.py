@@ -58,6 +58,7 @@ class Plan:
     at: int | None = None
     mode: str = "raise-before"  # or "raise-after", "cancel"
     scope: trio.CancelScope | None = None
+    token: trio.lowlevel.TrioToken | None = None
     seen: int = 0
     fired: bool = False
     statements: list[str] = field(default_factory=list)
@@ -68,7 +69,7 @@ _plan: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("plan", defa
 
 @pytest.fixture
 def inject(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Route every statement through the current task's Plan. The asyncio task that
+    """Route every statement through the current task's Plan. The worker thread that
     runs a transaction copies the calling Trio task's context, so it sees the plan."""
     original = Tx.run
 
@@ -85,7 +86,8 @@ def inject(monkeypatch: pytest.MonkeyPatch) -> None:
         if n == plan.at and plan.mode == "cancel":
             assert plan.scope is not None
             plan.fired = True
-            plan.scope.cancel()  # the statement below is interrupted at its first await
+            # From the transaction's worker thread: the statement below must not run.
+            trio.from_thread.run_sync(plan.scope.cancel, trio_token=plan.token)
         rows = await original(self, query, params)
         if n == plan.at and plan.mode == "raise-after":
             plan.fired = True
@@ -100,7 +102,7 @@ async def call_with(plan: Plan, op: Callable[[], Awaitable[object]]) -> BaseExce
     token = _plan.set(plan)
     try:
         with trio.CancelScope() as scope:
-            plan.scope = scope
+            plan.scope, plan.token = scope, trio.lowlevel.current_trio_token()
             await op()
         if plan.mode == "cancel" and plan.fired:
             assert scope.cancelled_caught

@@ -1,5 +1,9 @@
 """The session limiter and a small pool of idle psycopg connections.
 
+Connections are psycopg's synchronous ones, used only from worker threads
+(:mod:`adapters.postgres.threads`): opening, each transaction and closing each run
+whole on a thread, so no round trip goes through an event loop bridge.
+
 At most ``limit`` transactions run at once (the audit's SESSION_LIMIT; Supabase's
 free tier allows a handful of sessions). Callers beyond that wait on a
 ``trio.Semaphore``. Idle connections (up to ``limit``) are kept for reuse; a
@@ -13,27 +17,23 @@ cancellation at any await gives both back. Closing a connection is shielded.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
-import psycopg.waiting
 import trio
-from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import TupleRow
 
-from adapters.asyncio_bridge import aio, rebind_running_loop
 from adapters.postgres.errors import SERVICE
+from adapters.postgres.threads import run_abandonable
 from bot.errors import ServiceUnavailable
 
-# psycopg's waiting loop looks the running loop up through a name it imported from
-# asyncio; make it find trio-asyncio's loop even if psycopg was imported first.
-rebind_running_loop(psycopg.waiting)
-
-Connection = AsyncConnection[TupleRow]
-Connect = Callable[[], Awaitable[Connection]]
+PgConnection = psycopg.Connection
+Connection = psycopg.Connection[TupleRow]
+Connect = Callable[[], Connection]  # blocking: called on a worker thread
 
 # Upper bound on closing a discarded connection (it normally takes microseconds:
 # libpq sends Terminate and closes the socket).
@@ -55,9 +55,8 @@ def connector(
     why each transaction sets it again (see ``tx.SETUP_SQL``).
     """
 
-    async def connect() -> Connection:
-        conn: Connection = await aio(
-            AsyncConnection.connect,
+    def connect() -> Connection:
+        conn: Connection = PgConnection.connect(
             url,
             connect_timeout=connect_timeout_s,
             prepare_threshold=None,
@@ -68,6 +67,17 @@ def connector(
         return conn
 
     return connect
+
+
+def _close_quietly(conn: Connection) -> None:
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass  # already broken: nothing left to close cleanly
+
+
+def _ignore(_: object) -> None:
+    return None
 
 
 def _reusable(conn: Connection) -> bool:
@@ -146,17 +156,15 @@ class SessionPool:
             if trio.current_time() - returned_at <= self._max_idle_s and _reusable(conn):
                 return conn
             await self._discard(conn)
-        conn = await self._connect()
+        # A cancelled caller leaves at once; the connection, once open, is closed.
+        conn = await run_abandonable(self._connect, _close_quietly)
         self.opened += 1
         return conn
 
     async def _discard(self, conn: Connection) -> None:
         self.discarded += 1
         with trio.move_on_after(_CLOSE_BUDGET_S, shield=True):
-            try:
-                await aio(conn.close)
-            except psycopg.Error:
-                pass  # already broken: nothing left to close cleanly
+            await run_abandonable(functools.partial(_close_quietly, conn), _ignore)
 
     async def aclose(self) -> None:
         """Close idle connections; connections in use are closed when returned."""

@@ -1,7 +1,7 @@
-"""The Repository port on Postgres (psycopg's AsyncConnection, through trio-asyncio).
+"""The Repository port on Postgres (psycopg's synchronous connections on worker threads).
 
 Each method is one short transaction containing only database work, run whole on
-the asyncio side (:func:`adapters.postgres.tx.run_transaction`) under the session
+a worker thread (:func:`adapters.postgres.tx.run_transaction`) under the session
 limit of :class:`adapters.postgres.pool.SessionPool`. A transaction either commits
 or, on any error or cancellation, rolls back and its connection is discarded.
 
@@ -30,14 +30,18 @@ from typing import TypeVar
 
 import psycopg
 
-from adapters.asyncio_bridge import aio
 from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
+from adapters.postgres.threads import QueryInterrupter, run_interruptible
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 
 T = TypeVar("T")
+
+# How long a cancelled transaction may take to stop after the server is asked to
+# cancel it, before its socket is shut down (see threads.QueryInterrupter).
+_INTERRUPT_GRACE_S = 1.0
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -104,7 +108,7 @@ def _result(row: Row) -> StoredResult:
 
 
 # ---------------------------------------------------------------- transactions
-# Each runs on the asyncio side, inside run_transaction. Statements go through
+# Each runs on a worker thread, inside run_transaction. Statements go through
 # Tx.run one by one, so a failure between any two of them rolls all back.
 
 
@@ -441,7 +445,17 @@ class PostgresRepository:
     async def _run(self, body: TxBody[T]) -> T:
         try:
             async with self._pool.session() as conn:
-                return await aio(run_transaction, conn, self._statement_timeout_ms, self._search_path, body)
+                interrupter = QueryInterrupter(conn, _INTERRUPT_GRACE_S)
+
+                def transaction() -> T:
+                    try:
+                        return run_transaction(
+                            conn, self._statement_timeout_ms, self._search_path, body, interrupter.check
+                        )
+                    finally:
+                        interrupter.finished.set()
+
+                return await run_interruptible(transaction, interrupter)
         except psycopg.Error as exc:
             raise map_error(exc) from exc
 

@@ -1,16 +1,21 @@
-"""One transaction's statements, run on the asyncio side of the bridge.
+"""One transaction's statements, run whole on a session's worker thread.
 
-Everything here is asyncio code: the repository hands a whole transaction to
-:func:`run_transaction` through :func:`adapters.asyncio_bridge.aio`, so a
-transaction costs one Trio-to-asyncio hop, not one per statement.
+The repository hands a whole transaction to :func:`run_transaction` through
+:func:`adapters.postgres.threads.run_interruptible`, so a transaction costs one
+hand-off from Trio and one back, not one per statement.
+
+Transaction bodies are written as coroutines (``async def body(tx)``, ``await
+tx.run(...)``) but never suspend: :meth:`Tx.run` blocks the worker thread on
+psycopg's synchronous connection, and :func:`run_transaction` drives the body to its
+end in one step. A body must await nothing but ``Tx``'s methods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import Connection, Cursor
 from psycopg.rows import TupleRow
 
 T = TypeVar("T")
@@ -26,43 +31,62 @@ SETUP_SQL = (
 )
 
 
+def _never_interrupted() -> None:
+    return None
+
+
 class Tx:
     """Runs the statements of one open transaction. Every statement goes through
-    :meth:`run`, which is also where tests inject failures."""
+    :meth:`run`, which is also where tests inject failures, and where a cancelled
+    caller's transaction stops (``check`` raises)."""
 
-    def __init__(self, cursor: AsyncCursor[TupleRow]) -> None:
+    def __init__(self, cursor: Cursor[TupleRow], check: Callable[[], None] = _never_interrupted) -> None:
         self._cursor = cursor
+        self._check = check
 
     async def run(self, query: str, params: Sequence[Any] | None = None) -> list[Row]:
         """Execute one statement; its rows, or [] if it returns none.
 
         Without ``params`` the text goes over the simple protocol, so it may hold
         several statements (migrations)."""
-        await self._cursor.execute(query, params)  # type: ignore[arg-type]
+        self._check()
+        self._cursor.execute(query, params)  # type: ignore[arg-type]
         if self._cursor.description is None:
             return []
-        return list(await self._cursor.fetchall())
+        return self._cursor.fetchall()
 
     async def one(self, query: str, params: Sequence[Any] | None = None) -> Row | None:
         rows = await self.run(query, params)
         return rows[0] if rows else None
 
 
-TxBody = Callable[[Tx], Awaitable[T]]
+TxBody = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-async def run_transaction(
-    conn: AsyncConnection[TupleRow],
+def finish_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Drive a coroutine that never suspends to its result (see the module doc)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    coro.close()
+    raise RuntimeError("a transaction body awaited something other than Tx")
+
+
+def run_transaction(
+    conn: Connection[TupleRow],
     statement_timeout_ms: int,
     search_path: str | None,
     body: TxBody[T],
+    check: Callable[[], None] = _never_interrupted,
 ) -> T:
-    """Run ``body`` in one transaction: committed if it returns, rolled back if
-    anything (an error, a cancellation) escapes it."""
-    async with conn.transaction(), conn.cursor() as cursor:
-        tx = Tx(cursor)
-        await tx.run(SETUP_SQL, (str(statement_timeout_ms), search_path))
-        return await body(tx)
+    """Run ``body`` in one transaction (blocking, on a worker thread): committed if
+    it returns, rolled back if anything escapes it."""
+    with conn.transaction(), conn.cursor() as cursor:
+        tx = Tx(cursor, check)
+        finish_now(tx.run(SETUP_SQL, (str(statement_timeout_ms), search_path)))
+        return finish_now(body(tx))
 
 
-__all__ = ["SETUP_SQL", "Row", "Tx", "TxBody", "run_transaction"]
+__all__ = ["SETUP_SQL", "Row", "Tx", "TxBody", "finish_now", "run_transaction"]
