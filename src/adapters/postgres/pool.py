@@ -29,6 +29,7 @@ from psycopg.rows import TupleRow
 
 from adapters.postgres.errors import SERVICE
 from adapters.postgres.threads import run_abandonable
+from adapters.postgres.tx import Session
 from bot.errors import ServiceUnavailable
 
 PgConnection = psycopg.Connection
@@ -60,7 +61,7 @@ def connector(
             url,
             connect_timeout=connect_timeout_s,
             prepare_threshold=None,
-            autocommit=False,
+            autocommit=True,  # transactions are explicit (see tx.run_transaction)
             options=f"-c statement_timeout={statement_timeout_ms}",
             application_name=application_name,
         )
@@ -69,18 +70,23 @@ def connector(
     return connect
 
 
-def _close_quietly(conn: Connection) -> None:
+def _close_quietly(conn: Connection | Session) -> None:
     try:
         conn.close()
     except psycopg.Error:
         pass  # already broken: nothing left to close cleanly
 
 
+def _close_unused(conn: Connection) -> None:
+    _close_quietly(conn)
+
+
 def _ignore(_: object) -> None:
     return None
 
 
-def _reusable(conn: Connection) -> bool:
+def _reusable(session: Session) -> bool:
+    conn = session.conn
     return (
         not conn.closed
         and conn.pgconn.status == ConnStatus.OK
@@ -94,7 +100,7 @@ class SessionPool:
             raise ValueError("session limit must be at least 1")
         self._connect = connect
         self._permits = trio.Semaphore(limit)
-        self._idle: list[tuple[float, Connection]] = []  # (returned at, conn); newest last
+        self._idle: list[tuple[float, Session]] = []  # (returned at, conn); newest last
         self._max_idle_s = max_idle_s
         self._closed = False
         self.limit = limit
@@ -120,7 +126,7 @@ class SessionPool:
         return self._permits.statistics().tasks_waiting
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Connection]:
+    async def session(self) -> AsyncIterator[Session]:
         """A connection for one transaction, under the session limit.
 
         The connection goes back to the idle pool only if the block exits normally
@@ -148,7 +154,7 @@ class SessionPool:
             finally:
                 self.sessions_in_use -= 1
 
-    async def _checkout(self) -> Connection:
+    async def _checkout(self) -> Session:
         while self._idle:
             returned_at, conn = self._idle.pop()
             # Servers and poolers drop idle clients; an old connection is more
@@ -157,14 +163,14 @@ class SessionPool:
                 return conn
             await self._discard(conn)
         # A cancelled caller leaves at once; the connection, once open, is closed.
-        conn = await run_abandonable(self._connect, _close_quietly)
+        conn = await run_abandonable(self._connect, _close_unused)
         self.opened += 1
-        return conn
+        return Session(conn)
 
-    async def _discard(self, conn: Connection) -> None:
+    async def _discard(self, session: Session) -> None:
         self.discarded += 1
         with trio.move_on_after(_CLOSE_BUDGET_S, shield=True):
-            await run_abandonable(functools.partial(_close_quietly, conn), _ignore)
+            await run_abandonable(functools.partial(_close_quietly, session), _ignore)
 
     async def aclose(self) -> None:
         """Close idle connections; connections in use are closed when returned."""

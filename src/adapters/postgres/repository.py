@@ -442,15 +442,20 @@ class PostgresRepository:
             self._pool, schema=self._schema, statement_timeout_ms=self._statement_timeout_ms, bot_id=bot_id
         )
 
-    async def _run(self, body: TxBody[T]) -> T:
+    async def _run(self, body: TxBody[T], *, pipelined: bool = True) -> T:
         try:
-            async with self._pool.session() as conn:
-                interrupter = QueryInterrupter(conn, _INTERRUPT_GRACE_S)
+            async with self._pool.session() as session:
+                interrupter = QueryInterrupter(session.conn, _INTERRUPT_GRACE_S)
 
                 def transaction() -> T:
                     try:
                         return run_transaction(
-                            conn, self._statement_timeout_ms, self._search_path, body, interrupter.check
+                            session,
+                            self._statement_timeout_ms,
+                            self._search_path,
+                            body,
+                            interrupter.check,
+                            pipelined=pipelined,
                         )
                     finally:
                         interrupter.finished.set()
@@ -464,7 +469,10 @@ class PostgresRepository:
         migrations = load_migrations()
         applied: list[Migration] = []
         while True:
-            done = await self._run(functools.partial(apply_next, schema=self._schema, migrations=migrations))
+            # Migration files hold several statements: the simple protocol, no pipeline.
+            done = await self._run(
+                functools.partial(apply_next, schema=self._schema, migrations=migrations), pipelined=False
+            )
             if done is None:
                 return applied
             applied.append(done)
