@@ -156,16 +156,16 @@ class SessionPool:
 
     async def _checkout(self) -> Session:
         while self._idle:
-            returned_at, conn = self._idle.pop()
+            returned_at, session = self._idle.pop()
             # Servers and poolers drop idle clients; an old connection is more
             # likely dead than worth a health-check round trip.
-            if trio.current_time() - returned_at <= self._max_idle_s and _reusable(conn):
-                return conn
-            await self._discard(conn)
+            if trio.current_time() - returned_at <= self._max_idle_s and _reusable(session):
+                return session
+            await self._discard(session)
         # A cancelled caller leaves at once; the connection, once open, is closed.
-        conn = await run_abandonable(self._connect, _close_unused)
+        opened = await run_abandonable(self._connect, _close_unused)
         self.opened += 1
-        return Session(conn)
+        return Session(opened)
 
     async def _discard(self, session: Session) -> None:
         self.discarded += 1
