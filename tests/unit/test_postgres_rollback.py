@@ -198,15 +198,15 @@ WRITE_PATHS: dict[str, tuple[int, Op]] = {
     "claim_update": (2, lambda pg, w: pg.repo.claim_update(w.update_id(), pg.now())),
     "upsert_user": (2, lambda pg, w: pg.repo.upsert_user(w.user_id(), "ru")),
     "set_user_language": (2, lambda pg, w: pg.repo.set_user_language(1, "ru")),
-    "record_upload": (
-        5,
+    "record_upload": (  # one statement: claim, user, upload and job
+        2,
         lambda pg, w: pg.repo.record_upload(
             upload_msg(w.update_id(), 3), str(uuid.uuid4()), str(uuid.uuid4()), pg.now()
         ),
     ),
     "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, pg.now(), 60.0)),
-    "mark_stored": (3, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
-    "save_result": (3, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
+    "mark_stored": (2, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
+    "save_result": (2, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
     "finish_job": (
         2,
         lambda pg, w: pg.repo.finish_job(w.job.job_id, JobStatus.FAILED, JobStep.STORED, "boom", pg.now()),

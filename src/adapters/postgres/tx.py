@@ -20,7 +20,7 @@ the server rolls back what a closed connection left open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from psycopg.rows import TupleRow
 T = TypeVar("T")
 
 Row = tuple[Any, ...]
+Params = Sequence[Any] | Mapping[str, Any]
 
 # Timeouts and schema are set per transaction (SET LOCAL semantics) rather than per
 # session: behind pgbouncer in transaction mode each transaction may run on a
@@ -94,7 +95,7 @@ class Tx:
         self._pipeline = pipeline
         self._wait = wait  # False: queue the statement, its result is not needed
 
-    async def run(self, query: str, params: Sequence[Any] | None = None) -> list[Row]:
+    async def run(self, query: str, params: Params | None = None) -> list[Row]:
         """Execute one statement; its rows, or [] if it returns none.
 
         Outside pipeline mode (migrations) a text without ``params`` goes over the
@@ -109,7 +110,7 @@ class Tx:
             return []
         return self._cursor.fetchall()
 
-    async def one(self, query: str, params: Sequence[Any] | None = None) -> Row | None:
+    async def one(self, query: str, params: Params | None = None) -> Row | None:
         rows = await self.run(query, params)
         return rows[0] if rows else None
 
@@ -156,4 +157,4 @@ def run_transaction(
     return result
 
 
-__all__ = ["SETUP_SQL", "Row", "Session", "Tx", "TxBody", "finish_now", "run_transaction"]
+__all__ = ["SETUP_SQL", "Params", "Row", "Session", "Tx", "TxBody", "finish_now", "run_transaction"]
