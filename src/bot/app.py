@@ -72,6 +72,7 @@ async def run_bot(
                 log=ctx.log,
                 metrics=services.metrics,
             )
+            router.on_claimed = poller.settled
             handle.poller = poller
             await nursery.start(
                 lambda task_status: poller.run(drain_s=settings.deadline("shutdown"), task_status=task_status)
