@@ -61,7 +61,9 @@ async def _serve(config: RealConfig, settings: Settings, roles: Roles, ops: OpsS
         nursery.cancel_scope.cancel()  # the bot has stopped: so do its probes and endpoint
         metrics_file = os.environ.get("CSVBOT_METRICS_FILE")
         if metrics_file:
-            await trio.to_thread.run_sync(write_metrics, Path(metrics_file), adapters.services)
+            # Shielded: this scope was just cancelled, and a short local write must still happen.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(write_metrics, Path(metrics_file), adapters.services)
 
 
 async def _sweep(config: RealConfig, settings: Settings, delete: bool, outcome: list[int]) -> None:

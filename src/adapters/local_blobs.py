@@ -1,9 +1,10 @@
 """Blobs as files under one root directory (the key rules every store shares are in bot.blob_keys).
 
-All file I/O goes through Trio's async path/file API, which runs each call in a
-worker thread, so a slow disk never stalls the event loop. A put writes a temporary
-file next to the target, fsyncs it and renames it over the target: readers see the
-old content or the new, never a torn file, and a cancelled put removes its temp file.
+All file I/O runs in worker threads, so a slow disk never stalls the event loop. A put
+is one hand-off to one thread (it was seven, one per step): it writes a temporary file
+next to the target, fsyncs it and renames it over the target, so readers see the old
+content or the new, never a torn file. A put cancelled before the rename removes its
+temp file and publishes nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import threading
 from pathlib import Path
 
 import trio
 
+from adapters.threads import run_interruptible
 from bot.blob_keys import check_key, check_prefix
 from bot.errors import BlobNotFound, ServiceUnavailable
 
@@ -22,12 +25,39 @@ from bot.errors import BlobNotFound, ServiceUnavailable
 _TMP_MARK = "#"
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+class _PutCancelled(Exception):
+    """The caller left before the rename: nothing was published (the caller sees
+    ``trio.Cancelled``, not this)."""
+
+
+def _write_atomically(target: Path, data: bytes, cancelled: threading.Event) -> None:
+    """Temp file, fsync, rename (runs in a worker thread); the temp file never outlives
+    a failure or a cancellation."""
+    tmp = target.with_name(f"{_TMP_MARK}{target.name}.{secrets.token_hex(8)}.part")
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            _write_file(tmp, data)
+        except FileNotFoundError:
+            # The folder went between mkdir and the write: a delete emptied it (see
+            # LocalBlobStore._remove_empty_folders). Once more makes it again.
+            _write_file(tmp, data)
+        if cancelled.is_set():
+            raise _PutCancelled
+        tmp.replace(target)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+
+
+def _write_file(tmp: Path, data: bytes) -> None:
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _scan(root: Path, prefix: str) -> list[str]:
@@ -63,37 +93,13 @@ class LocalBlobStore:
         return trio.Path(self._root / check_key(key))
 
     async def put(self, key: str, data: bytes, content_type: str = "text/csv") -> None:
-        target = self._path(key)
-        tmp = target.with_name(f"{_TMP_MARK}{target.name}.{secrets.token_hex(8)}.part")
+        target = self._root / check_key(key)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        cancelled = threading.Event()
         try:
-            try:
-                await self._write(target, tmp, data)
-            except FileNotFoundError:
-                # The folder went between mkdir and the write: a delete emptied it (below).
-                await self._write(target, tmp, data)
+            await run_interruptible(lambda: _write_atomically(target, data, cancelled), cancelled.set)
         except OSError as exc:
-            await self._discard(tmp)
             raise ServiceUnavailable("storage", f"local write of {key!r} failed: {exc}") from exc
-        except BaseException:
-            await self._discard(tmp)
-            raise
-
-    @staticmethod
-    async def _write(target: trio.Path, tmp: trio.Path, data: bytes) -> None:
-        await target.parent.mkdir(parents=True, exist_ok=True)
-        async with await trio.open_file(tmp, "wb") as f:
-            await f.write(data)
-            await f.flush()
-        await trio.to_thread.run_sync(_fsync_path, Path(tmp))
-        await tmp.replace(target)
-
-    @staticmethod
-    async def _discard(tmp: trio.Path) -> None:
-        with trio.CancelScope(shield=True):
-            try:
-                await tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)

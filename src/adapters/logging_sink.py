@@ -129,9 +129,10 @@ def start_logging(
         root.removeHandler(old)
     root.addHandler(queue_handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO; the filter redacts it, and WARNING keeps volume sane.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # httpx and httpx2 log every request URL at INFO; the filter redacts it, and WARNING
+    # keeps volume sane (a line per Bot API call was ~10 % of the bot's CPU).
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # logs every pg_ctl call at INFO
     listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
     listener.start()

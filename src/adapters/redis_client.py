@@ -10,6 +10,7 @@ half-read one to the pool.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,15 +82,20 @@ class RedisClient:
             # (restart, idle timeout); longer waits are the caller's deadline's job.
             "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         }
+        # A burst of callers beyond max_connections waits for a free connection (within
+        # the caller's deadline) instead of failing with "Too many connections".
         if _is_socket_path(target):
-            pool = aioredis.ConnectionPool(
+            pool: aioredis.ConnectionPool = aioredis.BlockingConnectionPool(
                 connection_class=aioredis.UnixDomainSocketConnection,
                 path=target,
                 max_connections=opts.max_connections,
+                timeout=None,
                 **common,
             )
         else:
-            pool = aioredis.ConnectionPool.from_url(target, max_connections=opts.max_connections, **common)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                target, max_connections=opts.max_connections, timeout=None, **common
+            )
         self.raw: aioredis.Redis = aioredis.Redis(connection_pool=pool)
 
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
@@ -118,6 +124,11 @@ class RedisClient:
             await aio(self.raw.connection_pool.disconnect, inuse_connections=False)
         except (RedisError, OSError):
             pass  # the next try opens a new connection either way
+        except asyncio.CancelledError:
+            # redis-py re-raises what closing each connection raised, a connection
+            # another task's cancellation is closing included; that cancellation is not
+            # this caller's (a cancelled caller sees trio.Cancelled from the bridge).
+            pass
 
     async def ping(self) -> bool:
         """Health check: True when Redis answers PING; raises ServiceUnavailable otherwise."""

@@ -80,6 +80,7 @@ async def run_bot(
                 log=ctx.log,
                 metrics=services.metrics,
             )
+            router.on_claimed = poller.settled
             handle.poller = poller
             # A running broadcast resumes here after a restart (bot.admin.broadcast).
             broadcasts = router.admin.broadcasts

@@ -7,6 +7,8 @@ answered, never allowed to stop the poller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 from bot.admin.commands import AdminCommands
@@ -30,6 +32,8 @@ class Router:
         self.admin = AdminCommands(ctx)
         self._languages: dict[int, str] = {}
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
+        # Told when an update's claim is in the database (the poller's settled()).
+        self.on_claimed: Callable[[int], None] | None = None
 
     async def handle(self, update: Update) -> None:
         ctx = self.ctx
@@ -151,6 +155,8 @@ class Router:
             if len(self._claimed_here) >= CLAIMED_MEMORY:
                 self._claimed_here.pop(next(iter(self._claimed_here)))
             self._claimed_here[update_id] = None
+            if self.on_claimed is not None:
+                self.on_claimed(update_id)
         return claimed
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:

@@ -46,6 +46,16 @@ class JobFailed(Exception):
         self.reason = reason
 
 
+def analyse_and_serialise(data: bytes, file_name: str) -> tuple[analysis.Profile, str] | analysis.CsvRejected:
+    """The analysis and the profile's stored JSON, both made in the CPU pool's process:
+    the job's loop stores that text and never serialises the profile itself (a wide
+    profile's report is built from the same text)."""
+    outcome = analysis.analyse_csv(data, file_name)
+    if isinstance(outcome, analysis.CsvRejected):
+        return outcome
+    return outcome, outcome.to_json()
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, DeadlineExceeded):
         return f"timeout: {exc.name}"
@@ -174,11 +184,11 @@ class JobRunner:
         if job.step < JobStep.ANALYSED:
             if data is None:
                 data = await self._load_blob(job)
-            profile = await self._analyse(job, data)
+            profile, payload = await self._analyse(job, data)
         else:
-            profile = await self._load_result(job)
+            profile, payload = await self._load_result(job)
         if job.step < JobStep.DELIVERED:
-            await self._deliver(job, profile)
+            await self._deliver(job, profile, payload)
 
     async def _fetch_and_store(self, job: Job) -> bytes:
         ctx = self.ctx
@@ -204,11 +214,11 @@ class JobRunner:
             raise JobFailed("job_failed", "stored file missing")
         return await ctx.call("storage.download", ctx.services.blobs.get, job.blob_key)
 
-    async def _analyse(self, job: Job, data: bytes) -> analysis.Profile:
+    async def _analyse(self, job: Job, data: bytes) -> tuple[analysis.Profile, str]:
         ctx = self.ctx
         try:
-            outcome: analysis.Profile | analysis.CsvRejected = await ctx.guard.call(
-                "analysis", ctx.services.cpu.run, "analysis", analysis.analyse_csv, data, job.file_name
+            outcome: tuple[analysis.Profile, str] | analysis.CsvRejected = await ctx.guard.call(
+                "analysis", ctx.services.cpu.run, "analysis", analyse_and_serialise, data, job.file_name
             )
         except DeadlineExceeded as exc:
             # The runaway work was killed; the same file would run away again.
@@ -222,7 +232,7 @@ class JobRunner:
             await self._drop_rejected_file(job)
             raise _Finished
         now = ctx.services.clock.now()
-        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome.to_json(), now)
+        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome[1], now)
         return outcome
 
     async def _drop_rejected_file(self, job: Job) -> None:
@@ -246,13 +256,13 @@ class JobRunner:
         except PortError as exc:
             self.log.warning("job.rejected_file_kept", job_id=job.job_id, error=str(exc))
 
-    async def _load_result(self, job: Job) -> analysis.Profile:
+    async def _load_result(self, job: Job) -> tuple[analysis.Profile, str]:
         stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_result, job.job_id)
         if stored is None:
             raise JobFailed("job_failed", "result missing")
-        return analysis.Profile.from_json(stored.payload)
+        return analysis.Profile.from_json(stored.payload), stored.payload
 
-    async def _deliver(self, job: Job, profile: analysis.Profile) -> None:
+    async def _deliver(self, job: Job, profile: analysis.Profile, payload: str) -> None:
         ctx = self.ctx
         messages = analysis.render_profile(profile, job.language)
         keyboard = profile_keyboard(job.upload_id, job.language)
@@ -268,7 +278,7 @@ class JobRunner:
                 ctx.services.cpu.run,
                 "analysis",
                 analysis.report_html,
-                profile.to_json(),
+                payload,
                 job.language,
             )
             await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)

@@ -9,9 +9,12 @@
   one polite notice, queued after its pending answers so its replies keep order.
 - At most ``max_buffered`` updates wait in memory; beyond that the poller stops
   fetching: back-pressure instead of an unbounded backlog.
-- The offset sent to Telegram is the lowest update still in flight (or one past
-  the newest seen), so a crash re-delivers everything not yet handled; handlers
-  deduplicate by update_id in the database. One exception keeps one chat's flood
+- The offset sent to Telegram is the lowest update still in flight and not yet
+  settled (or one past the newest seen), so a crash re-delivers everything not yet
+  handled; handlers deduplicate by update_id in the database. An update is settled
+  (:meth:`UpdatePoller.settled`) once its claim is in the database: a redelivery would
+  be dropped as a duplicate anyway, so it need not be fetched again while it is
+  being answered. One exception keeps one chat's flood
   from hiding everybody else's updates: when a full batch holds nothing new (a
   window filled by updates still waiting), the offset moves past the batch, and
   the updates confirmed early are still handled by this process.
@@ -38,6 +41,10 @@ Handler = Callable[[Update], Awaitable[None]]
 
 # getUpdates returns at most this many updates per call.
 POLL_BATCH = 100
+# After dispatching a batch, the poller waits this long (or until a handler settles
+# or finishes) before polling again: a poll right away would fetch the whole batch
+# again, as nothing in it has been claimed yet.
+SETTLE_WAIT_S = 0.05
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
 UPLOAD_ALLOWANCE = 5
@@ -75,6 +82,7 @@ class UpdatePoller:
         # trio's Semaphore wakes waiters in arrival order: that order is the round-robin.
         self._slots = trio.Semaphore(max_in_flight)
         self._in_flight: set[int] = set()
+        self._settled: set[int] = set()  # in flight, claimed in the database
         self._done_above_offset: set[int] = set()
         self._newest_seen: int | None = None
         self._confirmed_below = 0  # offsets moved past a saturated window (see module doc)
@@ -85,15 +93,24 @@ class UpdatePoller:
         self._poll_scope = trio.CancelScope()
         self.handled = 0
         self.dropped = 0
+        self.refetched = 0  # updates a poll returned that were already known
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     def next_offset(self) -> int | None:
-        if self._in_flight:
-            return max(min(self._in_flight), self._confirmed_below)
+        unsettled = self._in_flight - self._settled if self._settled else self._in_flight
+        if unsettled:
+            return max(min(unsettled), self._confirmed_below)
         return None if self._newest_seen is None else self._newest_seen + 1
+
+    def settled(self, update_id: int) -> None:
+        """The handler recorded the update's claim in the database: the offset may pass
+        it while it is still being handled (see the module doc)."""
+        if update_id in self._in_flight:
+            self._settled.add(update_id)
+            self._notify()  # a poll waiting for progress may now move the offset
 
     async def run(
         self, *, drain_s: float = 10.0, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -121,6 +138,7 @@ class UpdatePoller:
                 "telegram.poll", self._poll_once, on=lambda exc: isinstance(exc, PortError)
             )
             fresh = [u for u in updates if self._is_new(u.update_id)]
+            self.refetched += len(updates) - len(fresh)
             if updates and not fresh:
                 # All returned updates are in flight or finished while this poll was out.
                 if len(updates) >= POLL_BATCH and self._newest_seen is not None:
@@ -136,6 +154,9 @@ class UpdatePoller:
                     await self._progress.wait()  # back-pressure: blocks polling
                 self._dispatch(lanes, update)
             self.metrics.gauge("updates.in_flight", len(self._in_flight))
+            if fresh:
+                with trio.move_on_after(SETTLE_WAIT_S):
+                    await self._progress.wait()
 
     def _confirm_early(self, offset: int) -> None:
         early = sum(1 for u in self._in_flight if u < offset)
@@ -231,11 +252,15 @@ class UpdatePoller:
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)
+        self._settled.discard(update_id)
         self._done_above_offset.add(update_id)
         offset = self.next_offset()
         if offset is not None:
             self._done_above_offset = {u for u in self._done_above_offset if u >= offset}
         self.handled += 1
+        self._notify()
+
+    def _notify(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
 

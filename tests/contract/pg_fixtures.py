@@ -15,14 +15,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+import psycopg.waiting
 import pytest
 import trio
 import trio_asyncio
 from psycopg.rows import TupleRow
 
-from adapters.asyncio_bridge import aio
+from adapters.asyncio_bridge import aio, rebind_running_loop
 from adapters.postgres import PostgresRepository, open_postgres_repository
 from sim.fakes.repository import MemoryRepository
+
+# The side connection is psycopg's asyncio one, through trio-asyncio; its waiting loop
+# looks the running loop up through a name it imported from asyncio.
+rebind_running_loop(psycopg.waiting)
 
 
 def database_url() -> str:

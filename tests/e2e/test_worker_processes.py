@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,7 +38,8 @@ async def test_two_worker_processes_drain_one_queue_together(
     if via == "pgbouncer":  # every process through the transaction pooler, as on Supabase
         database_url = pgbouncer_url()
         skip_unless_reachable(database_url, "pgbouncer")
-    env = {"BOT_WORKER_CONCURRENCY": "2"}
+    metrics_file = tmp_path / "figures-on-exit.json"
+    env = {"BOT_WORKER_CONCURRENCY": "2", "CSVBOT_METRICS_FILE": str(metrics_file)}
     async with process_cluster(tmp_path, database_url=database_url, env=env) as cluster:
         await cluster.start_worker("alpha")
         await cluster.start_worker("beta")
@@ -56,6 +58,9 @@ async def test_two_worker_processes_drain_one_queue_together(
         # a person's `just worker` stops cleanly on SIGTERM
         for child in cluster.workers.values():
             assert await child.stop() == 0, child.log()[-2000:]
+        # ...and writes its figures on the way out (CSVBOT_METRICS_FILE, read by the benchmarks)
+        written = json.loads(metrics_file.read_text())
+        assert written["sessions"]["checkouts"] > 0
 
 
 # Loaded by every Python process of the worker (PYTHONPATH), including its CPU pool

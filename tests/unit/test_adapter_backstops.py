@@ -15,11 +15,11 @@ from bot.settings import settings_from_env
 async def test_postgres_connects_with_the_configured_connect_and_statement_timeouts(monkeypatch) -> None:
     seen: dict[str, Any] = {}
 
-    async def connect(*args: Any, **kwargs: Any) -> Any:
+    def connect(*args: Any, **kwargs: Any) -> Any:
         seen.update(kwargs)
         raise psycopg.OperationalError("connection timeout expired")
 
-    monkeypatch.setattr(pg_pool.AsyncConnection, "connect", connect)
+    monkeypatch.setattr(pg_pool.PgConnection, "connect", connect)
     settings = settings_from_env({"DEADLINE_DB_CONNECT": "3", "DEADLINE_DB_STATEMENT": "4.5"}, env_file=None)
     config = RealConfig(database_url="postgresql://nobody@127.0.0.1:1/x", redis_url="redis://127.0.0.1:1/0")
     async with trio_asyncio.open_loop():

@@ -58,6 +58,7 @@ class Plan:
     at: int | None = None
     mode: str = "raise-before"  # or "raise-after", "cancel"
     scope: trio.CancelScope | None = None
+    token: trio.lowlevel.TrioToken | None = None
     seen: int = 0
     fired: bool = False
     statements: list[str] = field(default_factory=list)
@@ -68,7 +69,7 @@ _plan: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("plan", defa
 
 @pytest.fixture
 def inject(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Route every statement through the current task's Plan. The asyncio task that
+    """Route every statement through the current task's Plan. The worker thread that
     runs a transaction copies the calling Trio task's context, so it sees the plan."""
     original = Tx.run
 
@@ -85,7 +86,8 @@ def inject(monkeypatch: pytest.MonkeyPatch) -> None:
         if n == plan.at and plan.mode == "cancel":
             assert plan.scope is not None
             plan.fired = True
-            plan.scope.cancel()  # the statement below is interrupted at its first await
+            # From the transaction's worker thread: the statement below must not run.
+            trio.from_thread.run_sync(plan.scope.cancel, trio_token=plan.token)
         rows = await original(self, query, params)
         if n == plan.at and plan.mode == "raise-after":
             plan.fired = True
@@ -100,7 +102,7 @@ async def call_with(plan: Plan, op: Callable[[], Awaitable[object]]) -> BaseExce
     token = _plan.set(plan)
     try:
         with trio.CancelScope() as scope:
-            plan.scope = scope
+            plan.scope, plan.token = scope, trio.lowlevel.current_trio_token()
             await op()
         if plan.mode == "cancel" and plan.fired:
             assert scope.cancelled_caught
@@ -196,15 +198,15 @@ WRITE_PATHS: dict[str, tuple[int, Op]] = {
     "claim_update": (2, lambda pg, w: pg.repo.claim_update(w.update_id(), pg.now())),
     "upsert_user": (2, lambda pg, w: pg.repo.upsert_user(w.user_id(), "ru")),
     "set_user_language": (2, lambda pg, w: pg.repo.set_user_language(1, "ru")),
-    "record_upload": (
-        5,
+    "record_upload": (  # one statement: claim, user, upload and job
+        2,
         lambda pg, w: pg.repo.record_upload(
             upload_msg(w.update_id(), 3), str(uuid.uuid4()), str(uuid.uuid4()), pg.now()
         ),
     ),
     "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, pg.now(), 60.0)),
-    "mark_stored": (3, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
-    "save_result": (3, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
+    "mark_stored": (2, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
+    "save_result": (2, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
     "finish_job": (
         2,
         lambda pg, w: pg.repo.finish_job(w.job.job_id, JobStatus.FAILED, JobStep.STORED, "boom", pg.now()),

@@ -321,3 +321,62 @@ async def test_files_sent_at_once_are_not_taken_for_a_flood(autojump_clock):
         poller.stop_polling()
     assert handled[:15] == ids, "every file is handled, in order"
     assert poller.dropped > 0 and set(handled[15:]) < set(spam)
+
+
+async def test_a_settled_update_is_not_fetched_again_while_it_is_handled(autojump_clock):
+    """Once its claim is in the database, an update in flight no longer holds the offset
+    back: Telegram forgets it and later polls do not bring it back."""
+    world = BotApiWorld(TOKEN)
+    release = trio.Event()
+    handled: list[int] = []
+    poller: UpdatePoller
+
+    async def handle(update: Update) -> None:
+        if update.update_id == slow:
+            poller.settled(update.update_id)  # what the router does after its claim
+            await release.wait()
+        handled.append(update.update_id)
+
+    slow = world.user_sends_text(user(1), 1, "slow").update_id
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(1)
+        for n in range(5):  # new updates keep the poller polling while the slow one runs
+            world.user_sends_text(user(2), 2, f"m{n}")
+            await trio.sleep(2)
+        assert world.pending_updates == 0, "the settled update was confirmed"
+        assert poller.next_offset() == slow + 6
+        assert poller.in_flight == 1
+        release.set()
+        while poller.in_flight:
+            await trio.sleep(0.1)
+        poller.stop_polling()
+    assert sorted(handled) == [slow, *range(slow + 1, slow + 6)]
+
+
+async def test_an_unsettled_update_in_flight_is_fetched_again(autojump_clock):
+    """The counterpart: without a claim the offset waits for it (at-least-once), and
+    polls bring it back."""
+    world = BotApiWorld(TOKEN)
+    release = trio.Event()
+
+    async def handle(update: Update) -> None:
+        if update.update_id == slow:
+            await release.wait()
+
+    slow = world.user_sends_text(user(1), 1, "slow").update_id
+    poller = make_poller(world, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(1)
+        for n in range(3):
+            world.user_sends_text(user(2), 2, f"m{n}")
+            await trio.sleep(2)
+        assert world.pending_updates >= 1
+        assert poller.next_offset() == slow
+        assert poller.refetched >= 1
+        release.set()
+        while poller.in_flight:
+            await trio.sleep(0.1)
+        poller.stop_polling()

@@ -1,6 +1,6 @@
 """The admin tools' transactions (bot.admin), beside the repository's own.
 
-Each runs on the asyncio side inside :func:`adapters.postgres.tx.run_transaction`,
+Each runs on a session's worker thread inside :func:`adapters.postgres.tx.run_transaction`,
 like the functions in :mod:`adapters.postgres.repository`; the adapter's methods
 at the end of ``PostgresRepository`` call them.
 """

@@ -1,5 +1,9 @@
 """The session limiter and a small pool of idle psycopg connections.
 
+Connections are psycopg's synchronous ones, used only from worker threads
+(:mod:`adapters.postgres.threads`): opening, each transaction and closing each run
+whole on a thread, so no round trip goes through an event loop bridge.
+
 At most ``limit`` transactions run at once (the audit's SESSION_LIMIT; Supabase's
 free tier allows a handful of sessions). Callers beyond that wait on a
 ``trio.Semaphore``. Idle connections (up to ``limit``) are kept for reuse; a
@@ -13,27 +17,24 @@ cancellation at any await gives both back. Closing a connection is shielded.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
-import psycopg.waiting
 import trio
-from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import TupleRow
 
-from adapters.asyncio_bridge import aio, rebind_running_loop
 from adapters.postgres.errors import SERVICE
+from adapters.postgres.threads import run_abandonable
+from adapters.postgres.tx import Session
 from bot.errors import ServiceUnavailable
 
-# psycopg's waiting loop looks the running loop up through a name it imported from
-# asyncio; make it find trio-asyncio's loop even if psycopg was imported first.
-rebind_running_loop(psycopg.waiting)
-
-Connection = AsyncConnection[TupleRow]
-Connect = Callable[[], Awaitable[Connection]]
+PgConnection = psycopg.Connection
+Connection = psycopg.Connection[TupleRow]
+Connect = Callable[[], Connection]  # blocking: called on a worker thread
 
 # Upper bound on closing a discarded connection (it normally takes microseconds:
 # libpq sends Terminate and closes the socket).
@@ -55,13 +56,12 @@ def connector(
     why each transaction sets it again (see ``tx.SETUP_SQL``).
     """
 
-    async def connect() -> Connection:
-        conn: Connection = await aio(
-            AsyncConnection.connect,
+    def connect() -> Connection:
+        conn: Connection = PgConnection.connect(
             url,
             connect_timeout=connect_timeout_s,
             prepare_threshold=None,
-            autocommit=False,
+            autocommit=True,  # transactions are explicit (see tx.run_transaction)
             options=f"-c statement_timeout={statement_timeout_ms}",
             application_name=application_name,
         )
@@ -70,7 +70,23 @@ def connector(
     return connect
 
 
-def _reusable(conn: Connection) -> bool:
+def _close_quietly(conn: Connection | Session) -> None:
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass  # already broken: nothing left to close cleanly
+
+
+def _close_unused(conn: Connection) -> None:
+    _close_quietly(conn)
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+def _reusable(session: Session) -> bool:
+    conn = session.conn
     return (
         not conn.closed
         and conn.pgconn.status == ConnStatus.OK
@@ -84,7 +100,7 @@ class SessionPool:
             raise ValueError("session limit must be at least 1")
         self._connect = connect
         self._permits = trio.Semaphore(limit)
-        self._idle: list[tuple[float, Connection]] = []  # (returned at, conn); newest last
+        self._idle: list[tuple[float, Session]] = []  # (returned at, conn); newest last
         self._max_idle_s = max_idle_s
         self._closed = False
         self.limit = limit
@@ -110,7 +126,7 @@ class SessionPool:
         return self._permits.statistics().tasks_waiting
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Connection]:
+    async def session(self) -> AsyncIterator[Session]:
         """A connection for one transaction, under the session limit.
 
         The connection goes back to the idle pool only if the block exits normally
@@ -138,25 +154,23 @@ class SessionPool:
             finally:
                 self.sessions_in_use -= 1
 
-    async def _checkout(self) -> Connection:
+    async def _checkout(self) -> Session:
         while self._idle:
-            returned_at, conn = self._idle.pop()
+            returned_at, session = self._idle.pop()
             # Servers and poolers drop idle clients; an old connection is more
             # likely dead than worth a health-check round trip.
-            if trio.current_time() - returned_at <= self._max_idle_s and _reusable(conn):
-                return conn
-            await self._discard(conn)
-        conn = await self._connect()
+            if trio.current_time() - returned_at <= self._max_idle_s and _reusable(session):
+                return session
+            await self._discard(session)
+        # A cancelled caller leaves at once; the connection, once open, is closed.
+        opened = await run_abandonable(self._connect, _close_unused)
         self.opened += 1
-        return conn
+        return Session(opened)
 
-    async def _discard(self, conn: Connection) -> None:
+    async def _discard(self, session: Session) -> None:
         self.discarded += 1
         with trio.move_on_after(_CLOSE_BUDGET_S, shield=True):
-            try:
-                await aio(conn.close)
-            except psycopg.Error:
-                pass  # already broken: nothing left to close cleanly
+            await run_abandonable(functools.partial(_close_quietly, session), _ignore)
 
     async def aclose(self) -> None:
         """Close idle connections; connections in use are closed when returned."""

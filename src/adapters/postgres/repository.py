@@ -1,7 +1,7 @@
-"""The Repository port on Postgres (psycopg's AsyncConnection, through trio-asyncio).
+"""The Repository port on Postgres (psycopg's synchronous connections on worker threads).
 
 Each method is one short transaction containing only database work, run whole on
-the asyncio side (:func:`adapters.postgres.tx.run_transaction`) under the session
+a worker thread (:func:`adapters.postgres.tx.run_transaction`) under the session
 limit of :class:`adapters.postgres.pool.SessionPool`. A transaction either commits
 or, on any error or cancellation, rolls back and its connection is discarded.
 
@@ -33,11 +33,11 @@ from typing import TypeVar
 
 import psycopg
 
-from adapters.asyncio_bridge import aio
 from adapters.postgres import admin_queries
 from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
+from adapters.postgres.threads import QueryInterrupter, run_interruptible
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
 from bot.admin.records import (
     AdminStats,
@@ -51,6 +51,10 @@ from bot.admin.records import (
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 
 T = TypeVar("T")
+
+# How long a cancelled transaction may take to stop after the server is asked to
+# cancel it, before its socket is shut down (see threads.QueryInterrupter).
+_INTERRUPT_GRACE_S = 1.0
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -117,7 +121,7 @@ def _result(row: Row) -> StoredResult:
 
 
 # ---------------------------------------------------------------- transactions
-# Each runs on the asyncio side, inside run_transaction. Statements go through
+# Each runs on a worker thread, inside run_transaction. Statements go through
 # Tx.run one by one, so a failure between any two of them rolls all back.
 
 
@@ -184,44 +188,51 @@ async def _set_user_language(tx: Tx, user_id: int, language: str) -> None:
     )
 
 
+# One statement (one round trip): the claim gates the rest, and the foreign keys are
+# checked at the statement's end, when the user and upload rows exist.
+_RECORD_UPLOAD_SQL = """
+WITH claim AS (
+    INSERT INTO processed_updates (bot_id, update_id, processed_at)
+    VALUES (%(bot_id)s, %(update_id)s, %(now)s) ON CONFLICT DO NOTHING RETURNING 1
+), usr AS (
+    INSERT INTO users (id, language, created_at)
+    SELECT %(user_id)s, %(language)s, %(now)s FROM claim ON CONFLICT (id) DO NOTHING
+), upl AS (
+    INSERT INTO uploads (id, user_id, chat_id, file_id, file_unique_id, file_name, file_size, created_at)
+    SELECT %(upload_id)s, %(user_id)s, %(chat_id)s, %(file_id)s, %(file_unique_id)s, %(file_name)s,
+           %(file_size)s::bigint, %(now)s
+    FROM claim RETURNING id
+)
+INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts, created_at, updated_at)
+SELECT %(job_id)s, upl.id, %(user_id)s, %(chat_id)s, %(language)s, %(status)s, %(step)s, 0, %(now)s, %(now)s
+FROM upl RETURNING id
+"""
+
+
 async def _record_upload(
     tx: Tx, bot_id: int, new: NewUpload, upload_id: uuid.UUID, job_id: uuid.UUID, now: datetime
 ) -> Job | None:
-    if not await _claim(tx, bot_id, new.update_id, now):
+    row = await tx.one(
+        _RECORD_UPLOAD_SQL,
+        {
+            "bot_id": bot_id,
+            "update_id": new.update_id,
+            "now": now,
+            "user_id": new.user_id,
+            "language": new.language,
+            "upload_id": upload_id,
+            "chat_id": new.chat_id,
+            "file_id": new.file_id,
+            "file_unique_id": new.file_unique_id,
+            "file_name": new.file_name,
+            "file_size": new.file_size,
+            "job_id": job_id,
+            "status": JobStatus.QUEUED.value,
+            "step": int(JobStep.RECORDED),
+        },
+    )
+    if row is None:
         return None
-    await tx.run(
-        "INSERT INTO users (id, language, created_at) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
-        (new.user_id, new.language, now),
-    )
-    await tx.run(
-        "INSERT INTO uploads (id, user_id, chat_id, file_id, file_unique_id, file_name, file_size, "
-        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            upload_id,
-            new.user_id,
-            new.chat_id,
-            new.file_id,
-            new.file_unique_id,
-            new.file_name,
-            new.file_size,
-            now,
-        ),
-    )
-    await tx.run(
-        "INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts, "
-        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s)",
-        (
-            job_id,
-            upload_id,
-            new.user_id,
-            new.chat_id,
-            new.language,
-            JobStatus.QUEUED.value,
-            int(JobStep.RECORDED),
-            now,
-            now,
-        ),
-    )
     return Job(
         job_id=str(job_id),
         upload_id=str(upload_id),
@@ -271,12 +282,13 @@ async def _heartbeat(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
 
 async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) -> None:
     # Recorded even for a finished job: the blob exists and must stay deletable.
-    row = await tx.one(
-        "UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id",
-        (int(JobStep.STORED), now, job_id),
+    # One statement (one round trip).
+    await tx.run(
+        "WITH j AS ("
+        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id"
+        ") UPDATE uploads SET blob_key = %s FROM j WHERE uploads.id = j.upload_id",
+        (int(JobStep.STORED), now, job_id, blob_key),
     )
-    if row is not None:
-        await tx.run("UPDATE uploads SET blob_key = %s WHERE id = %s", (blob_key, row[0]))
 
 
 async def _forget_blob(tx: Tx, upload_id: uuid.UUID) -> None:
@@ -299,16 +311,14 @@ async def _mark_parts_sent(tx: Tx, job_id: uuid.UUID, parts_sent: int, now: date
 
 
 async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str, now: datetime) -> None:
-    row = await tx.one(
-        "UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id",
-        (int(JobStep.ANALYSED), now, job_id),
+    # One statement (one round trip).
+    await tx.run(
+        "WITH j AS ("
+        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id"
+        ") INSERT INTO results (job_id, upload_id, payload, created_at) "
+        "SELECT %s, j.upload_id, %s, %s FROM j ON CONFLICT (job_id) DO NOTHING",
+        (int(JobStep.ANALYSED), now, job_id, job_id, payload, now),
     )
-    if row is not None:
-        await tx.run(
-            "INSERT INTO results (job_id, upload_id, payload, created_at) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (job_id) DO NOTHING",
-            (job_id, row[0], payload, now),
-        )
 
 
 async def _finish_job(
@@ -495,10 +505,25 @@ class PostgresRepository:
             self._pool, schema=self._schema, statement_timeout_ms=self._statement_timeout_ms, bot_id=bot_id
         )
 
-    async def _run(self, body: TxBody[T]) -> T:
+    async def _run(self, body: TxBody[T], *, pipelined: bool = True) -> T:
         try:
-            async with self._pool.session() as conn:
-                return await aio(run_transaction, conn, self._statement_timeout_ms, self._search_path, body)
+            async with self._pool.session() as session:
+                interrupter = QueryInterrupter(session.conn, _INTERRUPT_GRACE_S)
+
+                def transaction() -> T:
+                    try:
+                        return run_transaction(
+                            session,
+                            self._statement_timeout_ms,
+                            self._search_path,
+                            body,
+                            interrupter.check,
+                            pipelined=pipelined,
+                        )
+                    finally:
+                        interrupter.finished.set()
+
+                return await run_interruptible(transaction, interrupter)
         except psycopg.Error as exc:
             raise map_error(exc) from exc
 
@@ -507,7 +532,10 @@ class PostgresRepository:
         migrations = load_migrations()
         applied: list[Migration] = []
         while True:
-            done = await self._run(functools.partial(apply_next, schema=self._schema, migrations=migrations))
+            # Migration files hold several statements: the simple protocol, no pipeline.
+            done = await self._run(
+                functools.partial(apply_next, schema=self._schema, migrations=migrations), pipelined=False
+            )
             if done is None:
                 return applied
             applied.append(done)
