@@ -39,7 +39,7 @@ lint:
     python -m ruff format --check src tests bench
     python -m mypy
 
-# Benchmarks: just bench analysis | just bench sim
+# Benchmarks: just bench analysis | just bench sim | just bench stack | just bench calibrate (writes scenarios/models/measured.toml)
 bench what="analysis" *args:
     python bench/{{what}}_bench.py "${@:2}"
 
