@@ -207,6 +207,57 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def markdown(path: Path) -> str:
+    """The measured file as BENCHMARKS.md tables (``--table``)."""
+    import tomllib
+
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    head, db = data["measured"], data["db"]
+    lines = [
+        f"Measured {head['date']} ({head['command']}, commit {head['commit']}); load average "
+        f"{head['load_before']} before, {head['load_after']} after, on {head['machine']}.",
+        "",
+        "| repository method | round trips | writes | direct p50 / p95 ms | pgbouncer p50 / p95 ms "
+        "| client CPU ms | model p50 ms (error) |",
+        "|---|---:|---|---|---|---:|---|",
+    ]
+    for name, row in db["pgbouncer"]["methods"].items():
+        direct = db["direct"]["methods"][name]
+        lines.append(
+            f"| {name} | {row['round_trips']} | {'yes' if row['writes'] else ''} | "
+            f"{_ms(direct['p50_s'])} / {_ms(direct['p95_s'])} | {_ms(row['p50_s'])} / {_ms(row['p95_s'])} | "
+            f"{_ms(row['cpu_p50_s'])} | {_ms(row['fit_p50_s'])} ({row['fit_error']:+.0%}) |"
+        )
+    lines += [
+        "",
+        "| route | per transaction | per round trip | per writing commit | client CPU per round trip "
+        "| acquire (idle session) | connect | 16 clients on 4 sessions |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for route in ("direct", "pgbouncer"):
+        f, session, busy = db[route]["fit"], db[route]["session"], db[route]["contended"]
+        lines.append(
+            f"| {route} | {_ms(f['transaction_p50_s'])} / {_ms(f['transaction_p95_s'])} | "
+            f"{_ms(f['round_trip_p50_s'])} / {_ms(f['round_trip_p95_s'])} | "
+            f"{_ms(f['commit_p50_s'])} / {_ms(f['commit_p95_s'])} | {_ms(f['cpu_round_trip_s'])} | "
+            f"{_ms(session['acquire']['p50_s'])} | {_ms(session['connect']['p50_s'])} / "
+            f"{_ms(session['connect']['p95_s'])} | {busy['transactions_per_s']} tx/s, "
+            f"{busy['waited_share']:.0%} waited, wait p50/p95 {_ms(busy['wait_p50_s'])} / "
+            f"{_ms(busy['wait_p95_s'])} |"
+        )
+    lines += ["", "| other call | p50 / p95 ms | client CPU ms |", "|---|---|---:|"]
+    for group in ("redis", "storage", "telegram"):
+        for name, row in data[group].items():
+            lines.append(
+                f"| {group} {name} | {_ms(row['p50_s'])} / {_ms(row['p95_s'])} | {_ms(row['cpu_p50_s'])} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="just bench calibrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -220,7 +271,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pgbouncer-url", default=os.environ.get("PGBOUNCER_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--table", action="store_true", help="print --out's figures as markdown; measure nothing"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(args.out))
+        return 0
     if args.pgbouncer_url is None:
         args.pgbouncer_url = with_host_port(
             args.database_url, urlsplit(args.database_url).hostname or "127.0.0.1", 6432
