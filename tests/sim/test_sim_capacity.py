@@ -24,7 +24,9 @@ def _report(ok: bool) -> Any:
     )
 
 
-def _fake_world(monkeypatch: pytest.MonkeyPatch, limit: int, failing_seeds: set[int]) -> list[tuple[int, int]]:
+def _fake_world(
+    monkeypatch: pytest.MonkeyPatch, limit: int, failing_seeds: set[int]
+) -> list[tuple[int, int]]:
     """Populations up to ``limit`` meet the targets except on ``failing_seeds``; beyond it, none."""
     runs: list[tuple[int, int]] = []
 
