@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import inspect
 import tomllib
+from datetime import UTC, datetime
 
 import pytest
 import trio
 from trio.testing import MockClock
 
+from bot.domain import NewUpload
 from bot.errors import ServiceUnavailable
 from bot.ports import Repository
 from sim.fakes.repository import MemoryRepository
@@ -163,9 +165,7 @@ def test_scenarios_reference_the_measured_model_or_override_it() -> None:
         parse_scenario(_named({"services": {"repo": {"model": "no-such-model"}}}))
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -173,9 +173,7 @@ def _uuid(n: int) -> str:
     return f"00000000-0000-0000-0000-{n:012d}"
 
 
-def _upload(update_id: int):  # type: ignore[no-untyped-def]
-    from bot.domain import NewUpload
-
+def _upload(update_id: int) -> NewUpload:
     return NewUpload(update_id, 7, 7, "en", "f", "u", "a.csv", 10)
 
 
