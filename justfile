@@ -39,7 +39,7 @@ lint:
     python -m ruff format --check src tests bench
     python -m mypy
 
-# Benchmarks: just bench analysis | just bench sim | just bench stack | just bench soak --minutes N
+# Benchmarks: just bench analysis | sim | stack | soak --minutes N | calibrate (writes scenarios/models/measured.toml)
 bench what="analysis" *args:
     python bench/{{what}}_bench.py "${@:2}"
 

@@ -166,7 +166,9 @@ async def test_sim_services_puts_every_port_behind_its_fault_proxy(autojump_cloc
     scenario = parse_scenario(
         {
             "scenario": {"name": "x"},
-            "services": {"repo": {"session_limit": 2, "latency": {"dist": "constant", "value_s": 0.5}}},
+            "services": {
+                "repo": {"session_limit": 2, "model": "none", "latency": {"dist": "constant", "value_s": 0.5}}
+            },
         }
     )
     services = sim_services(BotApiWorld(SIM_TOKEN), scenario, RngStreams(1), autojump_clock)

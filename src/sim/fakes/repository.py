@@ -11,7 +11,9 @@ the rest queue on a FIFO ``trio.Semaphore``, as on the real pool. ``in_session``
 simulator sleeps there to model query time, so pool exhaustion shows up as it would
 in production, or raises there to model a failed transaction. Every change is
 applied synchronously after ``in_session`` returns, so a cancellation or an error
-leaves nothing half-written, like a rolled-back transaction.
+leaves nothing half-written, like a rolled-back transaction. ``on_release`` hears
+how each session that reached ``in_session`` ended (clean or not), so a model of
+the connection pool can discard a connection whose transaction failed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredRe
 from bot.errors import PortError
 
 InSession = Callable[[str], Awaitable[None]]
+OnRelease = Callable[[bool], None]
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -123,21 +126,27 @@ class _Session:
     async def __aenter__(self) -> None:
         await self._repo._enter_session(self._method)
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._repo._leave_session()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        self._repo._leave_session(clean=exc_type is None)
 
 
 class MemoryRepository:
     """``bot.ports.Repository`` in memory."""
 
     def __init__(
-        self, session_limit: int | None = None, *, in_session: InSession | None = None, bot_id: int = 0
+        self,
+        session_limit: int | None = None,
+        *,
+        in_session: InSession | None = None,
+        on_release: OnRelease | None = None,
+        bot_id: int = 0,
     ) -> None:
         if session_limit is not None and session_limit < 1:
             raise ValueError("session limit must be at least 1")
         self.session_limit = session_limit
         self._permits = trio.Semaphore(session_limit) if session_limit is not None else None
         self._in_session = in_session
+        self._on_release = on_release
         self.sessions_in_use = 0
         self.max_sessions_in_use = 0
         self._users: dict[int, str] = {}
@@ -173,10 +182,12 @@ class MemoryRepository:
             try:
                 await self._in_session(method)
             except BaseException:
-                self._leave_session()
+                self._leave_session(clean=False)
                 raise
 
-    def _leave_session(self) -> None:
+    def _leave_session(self, *, clean: bool) -> None:
+        if self._on_release is not None:
+            self._on_release(clean)
         self.sessions_in_use -= 1
         if self._permits is not None:
             self._permits.release()
@@ -709,7 +720,7 @@ class MemoryRepository:
         }
 
 
-__all__ = ["InSession", "MemoryRepository"]
+__all__ = ["InSession", "MemoryRepository", "OnRelease"]
 
 
 def _unindex(index: dict[int, dict[uuid.UUID, None]], user_id: int, key: uuid.UUID) -> None:

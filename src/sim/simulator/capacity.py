@@ -1,11 +1,17 @@
-"""``python -m sim capacity``: how many users each SESSION_LIMIT sustains, measured.
+"""``python -m sim capacity``: how many users each SESSION_LIMIT sustains, with seed
+confidence and its sensitivity to database latency.
 
-The audit estimated its capacity table with a formula (2 sessions ~ 500 users ...
-5 ~ 3000). Here each point is a simulation of the launch-day model
-(scenarios/launch-day.toml: its service latencies, file mix and deadlines) scaled to
-a population, and the largest population that meets the targets is found by
-doubling, then bisection. Only the busiest slice of the hour is simulated, so a
-point costs seconds, not minutes.
+Each point is a simulation of the launch-day model (scenarios/launch-day.toml: its
+Telegram and storage latencies, file mix and deadlines) scaled to a population, on one
+database model: the measured one (scenarios/models/measured.toml: this machine's
+Postgres through pgbouncer, per round trip and commit) or a flat cost per transaction
+(``--db measured,30,60``: ~30 ms and ~60 ms, lognormal, a remote database). Only the
+busiest slice of the hour is simulated, so a point costs seconds, not minutes.
+
+A population *holds* when at least ``seeds - allowed`` of ``--seeds`` seeds meet the
+targets (19 of 20 by default); a point stops as soon as ``allowed + 1`` seeds have
+failed, so a population well past the limit costs two runs. The largest population
+that holds is found by doubling from ``--start``, then bisection to ``--resolution``.
 
 Two sets of targets:
 - ``audit``: the audit's own. Load: 1 upload per user per hour with 10 % of the users
@@ -31,6 +37,7 @@ from sim.simulator.scenario import Scenario, load_scenario, merge_tables, parse_
 AUDIT_ESTIMATES = {2: 500, 3: 1000, 4: 2000, 5: 3000}
 SLICE_S = 600.0  # simulated slice of the hour
 PEAK_AT_S = 120.0
+MEASURED = "measured"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,30 @@ AUDIT = Targets("audit", {"user.start": 3.0, "user.ack": 5.0}, 0.95, 0.10, True,
 OURS = Targets("ours", {"user.ack": 2.0, "user.answer": 15.0}, 0.99, 0.0, False, True)
 
 
-def point_scenario(base: Scenario, targets: Targets, sessions: int, population: int) -> Scenario:
+@dataclass(frozen=True, slots=True)
+class Confidence:
+    seeds: int = 20
+    allowed_failures: int = 1  # holds on at least seeds - allowed_failures of them
+
+
+def db_tables(db: str) -> dict[str, Any]:
+    """``[services.repo]`` for a database variant: the measured model, or ``<ms>`` per
+    transaction whatever its statements (lognormal, sigma 0.6, as the old model)."""
+    if db == MEASURED:
+        return {"model": MEASURED, "latency": {"dist": "none"}}
+    per_tx = float(db) / 1000
+    flat = {"dist": "lognormal", "median_s": per_tx, "sigma": 0.6, "max_s": 1.0}
+    none = {"dist": "none"}
+    return {
+        "model": MEASURED,  # its connection setup and acquisition; the rest replaced
+        "latency": none,
+        "db": {"transaction": flat, "round_trip": none, "commit": none},
+    }
+
+
+def point_scenario(
+    base: Scenario, targets: Targets, sessions: int, population: int, db: str = MEASURED
+) -> Scenario:
     """The busiest ``SLICE_S`` of an hour of ``population`` users, ``sessions`` DB sessions."""
     hourly = population / 3600.0
     peak = round(targets.peak_fraction * population)
@@ -61,16 +91,19 @@ def point_scenario(base: Scenario, targets: Targets, sessions: int, population: 
         "peak": {"count": min(peak, max(1, in_slice)), "at_s": PEAK_AT_S, "spread_s": 60.0},
     }
     without_expect = {key: value for key, value in base.raw.items() if key != "expect"}
+    services = dict(without_expect.get("services", {}))
+    repo = {k: v for k, v in dict(services.get("repo", {})).items() if k not in ("latency", "model", "db")}
+    services["repo"] = {**repo, **db_tables(db), "session_limit": sessions}
+    without_expect["services"] = services
     return parse_scenario(
         merge_tables(
             without_expect,
             {
                 "scenario": {
-                    "name": f"capacity-{targets.name}-s{sessions}-n{population}",
+                    "name": f"capacity-{targets.name}-s{sessions}-db{db}-n{population}",
                     "duration_s": SLICE_S + 600,
                 },
                 "users": users,
-                "services": {"repo": {"session_limit": sessions}},
                 "expect": {"p95_max": targets.p95_max, "success_min": targets.success_min},
             },
         ),
@@ -82,38 +115,77 @@ def point_scenario(base: Scenario, targets: Targets, sessions: int, population: 
 class Point:
     population: int
     ok: bool
-    p95: dict[str, float]
-    success: float
-    failed: list[str]
+    seeds_run: int
+    seeds_failed: list[int]
+    p95: dict[str, float]  # the worst seed's
+    failed: list[str]  # the first failing seed's reasons
     wall_s: float
 
 
 @dataclass(slots=True)
 class Row:
     sessions: int
+    db: str
     sustained: int
     first_failure: int | None
     points: list[Point] = field(default_factory=list)
 
 
-def measure(base: Scenario, targets: Targets, sessions: int, population: int, seed: int) -> Point:
-    report = run_scenario(point_scenario(base, targets, sessions, population), seed)
+def _failed(report: Any, targets: Targets) -> list[str]:
     failed = [name for name, met in report.expectations.items() if not met]
     if not targets.all_invariants:
         failed = [name for name in failed if not name.endswith(" holds") or name.startswith("no_lost_upload")]
-    p95 = {name: report.latency[name].p95 for name in targets.p95_max if name in report.latency}
-    return Point(population, not failed, p95, report.success_rate, failed, report.wall_seconds)
+    return failed
+
+
+def measure(
+    base: Scenario,
+    targets: Targets,
+    sessions: int,
+    population: int,
+    confidence: Confidence,
+    db: str = MEASURED,
+) -> Point:
+    """Seeds 1..N until the point holds or ``allowed_failures + 1`` seeds failed."""
+    scenario = point_scenario(base, targets, sessions, population, db)
+    point = Point(population, True, 0, [], {}, [], 0.0)
+    for seed in range(1, confidence.seeds + 1):
+        report = run_scenario(scenario, seed)
+        point.seeds_run += 1
+        point.wall_s += report.wall_seconds
+        for name in targets.p95_max:
+            if name in report.latency:
+                point.p95[name] = max(point.p95.get(name, 0.0), report.latency[name].p95)
+        failed = _failed(report, targets)
+        if failed:
+            point.seeds_failed.append(seed)
+            point.failed = point.failed or failed
+            if len(point.seeds_failed) > confidence.allowed_failures:
+                point.ok = False
+                break
+    return point
 
 
 def sustained_population(
-    base: Scenario, targets: Targets, sessions: int, *, seed: int, start: int, ceiling: int, resolution: float
+    base: Scenario,
+    targets: Targets,
+    sessions: int,
+    *,
+    confidence: Confidence,
+    start: int,
+    ceiling: int,
+    resolution: float,
+    db: str = MEASURED,
+    on_point: Any = None,
 ) -> Row:
-    """Largest population meeting ``targets``: double from ``start``, then bisect."""
-    row = Row(sessions, 0, None)
+    """Largest population that holds: double from ``start``, then bisect."""
+    row = Row(sessions, db, 0, None)
 
     def ok(population: int) -> bool:
-        point = measure(base, targets, sessions, population, seed)
+        point = measure(base, targets, sessions, population, confidence, db)
         row.points.append(point)
+        if on_point is not None:
+            on_point(row, point)
         return point.ok
 
     low, high = 0, None
@@ -144,19 +216,30 @@ def sustained_population(
     return row
 
 
-def table(rows: list[Row], targets: Targets, ceiling: int) -> str:
+def _db_label(db: str) -> str:
+    return "measured" if db == MEASURED else f"{db} ms/tx"
+
+
+def table(rows: list[Row], targets: Targets, ceiling: int, confidence: Confidence) -> str:
+    dbs = list(dict.fromkeys(row.db for row in rows))
+    holds = f"{confidence.seeds - confidence.allowed_failures}/{confidence.seeds} seeds"
     lines = [
-        f"| SESSION_LIMIT | audit's estimate | measured ({targets.name} targets) | first failing |",
-        "|---|---|---|---|",
+        "| SESSION_LIMIT | audit's estimate | "
+        + " | ".join(f"database {_db_label(db)}: holds on {holds} (first failing)" for db in dbs)
+        + " |",
+        "|---|---|" + "---|" * len(dbs),
     ]
-    for row in rows:
-        sustained = f">= {row.sustained}" if row.first_failure is None else f"{row.sustained}"
-        failing = "-" if row.first_failure is None else str(row.first_failure)
-        if row.first_failure is None and row.sustained >= ceiling // 2:
-            failing = f"none up to {row.sustained}"
-        lines.append(
-            f"| {row.sessions} | {AUDIT_ESTIMATES.get(row.sessions, '-')} | {sustained} | {failing} |"
-        )
+    for sessions in dict.fromkeys(row.sessions for row in rows):
+        cells = []
+        for db in dbs:
+            row = next((r for r in rows if r.sessions == sessions and r.db == db), None)
+            if row is None:
+                cells.append("-")
+            elif row.first_failure is None:
+                cells.append(f">= {row.sustained} (none up to {ceiling})")
+            else:
+                cells.append(f"{row.sustained} ({row.first_failure})")
+        lines.append(f"| {sessions} | {AUDIT_ESTIMATES.get(sessions, '-')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -165,7 +248,10 @@ def _why(row: Row) -> str:
     if not failing:
         return ""
     first = min(failing, key=lambda p: p.population)
-    return f"s{row.sessions} at {first.population}: " + ", ".join(first.failed)
+    return (
+        f"s{row.sessions} {_db_label(row.db)} at {first.population}: seeds {first.seeds_failed} failed: "
+        + ", ".join(first.failed)
+    )
 
 
 DEFAULT_BASE = Path(__file__).resolve().parents[3] / "scenarios" / "launch-day.toml"
@@ -174,38 +260,59 @@ DEFAULT_BASE = Path(__file__).resolve().parents[3] / "scenarios" / "launch-day.t
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim capacity", description=__doc__)
     parser.add_argument("--base", default=str(DEFAULT_BASE))
-    parser.add_argument("--targets", choices=("audit", "ours", "both"), default="both")
+    parser.add_argument("--targets", choices=("audit", "ours", "both"), default="audit")
     parser.add_argument("--sessions", default="2,3,4,5", help="comma-separated SESSION_LIMIT values")
-    parser.add_argument("--start", type=int, default=1000, help="first population tried")
+    parser.add_argument(
+        "--db", default="measured,30,60", help="database models: measured, or ms per transaction"
+    )
+    parser.add_argument("--seeds", type=int, default=20, help="seeds per population")
+    parser.add_argument("--allowed-failures", type=int, default=1, help="failing seeds a population may have")
+    parser.add_argument("--start", type=int, default=2000, help="first population tried")
     parser.add_argument("--ceiling", type=int, default=64000, help="largest population tried")
     parser.add_argument("--resolution", type=float, default=0.05, help="bisect until within this share")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     base = load_scenario(Path(args.base))
     chosen = {"audit": [AUDIT], "ours": [OURS], "both": [AUDIT, OURS]}[args.targets]
     sessions = [int(s) for s in args.sessions.split(",")]
+    dbs = [d.strip() for d in args.db.split(",")]
+    if args.seeds < 1 or not 0 <= args.allowed_failures < args.seeds:
+        parser.error("need --seeds >= 1 and 0 <= --allowed-failures < --seeds")
+    confidence = Confidence(args.seeds, args.allowed_failures)
     started = time.perf_counter()
     results: dict[str, list[Row]] = {}
+
+    def progress(row: Row, point: Point) -> None:
+        if not args.json:
+            print(
+                f"    s{row.sessions} {_db_label(row.db)} n={point.population}: "
+                f"{'holds' if point.ok else 'fails'} ({point.seeds_run} seeds, failed {point.seeds_failed}, "
+                f"{point.wall_s:.0f} s)",
+                flush=True,
+            )
+
     for targets in chosen:
         rows = []
-        for limit in sessions:
-            row = sustained_population(
-                base,
-                targets,
-                limit,
-                seed=args.seed,
-                start=args.start,
-                ceiling=args.ceiling,
-                resolution=args.resolution,
-            )
-            rows.append(row)
-            if not args.json:
-                print(
-                    f"  {targets.name}: SESSION_LIMIT {limit}: sustains {row.sustained} users "
-                    f"({len(row.points)} runs)",
-                    flush=True,
+        for db in dbs:
+            for limit in sessions:
+                row = sustained_population(
+                    base,
+                    targets,
+                    limit,
+                    confidence=confidence,
+                    start=args.start,
+                    ceiling=args.ceiling,
+                    resolution=args.resolution,
+                    db=db,
+                    on_point=progress,
                 )
+                rows.append(row)
+                if not args.json:
+                    print(
+                        f"  {targets.name}: SESSION_LIMIT {limit}, database {_db_label(db)}: "
+                        f"sustains {row.sustained} users ({len(row.points)} points)",
+                        flush=True,
+                    )
         results[targets.name] = rows
     if args.json:
         print(json.dumps({name: [_row_dict(r) for r in rows] for name, rows in results.items()}, indent=2))
@@ -218,25 +325,27 @@ def main(argv: list[str]) -> int:
             + f", success >= {targets.success_min:.0%}"
             + (", every invariant" if targets.all_invariants else "")
         )
-        print(table(rows, targets, args.ceiling))
+        print(table(rows, targets, args.ceiling, confidence))
         for row in rows:
             if why := _why(row):
                 print(f"  first failure {why}")
-    print(f"\n({time.perf_counter() - started:.0f} s wall; base {args.base}, seed {args.seed})")
+    print(f"\n({time.perf_counter() - started:.0f} s wall; base {args.base})")
     return 0
 
 
 def _row_dict(row: Row) -> dict[str, Any]:
     return {
         "sessions": row.sessions,
+        "db": row.db,
         "sustained": row.sustained,
         "first_failure": row.first_failure,
         "points": [
             {
                 "population": p.population,
                 "ok": p.ok,
+                "seeds_run": p.seeds_run,
+                "seeds_failed": p.seeds_failed,
                 "p95": p.p95,
-                "success": p.success,
                 "failed": p.failed,
                 "wall_s": p.wall_s,
             }

@@ -23,6 +23,7 @@ from sim.fakes.send_bucket import MemorySendBucket
 from sim.fakes.state import MemoryConversationStore
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.db_sessions import DbSessions
 from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, wrap_port
 from sim.simulator.faults.wire import WindowedBotApiFaults
@@ -47,6 +48,7 @@ class SimStack:
     cpu: SimCpuRunner
     metrics: MetricsRecorder
     fault_stats: FaultStats
+    db: DbSessions | None = None  # the database model's pool mirror (None: bare latency)
 
 
 def build_stack(
@@ -72,7 +74,14 @@ def build_stack(
             WindowedBotApiFaults(wire_faults, rngs.stream("service.telegram.wire"), stats, trace)
         )
     repo_faults = faults_of("repo")
-    repo = MemoryRepository(scenario.service("repo").session_limit, in_session=session_hook(repo_faults))
+    repo_model = scenario.service("repo")
+    db_model = repo_model.db_model()
+    db_sessions = None if db_model is None else DbSessions(db_model, repo_faults)
+    repo = MemoryRepository(
+        repo_model.session_limit,
+        in_session=session_hook(repo_faults) if db_sessions is None else db_sessions.in_session,
+        on_release=None if db_sessions is None else db_sessions.on_release,
+    )
     state = MemoryConversationStore()
     queue = MemoryJobQueue()
     blobs = MemoryBlobStore()
@@ -106,7 +115,7 @@ def build_stack(
         # One send allowance for every process, as in production (SEND_LIMIT=shared).
         send_bucket=MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes),
     )
-    return SimStack(services, repo, state, queue, blobs, log, cpu, metrics, stats)
+    return SimStack(services, repo, state, queue, blobs, log, cpu, metrics, stats, db_sessions)
 
 
 def sim_services(

@@ -18,11 +18,13 @@ from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.fakes.cpu import CpuCost
 from sim.simulator.faults.kind import SERVICES, Fault
 from sim.simulator.faults.registry import FaultTable
+from sim.simulator.scenario.dbmodel import DEFAULT_MODEL, NO_MODEL, DbModel, DbTable, load_model
 from sim.simulator.scenario.latency import NO_LATENCY, Latency, LatencyTable
 from sim.simulator.schema import (
     AtLeastOne,
     Count,
     PositiveSeconds,
+    ScenarioError,
     Seconds,
     Share,
     Table,
@@ -76,9 +78,21 @@ class MethodModel(Table):
 
 
 class ServiceModel(Table):
-    latency: LatencyTable = NO_LATENCY
+    latency: LatencyTable = NO_LATENCY  # repo: added to each transaction (a remote database's distance)
     methods: dict[str, MethodModel] = Field(default_factory=dict)  # per-method overrides
     session_limit: Count | None = None  # repo only: the database's connection limit (0: none)
+    # repo only: the measured database model (scenarios/models/<model>.toml, "none": latency
+    # alone) and overrides of its figures; see sim.simulator.scenario.dbmodel
+    model: str | None = None
+    db: DbTable | None = None
+
+    def db_model(self) -> DbModel | None:
+        """The database model this (repo) service runs on, None for the bare latency."""
+        name = self.model or DEFAULT_MODEL
+        if name == NO_MODEL:
+            return None
+        base = load_model(name)
+        return base if self.db is None else self.db.over(base)
 
     @field_validator("session_limit")
     @classmethod
@@ -100,8 +114,15 @@ class Services(Table):
     @model_validator(mode="after")
     def _session_limit_is_the_databases(self) -> Self:
         for name in SERVICES:
-            if name != "repo" and getattr(self, name).session_limit is not None:
-                raise rule(f"{name}: session_limit is the database's (repo) alone")
+            service = getattr(self, name)
+            if name != "repo" and (service.session_limit, service.model, service.db) != (None, None, None):
+                raise rule(f"{name}: session_limit, model and db are the database's (repo) alone")
+        if self.repo.model == NO_MODEL and self.repo.db is not None:
+            raise rule('repo: db overrides need a measured model, not model = "none"')
+        try:
+            self.repo.db_model()
+        except ScenarioError as exc:
+            raise rule(f"repo.model: {exc}") from None
         return self
 
 

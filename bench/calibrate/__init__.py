@@ -1,0 +1,1 @@
+"""Measuring what the simulator assumes (see bench/calibrate_bench.py)."""
