@@ -194,24 +194,29 @@ async def _main(
     )
     series: list[list[float]] = []
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
-    supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+    def supervise(roles: Roles) -> BotSupervisor:
+        name = roles.name
+        return BotSupervisor(
+            bot_main,
+            lambda handles: stack.services_for(name, handles),
+            settings,
+            roles,
+            trace,
+            on_fatal=stop_scope.cancel,
+            name=name,
+        )
+
     worker_roles = [
         Roles(poller=False, workers=scenario.bot.worker_process_workers, reconciler=True, name=f"worker{n}")
         for n in range(scenario.bot.worker_processes)
     ]
-    processes = _Processes(
-        supervisor,
-        [
-            BotSupervisor(
-                bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name
-            )
-            for r in worker_roles
-        ],
-    )
+    processes = _Processes(supervise(roles), [supervise(r) for r in worker_roles])
     async with trio.open_nursery() as nursery:
         for process in processes.all:
             nursery.start_soon(process.run)
-        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack)
+        for process in processes.all:
+            stack.clock_of(process.name)
+        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack, stack.clocks)
         nursery.start_soon(run_schedule, scenario.faults, system, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
@@ -310,7 +315,9 @@ def _report(
     details: dict[str, Any] = {
         "faults_injected": dict(sorted(stack.fault_stats.injected.items())),
         "calls": dict(sorted(stack.fault_stats.calls.items())),
-        "processes": {p.name: {"crashes": p.crashes, "error": p.error} for p in processes.all},
+        "processes": {
+            p.name: {"crashes": p.crashes, "stops": p.stops, "error": p.error} for p in processes.all
+        },
         "timeouts": timeouts,
         "retries": retries,
         "log": {

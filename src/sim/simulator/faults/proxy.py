@@ -68,7 +68,9 @@ _PLAN: ContextVar[CallPlan | None] = ContextVar("sim_fault_plan", default=None)
 
 
 class ServiceFaults:
-    """The latency model and fault schedule of one service, and its random streams."""
+    """The latency model and fault schedule of one service as one process sees it (the
+    faults aimed at that process, or at every process), and the service's random
+    streams (shared by every process, so adding a process does not move the draws)."""
 
     def __init__(
         self,
@@ -79,10 +81,14 @@ class ServiceFaults:
         *,
         trace: Trace | None = None,
         stats: FaultStats | None = None,
+        process: str = "bot",
     ) -> None:
         self.service = service
+        self.process = process
         self.model = model
-        self.faults = tuple(f for f in faults if isinstance(f, CallFault) and f.target == service)
+        self.faults = tuple(
+            f for f in faults if isinstance(f, CallFault) and f.target == service and f.reaches(process)
+        )
         self.latency_rng = rngs.stream(f"service.{service}.latency")
         self.fault_rng = rngs.stream(f"service.{service}.faults")
         self.trace = trace

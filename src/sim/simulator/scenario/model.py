@@ -16,7 +16,7 @@ from pydantic import Field, StrictBool, TypeAdapter, ValidationError, field_vali
 
 from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.fakes.cpu import CpuCost
-from sim.simulator.faults.kind import SERVICES, Fault
+from sim.simulator.faults.kind import SERVICES, CallFault, Fault, ProcessFault
 from sim.simulator.faults.registry import FaultTable
 from sim.simulator.scenario.latency import NO_LATENCY, Latency, LatencyTable
 from sim.simulator.schema import (
@@ -348,6 +348,20 @@ class ScenarioFile(Table):
         missing = [name for name in expected if name not in checked]
         if missing:
             raise rule(f"expect.invariants_fail: not checked by [invariants]: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _processes_exist(self) -> Self:
+        count = self.bot.worker_processes
+        for number, fault in enumerate(self.faults, 1):
+            selector = fault.target if isinstance(fault, ProcessFault) else getattr(fault, "process", None)
+            if not isinstance(fault, ProcessFault | CallFault) or selector is None:
+                continue
+            if selector.startswith("worker") and selector != "worker" and int(selector[6:]) >= count:
+                raise rule(
+                    f"faults[{number}] ({fault.kind}): no process {selector!r}; "
+                    f"[bot] worker_processes = {count} (worker0..worker{count - 1})"
+                )
         return self
 
 
