@@ -16,7 +16,7 @@ from bot.settings import Settings
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, build_stack
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.kernel.handles import Handles, revocable
+from sim.simulator.kernel.handles import Handles, ProcessGone, revocable
 from sim.simulator.kernel.kill import sweep
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.supervisor import BotSupervisor
@@ -225,9 +225,8 @@ async def test_revoked_handles_stop_a_call_before_it_reaches_the_service(autojum
     queue = stack.services_for("worker0", handles).queue
     await queue.enqueue("job-1")
     handles.revoke()
-    with trio.move_on_after(5):
+    with pytest.raises(ProcessGone):  # outside a killed tree nothing cancels the wait: say so
         await queue.enqueue("job-2")
-        raise AssertionError("a revoked port answered")
     assert stack.queue.job_ids() == {"job-1"}
 
 

@@ -2,8 +2,8 @@
 
 Each incarnation of a simulated process gets its own :class:`Handles`; every port it
 is given goes through a :class:`RevocablePort` bound to them. After a kill, a call
-through a revoked port never reaches the service: it checkpoints, which in the
-killed (cancelled, unshielded) tree means it is cancelled on the spot, and raises
+through a revoked port never reaches the service: it waits, which in the killed
+(cancelled, unshielded) tree means it is cancelled on the spot, and raises
 :class:`ProcessGone` should the task somehow still run. So whatever
 a dying task still tries to do on its way out (a write in a ``finally``, a hand-back)
 has no effect, as with a process that no longer exists. The next incarnation gets
@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import trio
 
 T = TypeVar("T")
+_SWEPT_WITHIN_S = 1.0  # the kill's sweeps take no virtual time; a task still here after this escaped
 
 
 class ProcessGone(RuntimeError):
@@ -64,9 +65,10 @@ class RevocablePort:
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
             if handles.revoked:
-                # The process is gone: nothing reaches the service. Its tree is cancelled
-                # and unshielded, so this checkpoint ends the task; if not, say so.
-                await trio.lowlevel.checkpoint()
+                # The process is gone: nothing reaches the service. Its tree is being
+                # swept (cancelled, unshielded), so this wait ends the task; if not, say so.
+                with trio.move_on_after(_SWEPT_WITHIN_S):
+                    await trio.sleep_forever()
                 raise ProcessGone(f"{handles.process} was killed, yet one of its tasks still runs")
             return await fn(*args, **kwargs)
 
