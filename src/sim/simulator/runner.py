@@ -194,6 +194,7 @@ async def _main(
     )
     series: list[list[float]] = []
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
+
     def supervise(roles: Roles) -> BotSupervisor:
         name = roles.name
         return BotSupervisor(

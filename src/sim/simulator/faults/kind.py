@@ -50,6 +50,7 @@ def process_selected(selector: str | None, process: str) -> bool:
         return True
     return selector == "worker" and process.startswith("worker")
 
+
 _KINDS: dict[str, type[Fault]] = {}
 
 

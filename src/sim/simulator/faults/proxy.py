@@ -28,6 +28,7 @@ from typing import Any, TypeVar, cast
 
 import trio
 
+from sim.fakes.telegram.limits import SENT_AT
 from sim.simulator.faults.kind import CallFault, CallPlan, Fault
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
@@ -174,12 +175,14 @@ class FaultProxy:
             if trace is not None:
                 trace.record("call", f"{label}({_describe_args(args)})")
             plan = sf.plan(label, latency, faults)
-            token = None
+            token = sent = None
             if plan is not None:
+                left_at = trio.current_time()  # its delay is on the way (Telegram's flood model asks)
                 if inside:
                     token = _PLAN.set(plan)
                 else:
                     await sf.before(plan)
+                sent = SENT_AT.set(left_at)
             try:
                 result = await fn(*args, **kwargs)
             except trio.Cancelled:
@@ -193,6 +196,8 @@ class FaultProxy:
             finally:
                 if token is not None:
                     _PLAN.reset(token)
+                if sent is not None:
+                    SENT_AT.reset(sent)
             if plan is not None and plan.failure is not None and plan.after:
                 await plan.failure.strike(sf.service)  # the effect happened; the reply is lost
             if trace is not None:
