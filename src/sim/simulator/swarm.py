@@ -5,8 +5,8 @@ which fault kinds strike, when, how hard, on which service or process, several a
 once (a kill -9 or a SIGTERM of one process, one process cut off from one service,
 a process's clock off by a little or a lot); how many users arrive and how, which
 files they send; the bot's settings within their valid ranges. Each is run and
-judged by every invariant. A failure prints its seed and the broken invariants and writes the drawn scenario as a TOML
-file, which ``just simulate <file>`` replays exactly (same trace hash).
+judged by every invariant. A failure prints its seed and the broken invariants and
+writes the drawn scenario as a TOML file, which ``just simulate <file>`` replays exactly (same trace hash).
 
 Every draw comes from ``random.Random`` seeded with the swarm seed alone, so a seed
 names one scenario for good (as long as this module's draws do not change).
