@@ -90,6 +90,7 @@ class QueuesAtEnd:
     jobs_created: int
     updates_in_flight_peak: float
     max_updates_in_flight: int  # what the poller may hold (bot.updates: 4 x max_concurrent_updates)
+    reconcilers: int = 1  # processes running a reconciler: each may re-enqueue a stalled job once
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,8 @@ class StoresAgree(Invariant):
 
 # A job's own entry plus re-enqueues by the reconciler while earlier ones are still pending
 # (during a long stall one job can gather several); past twice the jobs, entries pile up.
+# Every further process with a reconciler of its own may add one more per job: they do not
+# share what they re-enqueued (and an enqueue whose reply was lost still added its entry).
 STREAM_ENTRIES_PER_JOB = 2
 
 
@@ -291,7 +294,8 @@ class QueuesBounded(Invariant):
         if queues is None:
             return True, ()
         notes = []
-        bound = STREAM_ENTRIES_PER_JOB * max(queues.jobs_created, 1)
+        per_job = STREAM_ENTRIES_PER_JOB + max(0, queues.reconcilers - 1)
+        bound = per_job * max(queues.jobs_created, 1)
         if queues.job_stream_peak > bound:
             notes.append(
                 f"job stream peaked at {queues.job_stream_peak} entries for {queues.jobs_created} job(s)"

@@ -158,6 +158,7 @@ async def _check_invariants(
         jobs_created=stack.repo.counts()["jobs"],
         updates_in_flight_peak=stack.metrics.gauge_peaks.get("updates.in_flight", 0),
         max_updates_in_flight=4 * scenario.bot.build_settings().max_concurrent_updates,
+        reconcilers=int(scenario.bot.reconciler) + scenario.bot.worker_processes,
     )
     limits = world.limits
     telegram = None if limits is None else TelegramAtEnd(limits.over_limit, limits.ignored_retry_after)
