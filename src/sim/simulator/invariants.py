@@ -73,6 +73,10 @@ class FloodLimitBroken(InvariantBroken):
     pass
 
 
+class PartSentTwice(InvariantBroken):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class StoresAtEnd:
     """Postgres, the queue and blob storage as the run left them (after a reconciler pass)."""
@@ -117,6 +121,7 @@ class RunEnd:
     stores: StoresAtEnd | None = None  # None: the database could not be read
     queues: QueuesAtEnd | None = None
     telegram: TelegramAtEnd | None = None
+    hard_kills: int = 0  # kill -9s of any process during the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +325,23 @@ class TelegramLimitsRespected(Invariant):
         )
 
 
+class EachPartOnce(Invariant):
+    """A profile's parts reach the chat once each. Only a hard kill inside the sending of
+    one message may repeat that one message: at most one repeat per chat per kill."""
+
+    name, failure = "each_part_once", PartSentTwice
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        over = [u for u in end.sent if u.resent_parts > end.hard_kills]
+        if not over:
+            return True, ()
+        first = over[0]
+        return False, (
+            f"{len(over)} chat(s) got profile parts again ({sum(u.resent_parts for u in over)} repeats, "
+            f"{end.hard_kills} kill(s)); user {first.user.id}: {first.resent_parts} repeated part(s)",
+        )
+
+
 # In the order the report's notes follow; the scenario's [invariants] check picks among them.
 INVARIANTS: tuple[Invariant, ...] = (
     NoLostUpload(),
@@ -329,6 +351,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     EachUpdateOnce(),
     NoSecretInLogs(),
     NoDuplicateAnswer(),
+    EachPartOnce(),
 )
 ALWAYS: tuple[Invariant, ...] = (
     BotKeptRunning(),

@@ -176,6 +176,7 @@ async def _check_invariants(
         stores=_stores_at_end(stack) if stuck is not None else None,
         queues=queues,
         telegram=telegram,
+        hard_kills=sum(p.crashes for p in processes.all),
     )
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
