@@ -13,6 +13,8 @@ skewed, and handles that a kill revokes (:mod:`sim.simulator.kernel.handles`).
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +58,9 @@ class SimStack:
     fault_stats: FaultStats
     telegram: SimTelegramApi | None = None
     send_bucket: MemorySendBucket | None = None
-    faults_of: Any = None  # (service, process) -> ServiceFaults
+    faults_of: Callable[[str, str], ServiceFaults] | None = None  # (service, process)
     clocks: dict[str, SimWallClock] = field(default_factory=dict)  # per process, kept across restarts
-    clock_streams: tuple[Any, Any] | None = None
+    clock_streams: tuple[random.Random, random.Random] | None = None  # ids, jitter: shared by every clock
 
     def clock_of(self, process: str) -> SimWallClock:
         clock = self.clocks.get(process)
