@@ -68,6 +68,11 @@ class SendLimits:
     refused: int = 0
     _global: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
+    # The same buckets on the times the sends left the bot: the bot is judged on its own
+    # pacing, not on a network that bunched conforming sends together on the way.
+    _sent_global: _Bucket | None = None
+    _sent_chats: dict[int, _Bucket] = field(default_factory=dict)
+    jittered: int = 0  # refused on arrival though they conformed when they left
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
     # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
     _refused: dict[int, tuple[float, float]] = field(default_factory=dict)
@@ -96,8 +101,12 @@ class SendLimits:
         glob_wait = max(glob.tat - glob.tolerance - now, 0.0)
         chat_wait = 0.0 if chat is None else max(chat.tat - chat.tolerance - now, 0.0)
         wait = max(glob_wait, chat_wait)
+        conformed = self._conformed_when_sent(chat_id, sent)
         if wait > EPSILON_S:
-            self.over_limit += 1
+            if conformed:
+                self.jittered += 1
+            else:
+                self.over_limit += 1
             if self.enabled:
                 return self._refuse(None if glob_wait >= chat_wait else chat_id, now, wait)
         glob.wait(now)
@@ -109,6 +118,18 @@ class SendLimits:
             self._window.popleft()
         self.peak_per_s = max(self.peak_per_s, len(self._window))
         return None
+
+    def _conformed_when_sent(self, chat_id: int | None, sent: float) -> bool:
+        glob = self._sent_global = self._sent_global or _Bucket(self.global_per_s, self.global_burst)
+        late = glob.tat - glob.tolerance - sent > EPSILON_S
+        chat = None
+        if chat_id is not None:
+            chat = self._sent_chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
+            late = late or chat.tat - chat.tolerance - sent > EPSILON_S
+        glob.tat = max(glob.tat, sent) + glob.interval
+        if chat is not None:
+            chat.tat = max(chat.tat, sent) + chat.interval
+        return not late
 
     def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
         """A 429 given for another reason (a scenario's fault): a send before it passed
@@ -138,6 +159,7 @@ class SendLimits:
             "ignored_retry_after": self.ignored_retry_after,
             "accepted": self.accepted,
             "refused_429": self.refused,
+            "refused_for_jitter": self.jittered,
             "peak_per_s": self.peak_per_s,
         }
 
