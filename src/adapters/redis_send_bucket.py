@@ -1,7 +1,8 @@
 """The deployment's send allowance in Redis: one atomic Lua script per send.
 
 Two GCRA buckets, each one key holding its theoretical arrival time (TAT, in ms):
-``{prefix}send:global`` for the bot token and ``{prefix}send:chat:<id>`` per chat.
+``{prefix}send:global`` for the bot token and ``{prefix}send:chat:<id>`` per chat,
+and ``{prefix}send:pause``, which lives as long as the latest 429's pause.
 The script reads Redis's own clock (``TIME``), so every process on every machine
 agrees on "now"; each key expires once its TAT is in the past, so idle chats cost
 nothing. A ``pause`` (a 429's ``retry_after``) pushes the global TAT forward, which
@@ -15,7 +16,7 @@ from typing import Any
 from adapters.redis_client import RedisClient
 from bot.ports import SendRates
 
-# KEYS: global TAT key[, chat TAT key]
+# KEYS: global TAT key, pause key[, chat TAT key]
 # ARGV: now_ms ("" = Redis TIME), global interval, global tolerance, chat interval,
 #       chat tolerance (all ms), pause_ms
 # Returns the wait until the reserved slot, in ms, as a string (Lua numbers would be
@@ -34,18 +35,21 @@ local pause = tonumber(ARGV[6])
 local gtat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if pause > 0 then
   gtat = math.max(gtat, now + pause + gt)
+  if redis.call('PTTL', KEYS[2]) < pause then
+    redis.call('SET', KEYS[2], '1', 'PX', math.ceil(pause))
+  end
 end
 local slot = math.max(now, gtat - gt)
 local ctat = 0
-if #KEYS > 1 then
-  ctat = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if #KEYS > 2 then
+  ctat = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
   slot = math.max(slot, ctat - ct)
 end
 gtat = math.max(gtat, slot) + gi
 redis.call('SET', KEYS[1], string.format('%.3f', gtat), 'PX', math.ceil(gtat - now) + 1000)
-if #KEYS > 1 then
+if #KEYS > 2 then
   ctat = math.max(ctat, slot) + ci
-  redis.call('SET', KEYS[2], string.format('%.3f', ctat), 'PX', math.ceil(ctat - now) + 1000)
+  redis.call('SET', KEYS[3], string.format('%.3f', ctat), 'PX', math.ceil(ctat - now) + 1000)
 end
 return string.format('%.3f', slot - now)
 """
@@ -60,8 +64,12 @@ class RedisSendBucket:
         self.fallback_share = fallback_share
         self._script: Any = client.raw.register_script(RESERVE_LUA)
 
+    @property
+    def pause_key(self) -> str:
+        return f"{self._prefix}send:pause"
+
     def keys(self, chat_id: int | None) -> list[str]:
-        base = [f"{self._prefix}send:global"]
+        base = [f"{self._prefix}send:global", self.pause_key]
         return base if chat_id is None else [*base, f"{self._prefix}send:chat:{chat_id}"]
 
     async def reserve(
@@ -78,6 +86,10 @@ class RedisSendBucket:
         ]
         wait_ms = await self._client.call(self._script, keys=self.keys(chat_id), args=args)
         return max(0.0, float(wait_ms) / 1000)
+
+    async def paused_for(self) -> float:
+        left_ms = await self._client.call(self._client.raw.pttl, self.pause_key)
+        return max(0, int(left_ms)) / 1000
 
 
 __all__ = ["RESERVE_LUA", "RedisSendBucket"]

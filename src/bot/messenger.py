@@ -52,7 +52,7 @@ class Messenger:
                 return await self.guard.call(op, call)
             except TelegramRetryAfter as exc:
                 wait = float(exc.retry_after or 1.0)
-                self.limiter.pause_all(wait)
+                await self.limiter.pause_all(wait)
                 self.guard.metrics.count("telegram.429")
                 raise  # retried after ``retry_after`` (bot.guard), and logged there
 

@@ -330,7 +330,8 @@ class SendBucket(Protocol):
     deployment within ``rates`` (and within ``chat_id``'s own rate when given) and
     returns how many seconds from now that slot is; the caller sleeps that long.
     ``pause_s > 0`` first pushes every later slot at least that far away (a 429's
-    ``retry_after`` applies to the token, so to every process).
+    ``retry_after`` applies to the token, so to every process). ``paused_for`` says
+    how long such a pause still holds, for a sender whose slot was reserved before it.
     """
 
     # Share of the global rate one process may use on its own while the shared
@@ -338,6 +339,10 @@ class SendBucket(Protocol):
     fallback_share: int
 
     async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float: ...
+
+    async def paused_for(self) -> float:
+        """Seconds the latest pause (from any process) still holds; 0 when none does."""
+        ...
 
 
 class WallClock(Protocol):

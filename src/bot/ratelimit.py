@@ -8,8 +8,10 @@ Per-chat entries are dropped once they are in the past, so memory stays bounded.
 
 The limit belongs to the bot token, not to a process: with a
 :class:`bot.ports.SendBucket` (Redis) every process of the deployment reserves its
-slots in one shared bucket (:class:`SharedSendLimiter`). While that bucket cannot be
-reached, each process falls back to its share of the global rate, locally.
+slots in one shared bucket (:class:`SharedSendLimiter`). A 429 is told to the bucket
+at once, so every process pauses, and a send whose slot was reserved before someone
+else's 429 asks the bucket before it goes. While that bucket cannot be reached, each
+process falls back to its share of the global rate, locally.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ GLOBAL_BURST = 5
 # After the shared bucket failed, sends stay local this long before trying it again,
 # so a Redis outage costs one deadline per interval, not one per message.
 SHARED_RETRY_AFTER_S = 5.0
+# A send that waited at least this long for its slot asks the shared bucket whether a
+# 429 met by another process meanwhile still holds (a shorter wait cannot miss one:
+# its send reaches Telegram along with the sends that drew the 429).
+RECHECK_AFTER_WAIT_S = 0.5
 
 
 class SendLimiter(Protocol):
@@ -35,7 +41,7 @@ class SendLimiter(Protocol):
 
     async def acquire(self, chat_id: int | None) -> None: ...
 
-    def pause_all(self, seconds: float) -> None: ...
+    async def pause_all(self, seconds: float) -> None: ...
 
 
 class Gcra:
@@ -66,7 +72,11 @@ class SendRateLimiter:
         self._chats: dict[int, Gcra] = {}
         self._paused_until = 0.0
 
-    def pause_all(self, seconds: float) -> None:
+    async def pause_all(self, seconds: float) -> None:
+        self.pause_now(seconds)
+        await trio.lowlevel.checkpoint()
+
+    def pause_now(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, trio.current_time() + seconds)
 
     @property
@@ -127,10 +137,19 @@ class SharedSendLimiter:
         self._paused_until = float("-inf")  # the latest 429 this process saw
         self._local_until = float("-inf")
 
-    def pause_all(self, seconds: float) -> None:
+    async def pause_all(self, seconds: float) -> None:
+        """Pause this process's sends, and every other process's through the bucket now
+        (told later, with the next reservation, if the bucket cannot be reached)."""
         self._pause_s = max(self._pause_s, seconds)
         self._paused_until = max(self._paused_until, trio.current_time() + seconds)
-        self.local.pause_all(seconds)
+        self.local.pause_now(seconds)
+        if trio.current_time() < self._local_until:
+            return
+        try:
+            await self._guard.call("redis", self._bucket.reserve, None, self._rates, self._pause_s)
+            self._pause_s = 0.0
+        except PortError as exc:
+            self._log.warning("send_limit.pause_not_shared", error=str(exc))
 
     async def acquire(self, chat_id: int | None) -> None:
         while trio.current_time() >= self._local_until:
@@ -138,15 +157,19 @@ class SharedSendLimiter:
                 wait = await self._guard.call(
                     "redis", self._bucket.reserve, chat_id, self._rates, self._pause_s
                 )
+                self._pause_s = 0.0
+                await trio.sleep(wait)
+                if trio.current_time() < self._paused_until:
+                    continue  # a 429 arrived while this send waited: reserve again, behind it
+                if wait < RECHECK_AFTER_WAIT_S:
+                    return
+                # Another process may have met a 429 while this send waited for its slot.
+                if await self._guard.call("redis", self._bucket.paused_for) <= 0:
+                    return
             except PortError as exc:
                 self._local_until = trio.current_time() + SHARED_RETRY_AFTER_S
                 self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
                 break
-            self._pause_s = 0.0
-            await trio.sleep(wait)
-            if trio.current_time() >= self._paused_until:
-                return
-            # A 429 arrived while this send waited: reserve again, behind the pause.
         await self.local.acquire(chat_id)
 
 

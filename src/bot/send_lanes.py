@@ -53,8 +53,8 @@ class SendLanes:
             await self._replies_idle.wait()
             await self.inner.acquire(chat_id)
 
-    def pause_all(self, seconds: float) -> None:
-        self.inner.pause_all(seconds)
+    async def pause_all(self, seconds: float) -> None:
+        await self.inner.pause_all(seconds)
 
 
 __all__ = ["SendLanes"]

@@ -35,6 +35,8 @@ class BucketUnderTest(Protocol):
         self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0, *, now_s: float | None = None
     ) -> float: ...
 
+    async def paused_for(self) -> float: ...
+
 
 @dataclass
 class Buckets:
@@ -90,3 +92,12 @@ async def test_time_restores_the_allowance(buckets: Buckets) -> None:
 async def test_a_pause_from_one_process_delays_every_process(buckets: Buckets) -> None:
     assert await buckets.first.reserve(1, RATES, 5.0, now_s=T0) == pytest.approx(5.0, abs=1e-3)
     assert await buckets.second.reserve(2, RATES, now_s=T0 + 1) >= 4.0 - 1e-3
+
+
+async def test_every_process_can_ask_how_long_a_pause_still_holds(buckets: Buckets) -> None:
+    assert await buckets.second.paused_for() == 0
+    await buckets.first.reserve(1, RATES, 5.0)
+    left = await buckets.second.paused_for()
+    assert 4.0 <= left <= 5.0  # the Redis key's own TTL: a little of it may have run out
+    await buckets.first.reserve(1, RATES, 2.0)  # a shorter pause does not cut the longer one
+    assert await buckets.second.paused_for() >= 4.0

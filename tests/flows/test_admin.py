@@ -170,7 +170,9 @@ async def test_retry_resumes_a_failed_job_and_resends_no_part_already_sent(autoj
         world.inject("sendMessage", BotApiErrorFault(error_code=400, description="Bad Request: injected"))
         failure = await user.next(first.seq, lambda r: "could not finish" in (r.text or ""))
         [job_id] = job_ids(world)
-        job = await repo.get_job(job_id)
+        with trio.move_on_after(30):  # the failure is recorded right after it is told
+            while (job := await repo.get_job(job_id)) is not None and job.status != JobStatus.FAILED:
+                await trio.sleep(0.1)
         assert job is not None and (job.status, job.step, job.parts_sent) == (
             JobStatus.FAILED,
             JobStep.ANALYSED,

@@ -149,3 +149,17 @@ def test_unchecked_invariants_still_leave_notes_but_no_verdict() -> None:
     verdicts, notes = judge_all(end, ["no_lost_upload"])
     assert set(verdicts) == {"no_lost_upload"} | {inv.name for inv in ALWAYS}
     assert notes == ["database checks could not run (sessions still held)"]
+
+
+def test_the_stream_bound_grows_with_the_processes_that_reconcile() -> None:
+    from sim.simulator.invariants import QueuesBounded
+
+    three = QueuesAtEnd(
+        job_stream_peak=78, jobs_created=33, updates_in_flight_peak=1, max_updates_in_flight=4, reconcilers=3
+    )
+    # 4 per job: the upload's own entry, and one per reconciling process beyond the first.
+    assert QueuesBounded().check(dataclasses.replace(GOOD, queues=three))[0]
+    one = dataclasses.replace(three, reconcilers=1)
+    assert not QueuesBounded().check(dataclasses.replace(GOOD, queues=one))[0]
+    piling = dataclasses.replace(three, job_stream_peak=133)
+    assert not QueuesBounded().check(dataclasses.replace(GOOD, queues=piling))[0]

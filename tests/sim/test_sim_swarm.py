@@ -26,8 +26,32 @@ def test_a_seed_names_one_scenario_and_every_draw_is_valid() -> None:
         kinds |= {f["kind"] for f in data["faults"]}
         assert data["invariants"]["check"] == list(INVARIANTS)
     expected = {"latency", "hang", "error", "disconnect", "rate_limit", "botapi_error", "crash", "lose_data"}
-    assert expected <= kinds
+    assert expected | {"stop", "partition", "clock_skew"} <= kinds
     assert len(FAULT_DRAWS) >= 8
+
+
+def test_the_swarm_aims_faults_at_single_processes() -> None:
+    aimed: set[tuple[str, str]] = set()
+    skews: list[float] = []
+    for seed in range(1, 300):
+        for fault in draw_scenario(seed)["faults"]:
+            if fault["kind"] in ("crash", "stop", "clock_skew"):
+                aimed.add((fault["kind"], fault["target"]))
+            if fault["kind"] == "partition":
+                aimed.add(("partition", fault["process"]))
+            if fault["kind"] == "clock_skew":
+                skews.append(fault["offset_s"])
+    for kind in ("crash", "stop", "partition", "clock_skew"):
+        assert {(kind, "bot"), (kind, "worker0"), (kind, "worker1")} <= aimed, kind
+    assert ("crash", "worker") in aimed  # every worker process at once, now and then
+    assert any(abs(s) < 1 for s in skews) and any(abs(s) > 5 for s in skews)
+
+
+def test_the_process_faults_leave_the_rest_of_a_seed_as_it_was() -> None:
+    """They come from a stream of their own: seed 61 still draws its old world."""
+    data = draw_scenario(61)
+    assert [f["kind"] for f in data["faults"]][:3] == ["latency", "latency", "botapi_error"]
+    assert data["bot"]["worker_processes"] == 2 and data["users"]["count"] == 51
 
 
 @pytest.mark.parametrize("seed", [s for s in range(1, CI_SEEDS + 1) if s not in KNOWN_FAILING])

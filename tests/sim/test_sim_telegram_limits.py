@@ -48,3 +48,12 @@ async def test_the_world_answers_429_with_retry_after(autojump_clock: object) ->
         await world.send_message(chat_id=5, text="hi")
     assert refused.value.error_code == 429 and refused.value.retry_after == 1
     assert len(world.sent_to(5)) == 5  # the refused message never reached the chat
+
+
+async def test_a_conforming_send_delayed_into_the_next_one_counts_as_jitter(autojump_clock: object) -> None:
+    limits = SendLimits(chat_per_s=1.0, chat_burst=1)
+    assert limits.admit("sendMessage", 7, sent_at=0.0) is None
+    await trio.sleep(3.0)
+    assert limits.admit("sendMessage", 7, sent_at=2.0) is None  # held 1 s on the way
+    assert limits.admit("sendMessage", 7, sent_at=3.0) is not None  # arrives with it: refused
+    assert (limits.over_limit, limits.jittered) == (0, 1)  # but it left on time

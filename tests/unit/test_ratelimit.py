@@ -52,7 +52,7 @@ async def test_global_rate_caps_many_chats(autojump_clock):
 async def test_pause_all_delays_every_chat(autojump_clock):
     limiter = SendRateLimiter(global_per_s=30, chat_per_s=1)
     start = trio.current_time()
-    limiter.pause_all(5.0)
+    await limiter.pause_all(5.0)
     await limiter.acquire(1)
     await limiter.acquire(2)
     assert trio.current_time() - start >= 5.0
@@ -134,7 +134,7 @@ async def test_a_429_seen_by_one_process_pauses_the_others(autojump_clock):
     bucket = MemorySendBucket()
     one, two = _shared(bucket), _shared(bucket)
     start = trio.current_time()
-    one.pause_all(5.0)
+    await one.pause_all(5.0)
     await one.acquire(1)  # tells the shared bucket
     await two.acquire(2)
     assert trio.current_time() - start >= 5.0
@@ -152,3 +152,30 @@ async def test_redis_down_falls_back_to_the_local_limit():
         finally:
             await client.aclose()
     assert sink.events == ["send_limit.local"]
+
+
+async def test_a_429_is_told_to_the_other_processes_at_once(autojump_clock):
+    bucket = MemorySendBucket()
+    one, two = _shared(bucket), _shared(bucket)
+    start = trio.current_time()
+    await one.pause_all(5.0)  # one does not send again for a while
+    await two.acquire(2)
+    assert trio.current_time() - start >= 5.0
+
+
+async def test_a_send_reserved_before_another_process_429_waits_it_out(autojump_clock):
+    bucket = MemorySendBucket()
+    one, two = _shared(bucket), _shared(bucket)
+    sent: list[float] = []
+
+    async def chat_burst() -> None:
+        for _ in range(5):  # chat burst 3, then 1/s: the last two wait for their slots
+            await two.acquire(1)
+            sent.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(chat_burst)
+        await trio.sleep(0.2)
+        await one.pause_all(5.0)  # another process meets a 429 meanwhile
+    assert sent[:3] == [0.0, 0.0, 0.0]
+    assert all(t >= 5.2 for t in sent[3:])

@@ -40,6 +40,6 @@ async def test_bulk_sends_keep_their_own_pace_below_the_global_limit(autojump_cl
 async def test_a_pause_reaches_the_limiter_below(autojump_clock):
     inner = SendRateLimiter(30.0, 100.0)
     lanes = SendLanes(inner)
-    lanes.pause_all(4.0)
+    await lanes.pause_all(4.0)
     await lanes.acquire_bulk(1)
     assert trio.current_time() >= 4.0

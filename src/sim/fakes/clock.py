@@ -20,10 +20,11 @@ class SimWallClock:
     """Implements ``bot.ports.WallClock``.
 
     Ids and jitter draw from separate streams so that one more id (say, a retried
-    upload) does not shift every later backoff.
+    upload) does not shift every later backoff. Each simulated process has its own
+    clock (sharing the streams), so one host's clock can be skewed.
     """
 
-    __slots__ = ("_epoch", "_ids", "_jitter")
+    __slots__ = ("_epoch", "_ids", "_jitter", "skew_s")
 
     def __init__(self, ids: random.Random, jitter: random.Random, epoch: datetime = SIM_EPOCH) -> None:
         if epoch.tzinfo is None:
@@ -31,9 +32,10 @@ class SimWallClock:
         self._ids = ids
         self._jitter = jitter
         self._epoch = epoch
+        self.skew_s = 0.0  # how far this process's clock is off (a clock_skew fault)
 
     def now(self) -> datetime:
-        return self._epoch + timedelta(seconds=trio.current_time())
+        return self._epoch + timedelta(seconds=trio.current_time() + self.skew_s)
 
     def new_id(self) -> uuid.UUID:
         return uuid.UUID(int=self._ids.getrandbits(128), version=4)

@@ -15,6 +15,7 @@ class MemorySendBucket:
         self.fallback_share = fallback_share
         self._global: Gcra | None = None
         self._chats: dict[int, Gcra] = {}
+        self._paused_until = float("-inf")
 
     async def reserve(
         self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0, *, now_s: float | None = None
@@ -25,6 +26,7 @@ class MemorySendBucket:
         glob.interval, glob.tolerance = rates.global_interval_s, rates.global_tolerance_s
         if pause_s > 0:
             glob.tat = max(glob.tat, now + pause_s + glob.tolerance)
+            self._paused_until = max(self._paused_until, now + pause_s)
         slot = glob.earliest(now)
         chat = None
         if chat_id is not None:
@@ -40,6 +42,11 @@ class MemorySendBucket:
     def key_count(self) -> int:
         """Keys the Redis bucket would hold: the global one and each tracked chat's (for reports)."""
         return len(self._chats) + (self._global is not None)
+
+    async def paused_for(self, *, now_s: float | None = None) -> float:
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time() if now_s is None else now_s
+        return max(0.0, self._paused_until - now)
 
     def _forget_idle(self, now: float) -> None:
         # Like the Redis keys' expiry: a chat whose TAT is past holds no information.

@@ -4,11 +4,18 @@ The bot core receives the same ``Services`` bundle it gets in production; only
 what is inside differs. :class:`SimStack` also keeps the raw adapters, so the
 runner can check invariants (sessions in use, open jobs) without going through
 the faults.
+
+Every simulated process sees the shared stores through ports of its own
+(:meth:`SimStack.services_for`): its own fault proxies, so a fault can strike one
+process's calls alone (a partition), its own wall clock, so one host's clock can be
+skewed, and handles that a kill revokes (:mod:`sim.simulator.kernel.handles`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.metrics import MetricsRecorder
@@ -28,6 +35,7 @@ from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, wrap_port
 from sim.simulator.faults.wire import WindowedBotApiFaults
 from sim.simulator.kernel.clock import JumpingClock
+from sim.simulator.kernel.handles import Handles, revocable
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.scenario import Scenario
@@ -39,7 +47,7 @@ SIM_TOKEN = "7000000001:AAHsimulatedTokenNeverLogMe-0123456789"  # noqa: S105 (n
 
 @dataclass(slots=True)
 class SimStack:
-    services: Services
+    services: Services  # the bot process's ports (no handles: never revoked)
     repo: MemoryRepository
     state: MemoryConversationStore
     queue: MemoryJobQueue
@@ -49,6 +57,39 @@ class SimStack:
     metrics: MetricsRecorder
     fault_stats: FaultStats
     db: DbSessions | None = None  # the database model's pool mirror (None: bare latency)
+    telegram: SimTelegramApi | None = None
+    send_bucket: MemorySendBucket | None = None
+    faults_of: Callable[[str, str], ServiceFaults] | None = None  # (service, process)
+    clocks: dict[str, SimWallClock] = field(default_factory=dict)  # per process, kept across restarts
+    clock_streams: tuple[random.Random, random.Random] | None = None  # ids, jitter: shared by every clock
+
+    def clock_of(self, process: str) -> SimWallClock:
+        clock = self.clocks.get(process)
+        if clock is None:
+            assert self.clock_streams is not None
+            clock = self.clocks[process] = SimWallClock(*self.clock_streams)
+        return clock
+
+    def services_for(self, process: str, handles: Handles) -> Services:
+        """The ports one incarnation of ``process`` works with."""
+        assert self.telegram is not None and self.faults_of is not None
+        faults_of = self.faults_of
+
+        def port(target: Any, service: str, *, inside: bool = False) -> Any:
+            return revocable(wrap_port(target, faults_of(service, process), inside=inside), handles)
+
+        return Services(
+            telegram=port(self.telegram, "telegram"),
+            repo=port(self.repo, "repo", inside=True),
+            state=port(self.state, "state"),
+            blobs=port(self.blobs, "blobs"),
+            queue=port(self.queue, "queue"),
+            clock=self.clock_of(process),
+            log=self.log,
+            cpu=revocable(self.cpu, handles),
+            metrics=self.metrics,
+            send_bucket=revocable(self.send_bucket, handles),
+        )
 
 
 def build_stack(
@@ -62,11 +103,17 @@ def build_stack(
     cpu_cache: dict[tuple[str, ...], Any] | None = None,
 ) -> SimStack:
     stats = FaultStats()
+    per_process: dict[tuple[str, str], ServiceFaults] = {}
 
-    def faults_of(service: str) -> ServiceFaults:
-        return ServiceFaults(
-            service, scenario.service(service), scenario.faults, rngs, trace=trace, stats=stats
-        )
+    def faults_of(service: str, process: str = "bot") -> ServiceFaults:
+        # One per (service, process), kept across restarts; they share the service's streams.
+        faults = per_process.get((service, process))
+        if faults is None:
+            faults = per_process[(service, process)] = ServiceFaults(
+                service, scenario.service(service), scenario.faults, rngs,
+                trace=trace, stats=stats, process=process,
+            )  # fmt: skip
+        return faults
 
     wire_faults = [f for f in scenario.faults if isinstance(f, BotApiFault)]
     if wire_faults:  # its own random stream: the other services' draws do not move
@@ -102,20 +149,28 @@ def build_stack(
         cache=cpu_cache,
     )
     metrics = MetricsRecorder()
+    telegram = SimTelegramApi(world, token)
+    # One send allowance for every process, as in production (SEND_LIMIT=shared).
+    send_bucket = MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes)
+    clock_streams = (rngs.stream("clock.ids"), rngs.stream("clock.jitter"))
+    bot_clock = SimWallClock(*clock_streams)
     services = Services(
-        telegram=wrap_port(SimTelegramApi(world, token), faults_of("telegram")),
+        telegram=wrap_port(telegram, faults_of("telegram")),
         repo=wrap_port(repo, repo_faults, inside=True),
         state=wrap_port(state, faults_of("state")),
         blobs=wrap_port(blobs, faults_of("blobs")),
         queue=wrap_port(queue, faults_of("queue")),
-        clock=SimWallClock(rngs.stream("clock.ids"), rngs.stream("clock.jitter")),
+        clock=bot_clock,
         log=log,
         cpu=cpu,
         metrics=metrics,
-        # One send allowance for every process, as in production (SEND_LIMIT=shared).
-        send_bucket=MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes),
+        send_bucket=send_bucket,
     )
-    return SimStack(services, repo, state, queue, blobs, log, cpu, metrics, stats, db_sessions)
+    return SimStack(
+        services, repo, state, queue, blobs, log, cpu, metrics, stats, db_sessions,
+        telegram=telegram, send_bucket=send_bucket, faults_of=faults_of,
+        clocks={"bot": bot_clock}, clock_streams=clock_streams,
+    )  # fmt: skip
 
 
 def sim_services(

@@ -73,6 +73,10 @@ class FloodLimitBroken(InvariantBroken):
     pass
 
 
+class PartSentTwice(InvariantBroken):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class StoresAtEnd:
     """Postgres, the queue and blob storage as the run left them (after a reconciler pass)."""
@@ -90,6 +94,7 @@ class QueuesAtEnd:
     jobs_created: int
     updates_in_flight_peak: float
     max_updates_in_flight: int  # what the poller may hold (bot.updates: 4 x max_concurrent_updates)
+    reconcilers: int = 1  # processes running a reconciler: each may re-enqueue a stalled job once
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,7 @@ class RunEnd:
     stores: StoresAtEnd | None = None  # None: the database could not be read
     queues: QueuesAtEnd | None = None
     telegram: TelegramAtEnd | None = None
+    hard_kills: int = 0  # kill -9s of any process during the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +286,8 @@ class StoresAgree(Invariant):
 
 # A job's own entry plus re-enqueues by the reconciler while earlier ones are still pending
 # (during a long stall one job can gather several); past twice the jobs, entries pile up.
+# Every further process with a reconciler of its own may add one more per job: they do not
+# share what they re-enqueued (and an enqueue whose reply was lost still added its entry).
 STREAM_ENTRIES_PER_JOB = 2
 
 
@@ -291,7 +299,8 @@ class QueuesBounded(Invariant):
         if queues is None:
             return True, ()
         notes = []
-        bound = STREAM_ENTRIES_PER_JOB * max(queues.jobs_created, 1)
+        per_job = STREAM_ENTRIES_PER_JOB + max(0, queues.reconcilers - 1)
+        bound = per_job * max(queues.jobs_created, 1)
         if queues.job_stream_peak > bound:
             notes.append(
                 f"job stream peaked at {queues.job_stream_peak} entries for {queues.jobs_created} job(s)"
@@ -316,6 +325,23 @@ class TelegramLimitsRespected(Invariant):
         )
 
 
+class EachPartOnce(Invariant):
+    """A profile's parts reach the chat once each. Only a hard kill inside the sending of
+    one message may repeat that one message: at most one repeat per chat per kill."""
+
+    name, failure = "each_part_once", PartSentTwice
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        over = [u for u in end.sent if u.resent_parts > end.hard_kills]
+        if not over:
+            return True, ()
+        first = over[0]
+        return False, (
+            f"{len(over)} chat(s) got profile parts again ({sum(u.resent_parts for u in over)} repeats, "
+            f"{end.hard_kills} kill(s)); user {first.user.id}: {first.resent_parts} repeated part(s)",
+        )
+
+
 # In the order the report's notes follow; the scenario's [invariants] check picks among them.
 INVARIANTS: tuple[Invariant, ...] = (
     NoLostUpload(),
@@ -325,6 +351,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     EachUpdateOnce(),
     NoSecretInLogs(),
     NoDuplicateAnswer(),
+    EachPartOnce(),
 )
 ALWAYS: tuple[Invariant, ...] = (
     BotKeptRunning(),

@@ -161,6 +161,7 @@ async def _check_invariants(
         jobs_created=stack.repo.counts()["jobs"],
         updates_in_flight_peak=stack.metrics.gauge_peaks.get("updates.in_flight", 0),
         max_updates_in_flight=4 * scenario.bot.build_settings().max_concurrent_updates,
+        reconcilers=int(scenario.bot.reconciler) + scenario.bot.worker_processes,
     )
     limits = world.limits
     telegram = None if limits is None else TelegramAtEnd(limits.over_limit, limits.ignored_retry_after)
@@ -178,6 +179,7 @@ async def _check_invariants(
         stores=_stores_at_end(stack) if stuck is not None else None,
         queues=queues,
         telegram=telegram,
+        hard_kills=sum(p.crashes for p in processes.all),
     )
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
@@ -204,24 +206,30 @@ async def _main(
         claims_every_s=scenario.bot.prune_every_s,
     )
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
-    supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+
+    def supervise(roles: Roles) -> BotSupervisor:
+        name = roles.name
+        return BotSupervisor(
+            bot_main,
+            lambda handles: stack.services_for(name, handles),
+            settings,
+            roles,
+            trace,
+            on_fatal=stop_scope.cancel,
+            name=name,
+        )
+
     worker_roles = [
         Roles(poller=False, workers=scenario.bot.worker_process_workers, reconciler=True, name=f"worker{n}")
         for n in range(scenario.bot.worker_processes)
     ]
-    processes = _Processes(
-        supervisor,
-        [
-            BotSupervisor(
-                bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name
-            )
-            for r in worker_roles
-        ],
-    )
+    processes = _Processes(supervise(roles), [supervise(r) for r in worker_roles])
     async with trio.open_nursery() as nursery:
         for process in processes.all:
             nursery.start_soon(process.run)
-        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack)
+        for process in processes.all:
+            stack.clock_of(process.name)
+        system = SystemUnderFault({"bot": [processes.bot], "worker": processes.workers}, stack, stack.clocks)
         nursery.start_soon(run_schedule, scenario.faults, system, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
@@ -323,7 +331,9 @@ def _report(
     details: dict[str, Any] = {
         "faults_injected": dict(sorted(stack.fault_stats.injected.items())),
         "calls": dict(sorted(stack.fault_stats.calls.items())),
-        "processes": {p.name: {"crashes": p.crashes, "error": p.error} for p in processes.all},
+        "processes": {
+            p.name: {"crashes": p.crashes, "stops": p.stops, "error": p.error} for p in processes.all
+        },
         "timeouts": timeouts,
         "retries": retries,
         "log": {

@@ -2,10 +2,11 @@
 
 ``python -m sim swarm --seeds N [--from S] [--out DIR]`` draws one scenario per seed:
 which fault kinds strike, when, how hard, on which service or process, several at
-once; how many users arrive and how, which files they send; the bot's settings
-within their valid ranges. Each is run and judged by every invariant. A failure
-prints its seed and the broken invariants and writes the drawn scenario as a TOML
-file, which ``just simulate <file>`` replays exactly (same trace hash).
+once (a kill -9 or a SIGTERM of one process, one process cut off from one service,
+a process's clock off by a little or a lot); how many users arrive and how, which
+files they send; the bot's settings within their valid ranges. Each is run and
+judged by every invariant. A failure prints its seed and the broken invariants and
+writes the drawn scenario as a TOML file, which ``just simulate <file>`` replays exactly (same trace hash).
 
 Every draw comes from ``random.Random`` seeded with the swarm seed alone, so a seed
 names one scenario for good (as long as this module's draws do not change).
@@ -107,6 +108,48 @@ FAULT_DRAWS: dict[str, Callable[[random.Random, dict[str, Any]], dict[str, Any]]
 }
 
 
+def _processes(bot: dict[str, Any]) -> list[str]:
+    return ["bot", *(f"worker{n}" for n in range(bot["worker_processes"]))]
+
+
+def _process_selector(rng: random.Random, bot: dict[str, Any]) -> str:
+    """One process by name, or now and then every worker process at once."""
+    if bot["worker_processes"] > 1 and rng.random() < 0.2:
+        return "worker"
+    return rng.choice(_processes(bot))
+
+
+def _aim_at_processes(rng: random.Random, fault: dict[str, Any], bot: dict[str, Any]) -> dict[str, Any]:
+    """A drawn crash becomes a kill -9 or a SIGTERM, of one process or every worker."""
+    if fault["kind"] != "crash":
+        return fault
+    aimed = {**fault, "target": _process_selector(rng, bot)}
+    if rng.random() < 0.35:
+        aimed["kind"] = "stop"
+        aimed["grace_s"] = _round(rng.uniform(2.0, 90.0))
+    return aimed
+
+
+def _partition(rng: random.Random, bot: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "partition", "target": rng.choice(_STORES), "process": _process_selector(rng, bot),
+            "mode": rng.choice(("refuse", "blackhole")), **_window(rng, 180.0)}  # fmt: skip
+
+
+def _clock_skew(rng: random.Random, bot: dict[str, Any]) -> dict[str, Any]:
+    # Hosts kept by NTP are off by well under a second; a broken one by seconds or more.
+    offset = rng.uniform(-1.0, 1.0) if rng.random() < 0.5 else rng.uniform(-15.0, 15.0)
+    return {"kind": "clock_skew", "target": _process_selector(rng, bot), "offset_s": _round(offset),
+            **_window(rng, 600.0)}  # fmt: skip
+
+
+# Faults aimed at single processes, drawn from a stream of their own so that adding
+# them left the rest of each seed's world as it was.
+PROCESS_FAULT_DRAWS: dict[str, Callable[[random.Random, dict[str, Any]], dict[str, Any]]] = {
+    "partition": _partition,
+    "clock_skew": _clock_skew,
+}
+
+
 def _users(rng: random.Random) -> dict[str, Any]:
     count = rng.randint(3, 60)
     users: dict[str, Any] = {"count": count, "answer_deadline_s": _ANSWER_DEADLINE_S}
@@ -160,8 +203,13 @@ def _services(rng: random.Random) -> dict[str, Any]:
 def draw_scenario(seed: int) -> dict[str, Any]:
     """The scenario file (as TOML data) that swarm seed ``seed`` names."""
     rng = random.Random(seed)
+    processes_rng = random.Random(f"{seed}:processes")
     bot = _bot(rng)
     faults = [FAULT_DRAWS[kind](rng, bot) for kind in rng.sample(sorted(FAULT_DRAWS), k=rng.randint(0, 4))]
+    faults = [_aim_at_processes(processes_rng, fault, bot) for fault in faults]
+    for kind in sorted(PROCESS_FAULT_DRAWS):
+        if processes_rng.random() < 0.25:
+            faults.append(PROCESS_FAULT_DRAWS[kind](processes_rng, bot))
     return {
         "scenario": {
             "name": f"swarm-{seed}",

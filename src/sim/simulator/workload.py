@@ -61,10 +61,26 @@ def good_csv(rng: random.Random, rows: int) -> bytes:
     return out.getvalue().encode()
 
 
+WIDE_COLUMNS = 60  # enough column summaries to fill several messages
+
+
+def wide_csv(rng: random.Random, rows: int) -> bytes:
+    """Orders with many measures per row: a profile of several parts."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["order_id", "city", *(f"measure_{n:02d}" for n in range(WIDE_COLUMNS - 2))])
+    for i in range(rows):
+        measures = [f"{rng.lognormvariate(2.0 + n % 5, 0.6):.2f}" for n in range(WIDE_COLUMNS - 2)]
+        writer.writerow([1000 + i, rng.choice(_CITIES), *measures])
+    return out.getvalue().encode()
+
+
 def make_file(kind: str, rng: random.Random, rows: int) -> tuple[str, bytes]:
     """(file name, bytes) of one generated upload of the given kind."""
     if kind == "good":
         return "orders.csv", good_csv(rng, rows)
+    if kind == "wide":
+        return "measures.csv", wide_csv(rng, rows)
     if kind == "empty":
         return "empty.csv", b"\n"  # Telegram refuses 0-byte files; this is the emptiest table
     if kind == "binary":  # an image or an executable renamed .csv: no text at all
@@ -106,6 +122,8 @@ class SimUser:
     notices: int = 0
     others: int = 0
     greetings: int = 0  # replies to /start
+    resent_parts: int = 0  # parts of a profile this chat had already received, received again
+    _parts_seen: set[str] = field(default_factory=set)
     # Replies that came out of order: (earlier step, later step) as the user saw them.
     out_of_order: list[tuple[str, str]] = field(default_factory=list)
     _last_step: int = 0
@@ -129,6 +147,13 @@ class SimUser:
     def finals(self) -> int:
         """Final answers to the upload: profiles, explained failures, refusals of bad files."""
         return self.profiles + self.terminal_failures
+
+    def saw_part(self, text: str | None) -> None:
+        if text is None:
+            return
+        if text in self._parts_seen:
+            self.resent_parts += 1
+        self._parts_seen.add(text)
 
     def saw_step(self, step: str) -> None:
         """The conversation moves forward only: greeting, receipt, final answer."""
@@ -347,6 +372,7 @@ class Workload:
                 user.start_replied_at = now
             user.start_replied = True
         elif is_profile(record):
+            user.saw_part(record.text)
             user.profiles += 1
             user.saw_step("final")
             self._finish(user, ANALYSED, now)
@@ -368,6 +394,7 @@ class Workload:
                     user.answered_at = now
             elif role == "other":
                 user.others += 1  # part of a profile (its last part carries the buttons)
+                user.saw_part(record.text)
         user.changed.set()
         user.changed = trio.Event()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import trio
@@ -43,9 +44,13 @@ class _Bucket:
 
 _PENALTY_FACTOR = 2.0  # a retry_after not honoured: the next wait is this many times what was left
 _GLOBAL = 0  # key of the bot-wide refusal in ``_refused`` (chat ids are never 0)
-# Sends already on the wire when a 429 was answered cannot have known of it: for this
-# long after the 429 a send is not held against the sender.
+# Sends already on the wire when a 429 was answered cannot have known of it: a send
+# that left the sender before this long after the 429 is not held against the sender.
 IN_FLIGHT_GRACE_S = 1.0
+# When the call in progress left its sender (virtual time), before whatever delayed it
+# on the way (a slow network): set around each call by the simulator's fault proxy.
+# Unset, the call left when it arrived.
+SENT_AT: ContextVar[float | None] = ContextVar("sim_call_sent_at", default=None)
 
 
 @dataclass
@@ -63,18 +68,27 @@ class SendLimits:
     refused: int = 0
     _global: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
+    # The same buckets on the times the sends left the bot: the bot is judged on its own
+    # pacing, not on a network that bunched conforming sends together on the way.
+    _sent_global: _Bucket | None = None
+    _sent_chats: dict[int, _Bucket] = field(default_factory=dict)
+    jittered: int = 0  # refused on arrival though they conformed when they left
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
     # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
     _refused: dict[int, tuple[float, float]] = field(default_factory=dict)
     peak_per_s: int = 0  # most sends accepted within any one second
 
-    def admit(self, method: str, chat_id: int | None) -> int | None:
-        """None if the send may go ahead, else the ``retry_after`` (whole seconds) of a 429."""
+    def admit(self, method: str, chat_id: int | None, sent_at: float | None = None) -> int | None:
+        """None if the send may go ahead, else the ``retry_after`` (whole seconds) of a 429.
+        ``sent_at``: when the sender sent it (default: now, or :data:`SENT_AT`)."""
         if method.lower() not in LIMITED_METHODS:
             return None
         now = trio.current_time()
+        if sent_at is None:
+            sent_at = SENT_AT.get()
+        sent = now if sent_at is None else sent_at
         keys = (_GLOBAL,) if chat_id is None else (_GLOBAL, chat_id)
-        left = max(self._left(key, now) for key in keys)
+        left = max(self._left(key, now, sent) for key in keys)
         if left > EPSILON_S:
             self.ignored_retry_after += 1
             if self.enabled:
@@ -87,8 +101,12 @@ class SendLimits:
         glob_wait = max(glob.tat - glob.tolerance - now, 0.0)
         chat_wait = 0.0 if chat is None else max(chat.tat - chat.tolerance - now, 0.0)
         wait = max(glob_wait, chat_wait)
+        conformed = self._conformed_when_sent(chat_id, sent)
         if wait > EPSILON_S:
-            self.over_limit += 1
+            if conformed:
+                self.jittered += 1
+            else:
+                self.over_limit += 1
             if self.enabled:
                 return self._refuse(None if glob_wait >= chat_wait else chat_id, now, wait)
         glob.wait(now)
@@ -101,15 +119,27 @@ class SendLimits:
         self.peak_per_s = max(self.peak_per_s, len(self._window))
         return None
 
+    def _conformed_when_sent(self, chat_id: int | None, sent: float) -> bool:
+        glob = self._sent_global = self._sent_global or _Bucket(self.global_per_s, self.global_burst)
+        late = glob.tat - glob.tolerance - sent > EPSILON_S
+        chat = None
+        if chat_id is not None:
+            chat = self._sent_chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
+            late = late or chat.tat - chat.tolerance - sent > EPSILON_S
+        glob.tat = max(glob.tat, sent) + glob.interval
+        if chat is not None:
+            chat.tat = max(chat.tat, sent) + chat.interval
+        return not late
+
     def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
         """A 429 given for another reason (a scenario's fault): a send before it passed
         did not honour it either."""
         self._hold(chat_id, trio.current_time(), retry_after)
 
-    def _left(self, key: int, now: float) -> float:
+    def _left(self, key: int, now: float, sent: float) -> float:
         """Seconds a 429 still holds for a sender who could have seen it (0: none)."""
         answered_at, until = self._refused.get(key, (0.0, 0.0))
-        return until - now if now > answered_at + IN_FLIGHT_GRACE_S else 0.0
+        return until - now if sent > answered_at + IN_FLIGHT_GRACE_S else 0.0
 
     def _hold(self, chat_id: int | None, now: float, retry_after: float) -> None:
         key = _GLOBAL if chat_id is None else chat_id
@@ -129,6 +159,7 @@ class SendLimits:
             "ignored_retry_after": self.ignored_retry_after,
             "accepted": self.accepted,
             "refused_429": self.refused,
+            "refused_for_jitter": self.jittered,
             "peak_per_s": self.peak_per_s,
         }
 

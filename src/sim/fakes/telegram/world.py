@@ -31,7 +31,7 @@ import trio
 from bot.domain import InlineKeyboard, TgUser
 from sim.fakes.telegram import wire
 from sim.fakes.telegram.entities import PARSE_MODES, EntityError, utf16_len, visible_text
-from sim.fakes.telegram.limits import SendLimits
+from sim.fakes.telegram.limits import SENT_AT, SendLimits
 from sim.fakes.telegram.records import SentKind, SentRecord, StoredFile, UserAction
 
 JsonDict = dict[str, Any]
@@ -135,6 +135,13 @@ class _Message:
     document: JsonDict | None = None
     photo: list[JsonDict] | None = None
     extra: JsonDict = field(default_factory=dict)
+
+
+def _sent_at() -> float:
+    """When the call in progress left the bot: before any delay on the way to the world
+    (the fault proxy's) or inside it (a ``botapi_delay``)."""
+    sent = SENT_AT.get()
+    return trio.current_time() if sent is None else sent
 
 
 def _epoch() -> int:
@@ -253,11 +260,11 @@ class BotApiWorld:
             raise
         return None
 
-    def _admit(self, method: str, chat_id: int) -> None:
+    def _admit(self, method: str, chat_id: int, sent_at: float) -> None:
         """429 with ``retry_after`` past Telegram's flood limits (when they are enforced)."""
         if self.limits is None:
             return
-        retry_after = self.limits.admit(method, chat_id)
+        retry_after = self.limits.admit(method, chat_id, sent_at)
         if retry_after is not None:
             raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
@@ -484,8 +491,9 @@ class BotApiWorld:
         parse_mode: str | None = None,
         reply_markup: Mapping[str, Any] | None = None,
     ) -> JsonDict:
+        sent_at = _sent_at()
         fault = await self._before("sendMessage")
-        self._admit("sendMessage", chat_id)
+        self._admit("sendMessage", chat_id, sent_at)
         chat = self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -505,8 +513,9 @@ class BotApiWorld:
         reply_markup: Mapping[str, Any] | None = None,
     ) -> JsonDict:
         """Without ``reply_markup`` the keyboard is removed, as in the real API."""
+        sent_at = _sent_at()
         fault = await self._before("editMessageText")
-        self._admit("editMessageText", chat_id)
+        self._admit("editMessageText", chat_id, sent_at)
         self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -555,8 +564,9 @@ class BotApiWorld:
         mime_type: str | None = None,
     ) -> JsonDict:
         """Send bytes (a fresh upload) or re-send a known ``file_id``."""
+        sent_at = _sent_at()
         fault = await self._before("sendDocument")
-        self._admit("sendDocument", chat_id)
+        self._admit("sendDocument", chat_id, sent_at)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_UPLOAD_BYTES)
         caption = self._caption(caption)
@@ -586,8 +596,9 @@ class BotApiWorld:
         file_name: str | None = None,
         caption: str | None = None,
     ) -> JsonDict:
+        sent_at = _sent_at()
         fault = await self._before("sendPhoto")
-        self._admit("sendPhoto", chat_id)
+        self._admit("sendPhoto", chat_id, sent_at)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_PHOTO_BYTES)
         caption = self._caption(caption)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
@@ -30,6 +31,25 @@ if TYPE_CHECKING:
     from sim.simulator.faults.system import SystemUnderFault
 
 SERVICES = ("telegram", "repo", "state", "blobs", "queue")
+# Simulated processes: "bot", and "worker0", "worker1"... ([bot] worker_processes); a
+# selector names one of them, or "worker" for every worker process.
+PROCESS_GROUPS = ("bot", "worker")
+_PROCESS_SELECTOR = re.compile(r"(bot|worker)(\d*)")
+
+
+def valid_process_selector(selector: str) -> str:
+    match = _PROCESS_SELECTOR.fullmatch(selector)
+    if match is None or (match.group(1) == "bot" and match.group(2)):
+        raise rule(f"{selector!r} is not a process: bot, worker (every worker process) or worker<N>")
+    return selector
+
+
+def process_selected(selector: str | None, process: str) -> bool:
+    """Whether ``selector`` (None: every process) names ``process`` ("bot", "worker0"...)."""
+    if selector is None or selector == process:
+        return True
+    return selector == "worker" and process.startswith("worker")
+
 
 _KINDS: dict[str, type[Fault]] = {}
 
@@ -95,9 +115,18 @@ class CallFault(Fault, ABC):
 
     methods: tuple[str, ...] = ()  # empty: every method of the target
     probability: Share = 1.0  # chance per call while active
+    process: str | None = None  # only calls made by this process (see PROCESS_GROUPS); None: all
+
+    @field_validator("process")
+    @classmethod
+    def _known_process(cls, process: str | None) -> str | None:
+        return None if process is None else valid_process_selector(process)
 
     def applies_to(self, method: str) -> bool:
         return not self.methods or method in self.methods
+
+    def reaches(self, process: str) -> bool:
+        return process_selected(self.process, process)
 
     @abstractmethod
     def shape(self, plan: CallPlan, rng: random.Random) -> CallPlan:
@@ -154,6 +183,24 @@ class SystemFault(Fault, ABC):
 
     def end(self, system: SystemUnderFault) -> None:
         """Undo the fault, for kinds whose :meth:`moments` include an end."""
+
+
+class ProcessFault(SystemFault, ABC):
+    """A system fault aimed at processes: ``target`` is "bot", "worker" (every worker
+    process) or one worker process, "worker<N>"."""
+
+    targets: ClassVar[tuple[str, ...]] = PROCESS_GROUPS
+    default_target: ClassVar[str | None] = "bot"
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        return valid_process_selector(target)
+
+    def processes(self, system: SystemUnderFault) -> list[str]:
+        """Names of the processes this fault strikes."""
+        names = dict.fromkeys([*system.by_name, *system.clocks])
+        return [name for name in names if process_selected(self.target, name)]
 
 
 def registered_kinds() -> dict[str, type[Fault]]:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar, cast
 
 import trio
 
+from sim.fakes.telegram.limits import SENT_AT
 from sim.simulator.faults.kind import CallFault, CallPlan, Fault
 from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.kernel.rng import RngStreams
@@ -81,7 +82,9 @@ _PLAN: ContextVar[CallPlan | None] = ContextVar("sim_fault_plan", default=None)
 
 
 class ServiceFaults:
-    """The latency model and fault schedule of one service, and its random streams."""
+    """The latency model and fault schedule of one service as one process sees it (the
+    faults aimed at that process, or at every process), and the service's random
+    streams (shared by every process, so adding a process does not move the draws)."""
 
     def __init__(
         self,
@@ -92,10 +95,14 @@ class ServiceFaults:
         *,
         trace: Trace | None = None,
         stats: FaultStats | None = None,
+        process: str = "bot",
     ) -> None:
         self.service = service
+        self.process = process
         self.model = model
-        self.faults = tuple(f for f in faults if isinstance(f, CallFault) and f.target == service)
+        self.faults = tuple(
+            f for f in faults if isinstance(f, CallFault) and f.target == service and f.reaches(process)
+        )
         self.latency_rng = rngs.stream(f"service.{service}.latency")
         self.fault_rng = rngs.stream(f"service.{service}.faults")
         self.trace = trace
@@ -184,12 +191,14 @@ class FaultProxy:
             if trace is not None:
                 trace.record("call", f"{label}({_describe_args(args)})")
             plan = sf.plan(label, latency, faults)
-            token = None
+            token = sent = None
             if plan is not None:
+                left_at = trio.current_time()  # its delay is on the way (Telegram's flood model asks)
                 if inside:
                     token = _PLAN.set(plan)
                 else:
                     await sf.before(plan)
+                sent = SENT_AT.set(left_at)
             try:
                 result = await fn(*args, **kwargs)
             except trio.Cancelled:
@@ -203,6 +212,8 @@ class FaultProxy:
             finally:
                 if token is not None:
                     _PLAN.reset(token)
+                if sent is not None:
+                    SENT_AT.reset(sent)
             if plan is not None and plan.failure is not None and plan.after:
                 await plan.failure.strike(sf.service)  # the effect happened; the reply is lost
             if trace is not None:

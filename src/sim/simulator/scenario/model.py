@@ -16,7 +16,7 @@ from pydantic import Field, StrictBool, TypeAdapter, ValidationError, field_vali
 
 from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.fakes.cpu import CpuCost
-from sim.simulator.faults.kind import SERVICES, Fault
+from sim.simulator.faults.kind import SERVICES, CallFault, Fault, ProcessFault
 from sim.simulator.faults.registry import FaultTable
 from sim.simulator.scenario.dbmodel import DEFAULT_MODEL, NO_MODEL, DbModel, DbTable, load_model
 from sim.simulator.scenario.latency import NO_LATENCY, Latency, LatencyTable
@@ -42,6 +42,7 @@ INVARIANTS = (
     "each_update_once",
     "no_secret_in_logs",
     "no_duplicate_answer",
+    "each_part_once",
 )
 # What "correct" means on every run, whatever the scenario lists.
 ALWAYS_CHECKED = (
@@ -52,9 +53,9 @@ ALWAYS_CHECKED = (
     "queues_bounded",
     "telegram_limits_respected",
 )
-DEFAULT_INVARIANTS = INVARIANTS
+DEFAULT_INVARIANTS = INVARIANTS[:-1]  # each_part_once is asked for by name (and by the swarm)
 _RESUME_S = 30.0  # a resumed job's last steps (a stored file: send the profile)
-FILE_KINDS = ("good", "empty", "binary", "not_csv", "ragged")
+FILE_KINDS = ("good", "empty", "binary", "not_csv", "ragged", "wide")
 
 
 def _names(values: tuple[str, ...], choices: tuple[str, ...]) -> tuple[str, ...]:
@@ -409,6 +410,20 @@ class ScenarioFile(Table):
         missing = [name for name in expected if name not in checked]
         if missing:
             raise rule(f"expect.invariants_fail: not checked by [invariants]: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _processes_exist(self) -> Self:
+        count = self.bot.worker_processes
+        for number, fault in enumerate(self.faults, 1):
+            selector = fault.target if isinstance(fault, ProcessFault) else getattr(fault, "process", None)
+            if not isinstance(fault, ProcessFault | CallFault) or selector is None:
+                continue
+            if selector.startswith("worker") and selector != "worker" and int(selector[6:]) >= count:
+                raise rule(
+                    f"faults[{number}] ({fault.kind}): no process {selector!r}; "
+                    f"[bot] worker_processes = {count} (worker0..worker{count - 1})"
+                )
         return self
 
 

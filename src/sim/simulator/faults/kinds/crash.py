@@ -1,4 +1,9 @@
-"""``crash``: the bot process (or the worker processes) die hard and restart after ``duration_s``."""
+"""``crash``: ``kill -9`` of a process (or every worker process); it restarts after ``duration_s``.
+
+Every task of the process stops at once, shielded or not; nothing it was doing
+reaches a service afterwards, and it comes back with fresh memory. ``target``:
+"bot", "worker" (every worker process) or "worker<N>". For SIGTERM see ``stop``.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,13 @@ from typing import Self
 import trio
 from pydantic import model_validator
 
-from sim.simulator.faults.kind import SystemFault
+from sim.simulator.faults.kind import ProcessFault
 from sim.simulator.faults.system import SystemUnderFault
 from sim.simulator.schema import rule
 
 
-class CrashFault(SystemFault):
+class CrashFault(ProcessFault):
     kind = "crash"
-    targets = ("bot", "worker")
-    default_target = "bot"
 
     @model_validator(mode="after")
     def _has_downtime(self) -> Self:
@@ -25,5 +28,6 @@ class CrashFault(SystemFault):
         return self
 
     def begin(self, system: SystemUnderFault, nursery: trio.Nursery) -> None:
-        for process in system.processes[self.target]:
-            process.crash(self.duration_s)
+        by_name = system.by_name
+        for name in self.processes(system):
+            by_name[name].crash(self.duration_s)
