@@ -1,5 +1,6 @@
 # Every command a person runs. `just --list` shows them.
 set positional-arguments
+set shell := ["bash", "-c"]
 
 default:
     @just --list
