@@ -73,6 +73,15 @@ class FloodLimitBroken(InvariantBroken):
     pass
 
 
+class BlockingCallOnLoop(InvariantBroken):
+    """A blocking call (file I/O, time.sleep, a socket, a subprocess, a thread) made
+    from a trio task on the event loop."""
+
+
+class LongStepOnLoop(InvariantBroken):
+    """A task step that kept the event loop busy past its CPU budget."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoresAtEnd:
     """Postgres, the queue and blob storage as the run left them (after a reconciler pass)."""
@@ -101,6 +110,17 @@ class TelegramAtEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class LoopAtEnd:
+    """What blocked the event loop during the run (sim.simulator.kernel.blocking)."""
+
+    calls: Sequence[str]  # the first blocking calls, each with its call site
+    calls_total: int
+    slow_steps: Sequence[str]
+    slow_steps_total: int
+    step_budget_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     """What the run left behind, gathered once the bot has stopped."""
 
@@ -116,6 +136,7 @@ class RunEnd:
     stores: StoresAtEnd | None = None  # None: the database could not be read
     queues: QueuesAtEnd | None = None
     telegram: TelegramAtEnd | None = None
+    blocking: LoopAtEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +337,30 @@ class TelegramLimitsRespected(Invariant):
         )
 
 
+class NoBlockingCall(Invariant):
+    name, failure = "no_blocking_call", BlockingCallOnLoop
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        loop = end.blocking
+        if loop is None or loop.calls_total == 0:
+            return True, ()
+        first = "; ".join(loop.calls[:3])
+        return False, (f"{loop.calls_total} blocking call(s) on the loop; first: {first}",)
+
+
+class NoLongStep(Invariant):
+    name, failure = "no_long_step", LongStepOnLoop
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        loop = end.blocking
+        if loop is None or loop.slow_steps_total == 0:
+            return True, ()
+        return False, (
+            f"{loop.slow_steps_total} task step(s) over {loop.step_budget_s * 1000:g} ms of CPU on the loop; "
+            f"first: {'; '.join(loop.slow_steps[:3])}",
+        )
+
+
 # In the order the report's notes follow; the scenario's [invariants] check picks among them.
 INVARIANTS: tuple[Invariant, ...] = (
     NoLostUpload(),
@@ -333,6 +378,8 @@ ALWAYS: tuple[Invariant, ...] = (
     StoresAgree(),
     QueuesBounded(),
     TelegramLimitsRespected(),
+    NoBlockingCall(),
+    NoLongStep(),
 )
 
 

@@ -27,7 +27,8 @@ from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.invariants import QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
+from sim.simulator.invariants import LoopAtEnd, QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
+from sim.simulator.kernel.blocking import BlockingWatch, StepClock, watching
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
 from sim.simulator.kernel.rng import RngStreams
@@ -121,6 +122,7 @@ class _Ending:
     invariants: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     telegram_limits: dict[str, object] | None = None
+    blocking: dict[str, object] | None = None
 
 
 def _stores_at_end(stack: SimStack) -> StoresAtEnd:
@@ -142,6 +144,7 @@ async def _check_invariants(
     workload: Workload,
     processes: _Processes,
     ending: _Ending,
+    watch: BlockingWatch,
 ) -> None:
     sent = [u for u in workload.users if u.sent_at is not None]
     stuck: list[str] | None = None
@@ -175,14 +178,33 @@ async def _check_invariants(
         stores=_stores_at_end(stack) if stuck is not None else None,
         queues=queues,
         telegram=telegram,
+        blocking=LoopAtEnd(
+            calls=[c.describe() for c in watch.calls],
+            calls_total=watch.calls_seen,
+            slow_steps=[s.describe() for s in watch.slow_steps],
+            slow_steps_total=watch.slow_steps_seen,
+            step_budget_s=watch.step_budget_s,
+        ),
     )
+    ending.blocking = {
+        "calls": watch.calls_seen,
+        "slow_steps": watch.slow_steps_seen,
+        "step_budget_s": watch.step_budget_s,
+        "findings": watch.findings[:10],
+    }
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
     ending.invariants = {name: verdict.held for name, verdict in verdicts.items()}
 
 
 async def _main(
-    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: MockClock, bot_main: BotMain, ending: _Ending
+    scenario: Scenario,
+    rngs: RngStreams,
+    trace: Trace,
+    clock: MockClock,
+    bot_main: BotMain,
+    ending: _Ending,
+    watch: BlockingWatch,
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
@@ -230,7 +252,7 @@ async def _main(
             for process in processes.all:
                 stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, world, stack, workload, processes, ending)
+    await _check_invariants(scenario, world, stack, workload, processes, ending, watch)
     return stack, workload, processes, series
 
 
@@ -248,9 +270,19 @@ def simulate(
     clock = MockClock(autojump_threshold=0)
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
-    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
+    watch = BlockingWatch(scenario.invariants.step_budget_s)
+    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden(), watching(watch):
         stack, workload, processes, series = trio.run(
-            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
+            _main,
+            scenario,
+            rngs,
+            trace,
+            clock,
+            bot_main or run_bot,
+            ending,
+            watch,
+            clock=clock,
+            instruments=[StepClock(watch)],
         )
     wall = time.perf_counter() - started
     report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)
@@ -340,6 +372,7 @@ def _report(
         "gauge_peaks": dict(sorted(stack.metrics.gauge_peaks.items())),
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
         "telegram_limits": ending.telegram_limits,
+        "blocking": ending.blocking,
         "job_stream": {
             "peak_depth": stack.queue.peak_depth,
             "peak_entries_per_job": stack.queue.peak_entries_per_job,

@@ -18,6 +18,7 @@ from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.fakes.cpu import CpuCost
 from sim.simulator.faults.kind import SERVICES, Fault
 from sim.simulator.faults.registry import FaultTable
+from sim.simulator.kernel.blocking import DEFAULT_STEP_BUDGET_S
 from sim.simulator.scenario.latency import NO_LATENCY, Latency, LatencyTable
 from sim.simulator.schema import (
     AtLeastOne,
@@ -273,6 +274,8 @@ class BotConfig(Table):
 class Invariants(Table):
     check: tuple[str, ...] = DEFAULT_INVARIANTS
     margin_s: Seconds = 5.0
+    # CPU seconds (thread time, not virtual) one task step may take on the loop.
+    step_budget_s: PositiveSeconds = DEFAULT_STEP_BUDGET_S
 
     @field_validator("check")
     @classmethod
