@@ -106,7 +106,8 @@ def _forget_bytecode(path: Path) -> None:
 def run_mutant(
     mutant: Mutant, root: Path, copy: Path, *, swarm_seeds: int | None, echo: bool = True
 ) -> MutantResult:
-    original = (root / mutant.file).read_text(encoding="utf-8") if (root / mutant.file).exists() else ""
+    # The copy, not the working tree: it is the checkout as it was when the run began.
+    original = (copy / mutant.file).read_text(encoding="utf-8") if (copy / mutant.file).exists() else ""
     mutated = mutant.apply_to(original)
     if mutated is None:
         found = original.count(mutant.old)
