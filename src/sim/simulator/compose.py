@@ -94,6 +94,11 @@ def build_stack(
         cache=cpu_cache,
     )
     metrics = MetricsRecorder()
+    # The send allowance lives in Redis beside the conversation state: faults of "state"
+    # reach it too, drawn from streams of its own so the other services' draws do not move.
+    bucket_faults = faults_of("state")
+    bucket_faults.latency_rng = rngs.stream("service.send_bucket.latency")
+    bucket_faults.fault_rng = rngs.stream("service.send_bucket.faults")
     services = Services(
         telegram=wrap_port(SimTelegramApi(world, token), faults_of("telegram")),
         repo=wrap_port(repo, repo_faults, inside=True),
@@ -105,7 +110,9 @@ def build_stack(
         cpu=cpu,
         metrics=metrics,
         # One send allowance for every process, as in production (SEND_LIMIT=shared).
-        send_bucket=MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes),
+        send_bucket=wrap_port(
+            MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes), bucket_faults
+        ),
     )
     return SimStack(services, repo, state, queue, blobs, log, cpu, metrics, stats)
 

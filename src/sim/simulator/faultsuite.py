@@ -79,9 +79,13 @@ def _scenario(path: Path, root: Path) -> Check:
 def checks(root: Path, swarm_seeds: int) -> list[Check]:
     """The suite, cheapest-per-catch first."""
     swarm = []
-    for first in range(1, swarm_seeds + 1, SWARM_CHUNK):
-        count = min(SWARM_CHUNK, swarm_seeds - first + 1)
-        argv = ("-m", "sim", "swarm", "--from", str(first), "--seeds", str(count))
+    # A short first chunk: most broken bots fail within the first few seeds.
+    starts = [1, 11, *range(11 + SWARM_CHUNK, swarm_seeds + 1, SWARM_CHUNK)]
+    for first, after in zip(starts, [*starts[1:], swarm_seeds + 1], strict=True):
+        if first > swarm_seeds:
+            break
+        count = min(after, swarm_seeds + 1) - first
+        argv = ("-m", "sim", "swarm", "--exitfirst", "--from", str(first), "--seeds", str(count))
         swarm.append(Check(f"swarm seeds {first}-{first + count - 1}", (sys.executable, *argv)))
     shipped = sorted((root / "scenarios").glob("*.toml"))
     regressions = sorted((root / "scenarios" / "regressions").glob("*.toml"))

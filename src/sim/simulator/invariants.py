@@ -73,6 +73,10 @@ class FloodLimitBroken(InvariantBroken):
     pass
 
 
+class AnswerNotWholeOnce(InvariantBroken):
+    """A profile reached the user with a part missing or a part repeated."""
+
+
 class BlockingCallOnLoop(InvariantBroken):
     """A blocking call (file I/O, time.sleep, a socket, a subprocess, a thread) made
     from a trio task on the event loop."""
@@ -110,6 +114,16 @@ class TelegramAtEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerParts:
+    """One analysed upload's profile as the user received it, part by part."""
+
+    user_id: int
+    expected: int  # messages the profile has
+    missing: int  # of those, never received
+    repeated: int  # of those, received more than once
+
+
+@dataclass(frozen=True, slots=True)
 class LoopAtEnd:
     """What blocked the event loop during the run (sim.simulator.kernel.blocking)."""
 
@@ -137,6 +151,7 @@ class RunEnd:
     queues: QueuesAtEnd | None = None
     telegram: TelegramAtEnd | None = None
     blocking: LoopAtEnd | None = None
+    answers: Sequence[AnswerParts] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +352,22 @@ class TelegramLimitsRespected(Invariant):
         )
 
 
+class WholeAnswerOnce(Invariant):
+    """Each part of a profile reaches the user exactly once: none lost, none repeated."""
+
+    name, failure = "whole_answer_once", AnswerNotWholeOnce
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        wrong = [a for a in end.answers if a.missing or a.repeated]
+        if not wrong:
+            return True, ()
+        first = wrong[0]
+        return False, (
+            f"{len(wrong)} profile(s) not received whole and once; user {first.user_id}: "
+            f"{first.missing} of {first.expected} part(s) missing, {first.repeated} repeated",
+        )
+
+
 class NoBlockingCall(Invariant):
     name, failure = "no_blocking_call", BlockingCallOnLoop
 
@@ -378,6 +409,7 @@ ALWAYS: tuple[Invariant, ...] = (
     StoresAgree(),
     QueuesBounded(),
     TelegramLimitsRespected(),
+    WholeAnswerOnce(),
     NoBlockingCall(),
     NoLongStep(),
 )

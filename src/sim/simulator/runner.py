@@ -11,14 +11,17 @@ bot is stopped and the invariants are checked against the raw sim adapters.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 from trio.testing import MockClock
 
+from bot import analysis
 from bot.app import Roles, run_bot
 from bot.blob_keys import blob_key
+from bot.i18n import pick_language
 from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.limits import SendLimits
@@ -27,8 +30,16 @@ from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
-from sim.simulator.invariants import LoopAtEnd, QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
-from sim.simulator.kernel.blocking import BlockingWatch, StepClock, watching
+from sim.simulator.invariants import (
+    AnswerParts,
+    LoopAtEnd,
+    QueuesAtEnd,
+    RunEnd,
+    StoresAtEnd,
+    TelegramAtEnd,
+    judge_all,
+)
+from sim.simulator.kernel.blocking import BlockingWatch, StepClock, permitted, watching
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
 from sim.simulator.kernel.rng import RngStreams
@@ -36,7 +47,7 @@ from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.report import Report, latency_table, replay_header
 from sim.simulator.scenario import Scenario, contrast_scenario
-from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload
+from sim.simulator.workload import ANALYSED, FAILED, LOST, SimUser, Workload
 
 _EPOCH_S = SIM_EPOCH.timestamp()
 _CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)
@@ -137,6 +148,33 @@ def _stores_at_end(stack: SimStack) -> StoresAtEnd:
     )
 
 
+def _answer_parts(sent: list[SimUser]) -> list[AnswerParts]:
+    """Each analysed upload's profile, part by part, against what the user received."""
+    expected_of: dict[tuple[str, bytes, str], list[str]] = {}
+    answers = []
+    for user in sent:
+        if not user.profiles:
+            continue
+        lang = pick_language(user.user.language_code)
+        key = (user.file_name, user.data, lang)
+        if key not in expected_of:
+            with permitted():  # the judge's own analysis, off the bot's loop
+                profile = analysis.analyse_csv(user.data, user.file_name)
+            parts = analysis.render_profile(profile, lang) if isinstance(profile, analysis.Profile) else []
+            expected_of[key] = parts
+        parts = expected_of[key]
+        counts = Counter(text for text in user.answer_texts if text in set(parts))
+        answers.append(
+            AnswerParts(
+                user.user.id,
+                len(parts),
+                missing=sum(1 for p in parts if counts[p] == 0),
+                repeated=sum(1 for p in parts if counts[p] > 1),
+            )
+        )
+    return answers
+
+
 async def _check_invariants(
     scenario: Scenario,
     world: BotApiWorld,
@@ -178,6 +216,7 @@ async def _check_invariants(
         stores=_stores_at_end(stack) if stuck is not None else None,
         queues=queues,
         telegram=telegram,
+        answers=_answer_parts(sent),
         blocking=LoopAtEnd(
             calls=[c.describe() for c in watch.calls],
             calls_total=watch.calls_seen,

@@ -212,6 +212,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="how many seeds to run")
     parser.add_argument("--from", dest="first", type=int, default=1, help="the first seed")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where failing scenarios are written")
+    parser.add_argument("--exitfirst", "-x", action="store_true", help="stop at the first failing seed")
     args = parser.parse_args(list(argv))
     failures = 0
     for seed in range(args.first, args.first + args.seeds):
@@ -222,6 +223,8 @@ def main(argv: Sequence[str]) -> int:
             print(f"seed {seed}: FAILED {', '.join(run.broken)}  -> {path}")
             for note in run.notes:
                 print(f"    {note}")
+            if args.exitfirst:
+                return 1
         else:
             print(f"seed {seed}: ok  ({run.virtual_seconds:.0f} s virtual, {run.wall_seconds:.1f} s wall)")
         sys.stdout.flush()

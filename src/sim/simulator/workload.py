@@ -108,6 +108,8 @@ class SimUser:
     greetings: int = 0  # replies to /start
     # Replies that came out of order: (earlier step, later step) as the user saw them.
     out_of_order: list[tuple[str, str]] = field(default_factory=list)
+    # Texts of the messages the bot sent this chat after the upload (the answer's parts among them).
+    answer_texts: list[str] = field(default_factory=list)
     _last_step: int = 0
     changed: trio.Event = field(default_factory=trio.Event)
 
@@ -261,6 +263,8 @@ class Workload:
         if record.kind not in ("message", "edit", "document", "photo"):
             return
         now = trio.current_time()
+        if user.sent_at is not None and record.kind == "message" and record.text is not None:
+            user.answer_texts.append(record.text)
         text_role = None
         if record.kind in ("message", "edit") and record.text is not None and not is_profile(record):
             text_role = self._classifier.classify(record.text)
