@@ -77,6 +77,10 @@ class AnswerNotWholeOnce(InvariantBroken):
     """A profile reached the user with a part missing or a part repeated."""
 
 
+class CallNotCut(InvariantBroken):
+    """A call to another service outlasted every deadline it should have had."""
+
+
 class BlockingCallOnLoop(InvariantBroken):
     """A blocking call (file I/O, time.sleep, a socket, a subprocess, a thread) made
     from a trio task on the event loop."""
@@ -124,6 +128,15 @@ class AnswerParts:
 
 
 @dataclass(frozen=True, slots=True)
+class CallsAtEnd:
+    """Calls to other services that lasted past their bound (sim.simulator.calltimes)."""
+
+    over: Sequence[str]
+    over_total: int
+    longest: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class LoopAtEnd:
     """What blocked the event loop during the run (sim.simulator.kernel.blocking)."""
 
@@ -152,6 +165,7 @@ class RunEnd:
     telegram: TelegramAtEnd | None = None
     blocking: LoopAtEnd | None = None
     answers: Sequence[AnswerParts] = ()
+    calls: CallsAtEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +382,19 @@ class WholeAnswerOnce(Invariant):
         )
 
 
+class EveryCallCut(Invariant):
+    """No call to Postgres, Redis, storage or Telegram outlives its deadline."""
+
+    name, failure = "every_call_cut", CallNotCut
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        calls = end.calls
+        if calls is None or calls.over_total == 0:
+            return True, ()
+        first = "; ".join(calls.over[:3])
+        return False, (f"{calls.over_total} call(s) not cut by a deadline; first: {first}",)
+
+
 class NoBlockingCall(Invariant):
     name, failure = "no_blocking_call", BlockingCallOnLoop
 
@@ -410,6 +437,7 @@ ALWAYS: tuple[Invariant, ...] = (
     QueuesBounded(),
     TelegramLimitsRespected(),
     WholeAnswerOnce(),
+    EveryCallCut(),
     NoBlockingCall(),
     NoLongStep(),
 )

@@ -26,12 +26,14 @@ from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.calltimes import CallTimes, timed_services
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
 from sim.simulator.invariants import (
     AnswerParts,
+    CallsAtEnd,
     LoopAtEnd,
     QueuesAtEnd,
     RunEnd,
@@ -134,6 +136,7 @@ class _Ending:
     notes: list[str] = field(default_factory=list)
     telegram_limits: dict[str, object] | None = None
     blocking: dict[str, object] | None = None
+    calls: dict[str, object] | None = None
 
 
 def _stores_at_end(stack: SimStack) -> StoresAtEnd:
@@ -183,6 +186,7 @@ async def _check_invariants(
     processes: _Processes,
     ending: _Ending,
     watch: BlockingWatch,
+    call_times: CallTimes,
 ) -> None:
     sent = [u for u in workload.users if u.sent_at is not None]
     stuck: list[str] | None = None
@@ -217,6 +221,7 @@ async def _check_invariants(
         queues=queues,
         telegram=telegram,
         answers=_answer_parts(sent),
+        calls=CallsAtEnd(call_times.over, call_times.over_total, dict(call_times.longest)),
         blocking=LoopAtEnd(
             calls=[c.describe() for c in watch.calls],
             calls_total=watch.calls_seen,
@@ -231,6 +236,7 @@ async def _check_invariants(
         "step_budget_s": watch.step_budget_s,
         "findings": watch.findings[:10],
     }
+    ending.calls = {"longest_s": dict(sorted(call_times.longest.items())), "over": call_times.over_total}
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
     ending.invariants = {name: verdict.held for name, verdict in verdicts.items()}
@@ -244,10 +250,12 @@ async def _main(
     bot_main: BotMain,
     ending: _Ending,
     watch: BlockingWatch,
+    call_times: CallTimes,
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
+    services = timed_services(stack.services, call_times)
     workload = Workload(world, scenario.users, rngs, trace)
     settings = scenario.bot.build_settings()
     roles = Roles(
@@ -255,7 +263,7 @@ async def _main(
     )
     series: list[list[float]] = []
     stop_scope = trio.CancelScope(deadline=scenario.duration_s)
-    supervisor = BotSupervisor(bot_main, stack.services, settings, roles, trace, on_fatal=stop_scope.cancel)
+    supervisor = BotSupervisor(bot_main, services, settings, roles, trace, on_fatal=stop_scope.cancel)
     worker_roles = [
         Roles(poller=False, workers=scenario.bot.worker_process_workers, reconciler=True, name=f"worker{n}")
         for n in range(scenario.bot.worker_processes)
@@ -263,9 +271,7 @@ async def _main(
     processes = _Processes(
         supervisor,
         [
-            BotSupervisor(
-                bot_main, stack.services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name
-            )
+            BotSupervisor(bot_main, services, settings, r, trace, on_fatal=stop_scope.cancel, name=r.name)
             for r in worker_roles
         ],
     )
@@ -291,7 +297,7 @@ async def _main(
             for process in processes.all:
                 stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, world, stack, workload, processes, ending, watch)
+    await _check_invariants(scenario, world, stack, workload, processes, ending, watch, call_times)
     return stack, workload, processes, series
 
 
@@ -320,6 +326,7 @@ def simulate(
             bot_main or run_bot,
             ending,
             watch,
+            CallTimes(),
             clock=clock,
             instruments=[StepClock(watch)],
         )
@@ -412,6 +419,7 @@ def _report(
         "duplicate_answers": sum(u.duplicate_answers for u in sent),
         "telegram_limits": ending.telegram_limits,
         "blocking": ending.blocking,
+        "outside_calls": ending.calls,
         "job_stream": {
             "peak_depth": stack.queue.peak_depth,
             "peak_entries_per_job": stack.queue.peak_entries_per_job,
