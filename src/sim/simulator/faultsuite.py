@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -61,6 +62,7 @@ class Outcome:
 class SuiteResult:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # user + system time of every check's process
 
     @property
     def failed(self) -> list[Outcome]:
@@ -121,6 +123,7 @@ def run_suite(
     pending = list(range(len(suite)))
     stop = threading.Event()
     began = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     def work() -> None:
         while True:
@@ -160,6 +163,9 @@ def run_suite(
     for thread in threads:
         thread.join()
     result.seconds = round(time.perf_counter() - began, 2)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    result.cpu_seconds = round(used, 1)
     return result
 
 
@@ -181,8 +187,15 @@ def main(argv: Sequence[str]) -> int:
     print(f"fault suite: {len(suite)} checks, {args.jobs} at once, in {root}", flush=True)
     result = run_suite(root, suite, jobs=min(args.jobs, os.cpu_count() or 1), exitfirst=args.exitfirst)
     passed = sum(1 for o in result.outcomes if o.status == "passed")
-    print(f"{passed}/{len(suite)} checks passed in {result.seconds:.0f} s (wall clock)")
+    print(
+        f"{passed}/{len(suite)} checks passed in {result.seconds:.0f} s wall clock, "
+        f"{result.cpu_seconds:.0f} s of CPU"
+    )
     if args.json_out is not None:
-        data = {"seconds": result.seconds, "outcomes": [asdict(o) for o in result.outcomes]}
+        data = {
+            "seconds": result.seconds,
+            "cpu_seconds": result.cpu_seconds,
+            "outcomes": [asdict(o) for o in result.outcomes],
+        }
         args.json_out.write_text(json.dumps(data, indent=1))
     return 1 if result.failed else 0
