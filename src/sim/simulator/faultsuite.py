@@ -40,6 +40,7 @@ SIM_TESTS = (
     "tests/sim/test_sim_parts.py",
     "tests/sim/test_sim_workload.py",
     "tests/sim/test_sim_blocking.py",
+    "tests/sim/test_sim_calls_cut.py",
 )
 
 
