@@ -159,11 +159,31 @@ def _env(copy: Path) -> dict[str, str]:
     return env
 
 
+def interleaved(mutants: Sequence[Mutant]) -> list[Mutant]:
+    """One mutant of each category in turn, so a run cut short still covers every category."""
+    by_category: dict[str, list[Mutant]] = {}
+    for mutant in mutants:
+        by_category.setdefault(mutant.category, []).append(mutant)
+    order: list[Mutant] = []
+    while any(by_category.values()):
+        for group in by_category.values():
+            if group:
+                order.append(group.pop(0))
+    return order
+
+
 def run_catalogue(
-    mutants: Sequence[Mutant], root: Path, *, jobs: int, swarm_seeds: int | None, echo: bool = True
+    mutants: Sequence[Mutant],
+    root: Path,
+    *,
+    jobs: int,
+    swarm_seeds: int | None,
+    echo: bool = True,
+    report: Path | None = None,
 ) -> list[MutantResult]:
     results: dict[str, MutantResult] = {}
-    queue = list(mutants)
+    queue = interleaved(mutants)
+    began = time.perf_counter()
     lock = threading.Lock()
 
     def work(slot: Path) -> None:
@@ -176,6 +196,8 @@ def run_catalogue(
             result = run_mutant(mutant, root, slot, swarm_seeds=swarm_seeds)
             with lock:
                 results[mutant.id] = result
+                if report is not None:  # after each mutant: a run cut short keeps what it found
+                    write_report(report, list(results.values()), time.perf_counter() - began, len(mutants))
                 if echo:
                     by = f" by {result.caught_by} in {result.seconds:.0f} s" if result.caught_by else ""
                     when = f" ({result.seconds:.0f} s)" if result.status == "survived" else ""
@@ -190,6 +212,11 @@ def run_catalogue(
         for thread in threads:
             thread.join()
     return [results[m.id] for m in mutants if m.id in results]
+
+
+def write_report(path: Path, results: Sequence[MutantResult], seconds: float, total: int) -> None:
+    data = {"seconds": round(seconds, 1), "mutants": total, "results": [asdict(r) for r in results]}
+    path.write_text(json.dumps(data, indent=1))
 
 
 def summary(results: Sequence[MutantResult], seconds: float) -> str:
@@ -228,10 +255,9 @@ def main(argv: Sequence[str]) -> int:
     jobs = max(1, min(args.jobs, 2))
     print(f"{len(mutants)} mutants, {jobs} at once, fault suite with early exit", flush=True)
     started = time.perf_counter()
-    results = run_catalogue(mutants, root, jobs=jobs, swarm_seeds=args.swarm_seeds)
+    results = run_catalogue(mutants, root, jobs=jobs, swarm_seeds=args.swarm_seeds, report=args.report)
     seconds = time.perf_counter() - started
     print(summary(results, seconds))
     if args.report is not None:
-        data = {"seconds": round(seconds, 1), "results": [asdict(r) for r in results]}
-        args.report.write_text(json.dumps(data, indent=1))
+        write_report(args.report, results, seconds, len(mutants))
     return 0
