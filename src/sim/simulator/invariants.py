@@ -81,6 +81,10 @@ class CallNotCut(InvariantBroken):
     """A call to another service outlasted every deadline it should have had."""
 
 
+class TooMuchInFlight(InvariantBroken):
+    """More updates or jobs ran at once than the bot's limits allow."""
+
+
 class BlockingCallOnLoop(InvariantBroken):
     """A blocking call (file I/O, time.sleep, a socket, a subprocess, a thread) made
     from a trio task on the event loop."""
@@ -137,6 +141,16 @@ class CallsAtEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkAtEnd:
+    """The most work one poller or worker loop had in flight (sampled), and its limit."""
+
+    peak_handlers: int
+    max_handlers: int
+    peak_jobs: int
+    max_jobs: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoopAtEnd:
     """What blocked the event loop during the run (sim.simulator.kernel.blocking)."""
 
@@ -166,6 +180,7 @@ class RunEnd:
     blocking: LoopAtEnd | None = None
     answers: Sequence[AnswerParts] = ()
     calls: CallsAtEnd | None = None
+    work: WorkAtEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +410,21 @@ class EveryCallCut(Invariant):
         return False, (f"{calls.over_total} call(s) not cut by a deadline; first: {first}",)
 
 
+class WorkWithinLimits(Invariant):
+    name, failure = "work_within_limits", TooMuchInFlight
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        work = end.work
+        if work is None:
+            return True, ()
+        notes = []
+        if work.peak_handlers > work.max_handlers:
+            notes.append(f"{work.peak_handlers} updates handled at once, limit {work.max_handlers}")
+        if work.peak_jobs > work.max_jobs:
+            notes.append(f"{work.peak_jobs} jobs run at once by one worker, limit {work.max_jobs}")
+        return not notes, tuple(notes)
+
+
 class NoBlockingCall(Invariant):
     name, failure = "no_blocking_call", BlockingCallOnLoop
 
@@ -438,6 +468,7 @@ ALWAYS: tuple[Invariant, ...] = (
     TelegramLimitsRespected(),
     WholeAnswerOnce(),
     EveryCallCut(),
+    WorkWithinLimits(),
     NoBlockingCall(),
     NoLongStep(),
 )

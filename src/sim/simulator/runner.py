@@ -28,6 +28,7 @@ from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.calltimes import CallTimes, timed_services
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.concurrency import WorkInFlight
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
@@ -39,6 +40,7 @@ from sim.simulator.invariants import (
     RunEnd,
     StoresAtEnd,
     TelegramAtEnd,
+    WorkAtEnd,
     judge_all,
 )
 from sim.simulator.kernel.blocking import BlockingWatch, StepClock, permitted, watching
@@ -93,10 +95,14 @@ def _problems(log: SimLogSink) -> int:
     return log.by_level.get("WARNING", 0) + log.by_level.get("ERROR", 0)
 
 
-async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
-    """Occupancy over virtual time, for plots (exact peaks come from the adapters)."""
+async def _sample(
+    stack: SimStack, workload: Workload, series: list[list[float]], every_s: float, work: WorkInFlight
+) -> None:
+    """Occupancy over virtual time, for plots (exact peaks come from the adapters), and the
+    bot's work in flight against its limits."""
     errors = faults = 0
     while True:
+        work.sample()
         now_errors, now_faults = _problems(stack.log), sum(stack.fault_stats.injected.values())
         series.append(
             [
@@ -137,6 +143,7 @@ class _Ending:
     telegram_limits: dict[str, object] | None = None
     blocking: dict[str, object] | None = None
     calls: dict[str, object] | None = None
+    work: dict[str, object] | None = None
 
 
 def _stores_at_end(stack: SimStack) -> StoresAtEnd:
@@ -187,8 +194,10 @@ async def _check_invariants(
     ending: _Ending,
     watch: BlockingWatch,
     call_times: CallTimes,
+    work: WorkInFlight,
 ) -> None:
     sent = [u for u in workload.users if u.sent_at is not None]
+    settings = scenario.bot.build_settings()
     stuck: list[str] | None = None
     per_user_uploads: dict[int, int] | None = None
     if stack.repo.sessions_in_use == 0:  # a leaked session would block these reads
@@ -221,6 +230,12 @@ async def _check_invariants(
         queues=queues,
         telegram=telegram,
         answers=_answer_parts(sent),
+        work=WorkAtEnd(
+            work.peak_handlers,
+            settings.max_concurrent_updates,
+            work.peak_jobs,
+            settings.worker_concurrency,
+        ),
         calls=CallsAtEnd(call_times.over, call_times.over_total, dict(call_times.longest)),
         blocking=LoopAtEnd(
             calls=[c.describe() for c in watch.calls],
@@ -236,6 +251,7 @@ async def _check_invariants(
         "step_budget_s": watch.step_budget_s,
         "findings": watch.findings[:10],
     }
+    ending.work = {"peak_handlers": work.peak_handlers, "peak_jobs_per_worker": work.peak_jobs}
     ending.calls = {"longest_s": dict(sorted(call_times.longest.items())), "over": call_times.over_total}
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
@@ -256,6 +272,7 @@ async def _main(
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
     services = timed_services(stack.services, call_times)
+    work = WorkInFlight()
     workload = Workload(world, scenario.users, rngs, trace)
     settings = scenario.bot.build_settings()
     roles = Roles(
@@ -282,7 +299,8 @@ async def _main(
         nursery.start_soon(run_schedule, scenario.faults, system, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
-            observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+            every_s = max(1.0, scenario.duration_s / 600)
+            observed.start_soon(_sample, stack, workload, series, every_s, work)
             with stop_scope:
                 if scenario.stop_when_done:
                     await workload.all_done.wait()
@@ -297,7 +315,7 @@ async def _main(
             for process in processes.all:
                 stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, world, stack, workload, processes, ending, watch, call_times)
+    await _check_invariants(scenario, world, stack, workload, processes, ending, watch, call_times, work)
     return stack, workload, processes, series
 
 
@@ -420,6 +438,7 @@ def _report(
         "telegram_limits": ending.telegram_limits,
         "blocking": ending.blocking,
         "outside_calls": ending.calls,
+        "work_in_flight": ending.work,
         "job_stream": {
             "peak_depth": stack.queue.peak_depth,
             "peak_entries_per_job": stack.queue.peak_entries_per_job,
