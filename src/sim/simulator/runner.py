@@ -28,7 +28,7 @@ from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.calltimes import CallTimes, timed_services
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
-from sim.simulator.concurrency import WorkInFlight
+from sim.simulator.concurrency import WorkInFlight, counting_handlers
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
@@ -267,12 +267,12 @@ async def _main(
     ending: _Ending,
     watch: BlockingWatch,
     call_times: CallTimes,
+    work: WorkInFlight,
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
     stack = build_stack(world, scenario, rngs, clock, trace=trace)
     services = timed_services(stack.services, call_times)
-    work = WorkInFlight()
     workload = Workload(world, scenario.users, rngs, trace)
     settings = scenario.bot.build_settings()
     roles = Roles(
@@ -334,7 +334,13 @@ def simulate(
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
     watch = BlockingWatch(scenario.invariants.step_budget_s)
-    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden(), watching(watch):
+    work = WorkInFlight()
+    with (
+        seeded_scheduler(rngs.seed_for("scheduler")),
+        threads_forbidden(),
+        watching(watch),
+        counting_handlers(work),
+    ):
         stack, workload, processes, series = trio.run(
             _main,
             scenario,
@@ -345,6 +351,7 @@ def simulate(
             ending,
             watch,
             CallTimes(),
+            work,
             clock=clock,
             instruments=[StepClock(watch)],
         )
