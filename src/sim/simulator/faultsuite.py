@@ -41,6 +41,7 @@ SIM_TESTS = (
     "tests/sim/test_sim_workload.py",
     "tests/sim/test_sim_blocking.py",
     "tests/sim/test_sim_calls_cut.py",
+    "tests/sim/test_sim_work_limits.py",
 )
 
 
