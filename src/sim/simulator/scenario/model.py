@@ -50,6 +50,11 @@ ALWAYS_CHECKED = (
     "stores_agree",
     "queues_bounded",
     "telegram_limits_respected",
+    "whole_answer_once",
+    "every_call_cut",
+    "work_within_limits",
+    "no_blocking_call",
+    "no_long_step",
 )
 DEFAULT_INVARIANTS = INVARIANTS
 _RESUME_S = 30.0  # a resumed job's last steps (a stored file: send the profile)
