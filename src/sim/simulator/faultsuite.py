@@ -94,8 +94,8 @@ def checks(root: Path, swarm_seeds: int) -> list[Check]:
             break
         count = min(after, swarm_seeds + 1) - first
         skip = ",".join(str(seed) for seed in KNOWN_FAILING_SEEDS)
-        argv = ("-m", "sim", "swarm", "--exitfirst", "--from", str(first), "--seeds", str(count))
-        argv = (*argv, "--skip", skip)
+        argv: tuple[str, ...] = ("-m", "sim", "swarm", "--exitfirst", "--from", str(first))
+        argv += ("--seeds", str(count), "--skip", skip)
         swarm.append(Check(f"swarm seeds {first}-{first + count - 1}", (sys.executable, *argv)))
     shipped = sorted((root / "scenarios").glob("*.toml"))
     regressions = sorted((root / "scenarios" / "regressions").glob("*.toml"))
