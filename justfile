@@ -30,6 +30,16 @@ sweep *args:
 simulate scenario *args:
     PYTHONHASHSEED=0 python -m sim "$@"
 
+# The fault suite: property, flow and simulator tests, a bounded swarm, every scenario (<= 10 min):
+# just faults [--jobs 2] [--exitfirst] [--swarm-seeds N] [--list]
+faults *args:
+    PYTHONHASHSEED=0 python -m sim faults "$@"
+
+# Mutation testing: each bug of mutants/catalogue.toml in a copy of the checkout, against
+# the fault suite: just mutants [--only ID,ID] [--jobs 2] [--report F.json]
+mutants *args:
+    PYTHONHASHSEED=0 python -m sim mutants "$@"
+
 # The test suite (uses DATABASE_URL/REDIS_URL when set, embedded servers otherwise).
 test *args:
     python -m pytest -q "$@"

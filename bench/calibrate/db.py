@@ -1,7 +1,7 @@
 """The repository's operations on the real Postgres, direct and through pgbouncer.
 
 Every method the bot calls per update or per job runs through the production adapter
-(``PostgresRepository``: the session pool, the trio-asyncio bridge, psycopg), one
+(``PostgresRepository``: the session pool, its worker threads, psycopg), one
 call at a time, in the order an upload lives through them. Rounds alternate between
 the two routes so a busy spell on the shared machine hits both alike. Round trips
 are counted on the wire by a relay (bench/calibrate/relay.py), once per method.
@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 import trio
 
-from adapters.asyncio_bridge import aio
 from adapters.postgres.pool import connector
 from adapters.postgres.repository import PostgresRepository, open_postgres_repository
 from adapters.postgres.tx import Tx
+from bot.admin.records import BroadcastStatus, SendOutcome
 from bot.domain import JobStatus, JobStep, NewUpload
 
 from .relay import TurnCounter, serve_relay
@@ -45,6 +45,7 @@ class Lifecycle:
         self.upload = str(uuid.uuid4())
         self.job = str(uuid.uuid4())
         self.now = datetime.now(UTC)
+        self.broadcast: int | None = None
 
     def calls(self) -> list[tuple[str, Call]]:
         r, now, job, upload = self.repo, self.now, self.job, self.upload
@@ -78,9 +79,37 @@ class Lifecycle:
             ("uploads_with_blobs", lambda: r.uploads_with_blobs(None, 10)),
             ("record_admin_action", lambda: r.record_admin_action(1, "calibrate", "one row", now)),
             ("admin_actions", lambda: r.admin_actions(10)),
+            ("admin_stats", lambda: r.admin_stats(now)),
+            ("job_detail", lambda: r.job_detail(job)),
+            ("requeue_job", lambda: r.requeue_job(job, now, 60.0)),
+            ("ban_user", lambda: r.ban_user(self.user, 1, now)),
+            ("banned_user_ids", lambda: r.banned_user_ids()),
+            ("unban_user", lambda: r.unban_user(self.user)),
+            ("start_broadcast", lambda: self.start_broadcast(now)),
+            ("current_broadcast", lambda: r.current_broadcast()),
+            ("broadcast_recipients", lambda: r.broadcast_recipients(self.user - 1, 10)),
+            ("record_broadcast_send", lambda: self.broadcast_step(now)),
+            ("end_broadcast", lambda: self.broadcast_end(now)),
+            ("expire_blob_at", lambda: r.expire_blob_at(upload, long_ago)),
+            ("blobs_due", lambda: r.blobs_due(now, 10)),
+            ("expired_uploads", lambda: r.expired_uploads(long_ago, 10)),
+            ("delete_expired_uploads", lambda: r.delete_expired_uploads([upload], long_ago)),
             ("delete_upload", lambda: r.delete_upload(self.user, upload)),
             ("delete_user_data", lambda: r.delete_user_data(self.user)),
         ]
+
+    # One broadcast per lifecycle, started and ended by it (only one may run at a time).
+    async def start_broadcast(self, now: datetime) -> None:
+        started = await self.repo.start_broadcast(1, self.user, "en", "calibration", None, now)
+        self.broadcast = None if started is None else started.broadcast_id
+
+    async def broadcast_step(self, now: datetime) -> None:
+        if self.broadcast is not None:
+            await self.repo.record_broadcast_send(self.broadcast, self.user, SendOutcome.SENT, now)
+
+    async def broadcast_end(self, now: datetime) -> None:
+        if self.broadcast is not None:
+            await self.repo.end_broadcast(self.broadcast, BroadcastStatus.DONE, now)
 
 
 @asynccontextmanager
@@ -174,8 +203,8 @@ async def time_sessions(routes: dict[str, str], schema: str, count: int) -> dict
                 await acquire.time(take)
         opener = connector(url)
         for _ in range(max(10, count // 10)):
-            conn = await connect.time(opener)
-            await aio(conn.close)
+            conn = await connect.time(partial(trio.to_thread.run_sync, opener))
+            await trio.to_thread.run_sync(conn.close)
         out[route] = {"acquire": acquire.summary(), "connect": connect.summary()}
     return out
 

@@ -2,7 +2,9 @@
 
 A scenario name resolves to ``scenarios/<name>.toml``; a path is used as given.
 ``python -m sim capacity [...]`` runs the capacity sweep instead (see sim.simulator.capacity);
-``python -m sim swarm --seeds N [--from S]`` runs the swarm (see sim.simulator.swarm).
+``python -m sim swarm --seeds N [--from S]`` runs the swarm (see sim.simulator.swarm);
+``python -m sim faults`` the fault suite (sim.simulator.faultsuite); ``python -m sim mutants``
+the mutant catalogue against it (sim.simulator.mutants).
 Exit status: 0 the scenario's expectations were met (by default: every invariant
 held), 1 they were not, 2 bad usage or scenario, 3 the determinism check found two
 different traces for one seed.
@@ -53,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         from sim.simulator.swarm import main as swarm_main
 
         return swarm_main(args_list[1:])
+    if args_list[:1] == ["faults"]:
+        from sim.simulator.faultsuite import main as faults_main
+
+        return faults_main(args_list[1:])
+    if args_list[:1] == ["mutants"]:
+        from sim.simulator.mutants import main as mutants_main
+
+        return mutants_main(args_list[1:])
     args = _parser().parse_args(args_list)
     try:
         path = resolve_scenario_path(args.scenario, (Path.cwd() / "scenarios", _REPO_SCENARIOS))

@@ -30,7 +30,7 @@ def test_without_the_outbox_a_kill_mid_delivery_resends_the_profile(monkeypatch:
 
     monkeypatch.setattr(MemoryRepository, "mark_parts_sent", forget)
     broken, notes = _broken("kill-mid-delivery")
-    assert broken == ["each_part_once"], notes
+    assert broken == ["each_part_once", "whole_answer_once"], notes
     assert "6 chat(s) got profile parts again" in notes[0]
 
 

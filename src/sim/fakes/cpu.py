@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from sim.simulator.kernel.blocking import permitted
 from sim.simulator.kernel.clock import JumpingClock, sim_sleep
 from sim.simulator.kernel.trace import Trace
 
@@ -92,7 +93,8 @@ class SimCpuRunner:
         if key is not None and key in self._cache:
             self.cache_hits += 1
             return self._cache[key]
-        result = fn(*args)  # exceptions are not cached: they re-run and re-raise
+        with permitted():  # this is the worker process's work, not the event loop's
+            result = fn(*args)  # exceptions are not cached: they re-run and re-raise
         if key is not None:
             self._cache[key] = result
         return result

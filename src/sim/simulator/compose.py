@@ -60,6 +60,7 @@ class SimStack:
     telegram: SimTelegramApi | None = None
     send_bucket: MemorySendBucket | None = None
     faults_of: Callable[[str, str], ServiceFaults] | None = None  # (service, process)
+    bucket_faults_of: Callable[[str], ServiceFaults] | None = None  # the send bucket's, per process
     clocks: dict[str, SimWallClock] = field(default_factory=dict)  # per process, kept across restarts
     clock_streams: tuple[random.Random, random.Random] | None = None  # ids, jitter: shared by every clock
 
@@ -72,7 +73,7 @@ class SimStack:
 
     def services_for(self, process: str, handles: Handles) -> Services:
         """The ports one incarnation of ``process`` works with."""
-        assert self.telegram is not None and self.faults_of is not None
+        assert self.telegram is not None and self.faults_of is not None and self.bucket_faults_of is not None
         faults_of = self.faults_of
 
         def port(target: Any, service: str, *, inside: bool = False) -> Any:
@@ -88,7 +89,7 @@ class SimStack:
             log=self.log,
             cpu=revocable(self.cpu, handles),
             metrics=self.metrics,
-            send_bucket=revocable(self.send_bucket, handles),
+            send_bucket=revocable(wrap_port(self.send_bucket, self.bucket_faults_of(process)), handles),
         )
 
 
@@ -154,6 +155,21 @@ def build_stack(
     send_bucket = MemorySendBucket(fallback_share=1 + scenario.bot.worker_processes)
     clock_streams = (rngs.stream("clock.ids"), rngs.stream("clock.jitter"))
     bot_clock = SimWallClock(*clock_streams)
+    # The send allowance lives in Redis beside the conversation state: faults of "state"
+    # reach it too, drawn from streams of its own so the other services' draws do not move.
+    bucket_faults: dict[str, ServiceFaults] = {}
+
+    def bucket_faults_of(process: str) -> ServiceFaults:
+        faults = bucket_faults.get(process)
+        if faults is None:
+            faults = bucket_faults[process] = ServiceFaults(
+                "state", scenario.service("state"), scenario.faults, rngs,
+                trace=trace, stats=stats, process=process,
+            )  # fmt: skip
+            faults.latency_rng = rngs.stream("service.send_bucket.latency")
+            faults.fault_rng = rngs.stream("service.send_bucket.faults")
+        return faults
+
     services = Services(
         telegram=wrap_port(telegram, faults_of("telegram")),
         repo=wrap_port(repo, repo_faults, inside=True),
@@ -164,11 +180,11 @@ def build_stack(
         log=log,
         cpu=cpu,
         metrics=metrics,
-        send_bucket=send_bucket,
+        send_bucket=wrap_port(send_bucket, bucket_faults_of("bot")),
     )
     return SimStack(
         services, repo, state, queue, blobs, log, cpu, metrics, stats, db_sessions,
-        telegram=telegram, send_bucket=send_bucket, faults_of=faults_of,
+        telegram=telegram, send_bucket=send_bucket, faults_of=faults_of, bucket_faults_of=bucket_faults_of,
         clocks={"bot": bot_clock}, clock_streams=clock_streams,
     )  # fmt: skip
 

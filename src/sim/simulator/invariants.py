@@ -77,6 +77,27 @@ class PartSentTwice(InvariantBroken):
     pass
 
 
+class AnswerNotWholeOnce(InvariantBroken):
+    """A profile reached the user with a part missing or a part repeated."""
+
+
+class CallNotCut(InvariantBroken):
+    """A call to another service outlasted every deadline it should have had."""
+
+
+class TooMuchInFlight(InvariantBroken):
+    """More updates or jobs ran at once than the bot's limits allow."""
+
+
+class BlockingCallOnLoop(InvariantBroken):
+    """A blocking call (file I/O, time.sleep, a socket, a subprocess, a thread) made
+    from a trio task on the event loop."""
+
+
+class LongStepOnLoop(InvariantBroken):
+    """A task step that kept the event loop busy past its CPU budget."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoresAtEnd:
     """Postgres, the queue and blob storage as the run left them (after a reconciler pass)."""
@@ -106,6 +127,46 @@ class TelegramAtEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerParts:
+    """One analysed upload's profile as the user received it, part by part."""
+
+    user_id: int
+    expected: int  # messages the profile has
+    missing: int  # of those, never received
+    repeated: int  # of those, received more than once
+
+
+@dataclass(frozen=True, slots=True)
+class CallsAtEnd:
+    """Calls to other services that lasted past their bound (sim.simulator.calltimes)."""
+
+    over: Sequence[str]
+    over_total: int
+    longest: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkAtEnd:
+    """The most work one poller or worker loop had in flight (sampled), and its limit."""
+
+    peak_handlers: int
+    max_handlers: int
+    peak_jobs: int
+    max_jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoopAtEnd:
+    """What blocked the event loop during the run (sim.simulator.kernel.blocking)."""
+
+    calls: Sequence[str]  # the first blocking calls, each with its call site
+    calls_total: int
+    slow_steps: Sequence[str]
+    slow_steps_total: int
+    step_budget_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     """What the run left behind, gathered once the bot has stopped."""
 
@@ -122,6 +183,10 @@ class RunEnd:
     queues: QueuesAtEnd | None = None
     telegram: TelegramAtEnd | None = None
     hard_kills: int = 0  # kill -9s of any process during the run
+    blocking: LoopAtEnd | None = None
+    answers: Sequence[AnswerParts] = ()
+    calls: CallsAtEnd | None = None
+    work: WorkAtEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +407,75 @@ class EachPartOnce(Invariant):
         )
 
 
+class WholeAnswerOnce(Invariant):
+    """Each part of a profile reaches the user exactly once: none lost, none repeated,
+    except the one message a ``kill -9`` may cut mid-send (one repeat per kill)."""
+
+    name, failure = "whole_answer_once", AnswerNotWholeOnce
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        wrong = [a for a in end.answers if a.missing or a.repeated > end.hard_kills]
+        if not wrong:
+            return True, ()
+        first = wrong[0]
+        return False, (
+            f"{len(wrong)} profile(s) not received whole and once; user {first.user_id}: "
+            f"{first.missing} of {first.expected} part(s) missing, {first.repeated} repeated",
+        )
+
+
+class EveryCallCut(Invariant):
+    """No call to Postgres, Redis, storage or Telegram outlives its deadline."""
+
+    name, failure = "every_call_cut", CallNotCut
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        calls = end.calls
+        if calls is None or calls.over_total == 0:
+            return True, ()
+        first = "; ".join(calls.over[:3])
+        return False, (f"{calls.over_total} call(s) not cut by a deadline; first: {first}",)
+
+
+class WorkWithinLimits(Invariant):
+    name, failure = "work_within_limits", TooMuchInFlight
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        work = end.work
+        if work is None:
+            return True, ()
+        notes = []
+        if work.peak_handlers > work.max_handlers:
+            notes.append(f"{work.peak_handlers} updates handled at once, limit {work.max_handlers}")
+        if work.peak_jobs > work.max_jobs:
+            notes.append(f"{work.peak_jobs} jobs run at once by one worker, limit {work.max_jobs}")
+        return not notes, tuple(notes)
+
+
+class NoBlockingCall(Invariant):
+    name, failure = "no_blocking_call", BlockingCallOnLoop
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        loop = end.blocking
+        if loop is None or loop.calls_total == 0:
+            return True, ()
+        first = "; ".join(loop.calls[:3])
+        return False, (f"{loop.calls_total} blocking call(s) on the loop; first: {first}",)
+
+
+class NoLongStep(Invariant):
+    name, failure = "no_long_step", LongStepOnLoop
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        loop = end.blocking
+        if loop is None or loop.slow_steps_total == 0:
+            return True, ()
+        return False, (
+            f"{loop.slow_steps_total} task step(s) over {loop.step_budget_s * 1000:g} ms of CPU on the loop; "
+            f"first: {'; '.join(loop.slow_steps[:3])}",
+        )
+
+
 # In the order the report's notes follow; the scenario's [invariants] check picks among them.
 INVARIANTS: tuple[Invariant, ...] = (
     NoLostUpload(),
@@ -360,6 +494,11 @@ ALWAYS: tuple[Invariant, ...] = (
     StoresAgree(),
     QueuesBounded(),
     TelegramLimitsRespected(),
+    WholeAnswerOnce(),
+    EveryCallCut(),
+    WorkWithinLimits(),
+    NoBlockingCall(),
+    NoLongStep(),
 )
 
 

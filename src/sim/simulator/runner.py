@@ -11,23 +11,39 @@ bot is stopped and the invariants are checked against the raw sim adapters.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
+from bot import analysis
 from bot.app import Roles, run_bot
 from bot.blob_keys import blob_key
+from bot.i18n import pick_language
 from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.calltimes import CallTimes, timed_services
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.concurrency import WorkInFlight, counting_handlers
 from sim.simulator.expect import contrast_story, evaluate
 from sim.simulator.faults.schedule import run_schedule
 from sim.simulator.faults.system import SystemUnderFault
 from sim.simulator.growth import growth_details, sample_growth
-from sim.simulator.invariants import QueuesAtEnd, RunEnd, StoresAtEnd, TelegramAtEnd, judge_all
+from sim.simulator.invariants import (
+    AnswerParts,
+    CallsAtEnd,
+    LoopAtEnd,
+    QueuesAtEnd,
+    RunEnd,
+    StoresAtEnd,
+    TelegramAtEnd,
+    WorkAtEnd,
+    judge_all,
+)
+from sim.simulator.kernel.blocking import BlockingWatch, StepClock, permitted, watching
 from sim.simulator.kernel.clock import SimClock
 from sim.simulator.kernel.determinism import hash_seed_pinned, seeded_scheduler
 from sim.simulator.kernel.escape import install_socket_guards, threads_forbidden
@@ -37,7 +53,7 @@ from sim.simulator.kernel.supervisor import BotMain, BotSupervisor
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.report import Report, latency_table, replay_header
 from sim.simulator.scenario import Scenario, contrast_scenario
-from sim.simulator.workload import ANALYSED, FAILED, LOST, Workload
+from sim.simulator.workload import ANALYSED, FAILED, LOST, SimUser, Workload
 
 _EPOCH_S = SIM_EPOCH.timestamp()
 _CHECK_BUDGET_S = 5.0  # virtual seconds the end-of-run checks may take (a leaked permit blocks them)
@@ -81,10 +97,14 @@ def _problems(log: SimLogSink) -> int:
     return log.by_level.get("WARNING", 0) + log.by_level.get("ERROR", 0)
 
 
-async def _sample(stack: SimStack, workload: Workload, series: list[list[float]], every_s: float) -> None:
-    """Occupancy over virtual time, for plots (exact peaks come from the adapters)."""
+async def _sample(
+    stack: SimStack, workload: Workload, series: list[list[float]], every_s: float, work: WorkInFlight
+) -> None:
+    """Occupancy over virtual time, for plots (exact peaks come from the adapters), and the
+    bot's work in flight against its limits."""
     errors = faults = 0
     while True:
+        work.sample()
         now_errors, now_faults = _problems(stack.log), sum(stack.fault_stats.injected.values())
         series.append(
             [
@@ -124,6 +144,9 @@ class _Ending:
     notes: list[str] = field(default_factory=list)
     telegram_limits: dict[str, object] | None = None
     growth: list[list[float]] = field(default_factory=list)  # [soak] sampling (sim.simulator.growth)
+    blocking: dict[str, object] | None = None
+    calls: dict[str, object] | None = None
+    work: dict[str, object] | None = None
 
 
 def _stores_at_end(stack: SimStack) -> StoresAtEnd:
@@ -138,6 +161,33 @@ def _stores_at_end(stack: SimStack) -> StoresAtEnd:
     )
 
 
+def _answer_parts(sent: list[SimUser]) -> list[AnswerParts]:
+    """Each analysed upload's profile, part by part, against what the user received."""
+    expected_of: dict[tuple[str, bytes, str], list[str]] = {}
+    answers = []
+    for user in sent:
+        if not user.profiles:
+            continue
+        lang = pick_language(user.user.language_code)
+        key = (user.file_name, user.data, lang)
+        if key not in expected_of:
+            with permitted():  # the judge's own analysis, off the bot's loop
+                profile = analysis.analyse_csv(user.data, user.file_name)
+            parts = analysis.render_profile(profile, lang) if isinstance(profile, analysis.Profile) else []
+            expected_of[key] = parts
+        parts = expected_of[key]
+        counts = Counter(text for text in user.answer_texts if text in set(parts))
+        answers.append(
+            AnswerParts(
+                user.user.id,
+                len(parts),
+                missing=sum(1 for p in parts if counts[p] == 0),
+                repeated=sum(1 for p in parts if counts[p] > 1),
+            )
+        )
+    return answers
+
+
 async def _check_invariants(
     scenario: Scenario,
     world: BotApiWorld,
@@ -145,8 +195,12 @@ async def _check_invariants(
     workload: Workload,
     processes: _Processes,
     ending: _Ending,
+    watch: BlockingWatch,
+    call_times: CallTimes,
+    work: WorkInFlight,
 ) -> None:
     sent = [u for u in workload.users if u.sent_at is not None]
+    settings = scenario.bot.build_settings()
     stuck: list[str] | None = None
     per_user_uploads: dict[int, int] | None = None
     if stack.repo.sessions_in_use == 0:  # a leaked session would block these reads
@@ -180,14 +234,45 @@ async def _check_invariants(
         queues=queues,
         telegram=telegram,
         hard_kills=sum(p.crashes for p in processes.all),
+        answers=_answer_parts(sent),
+        work=WorkAtEnd(
+            work.peak_handlers,
+            settings.max_concurrent_updates,
+            work.peak_jobs,
+            settings.worker_concurrency,
+        ),
+        calls=CallsAtEnd(call_times.over, call_times.over_total, dict(call_times.longest)),
+        blocking=LoopAtEnd(
+            calls=[c.describe() for c in watch.calls],
+            calls_total=watch.calls_seen,
+            slow_steps=[s.describe() for s in watch.slow_steps],
+            slow_steps_total=watch.slow_steps_seen,
+            step_budget_s=watch.step_budget_s,
+        ),
     )
+    ending.blocking = {
+        "calls": watch.calls_seen,
+        "slow_steps": watch.slow_steps_seen,
+        "step_budget_s": watch.step_budget_s,
+        "findings": watch.findings[:10],
+    }
+    ending.work = {"peak_handlers": work.peak_handlers, "peak_jobs_per_worker": work.peak_jobs}
+    ending.calls = {"longest_s": dict(sorted(call_times.longest.items())), "over": call_times.over_total}
     verdicts, notes = judge_all(end, scenario.invariants.check)
     ending.notes.extend(notes)
     ending.invariants = {name: verdict.held for name, verdict in verdicts.items()}
 
 
 async def _main(
-    scenario: Scenario, rngs: RngStreams, trace: Trace, clock: SimClock, bot_main: BotMain, ending: _Ending
+    scenario: Scenario,
+    rngs: RngStreams,
+    trace: Trace,
+    clock: SimClock,
+    bot_main: BotMain,
+    ending: _Ending,
+    watch: BlockingWatch,
+    call_times: CallTimes,
+    work: WorkInFlight,
 ) -> tuple[SimStack, Workload, _Processes, list[list[float]]]:
     install_socket_guards()
     world = BotApiWorld(SIM_TOKEN, now=lambda: int(_EPOCH_S + trio.current_time()), limits=SendLimits())
@@ -211,7 +296,7 @@ async def _main(
         name = roles.name
         return BotSupervisor(
             bot_main,
-            lambda handles: stack.services_for(name, handles),
+            lambda handles: timed_services(stack.services_for(name, handles), call_times),
             settings,
             roles,
             trace,
@@ -233,7 +318,8 @@ async def _main(
         nursery.start_soon(run_schedule, scenario.faults, system, trace)
         async with trio.open_nursery() as observed:
             observed.start_soon(workload.run)
-            observed.start_soon(_sample, stack, workload, series, max(1.0, scenario.duration_s / 600))
+            every_s = max(1.0, scenario.duration_s / 600)
+            observed.start_soon(_sample, stack, workload, series, every_s, work)
             if scenario.soak.sample_every_s is not None:
                 observed.start_soon(sample_growth, stack, ending.growth, scenario.soak.sample_every_s)
             with stop_scope:
@@ -250,7 +336,7 @@ async def _main(
             for process in processes.all:
                 stopping.start_soon(process.stop, settings.deadline("shutdown") + 1.0)
         nursery.cancel_scope.cancel()
-    await _check_invariants(scenario, world, stack, workload, processes, ending)
+    await _check_invariants(scenario, world, stack, workload, processes, ending, watch, call_times, work)
     return stack, workload, processes, series
 
 
@@ -268,9 +354,27 @@ def simulate(
     clock = SimClock()  # MockClock(autojump_threshold=0), with timers for the services' latencies
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
-    with seeded_scheduler(rngs.seed_for("scheduler")), threads_forbidden():
+    watch = BlockingWatch(scenario.invariants.step_budget_s)
+    work = WorkInFlight()
+    with (
+        seeded_scheduler(rngs.seed_for("scheduler")),
+        threads_forbidden(),
+        watching(watch),
+        counting_handlers(work),
+    ):
         stack, workload, processes, series = trio.run(
-            _main, scenario, rngs, trace, clock, bot_main or run_bot, ending, clock=clock
+            _main,
+            scenario,
+            rngs,
+            trace,
+            clock,
+            bot_main or run_bot,
+            ending,
+            watch,
+            CallTimes(),
+            work,
+            clock=clock,
+            instruments=[StepClock(watch)],
         )
     wall = time.perf_counter() - started
     report = _report(scenario, seed, trace, ending, wall, stack, workload, processes, series)
@@ -371,6 +475,9 @@ def _report(
             "dropped": stack.metrics.counters.get(("updates", "dropped"), 0),
         },
         "telegram_limits": ending.telegram_limits,
+        "blocking": ending.blocking,
+        "outside_calls": ending.calls,
+        "work_in_flight": ending.work,
         "job_stream": {
             "peak_depth": stack.queue.peak_depth,
             "peak_entries_per_job": stack.queue.peak_entries_per_job,

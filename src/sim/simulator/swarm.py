@@ -260,9 +260,15 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="how many seeds to run")
     parser.add_argument("--from", dest="first", type=int, default=1, help="the first seed")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where failing scenarios are written")
+    parser.add_argument("--exitfirst", "-x", action="store_true", help="stop at the first failing seed")
+    parser.add_argument("--skip", default="", help="comma-separated seeds not to run (known failures)")
     args = parser.parse_args(list(argv))
+    skipped = {int(s) for s in args.skip.split(",") if s.strip()}
     failures = 0
     for seed in range(args.first, args.first + args.seeds):
+        if seed in skipped:
+            print(f"seed {seed}: skipped (known failure)")
+            continue
         run = run_seed(seed)
         if run.broken:
             failures += 1
@@ -270,6 +276,8 @@ def main(argv: Sequence[str]) -> int:
             print(f"seed {seed}: FAILED {', '.join(run.broken)}  -> {path}")
             for note in run.notes:
                 print(f"    {note}")
+            if args.exitfirst:
+                return 1
         else:
             print(f"seed {seed}: ok  ({run.virtual_seconds:.0f} s virtual, {run.wall_seconds:.1f} s wall)")
         sys.stdout.flush()

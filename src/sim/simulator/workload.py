@@ -126,6 +126,8 @@ class SimUser:
     _parts_seen: set[str] = field(default_factory=set)
     # Replies that came out of order: (earlier step, later step) as the user saw them.
     out_of_order: list[tuple[str, str]] = field(default_factory=list)
+    # Texts of the messages the bot sent this chat after the upload (the answer's parts among them).
+    answer_texts: list[str] = field(default_factory=list)
     _last_step: int = 0
     changed: trio.Event = field(default_factory=trio.Event)
 
@@ -361,6 +363,8 @@ class Workload:
         if record.kind not in ("message", "edit", "document", "photo"):
             return
         now = trio.current_time()
+        if user.sent_at is not None and record.kind == "message" and record.text is not None:
+            user.answer_texts.append(record.text)
         text_role = None
         if record.kind in ("message", "edit") and record.text is not None and not is_profile(record):
             text_role = self._classifier.classify(record.text)

@@ -18,6 +18,7 @@ from bot.settings import DEFAULT_DEADLINES, Settings
 from sim.fakes.cpu import CpuCost
 from sim.simulator.faults.kind import SERVICES, CallFault, Fault, ProcessFault
 from sim.simulator.faults.registry import FaultTable
+from sim.simulator.kernel.blocking import DEFAULT_STEP_BUDGET_S
 from sim.simulator.scenario.dbmodel import DEFAULT_MODEL, NO_MODEL, DbModel, DbTable, load_model
 from sim.simulator.scenario.latency import NO_LATENCY, Latency, LatencyTable
 from sim.simulator.schema import (
@@ -52,6 +53,11 @@ ALWAYS_CHECKED = (
     "stores_agree",
     "queues_bounded",
     "telegram_limits_respected",
+    "whole_answer_once",
+    "every_call_cut",
+    "work_within_limits",
+    "no_blocking_call",
+    "no_long_step",
 )
 DEFAULT_INVARIANTS = INVARIANTS[:-1]  # each_part_once is asked for by name (and by the swarm)
 _RESUME_S = 30.0  # a resumed job's last steps (a stored file: send the profile)
@@ -322,6 +328,8 @@ class BotConfig(Table):
 class Invariants(Table):
     check: tuple[str, ...] = DEFAULT_INVARIANTS
     margin_s: Seconds = 5.0
+    # CPU seconds (thread time, not virtual) one task step may take on the loop.
+    step_budget_s: PositiveSeconds = DEFAULT_STEP_BUDGET_S
 
     @field_validator("check")
     @classmethod
