@@ -8,8 +8,12 @@ at the end of ``PostgresRepository`` call them.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from adapters.postgres.rows import JOB_COLUMNS as _JOB_COLUMNS
+from adapters.postgres.rows import UNFINISHED as _UNFINISHED
+from adapters.postgres.rows import job_from_row as _job
+from adapters.postgres.rows import utc as _utc
 from adapters.postgres.tx import Row, Tx
 from bot.admin.records import (
     AdminStats,
@@ -20,42 +24,14 @@ from bot.admin.records import (
     RequeueOutcome,
     SendOutcome,
 )
-from bot.domain import Job, JobStatus, JobStep
+from bot.domain import JobStatus, JobStep
 
-_UNFINISHED = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
-_JOB_COLUMNS = """
-    j.id, j.upload_id, j.user_id, j.chat_id, j.language, u.file_id, u.file_name, u.file_size,
-    j.status, j.step, j.attempts, u.blob_key, j.error, j.parts_sent
-"""
 _BROADCAST_COLUMNS = (
     "id, admin_id, chat_id, language, text, status, cursor, total, sent, blocked, failed, "
     "progress_message_id, created_at, updated_at"
 )
 # Users a broadcast goes to: not blocked, not banned.
 _RECIPIENT = "u.blocked_at IS NULL AND NOT EXISTS (SELECT 1 FROM banned_users b WHERE b.user_id = u.id)"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _job(row: Row) -> Job:
-    return Job(
-        job_id=str(row[0]),
-        upload_id=str(row[1]),
-        user_id=int(row[2]),
-        chat_id=int(row[3]),
-        language=str(row[4]),
-        file_id=str(row[5]),
-        file_name=str(row[6]),
-        file_size=None if row[7] is None else int(row[7]),
-        status=JobStatus(row[8]),
-        step=JobStep(row[9]),
-        attempts=int(row[10]),
-        blob_key=row[11],
-        error=row[12],
-        parts_sent=int(row[13]),
-    )
 
 
 def _broadcast(row: Row) -> Broadcast:
@@ -87,7 +63,7 @@ async def admin_stats(tx: Tx, now: datetime) -> AdminStats:
         " (SELECT count(*) FROM uploads WHERE created_at >= %s),"
         " (SELECT count(*) FROM jobs WHERE status = ANY(%s)),"
         " (SELECT min(created_at) FROM jobs WHERE status = ANY(%s))",
-        (day, week, hour, day, _UNFINISHED, _UNFINISHED),
+        (day, week, hour, day, list(_UNFINISHED), list(_UNFINISHED)),
     )
     assert row is not None  # scalar subqueries always give one row
     reasons = await tx.run(

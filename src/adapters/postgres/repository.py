@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import psycopg
@@ -37,6 +37,10 @@ from adapters.postgres import admin_queries
 from adapters.postgres.errors import map_error
 from adapters.postgres.migrations import Migration, apply_next, check_schema_name, load_migrations
 from adapters.postgres.pool import SessionPool, connector
+from adapters.postgres.rows import JOB_COLUMNS as _JOB_COLUMNS
+from adapters.postgres.rows import UNFINISHED as _UNFINISHED
+from adapters.postgres.rows import job_from_row as _job
+from adapters.postgres.rows import utc as _utc
 from adapters.postgres.threads import QueryInterrupter, run_interruptible
 from adapters.postgres.tx import Row, Tx, TxBody, run_transaction
 from bot.admin.records import (
@@ -56,18 +60,9 @@ T = TypeVar("T")
 # cancel it, before its socket is shut down (see threads.QueryInterrupter).
 _INTERRUPT_GRACE_S = 1.0
 
-_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
-_JOB_COLUMNS = """
-    j.id, j.upload_id, j.user_id, j.chat_id, j.language, u.file_id, u.file_name, u.file_size,
-    j.status, j.step, j.attempts, u.blob_key, j.error, j.parts_sent
-"""
 _UPLOAD_COLUMNS = "id, user_id, chat_id, file_name, file_size, created_at, blob_key"
 _RESULT_COLUMNS = "job_id, upload_id, payload, created_at"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -81,25 +76,6 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         return None
-
-
-def _job(row: Row) -> Job:
-    return Job(
-        job_id=str(row[0]),
-        upload_id=str(row[1]),
-        user_id=int(row[2]),
-        chat_id=int(row[3]),
-        language=str(row[4]),
-        file_id=str(row[5]),
-        file_name=str(row[6]),
-        file_size=None if row[7] is None else int(row[7]),
-        status=JobStatus(row[8]),
-        step=JobStep(row[9]),
-        attempts=int(row[10]),
-        blob_key=row[11],
-        error=row[12],
-        parts_sent=int(row[13]),
-    )
 
 
 def _upload(row: Row) -> Upload:
