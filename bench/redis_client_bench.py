@@ -7,7 +7,8 @@
 Variants:
 - ``bridge``: redis-py's asyncio client through trio-asyncio (one bridge crossing per call);
 - ``to_thread``: redis-py's sync client, each call in ``trio.to_thread.run_sync`` with a limiter;
-- ``threads``: the production adapter (``adapters.redis_client.RedisClient`` of this checkout);
+- ``threads``: the production adapter (``adapters.redis_client.RedisClient`` of this checkout),
+  its blocking read through ``call_blocking`` where it has one;
 - ``coredis``: coredis on Trio (anyio), when it is importable (``pip install coredis``).
 
 Operations, one after another on one task: GET, SET EX, XADD MAXLEN ~, the send bucket's
@@ -15,6 +16,7 @@ EVALSHA, XREADGROUP BLOCK on a stream holding an entry for every read (so it ans
 once), and the ack's MULTI XACK XDEL. CPU is this process's (``time.process_time``: every
 thread, redis-py's parsing on workers included), divided by the number of calls; Redis's
 own CPU is not in it. Wall time is printed for reference only (the machine is shared).
+The variants run in turn, ``--rounds`` times, and each figure is the lowest seen.
 """
 
 from __future__ import annotations
@@ -54,12 +56,23 @@ class Names:
         self.bucket = [f"{prefix}send:global", f"{prefix}send:pause", f"{prefix}send:chat:1"]
 
 
-def _redis_py_ops(call: Callable[..., Awaitable[Any]], raw: Any, names: Names, sha: str) -> Ops:
-    """The operations on a redis-py client (sync or asyncio), each through ``call``."""
+def _redis_py_ops(
+    call: Callable[..., Awaitable[Any]],
+    raw: Any,
+    names: Names,
+    sha: str,
+    call_blocking: Callable[[Callable[[Any], Any]], Awaitable[Any]] | None = None,
+) -> Ops:
+    """The operations on a redis-py client (sync or asyncio), each through ``call``;
+    the blocking read through ``call_blocking(fn(client))`` when given."""
     pending: list[str] = []
+    streams = {names.read_stream: ">"}
 
     async def read() -> None:
-        reply = await call(raw.xreadgroup, GROUP, CONSUMER, {names.read_stream: ">"}, count=1, block=1000)
+        if call_blocking is None:
+            reply = await call(raw.xreadgroup, GROUP, CONSUMER, streams, count=1, block=1000)
+        else:
+            reply = await call_blocking(lambda r: r.xreadgroup(GROUP, CONSUMER, streams, count=1, block=1000))
         pending.append(reply[0][1][0][0])
 
     async def ack() -> None:
@@ -142,7 +155,7 @@ async def threads_ops(url: str, names: Names, stack: AsyncExitStack) -> Ops:
     client = RedisClient(url)
     stack.push_async_callback(client.aclose)
     sha = await client.call(client.raw.script_load, RESERVE_LUA)
-    return _redis_py_ops(client.call, client.raw, names, sha)
+    return _redis_py_ops(client.call, client.raw, names, sha, getattr(client, "call_blocking", None))
 
 
 async def coredis_ops(url: str, names: Names, stack: AsyncExitStack) -> Ops:
