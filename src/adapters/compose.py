@@ -103,13 +103,16 @@ def backstops(settings: Settings) -> dict[str, float]:
     """The adapters' own timeouts, from the core's operation policies (bot.policy).
 
     Connecting to Postgres and Redis and the server-side statement timeout are
-    bounded by their own policies; the HTTP client's per-request timeout is only a
+    bounded by their own policies; a Redis call's socket timeout by the longest of the
+    core's Redis deadlines (an abandoned call's thread ends within it, see
+    ``adapters.redis_client``); the HTTP client's per-request timeout is only a
     backstop, twice the core's longest Telegram deadline, so the core's fires first."""
     telegram: tuple[Op, ...] = ("telegram.call", "telegram.send_file", "telegram.download")
     return {
         "db.connect": settings.deadline("db.connect"),
         "db.statement": settings.deadline("db.statement"),
         "redis.connect": settings.deadline("redis.connect"),
+        "redis.call": max(settings.deadline("redis"), settings.deadline("queue")),
         "telegram.call": 2 * max(settings.deadline(op) for op in telegram),
         "telegram.poll": 2 * settings.deadline("telegram.poll"),
     }
@@ -157,7 +160,10 @@ async def real_adapters(config: RealConfig, settings: Settings | None = None) ->
         )
         stack.push_async_callback(repo.aclose)
 
-        redis = RedisClient(redis_url, RedisOptions(connect_timeout_s=limits["redis.connect"]))
+        redis = RedisClient(
+            redis_url,
+            RedisOptions(connect_timeout_s=limits["redis.connect"], read_timeout_s=limits["redis.call"]),
+        )
         stack.push_async_callback(redis.aclose)
         queue = RedisJobQueue(redis, stream=f"{config.redis_prefix}jobs")
         state = RedisConversationStore(redis, prefix=config.redis_prefix)
@@ -208,6 +214,6 @@ async def real_adapters(config: RealConfig, settings: Settings | None = None) ->
 
 @asynccontextmanager
 async def asyncio_bridge() -> AsyncIterator[None]:
-    """psycopg's and redis-py's async clients are asyncio-only: host them on trio-asyncio."""
+    """The Supabase Storage client is asyncio-only: host it on trio-asyncio."""
     async with trio_asyncio.open_loop():
         yield

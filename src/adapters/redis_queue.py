@@ -1,7 +1,8 @@
 """The job queue on a Redis Stream with one consumer group.
 
 - enqueue: XADD with an approximate MAXLEN cap (a safety bound, not a retention policy);
-- claim:   XREADGROUP ``>`` with BLOCK, kept shorter than the socket read timeout;
+- claim:   XREADGROUP ``>`` with BLOCK on a connection for blocking reads, kept shorter than
+           its socket read timeout;
 - ack:     XACK and XDEL in one MULTI, so the stream holds only unfinished jobs and a
            recreated group (which starts from the stream's beginning) replays nothing done;
 - reclaim: XAUTOCLAIM entries idle for ``min_idle_s``, delivery counts from XPENDING.
@@ -42,7 +43,7 @@ class RedisJobQueue:
         self._maxlen = maxlen
         self._group_ready = False
         # Leave a second between the server's BLOCK and the client's read timeout.
-        self._max_block_s = max(0.1, client.options.read_timeout_s - 1.0)
+        self._max_block_s = max(0.1, client.options.blocking_read_timeout_s - 1.0)
 
     @property
     def stream(self) -> str:
@@ -81,12 +82,19 @@ class RedisJobQueue:
         return await self._read_new(consumer, block_s)
 
     async def _read_new(self, consumer: str, block_s: float) -> Delivery | None:
-        kwargs: dict[str, Any] = {"count": 1}
+        streams = {self._stream: ">"}
         if block_s > 0:
             # BLOCK 0 would mean "forever"; at least 1 ms keeps it a bounded wait.
-            kwargs["block"] = max(1, int(min(block_s, self._max_block_s) * 1000))
-        r = self._client.raw
-        reply = await self._client.call(r.xreadgroup, self._group, consumer, {self._stream: ">"}, **kwargs)
+            block_ms = max(1, int(min(block_s, self._max_block_s) * 1000))
+
+            def read(r: Any) -> Any:
+                return r.xreadgroup(self._group, consumer, streams, count=1, block=block_ms)
+
+            reply = await self._client.call_blocking(read)
+        else:
+            reply = await self._client.call(
+                self._client.raw.xreadgroup, self._group, consumer, streams, count=1
+            )
         for _stream, entries in reply or ():
             for entry_id, fields in entries:
                 if entry_id is None or not fields:
@@ -95,11 +103,11 @@ class RedisJobQueue:
         return None
 
     async def ack(self, delivery: Delivery) -> None:
-        async def ack_and_delete() -> None:
-            async with self._client.raw.pipeline(transaction=True) as pipe:
+        def ack_and_delete() -> None:
+            with self._client.raw.pipeline(transaction=True) as pipe:
                 pipe.xack(self._stream, self._group, delivery.delivery_id)
                 pipe.xdel(self._stream, delivery.delivery_id)
-                await pipe.execute()
+                pipe.execute()
 
         try:
             await self._client.call(ack_and_delete)
@@ -155,11 +163,11 @@ class RedisJobQueue:
         if not claimed:
             return []
 
-        async def pending_info() -> list[Any]:
-            async with self._client.raw.pipeline(transaction=False) as pipe:
+        def pending_info() -> list[Any]:
+            with self._client.raw.pipeline(transaction=False) as pipe:
                 for entry_id, _job in claimed:
                     pipe.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
-                result: list[Any] = await pipe.execute()
+                result: list[Any] = pipe.execute()
                 return result
 
         infos = await self._client.call(pending_info)
@@ -182,11 +190,11 @@ class RedisJobQueue:
         Acknowledged entries are deleted, so the first entry is the oldest unfinished
         one; its id starts with the milliseconds at which Redis added it."""
 
-        async def length_and_first() -> list[Any]:
-            async with self._client.raw.pipeline(transaction=False) as pipe:
+        def length_and_first() -> list[Any]:
+            with self._client.raw.pipeline(transaction=False) as pipe:
                 pipe.xlen(self._stream)
                 pipe.xrange(self._stream, count=1)
-                result: list[Any] = await pipe.execute()
+                result: list[Any] = pipe.execute()
                 return result
 
         length, first = await self._client.call(length_and_first)

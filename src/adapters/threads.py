@@ -8,7 +8,9 @@ Trio cannot interrupt a thread, so each call says what a cancellation does:
   (``adapters.postgres.threads.QueryInterrupter``); a blob write stops before it
   publishes the file;
 - :func:`run_abandonable` lets the caller go at once; the thread finishes on its own
-  and hands what it made to ``cleanup`` (a connection being opened is closed).
+  and hands what it made to ``cleanup`` (a connection being opened is closed). With a
+  ``limiter``, the thread holds its token until it ends, abandoned or not, so the
+  limiter bounds the threads actually running (and what they hold, a connection).
 
 The worker threads come from Trio's thread cache; each call runs in a copy of the
 caller's context (as ``trio.to_thread.run_sync`` does).
@@ -51,15 +53,25 @@ async def run_interruptible(fn: Callable[[], T], interrupt: Callable[[], None]) 
     return result.unwrap()
 
 
-async def run_abandonable(fn: Callable[[], T], cleanup: Callable[[T], None]) -> T:
+async def run_abandonable(
+    fn: Callable[[], T], cleanup: Callable[[T], None], limiter: trio.CapacityLimiter | None = None
+) -> T:
     """``fn()`` on a worker thread; on cancellation the caller leaves at once and a
-    late result goes to ``cleanup`` (on a worker thread)."""
+    late result goes to ``cleanup`` (on a worker thread).
+
+    With ``limiter``, waits for one of its tokens first (a cancellable wait) and gives
+    it back when the thread ends."""
     task = trio.lowlevel.current_task()
     token = trio.lowlevel.current_trio_token()
     context = contextvars.copy_context()
     abandoned = False  # read and written on the Trio thread only
+    borrower = object()
+    if limiter is not None:
+        await limiter.acquire_on_behalf_of(borrower)
 
     def arrive(result: outcome.Outcome[T]) -> None:  # on the Trio thread
+        if limiter is not None:
+            limiter.release_on_behalf_of(borrower)
         if not abandoned:
             trio.lowlevel.reschedule(task, result)
         elif isinstance(result, outcome.Value):
@@ -77,7 +89,12 @@ async def run_abandonable(fn: Callable[[], T], cleanup: Callable[[T], None]) -> 
         abandoned = True
         return trio.lowlevel.Abort.SUCCEEDED
 
-    trio.lowlevel.start_thread_soon(lambda: context.run(fn), deliver)
+    try:
+        trio.lowlevel.start_thread_soon(lambda: context.run(fn), deliver)
+    except BaseException:
+        if limiter is not None:
+            limiter.release_on_behalf_of(borrower)
+        raise
     value: T = await trio.lowlevel.wait_task_rescheduled(abort)
     return value
 

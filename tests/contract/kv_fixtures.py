@@ -50,10 +50,10 @@ def kv_clock(kv_kind: str) -> MockClock | None:
     return MockClock(autojump_threshold=0) if kv_kind == "memory" else None
 
 
-async def _delete_prefixed(client: RedisClient, prefix: str) -> None:
-    keys = [k async for k in client.raw.scan_iter(match=f"{prefix}*", count=500)]
+def _delete_prefixed(client: RedisClient, prefix: str) -> None:
+    keys = list(client.raw.scan_iter(match=f"{prefix}*", count=500))
     if keys:
-        await client.raw.delete(*keys)
+        client.raw.delete(*keys)
 
 
 @dataclass
@@ -74,18 +74,17 @@ async def state(kv_kind: str) -> AsyncIterator[StateHarness]:
         yield StateHarness("memory", memory, lose_memory)
         return
     prefix = f"test:{uuid.uuid4().hex}:"
-    async with trio_asyncio.open_loop():
-        client = RedisClient(REDIS_URL)
-        try:
+    client = RedisClient(REDIS_URL)
+    try:
 
-            async def lose_redis() -> None:
-                await client.call(_delete_prefixed, client, prefix)
+        async def lose_redis() -> None:
+            await client.call(_delete_prefixed, client, prefix)
 
-            yield StateHarness("redis", RedisConversationStore(client, prefix=prefix), lose_redis)
-        finally:
-            with trio.CancelScope(shield=True):
-                await client.call(_delete_prefixed, client, prefix)
-                await client.aclose()
+        yield StateHarness("redis", RedisConversationStore(client, prefix=prefix), lose_redis)
+    finally:
+        with trio.CancelScope(shield=True):
+            await client.call(_delete_prefixed, client, prefix)
+            await client.aclose()
 
 
 @dataclass
@@ -106,20 +105,19 @@ async def queue(kv_kind: str) -> AsyncIterator[QueueHarness]:
         yield QueueHarness("memory", memory, lose_memory)
         return
     prefix = f"test:{uuid.uuid4().hex}:"
-    async with trio_asyncio.open_loop():
-        client = RedisClient(REDIS_URL)
-        real = RedisJobQueue(client, stream=f"{prefix}jobs", group="workers")
-        try:
+    client = RedisClient(REDIS_URL)
+    real = RedisJobQueue(client, stream=f"{prefix}jobs", group="workers")
+    try:
 
-            async def lose_redis() -> None:
-                # What a restart without persistence leaves: no stream, no group.
-                await client.call(client.raw.delete, real.stream)
+        async def lose_redis() -> None:
+            # What a restart without persistence leaves: no stream, no group.
+            await client.call(client.raw.delete, real.stream)
 
-            yield QueueHarness("redis", real, lose_redis)
-        finally:
-            with trio.CancelScope(shield=True):
-                await client.call(_delete_prefixed, client, prefix)
-                await client.aclose()
+        yield QueueHarness("redis", real, lose_redis)
+    finally:
+        with trio.CancelScope(shield=True):
+            await client.call(_delete_prefixed, client, prefix)
+            await client.aclose()
 
 
 @dataclass

@@ -14,7 +14,6 @@ from typing import Protocol
 
 import pytest
 import trio
-import trio_asyncio
 
 from adapters.redis_client import RedisClient
 from adapters.redis_send_bucket import RedisSendBucket
@@ -52,15 +51,14 @@ async def buckets(kv_kind: str) -> AsyncIterator[Buckets]:
         yield Buckets("memory", shared, shared)
         return
     prefix = f"test:{uuid.uuid4().hex}:"
-    async with trio_asyncio.open_loop():
-        one, two = RedisClient(REDIS_URL), RedisClient(REDIS_URL)
-        try:
-            yield Buckets("redis", RedisSendBucket(one, prefix), RedisSendBucket(two, prefix))
-        finally:
-            with trio.CancelScope(shield=True):
-                await one.call(_delete_prefixed, one, prefix)
-                await one.aclose()
-                await two.aclose()
+    one, two = RedisClient(REDIS_URL), RedisClient(REDIS_URL)
+    try:
+        yield Buckets("redis", RedisSendBucket(one, prefix), RedisSendBucket(two, prefix))
+    finally:
+        with trio.CancelScope(shield=True):
+            await one.call(_delete_prefixed, one, prefix)
+            await one.aclose()
+            await two.aclose()
 
 
 async def test_one_chat_gets_a_burst_of_three_then_one_per_second(buckets: Buckets) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import trio
-import trio_asyncio
 
 from adapters.redis_client import RedisClient
 from adapters.redis_state import RedisConversationStore
@@ -92,14 +91,13 @@ async def test_losing_everything_only_loses_state(state: StateHarness) -> None:
 
 
 async def test_redis_that_cannot_be_reached_is_service_unavailable() -> None:
-    async with trio_asyncio.open_loop():
-        client = RedisClient("redis://127.0.0.1:1/0")  # nothing listens on port 1
-        store = RedisConversationStore(client, prefix="unreachable:")
-        try:
-            with pytest.raises(ServiceUnavailable) as info:
-                await store.get(1, 2)
-            assert info.value.service == "redis"
-            with pytest.raises(ServiceUnavailable):
-                await client.ping()
-        finally:
-            await client.aclose()
+    client = RedisClient("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    store = RedisConversationStore(client, prefix="unreachable:")
+    try:
+        with pytest.raises(ServiceUnavailable) as info:
+            await store.get(1, 2)
+        assert info.value.service == "redis"
+        with pytest.raises(ServiceUnavailable):
+            await client.ping()
+    finally:
+        await client.aclose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import trio_asyncio
 from tests.e2e.processes import private_redis
 
 from adapters.redis_client import RedisClient
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_the_first_call_after_redis_restarts_succeeds(tmp_path: Path) -> None:
-    async with private_redis(tmp_path) as server, trio_asyncio.open_loop():
+    async with private_redis(tmp_path) as server:
         client = RedisClient(server.url)
         try:
             # Several pooled connections, all of which the restart will break.

@@ -36,3 +36,9 @@ def test_http_backstops_stay_behind_the_cores_deadlines() -> None:
     assert limits["telegram.call"] > 40
     assert limits["telegram.poll"] > settings.deadline("telegram.poll")
     assert limits["redis.connect"] == settings.deadline("redis.connect")
+
+
+def test_an_abandoned_redis_call_ends_by_the_longest_redis_deadline() -> None:
+    settings = settings_from_env({"DEADLINE_QUEUE": "3"}, env_file=None)
+    limits = backstops(settings)
+    assert limits["redis.call"] == max(settings.deadline("redis"), settings.deadline("queue")) == 3

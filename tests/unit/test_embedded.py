@@ -10,7 +10,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import trio
-import trio_asyncio
 
 from adapters.embedded import (
     start_embedded_postgres_in_thread,
@@ -63,35 +62,32 @@ async def test_embedded_redis_starts_answers_runs_the_queue_and_stops(tmp_path: 
     url = await start_embedded_redis_in_thread(data_dir)
     try:
         assert url.startswith("unix://") and url.endswith("?db=0")
-        async with trio_asyncio.open_loop():
-            client = RedisClient(url)
-            try:
-                assert await client.ping()
-                # The bundled server (6.2) has what the queue needs (XAUTOCLAIM).
-                queue = RedisJobQueue(client, stream="embedded:jobs")
-                await queue.enqueue("job-1")
-                delivery = await queue.claim("w1", block_s=0.5)
-                assert delivery is not None and delivery.job_id == "job-1"
-                assert await queue.reclaim("w2", min_idle_s=0, count=5) != []
-                await client.call(client.raw.set, "embedded:kept", "yes")
-            finally:
-                await client.aclose()
+        client = RedisClient(url)
+        try:
+            assert await client.ping()
+            # The bundled server (6.2) has what the queue needs (XAUTOCLAIM).
+            queue = RedisJobQueue(client, stream="embedded:jobs")
+            await queue.enqueue("job-1")
+            delivery = await queue.claim("w1", block_s=0.5)
+            assert delivery is not None and delivery.job_id == "job-1"
+            assert await queue.reclaim("w2", min_idle_s=0, count=5) != []
+            await client.call(client.raw.set, "embedded:kept", "yes")
+        finally:
+            await client.aclose()
     finally:
         await stop_embedded_redis_in_thread(data_dir)
-    async with trio_asyncio.open_loop():
-        client = RedisClient(url)
-        with pytest.raises(ServiceUnavailable):
-            await client.ping()
-        await client.aclose()
+    client = RedisClient(url)
+    with pytest.raises(ServiceUnavailable):
+        await client.ping()
+    await client.aclose()
 
     # Data saved at shutdown is there after a restart on the same folder.
     url = await start_embedded_redis_in_thread(data_dir)
     try:
-        async with trio_asyncio.open_loop():
-            client = RedisClient(url)
-            try:
-                assert await client.call(client.raw.get, "embedded:kept") == "yes"
-            finally:
-                await client.aclose()
+        client = RedisClient(url)
+        try:
+            assert await client.call(client.raw.get, "embedded:kept") == "yes"
+        finally:
+            await client.aclose()
     finally:
         await stop_embedded_redis_in_thread(data_dir)

@@ -2,7 +2,6 @@ import socket
 
 import pytest
 import trio
-import trio_asyncio
 
 from adapters.redis_client import RedisClient
 from adapters.redis_send_bucket import RedisSendBucket
@@ -142,15 +141,14 @@ async def test_a_429_seen_by_one_process_pauses_the_others(autojump_clock):
 
 async def test_redis_down_falls_back_to_the_local_limit():
     closed_port = free_port()
-    async with trio_asyncio.open_loop():
-        client = RedisClient(f"redis://127.0.0.1:{closed_port}/0")
-        sink = _Sink()
-        limiter = _shared(RedisSendBucket(client, "down:"), sink)
-        try:
-            with trio.fail_after(10):
-                await limiter.acquire(1)
-        finally:
-            await client.aclose()
+    client = RedisClient(f"redis://127.0.0.1:{closed_port}/0")
+    sink = _Sink()
+    limiter = _shared(RedisSendBucket(client, "down:"), sink)
+    try:
+        with trio.fail_after(10):
+            await limiter.acquire(1)
+    finally:
+        await client.aclose()
     assert sink.events == ["send_limit.local"]
 
 

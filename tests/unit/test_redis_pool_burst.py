@@ -7,24 +7,22 @@ recovery path met another task's cancellation)."""
 from __future__ import annotations
 
 import trio
-import trio_asyncio
 
 from adapters.redis_client import RedisClient, RedisOptions
 from contract.kv_fixtures import REDIS_URL
 
 
 async def test_a_burst_larger_than_the_pool_waits_for_connections() -> None:
-    async with trio_asyncio.open_loop():
-        client = RedisClient(REDIS_URL, RedisOptions(max_connections=2))
-        answers: list[bool] = []
-        try:
+    client = RedisClient(REDIS_URL, RedisOptions(max_connections=2))
+    answers: list[bool] = []
+    try:
 
-            async def ping() -> None:
-                answers.append(await client.ping())
+        async def ping() -> None:
+            answers.append(await client.ping())
 
-            async with trio.open_nursery() as nursery:
-                for _ in range(30):
-                    nursery.start_soon(ping)
-        finally:
-            await client.aclose()
-        assert answers == [True] * 30
+        async with trio.open_nursery() as nursery:
+            for _ in range(30):
+                nursery.start_soon(ping)
+    finally:
+        await client.aclose()
+    assert answers == [True] * 30
