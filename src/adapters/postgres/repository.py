@@ -803,7 +803,7 @@ async def open_postgres_repository(
 ) -> PostgresRepository:
     """Open the repository and bring the schema up to date.
 
-    Must run inside ``trio_asyncio.open_loop()``; close with ``aclose()``.
+    Runs its sessions on worker threads (no asyncio loop needed); close with ``aclose()``.
     ``schema`` puts every table in that schema (tests isolate themselves so);
     ``bot_id`` is the bot whose updates it claims (the number before the token's colon)."""
     statement_timeout_ms = max(1, round(statement_timeout_s * 1000))
