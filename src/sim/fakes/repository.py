@@ -723,6 +723,13 @@ class MemoryRepository:
         """Jobs queued or running, read without a session."""
         return [str(row.id) for row in self._jobs.values() if row.status in _UNFINISHED]
 
+    def backdate_job(self, job_id: str, seconds: float) -> None:
+        """For tests: as if the job had last been touched ``seconds`` earlier (its lease
+        older by that much), as ``UPDATE jobs SET updated_at = updated_at - ...`` would."""
+        row = self._job_row(_uuid_or_none(job_id))
+        if row is not None:
+            row.updated_at -= timedelta(seconds=seconds)
+
     def counts(self) -> dict[str, int]:
         """Row counts per table, named as in the Postgres schema."""
         return {
