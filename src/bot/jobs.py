@@ -102,8 +102,7 @@ class JobRunner:
         ctx = self.ctx
         with trio.CancelScope(shield=True), trio.move_on_after(ctx.guard.seconds("shutdown")):
             try:
-                now = ctx.services.clock.now()
-                await ctx.call("db.statement", ctx.services.repo.release_job, delivery.job_id, now)
+                await ctx.call("db.statement", ctx.services.repo.release_job, delivery.job_id)
                 await ctx.call("queue", ctx.services.queue.enqueue, delivery.job_id)
                 await ctx.call("queue", ctx.services.queue.ack, delivery)
                 self.log.info("job.handed_back", job_id=delivery.job_id)
@@ -113,11 +112,9 @@ class JobRunner:
     async def run_job(self, job_id: str) -> None:
         ctx = self.ctx
         repo = ctx.services.repo
-        clock = ctx.services.clock
         try:
-            job = await ctx.call(
-                "db.statement", repo.start_attempt, job_id, clock.now(), ctx.settings.job_lease_s
-            )
+            # The lease is judged on the database's clock: this host's may be off.
+            job = await ctx.call("db.statement", repo.start_attempt, job_id, ctx.settings.job_lease_s)
         except PortError as exc:
             self.log.warning("job.start_failed", job_id=job_id, error=str(exc))
             return
@@ -170,7 +167,7 @@ class JobRunner:
         while True:
             await trio.sleep(wait)
             try:
-                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_id, ctx.services.clock.now())
+                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_id)
                 wait = every
             except PortError as exc:
                 # Beat again soon: the lease must be fresh again as soon as the database is back.
@@ -203,9 +200,7 @@ class JobRunner:
             raise JobFailed("download_failed", exc.description) from exc
         key = blob_key(job.user_id, job.upload_id, job.file_name)
         await ctx.call("storage.upload", ctx.services.blobs.put, key, data)
-        await ctx.call(
-            "db.statement", ctx.services.repo.mark_stored, job.job_id, key, ctx.services.clock.now()
-        )
+        await ctx.call("db.statement", ctx.services.repo.mark_stored, job.job_id, key)
         return data
 
     async def _load_blob(self, job: Job) -> bytes:
@@ -231,8 +226,7 @@ class JobRunner:
             self.log.info("job.rejected", job_id=job.job_id, user_id=job.user_id, reason=outcome.code)
             await self._drop_rejected_file(job)
             raise _Finished
-        now = ctx.services.clock.now()
-        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome[1], now)
+        await ctx.call("db.statement", ctx.services.repo.save_result, job.job_id, outcome[1])
         return outcome
 
     async def _drop_rejected_file(self, job: Job) -> None:
@@ -302,7 +296,7 @@ class JobRunner:
         with trio.CancelScope(shield=True) as scope:
             self._record_waits.add(scope)
             try:
-                await ctx.call("db.record_end", write, job_id, *args, ctx.services.clock.now())
+                await ctx.call("db.record_end", write, job_id, *args)
                 return
             finally:
                 self._record_waits.discard(scope)

@@ -104,54 +104,61 @@ class Repository(Protocol):
     async def set_user_language(self, user_id: int, language: str) -> None: ...
 
     async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
-        """Insert the upload, its job and the update's claim together.
+        """Insert the upload, its job and the update's claim together. ``now`` is when
+        the upload and the claim happened; the job's lease clock starts on the database's.
 
         Returns None (and changes nothing) if ``new.update_id`` was already claimed."""
         ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
-    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
+    # Leases. A job's lease is stamped and judged on the database's clock alone: the
+    # job methods below take no ``now``, because workers on hosts whose clocks disagree
+    # would otherwise each judge a lease on their own clock (a worker 90 s ahead took
+    # live jobs over: scenarios/regressions/clock-skew-steals-lease.toml). Every write
+    # to a job counts as a sign of life.
+
+    async def start_attempt(self, job_id: str, lease_s: float) -> Job | None:
         """Take the job: mark it running and count the attempt.
 
         Succeeds for a queued job, or a running one whose holder has not shown
-        life (see :meth:`heartbeat`) for ``lease_s`` seconds, i.e. crashed.
-        Returns None when the job is finished, held by a live worker, or unknown."""
+        life (see :meth:`heartbeat`) for ``lease_s`` seconds of the database's
+        clock, i.e. crashed. Returns None when the job is finished, held by a live
+        worker, or unknown."""
         ...
 
-    async def heartbeat(self, job_id: str, now: datetime) -> None:
+    async def heartbeat(self, job_id: str) -> None:
         """A running job's holder is alive: refresh its lease."""
         ...
 
-    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None: ...
+    async def mark_stored(self, job_id: str, blob_key: str) -> None: ...
 
     async def forget_blob(self, upload_id: str) -> None:
         """The upload's file is being deleted from storage: its row no longer names it."""
         ...
 
-    async def release_job(self, job_id: str, now: datetime) -> None:
+    async def release_job(self, job_id: str) -> None:
         """A stopping worker gives a running job back: queued again, its progress kept,
         so the next worker may start it at once instead of waiting out the lease."""
         ...
 
-    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
+    async def mark_parts_sent(self, job_id: str, parts_sent: int) -> None:
         """Telegram accepted the first ``parts_sent`` parts of the job's answer; never decreases."""
         ...
 
-    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
+    async def save_result(self, job_id: str, payload: str) -> None:
         """Store the analysis result and advance the job to ANALYSED (idempotent)."""
         ...
 
-    async def finish_job(
-        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime
-    ) -> None: ...
+    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None: ...
 
     async def get_result(self, job_id: str) -> StoredResult | None: ...
 
     async def get_result_for_upload(self, upload_id: str) -> StoredResult | None: ...
 
-    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
-        """Queued or running jobs not touched since ``updated_before`` (reconciler input)."""
+    async def jobs_needing_attention(self, idle_s: float, limit: int) -> list[Job]:
+        """Queued or running jobs untouched for at least ``idle_s`` seconds of the
+        database's clock, least recently touched first (reconciler input; 0: every open job)."""
         ...
 
     async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
@@ -198,7 +205,7 @@ class Repository(Protocol):
 
     async def job_detail(self, job_id: str) -> JobDetail | None: ...
 
-    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
+    async def requeue_job(self, job_id: str, lease_s: float) -> Requeued:
         """Queue a failed or stuck job again, with fresh attempts and its progress kept
         (``parts_sent`` too, so no part already sent goes out again). Refused for a job a
         live worker holds (its lease is fresher than ``lease_s``) and for one whose user

@@ -11,7 +11,6 @@ directly, so jobs keep flowing on Postgres alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import trio
 
@@ -139,8 +138,10 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
     requeued = memory.requeued
     settings = ctx.settings
     services = ctx.services
-    cutoff = services.clock.now() - timedelta(seconds=settings.reconcile_after_s)
-    jobs = await ctx.call("db.statement", services.repo.jobs_needing_attention, cutoff, 100)
+    # Idleness is judged on the database's clock (this host's may be off), as leases are.
+    jobs = await ctx.call(
+        "db.statement", services.repo.jobs_needing_attention, settings.reconcile_after_s, 100
+    )
     now_s = trio.current_time()
     if memory.database_back_at is None:
         memory.database_back_at = now_s
@@ -160,8 +161,9 @@ async def reconcile_once(ctx: BotContext, runner: JobRunner, memory: ReconcilerM
             await runner.handle_delivery(delivery)
             touched += 1
     if memory.queue_down:  # nobody else runs new jobs now: do not wait reconcile_after_s for them
-        recent = services.clock.now() - timedelta(seconds=settings.reconcile_every_s)
-        jobs = await ctx.call("db.statement", services.repo.jobs_needing_attention, recent, 100)
+        jobs = await ctx.call(
+            "db.statement", services.repo.jobs_needing_attention, settings.reconcile_every_s, 100
+        )
     for job_id in [j for j, at in requeued.items() if now_s - at >= settings.reconcile_after_s]:
         del requeued[job_id]
     for job in jobs:

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -23,6 +24,7 @@ from psycopg.rows import TupleRow
 
 from adapters.asyncio_bridge import aio, rebind_running_loop
 from adapters.postgres import PostgresRepository, open_postgres_repository
+from sim.fakes.clock import database_now
 from sim.fakes.repository import MemoryRepository
 
 # The side connection is psycopg's asyncio one, through trio-asyncio; its waiting loop
@@ -63,6 +65,7 @@ class Admin:
         conn: psycopg.AsyncConnection[TupleRow] = await aio(
             psycopg.AsyncConnection.connect, url, autocommit=autocommit, connect_timeout=5
         )
+        conn.prepare_threshold = None  # pgbouncer in transaction mode: no prepared statements
         return cls(conn)
 
     async def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -171,6 +174,26 @@ class Backend:
     @property
     def is_postgres(self) -> bool:
         return isinstance(self.repo, PostgresRepository)
+
+    async def db_now(self) -> datetime:
+        """The database's clock, the one leases are stamped and judged on."""
+        if isinstance(self.repo, MemoryRepository):
+            return database_now()
+        assert self.admin is not None
+        return (await self.admin.rows("SELECT now()"))[0][0]  # type: ignore[no-any-return]
+
+    async def backdate_job(self, job_id: str, seconds: float) -> None:
+        """As if the job had last been touched ``seconds`` earlier on the database's clock:
+        how a test lets a lease run out without waiting (the clock itself cannot be set)."""
+        if isinstance(self.repo, MemoryRepository):
+            self.repo.backdate_job(job_id, seconds)
+            return
+        assert self.admin is not None and self.schema is not None
+        await self.admin.rows(
+            f'UPDATE "{self.schema}".jobs SET updated_at = updated_at - make_interval(secs => %s) '
+            "WHERE id = %s",
+            (seconds, uuid.UUID(job_id)),
+        )
 
     async def counts(self) -> dict[str, int]:
         if isinstance(self.repo, MemoryRepository):

@@ -5,6 +5,7 @@ A difference between them is a bug in the in-memory one (or in the contract)."""
 
 from __future__ import annotations
 
+import inspect
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,8 +15,10 @@ import pytest
 import trio
 
 from adapters.asyncio_bridge import aio
+from bot.admin.records import RequeueOutcome
 from bot.domain import Job, JobStatus, JobStep, NewUpload
 from bot.errors import PortError, ServiceUnavailable
+from bot.ports import Repository
 
 from .pg_fixtures import SESSION_LIMIT, Admin, Backend, aio_loop, backend, backend_name
 
@@ -186,13 +189,13 @@ async def test_ids_are_canonical_and_unknown_ids_are_absent(backend: Backend) ->
     assert await repo.get_job(job_id.hex) == job
     for missing in (new_id(), "not-a-uuid", ""):
         assert await repo.get_job(missing) is None
-        assert await repo.start_attempt(missing, at(1), LEASE) is None
+        assert await repo.start_attempt(missing, LEASE) is None
         assert await repo.get_result(missing) is None
         assert await repo.get_result_for_upload(missing) is None
         assert await repo.delete_upload(1, missing) is None
-        await repo.mark_stored(missing, "k", at(1))
-        await repo.save_result(missing, "{}", at(1))
-        await repo.finish_job(missing, JobStatus.DONE, JobStep.DELIVERED, None, at(1))
+        await repo.mark_stored(missing, "k")
+        await repo.save_result(missing, "{}")
+        await repo.finish_job(missing, JobStatus.DONE, JobStep.DELIVERED, None)
     assert await repo.get_job(job.job_id) == job
     assert (await backend.counts())["results"] == 0
 
@@ -214,12 +217,13 @@ async def test_timestamps_are_utc(backend: Backend) -> None:
 
 async def test_start_attempt_counts_attempts(backend: Backend) -> None:
     job = await record(backend, 1)
-    first = await backend.repo.start_attempt(job.job_id, at(1), LEASE)
+    first = await backend.repo.start_attempt(job.job_id, LEASE)
     assert first is not None
     assert (first.status, first.attempts, first.step) == (JobStatus.RUNNING, 1, JobStep.RECORDED)
     # held by a live worker: nobody else may take it
-    assert await backend.repo.start_attempt(job.job_id, at(2), LEASE) is None
-    second = await backend.repo.start_attempt(job.job_id, at(62), LEASE)  # its worker died
+    assert await backend.repo.start_attempt(job.job_id, LEASE) is None
+    await backend.backdate_job(job.job_id, LEASE + 2)  # its worker died
+    second = await backend.repo.start_attempt(job.job_id, LEASE)
     assert second is not None and second.attempts == 2
     assert await backend.repo.get_job(job.job_id) == second
 
@@ -227,42 +231,73 @@ async def test_start_attempt_counts_attempts(backend: Backend) -> None:
 async def test_heartbeat_keeps_a_running_job_with_its_worker(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.heartbeat(job.job_id, at(1))  # not running yet: no effect
-    assert await repo.start_attempt(job.job_id, at(1), LEASE) is not None
-    for t in (40, 80, 120):
-        await repo.heartbeat(job.job_id, at(t))
-        assert await repo.start_attempt(job.job_id, at(t + 30), LEASE) is None
-    assert [j.job_id for j in await repo.jobs_needing_attention(at(100), 10)] == []  # fresh: touched at 120
-    taken = await repo.start_attempt(job.job_id, at(181), LEASE)
+    await repo.heartbeat(job.job_id)  # not running yet: no effect
+    assert await repo.start_attempt(job.job_id, LEASE) is not None
+    for _ in range(3):
+        await backend.backdate_job(job.job_id, 40)  # 40 s pass
+        await repo.heartbeat(job.job_id)
+        await backend.backdate_job(job.job_id, 30)  # 70 s since the start, 30 since the beat
+        assert await repo.start_attempt(job.job_id, LEASE) is None
+    assert await repo.jobs_needing_attention(40, 10) == []  # fresh: touched 30 s ago
+    await backend.backdate_job(job.job_id, 31)  # the worker died after its last beat
+    taken = await repo.start_attempt(job.job_id, LEASE)
     assert taken is not None and taken.attempts == 2
-    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(182))
-    await repo.heartbeat(job.job_id, at(183))  # a late heartbeat does not revive it
-    assert await repo.start_attempt(job.job_id, at(400), LEASE) is None
-    await repo.heartbeat(new_id(), at(1))  # unknown job: no effect, no error
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
+    await repo.heartbeat(job.job_id)  # a late heartbeat does not revive it
+    await backend.backdate_job(job.job_id, 400)
+    assert await repo.start_attempt(job.job_id, LEASE) is None
+    await repo.heartbeat(new_id())  # unknown job: no effect, no error
+
+
+async def test_a_live_lease_is_judged_on_the_databases_clock_whatever_the_callers(backend: Backend) -> None:
+    """A worker whose host clock runs far ahead cannot take over a live job, nor can a
+    record made by a host far behind make a fresh job look abandoned: a lease is stamped
+    and judged on the database's clock alone (scenarios/regressions/clock-skew-steals-lease)."""
+    repo = backend.repo
+    behind = await backend.db_now() - timedelta(days=1)  # the recording host's clock
+    job = await repo.record_upload(upload_msg(1), new_id(), new_id(), behind)
+    assert job is not None
+    assert await repo.jobs_needing_attention(LEASE, 10) == []  # recorded just now, not a day ago
+    assert await repo.start_attempt(job.job_id, LEASE) is not None
+    # Whatever clock the next worker's host keeps (90 s ahead, a day ahead), the lease is live.
+    assert await repo.start_attempt(job.job_id, LEASE) is None
+    assert await repo.jobs_needing_attention(LEASE, 10) == []
+    assert (await repo.requeue_job(job.job_id, LEASE)).outcome == RequeueOutcome.RUNNING
+    # Nor can any caller tell the lease methods another time.
+    lease_methods = ("start_attempt", "heartbeat", "release_job", "mark_stored", "mark_parts_sent",
+                     "save_result", "finish_job", "requeue_job", "jobs_needing_attention")  # fmt: skip
+    for implementation in (Repository, type(repo)):
+        for name in lease_methods:
+            assert "now" not in inspect.signature(getattr(implementation, name)).parameters, name
+    # Once the holder stops beating for longer than the lease, another worker takes it.
+    await backend.backdate_job(job.job_id, LEASE + 1)
+    taken = await repo.start_attempt(job.job_id, LEASE)
+    assert taken is not None and taken.attempts == 2
 
 
 async def test_parts_sent_only_grow_and_survive_a_new_attempt(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
     assert job.parts_sent == 0
-    await repo.start_attempt(job.job_id, at(1), LEASE)
-    await repo.mark_parts_sent(job.job_id, 2, at(2))
-    await repo.mark_parts_sent(job.job_id, 1, at(3))  # a late, smaller record changes nothing
-    resumed = await repo.start_attempt(job.job_id, at(200), LEASE)  # its worker died
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.mark_parts_sent(job.job_id, 2)
+    await repo.mark_parts_sent(job.job_id, 1)  # a late, smaller record changes nothing
+    await backend.backdate_job(job.job_id, 200)  # its worker died
+    resumed = await repo.start_attempt(job.job_id, LEASE)
     assert resumed is not None and resumed.parts_sent == 2
-    await repo.mark_parts_sent(new_id(), 1, at(4))  # unknown job: no effect, no error
+    await repo.mark_parts_sent(new_id(), 1)  # unknown job: no effect, no error
 
 
 async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.start_attempt(job.job_id, at(1), LEASE)
-    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(2))
-    await repo.release_job(job.job_id, at(3))
-    again = await repo.start_attempt(job.job_id, at(4), LEASE)  # well inside the old lease
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.mark_stored(job.job_id, "1/abc_data.csv")
+    await repo.release_job(job.job_id)
+    again = await repo.start_attempt(job.job_id, LEASE)  # well inside the old lease
     assert again is not None and (again.attempts, again.step) == (2, JobStep.STORED)
-    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(5))
-    await repo.release_job(job.job_id, at(6))  # a finished job stays finished
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
+    await repo.release_job(job.job_id)  # a finished job stays finished
     done = await repo.get_job(job.job_id)
     assert done is not None and done.status == JobStatus.DONE
 
@@ -274,7 +309,7 @@ async def test_upload_load_counts_unfinished_jobs_and_recent_uploads(backend: Ba
     await record(backend, 3, user_id=6, when=100.0)  # someone else's
     load = await repo.upload_load(5, at(50))
     assert (load.in_flight, load.recent) == (2, 1)
-    await repo.finish_job(first.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(101))
+    await repo.finish_job(first.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
     load = await repo.upload_load(5, at(0))
     assert (load.in_flight, load.recent) == (1, 2)
     empty = await repo.upload_load(404, at(0))
@@ -284,7 +319,7 @@ async def test_upload_load_counts_unfinished_jobs_and_recent_uploads(backend: Ba
 async def test_forget_blob_lets_go_of_the_key_only(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(1))
+    await repo.mark_stored(job.job_id, "1/abc_data.csv")
     await repo.forget_blob(job.upload_id)
     (upload,) = await repo.list_uploads(1, 10)
     assert upload.blob_key is None and upload.upload_id == job.upload_id
@@ -294,29 +329,26 @@ async def test_forget_blob_lets_go_of_the_key_only(backend: Backend) -> None:
 async def test_mark_stored_and_save_result(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.start_attempt(job.job_id, at(1), LEASE)
-    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(2))
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.mark_stored(job.job_id, "1/abc_data.csv")
     stored = await repo.get_job(job.job_id)
     assert stored is not None
     assert (stored.step, stored.blob_key) == (JobStep.STORED, "1/abc_data.csv")
     assert (await repo.list_uploads(1, 1))[0].blob_key == "1/abc_data.csv"
 
     payload = '{"rows": 3, "columns": ["a", "b"], "note": "\\u043f\\u0440"}'
-    await repo.save_result(job.job_id, payload, at(3))
-    await repo.save_result(job.job_id, '{"rows": 999}', at(4))  # a retried worker: first result kept
+    before = await backend.db_now()
+    await repo.save_result(job.job_id, payload)
+    await repo.save_result(job.job_id, '{"rows": 999}')  # a retried worker: first result kept
     result = await repo.get_result(job.job_id)
     assert result is not None
-    assert (result.job_id, result.upload_id, result.payload, result.created_at) == (
-        job.job_id,
-        job.upload_id,
-        payload,
-        at(3),
-    )
+    assert (result.job_id, result.upload_id, result.payload) == (job.job_id, job.upload_id, payload)
+    assert before <= result.created_at <= await backend.db_now()  # the database's clock
     assert await repo.get_result_for_upload(job.upload_id) == result
     analysed = await repo.get_job(job.job_id)
     assert analysed is not None and analysed.step == JobStep.ANALYSED
 
-    await repo.mark_stored(job.job_id, "1/abc_data.csv", at(5))  # steps never go back
+    await repo.mark_stored(job.job_id, "1/abc_data.csv")  # steps never go back
     again = await repo.get_job(job.job_id)
     assert again is not None and again.step == JobStep.ANALYSED
 
@@ -324,57 +356,62 @@ async def test_mark_stored_and_save_result(backend: Backend) -> None:
 async def test_finished_job_stays_finished(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.start_attempt(job.job_id, at(1), LEASE)
-    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(2))
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
     done = await repo.get_job(job.job_id)
     assert done is not None
     assert (done.status, done.step, done.attempts, done.error) == (JobStatus.DONE, JobStep.DELIVERED, 1, None)
-    assert await repo.start_attempt(job.job_id, at(3), LEASE) is None
-    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "late worker", at(4))
+    assert await repo.start_attempt(job.job_id, LEASE) is None
+    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "late worker")
     assert await repo.get_job(job.job_id) == done
 
 
 async def test_failed_job_keeps_error_and_progress(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.mark_stored(job.job_id, "k", at(1))
-    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "not a CSV", at(2))
+    await repo.mark_stored(job.job_id, "k")
+    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.RECORDED, "not a CSV")
     failed = await repo.get_job(job.job_id)
     assert failed is not None
     assert (failed.status, failed.step, failed.error) == (JobStatus.FAILED, JobStep.STORED, "not a CSV")
-    assert await repo.start_attempt(job.job_id, at(3), LEASE) is None
+    assert await repo.start_attempt(job.job_id, LEASE) is None
 
 
 async def test_finish_job_can_requeue_a_running_job(backend: Backend) -> None:
     job = await record(backend, 1)
-    await backend.repo.start_attempt(job.job_id, at(1), LEASE)
-    await backend.repo.finish_job(job.job_id, JobStatus.QUEUED, JobStep.RECORDED, "storage slow", at(2))
+    await backend.repo.start_attempt(job.job_id, LEASE)
+    await backend.repo.finish_job(job.job_id, JobStatus.QUEUED, JobStep.RECORDED, "storage slow")
     queued = await backend.repo.get_job(job.job_id)
     assert queued is not None and (queued.status, queued.error) == (JobStatus.QUEUED, "storage slow")
-    restarted = await backend.repo.start_attempt(job.job_id, at(3), LEASE)
+    restarted = await backend.repo.start_attempt(job.job_id, LEASE)
     assert restarted is not None and restarted.attempts == 2
 
 
 async def test_jobs_needing_attention(backend: Backend) -> None:
     repo = backend.repo
-    queued_old = await record(backend, 1, when=0)
-    running_old = await record(backend, 2, when=10)
-    await repo.start_attempt(running_old.job_id, at(20), LEASE)
-    done_old = await record(backend, 3, when=5)
-    await repo.finish_job(done_old.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(6))
-    failed_old = await record(backend, 4, when=7)
-    await repo.finish_job(failed_old.job_id, JobStatus.FAILED, JobStep.RECORDED, "bad", at(8))
-    fresh = await record(backend, 5, when=100)
-    touched = await record(backend, 6, when=1)
-    await repo.mark_stored(touched.job_id, "k", at(200))  # progress counts as a touch
+    queued_old = await record(backend, 1)
+    running_old = await record(backend, 2)
+    await repo.start_attempt(running_old.job_id, LEASE)
+    done_old = await record(backend, 3)
+    await repo.finish_job(done_old.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
+    failed_old = await record(backend, 4)
+    await repo.finish_job(failed_old.job_id, JobStatus.FAILED, JobStep.RECORDED, "bad")
+    fresh = await record(backend, 5)
+    touched = await record(backend, 6)
+    await backend.backdate_job(touched.job_id, 999)
+    await repo.mark_stored(touched.job_id, "k")  # progress counts as a touch
+    # Last touched 1000, 980, 994, 992, 900 and 0 seconds ago, on the database's clock.
+    idle = {queued_old: 1000, running_old: 980, done_old: 994, failed_old: 992, fresh: 900}
+    for job, seconds in idle.items():
+        await backend.backdate_job(job.job_id, seconds)
 
-    stale = await repo.jobs_needing_attention(at(50), 10)
+    stale = await repo.jobs_needing_attention(950, 10)
     assert [j.job_id for j in stale] == [queued_old.job_id, running_old.job_id]  # oldest touch first
     assert stale[1].status == JobStatus.RUNNING and stale[1].attempts == 1
-    assert [j.job_id for j in await repo.jobs_needing_attention(at(50), 1)] == [queued_old.job_id]
-    assert await repo.jobs_needing_attention(at(0), 10) == []  # strictly before
-    assert await repo.jobs_needing_attention(at(50), 0) == []
-    everything = await repo.jobs_needing_attention(at(1000), 10)
+    assert [j.job_id for j in await repo.jobs_needing_attention(950, 1)] == [queued_old.job_id]
+    assert await repo.jobs_needing_attention(1100, 10) == []
+    assert await repo.jobs_needing_attention(950, 0) == []
+    everything = await repo.jobs_needing_attention(0, 10)  # every open job
     assert [j.job_id for j in everything] == [
         queued_old.job_id,
         running_old.job_id,
@@ -409,7 +446,7 @@ async def test_list_uploads_ties_broken_by_id(backend: Backend) -> None:
 async def test_get_upload_only_for_its_owner(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1, user_id=1, when=0)
-    await repo.mark_stored(job.job_id, "1/x_data.csv", at(2))
+    await repo.mark_stored(job.job_id, "1/x_data.csv")
     mine = await repo.get_upload(1, job.upload_id)
     assert mine is not None
     assert (mine.upload_id, mine.user_id, mine.blob_key, mine.created_at) == (
@@ -427,8 +464,8 @@ async def test_delete_upload(backend: Backend) -> None:
     repo = backend.repo
     keep = await record(backend, 1, when=0)
     gone = await record(backend, 2, when=1)
-    await repo.mark_stored(gone.job_id, "1/x_data.csv", at(2))
-    await repo.save_result(gone.job_id, "{}", at(3))
+    await repo.mark_stored(gone.job_id, "1/x_data.csv")
+    await repo.save_result(gone.job_id, "{}")
 
     assert await repo.delete_upload(2, gone.upload_id) is None  # not that user's
     assert await repo.get_job(gone.job_id) is not None
@@ -469,7 +506,7 @@ async def test_uploads_with_blobs_pages_through_stored_uploads_by_id(backend: Ba
     jobs = [await record(backend, n, user_id=n % 3 + 1, when=n) for n in range(1, 9)]
     stored = jobs[:6]  # the other two never reached storage
     for job in stored:
-        await repo.mark_stored(job.job_id, f"{job.user_id}/{job.upload_id}_data.csv", at(20))
+        await repo.mark_stored(job.job_id, f"{job.user_id}/{job.upload_id}_data.csv")
     expected = sorted(stored, key=lambda j: uuid.UUID(j.upload_id))
 
     seen = []
@@ -489,8 +526,8 @@ async def test_delete_user_data(backend: Backend) -> None:
     repo = backend.repo
     older = await record(backend, 1, user_id=1, when=0)
     newer = await record(backend, 2, user_id=1, when=5)
-    await repo.mark_stored(newer.job_id, "1/n_data.csv", at(6))
-    await repo.save_result(newer.job_id, "{}", at(7))
+    await repo.mark_stored(newer.job_id, "1/n_data.csv")
+    await repo.save_result(newer.job_id, "{}")
     other = await record(backend, 3, user_id=2, when=1)
 
     deleted = await repo.delete_user_data(1)
@@ -577,7 +614,7 @@ async def test_session_limit_survives_cancellation(backend: Backend) -> None:
 
     counts = await backend.counts()
     assert counts["uploads"] == counts["jobs"] == counts["processed_updates"]
-    jobs = await repo.jobs_needing_attention(at(10**6), 10_000)
+    jobs = await repo.jobs_needing_attention(0, 10_000)
     recorded = {int(j.file_id.removeprefix("file-")) for j in jobs}
     assert len(recorded) == counts["jobs"]
     assert 0 < len(recorded) < len(attempted)
@@ -608,7 +645,15 @@ async def test_admin_audit_log_newest_first(backend: Backend) -> None:
 
 async def test_admin_stats_counts_windows_and_open_jobs(backend: Backend) -> None:
     repo = backend.repo
-    now = at(10 * 86400)
+    # Uploads carry the caller's time; failed jobs the database's (when they were last
+    # touched): the report's windows are the caller's "now" on the database's clock.
+    now = await backend.db_now()
+
+    async def record_before(update_id: int, user_id: int, ago: timedelta) -> Job:
+        job = await repo.record_upload(upload_msg(update_id, user_id), new_id(), new_id(), now - ago)
+        assert job is not None
+        return job
+
     empty = await repo.admin_stats(now)
     assert (empty.users_total, empty.uploads_day, empty.open_jobs, empty.oldest_open_job_at) == (
         0,
@@ -617,19 +662,16 @@ async def test_admin_stats_counts_windows_and_open_jobs(backend: Backend) -> Non
         None,
     )
     await repo.upsert_user(99, "en")  # a user without uploads counts in the total only
-    old = await record(backend, 1, user_id=1, when=now.timestamp() - T0.timestamp() - 3 * 86400)
-    day = await record(backend, 2, user_id=2, when=now.timestamp() - T0.timestamp() - 5 * 3600)
-    hour = await record(backend, 3, user_id=2, when=now.timestamp() - T0.timestamp() - 600)
-    fresh = await record(backend, 4, user_id=3, when=now.timestamp() - T0.timestamp() - 60)
-    await repo.finish_job(
-        old.job_id, JobStatus.FAILED, JobStep.RECORDED, "too many attempts", now - timedelta(days=2)
-    )
-    await repo.finish_job(
-        day.job_id, JobStatus.FAILED, JobStep.RECORDED, "timeout: storage.upload", now - timedelta(hours=5)
-    )
-    await repo.finish_job(
-        hour.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", now - timedelta(minutes=9)
-    )
+    old = await record_before(1, 1, timedelta(days=3))
+    day = await record_before(2, 2, timedelta(hours=5))
+    hour = await record_before(3, 2, timedelta(seconds=600))
+    fresh = await record_before(4, 3, timedelta(seconds=60))
+    await repo.finish_job(old.job_id, JobStatus.FAILED, JobStep.RECORDED, "too many attempts")
+    await repo.finish_job(day.job_id, JobStatus.FAILED, JobStep.RECORDED, "timeout: storage.upload")
+    await repo.finish_job(hour.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty")
+    await backend.backdate_job(old.job_id, timedelta(days=2).total_seconds())
+    await backend.backdate_job(day.job_id, timedelta(hours=5).total_seconds())
+    await backend.backdate_job(hour.job_id, timedelta(minutes=9).total_seconds())
     stats = await repo.admin_stats(now)
     assert (stats.users_total, stats.users_active_day, stats.users_active_week) == (4, 2, 3)
     assert (stats.uploads_hour, stats.uploads_day) == (2, 3)
@@ -642,49 +684,50 @@ async def test_admin_stats_counts_windows_and_open_jobs(backend: Backend) -> Non
 async def test_job_detail_has_times_and_progress(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1, when=5.0)
-    await repo.start_attempt(job.job_id, at(6), LEASE)
-    await repo.mark_parts_sent(job.job_id, 2, at(7))
+    before = await backend.db_now()
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.mark_parts_sent(job.job_id, 2)
     detail = await repo.job_detail(job.job_id.upper())
     assert detail is not None
     assert (detail.job.job_id, detail.job.attempts, detail.job.parts_sent) == (job.job_id, 1, 2)
-    assert (detail.created_at, detail.updated_at) == (at(5), at(7))
+    assert detail.created_at == at(5)  # the caller's record of the upload
+    assert before <= detail.updated_at <= await backend.db_now()  # the lease: the database's clock
     for missing in (new_id(), "nope", ""):
         assert await repo.job_detail(missing) is None
 
 
 async def test_requeue_job_takes_failed_and_stuck_jobs_only(backend: Backend) -> None:
-    from bot.admin.records import RequeueOutcome
-
     repo = backend.repo
     failed = await record(backend, 1)
-    await repo.start_attempt(failed.job_id, at(1), LEASE)
-    await repo.mark_stored(failed.job_id, "k1", at(2))
-    await repo.mark_parts_sent(failed.job_id, 1, at(3))
-    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.STORED, "too many attempts", at(4))
-    back = await repo.requeue_job(failed.job_id, at(10), LEASE)
+    await repo.start_attempt(failed.job_id, LEASE)
+    await repo.mark_stored(failed.job_id, "k1")
+    await repo.mark_parts_sent(failed.job_id, 1)
+    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.STORED, "too many attempts")
+    back = await repo.requeue_job(failed.job_id, LEASE)
     assert back.outcome == RequeueOutcome.REQUEUED and back.job is not None
     job = back.job
     assert (job.status, job.step, job.attempts, job.error, job.parts_sent) == (
         JobStatus.QUEUED, JobStep.STORED, 0, None, 1,
     )  # fmt: skip
-    assert await repo.start_attempt(failed.job_id, at(11), LEASE) is not None  # a worker may take it
+    assert await repo.start_attempt(failed.job_id, LEASE) is not None  # a worker may take it
 
     live = await record(backend, 2)
-    await repo.start_attempt(live.job_id, at(100), LEASE)
-    assert (await repo.requeue_job(live.job_id, at(100 + LEASE - 1), LEASE)).outcome == RequeueOutcome.RUNNING
+    await repo.start_attempt(live.job_id, LEASE)
+    assert (await repo.requeue_job(live.job_id, LEASE)).outcome == RequeueOutcome.RUNNING
     assert (await repo.get_job(live.job_id)).status == JobStatus.RUNNING  # type: ignore[union-attr]
-    stuck = await repo.requeue_job(live.job_id, at(100 + LEASE + 1), LEASE)
+    await backend.backdate_job(live.job_id, LEASE + 1)  # its worker died
+    stuck = await repo.requeue_job(live.job_id, LEASE)
     assert stuck.outcome == RequeueOutcome.REQUEUED
 
     done = await record(backend, 3)
-    await repo.finish_job(done.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(1))
+    await repo.finish_job(done.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
     refused = await record(backend, 4)
-    await repo.finish_job(refused.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty", at(1))
+    await repo.finish_job(refused.job_id, JobStatus.FAILED, JobStep.DELIVERED, "rejected: empty")
     for answered in (done, refused):
-        assert (await repo.requeue_job(answered.job_id, at(500), LEASE)).outcome == RequeueOutcome.ANSWERED
+        assert (await repo.requeue_job(answered.job_id, LEASE)).outcome == RequeueOutcome.ANSWERED
     assert (await repo.get_job(refused.job_id)).status == JobStatus.FAILED  # type: ignore[union-attr]
     for missing in (new_id(), "nope"):
-        assert (await repo.requeue_job(missing, at(500), LEASE)).outcome == RequeueOutcome.UNKNOWN
+        assert (await repo.requeue_job(missing, LEASE)).outcome == RequeueOutcome.UNKNOWN
 
 
 async def test_bans(backend: Backend) -> None:
@@ -745,11 +788,11 @@ async def test_broadcast_cursor_counts_and_blocked_users(backend: Backend) -> No
 async def finished(b: Backend, update_id: int, when: float, user_id: int = 1, result: bool = True) -> Job:
     """An upload whose job ran to the end (stored, analysed, delivered) at ``when``."""
     job = await record(b, update_id, user_id, when)
-    await b.repo.start_attempt(job.job_id, at(when), LEASE)
-    await b.repo.mark_stored(job.job_id, f"{user_id}/{job.upload_id}_data.csv", at(when))
+    await b.repo.start_attempt(job.job_id, LEASE)
+    await b.repo.mark_stored(job.job_id, f"{user_id}/{job.upload_id}_data.csv")
     if result:
-        await b.repo.save_result(job.job_id, '{"rows": 1}', at(when))
-    await b.repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, at(when))
+        await b.repo.save_result(job.job_id, '{"rows": 1}')
+    await b.repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
     return job
 
 
@@ -759,9 +802,9 @@ async def test_expired_uploads_oldest_first_never_in_flight(backend: Backend) ->
     oldest_done = await finished(backend, 2, when=5, user_id=2)
     queued = await record(backend, 3, when=1)  # older than all, but its job is waiting
     running = await record(backend, 4, when=2)
-    await repo.start_attempt(running.job_id, at(3), LEASE)
+    await repo.start_attempt(running.job_id, LEASE)
     failed = await record(backend, 5, when=20)
-    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.RECORDED, "rejected: empty", at(21))
+    await repo.finish_job(failed.job_id, JobStatus.FAILED, JobStep.RECORDED, "rejected: empty")
     await finished(backend, 6, when=100)  # too young
 
     expired = await repo.expired_uploads(at(50), 10)

@@ -185,9 +185,9 @@ async def make_world(pg: Pg) -> World:
     for n in (3, 4):
         await repo.record_upload(upload_msg(n, 2), str(uuid.uuid4()), str(uuid.uuid4()), pg.now())
     assert job is not None and doomed is not None
-    await repo.start_attempt(doomed.job_id, pg.now(), 60.0)
-    await repo.mark_stored(doomed.job_id, "1/doomed.csv", pg.now())
-    await repo.save_result(doomed.job_id, '{"n": 1}', pg.now())
+    await repo.start_attempt(doomed.job_id, 60.0)
+    await repo.mark_stored(doomed.job_id, "1/doomed.csv")
+    await repo.save_result(doomed.job_id, '{"n": 1}')
     return World(job, doomed)
 
 
@@ -204,12 +204,12 @@ WRITE_PATHS: dict[str, tuple[int, Op]] = {
             upload_msg(w.update_id(), 3), str(uuid.uuid4()), str(uuid.uuid4()), pg.now()
         ),
     ),
-    "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, pg.now(), 60.0)),
-    "mark_stored": (2, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv", pg.now())),
-    "save_result": (2, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}', pg.now())),
+    "start_attempt": (2, lambda pg, w: pg.repo.start_attempt(w.job.job_id, 60.0)),
+    "mark_stored": (2, lambda pg, w: pg.repo.mark_stored(w.job.job_id, "1/stored.csv")),
+    "save_result": (2, lambda pg, w: pg.repo.save_result(w.job.job_id, '{"rows": 2}')),
     "finish_job": (
         2,
-        lambda pg, w: pg.repo.finish_job(w.job.job_id, JobStatus.FAILED, JobStep.STORED, "boom", pg.now()),
+        lambda pg, w: pg.repo.finish_job(w.job.job_id, JobStatus.FAILED, JobStep.STORED, "boom"),
     ),
     "delete_upload": (2, lambda pg, w: pg.repo.delete_upload(1, w.doomed.upload_id)),
     "delete_user_data": (3, lambda pg, w: pg.repo.delete_user_data(2)),
@@ -399,7 +399,7 @@ async def check_cancellations(pg: Pg, plan: list[Call]) -> None:
             job_id = jobs[call.target].job_id
 
             async def op() -> object:
-                await repo.save_result(job_id, f'{{"by": {i}}}', T0)
+                await repo.save_result(job_id, f'{{"by": {i}}}')
                 return None
 
         with trio.move_on_after(call.delay if call.delay is not None else 60):

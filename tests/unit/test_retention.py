@@ -79,13 +79,13 @@ class World:
     async def finish(self, job: Job, when: datetime, *, stored: bool = True, recorded: bool = True) -> str:
         """A job run to the end: its file in storage (and named by its row when ``recorded``)."""
         key = blob_key(job.user_id, job.upload_id, job.file_name)
-        await self.repo.start_attempt(job.job_id, when, 60)
+        await self.repo.start_attempt(job.job_id, 60)
         if stored:
             await self.blobs.put(key, b"a,b\n1,2\n")
         if recorded:
-            await self.repo.mark_stored(job.job_id, key, when)
-            await self.repo.save_result(job.job_id, "{}", when)
-        await self.repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, when)
+            await self.repo.mark_stored(job.job_id, key)
+            await self.repo.save_result(job.job_id, "{}")
+        await self.repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
         return key
 
 

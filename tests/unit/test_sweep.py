@@ -56,7 +56,7 @@ async def store(stack: SimStack, job: Job, *, blob: bool = True) -> str:
     key = blob_key(job.user_id, job.upload_id, job.file_name)
     if blob:
         await stack.blobs.put(key, b"a,b\n1,2\n")
-    await stack.repo.mark_stored(job.job_id, key, NOW)
+    await stack.repo.mark_stored(job.job_id, key)
     return key
 
 

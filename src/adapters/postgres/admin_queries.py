@@ -95,20 +95,25 @@ async def job_detail(tx: Tx, job_id: uuid.UUID) -> JobDetail | None:
     return JobDetail(_job(row), _utc(row[14]), _utc(row[15]))
 
 
-async def requeue_job(tx: Tx, job_id: uuid.UUID, now: datetime, lease_s: float) -> Requeued:
-    row = await tx.one("SELECT status, step, updated_at FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+async def requeue_job(tx: Tx, job_id: uuid.UUID, lease_s: float) -> Requeued:
+    # The lease is judged on the database's clock, never the admin's (see repository.py).
+    row = await tx.one(
+        "SELECT status, step, updated_at > now() - make_interval(secs => %s) FROM jobs "
+        "WHERE id = %s FOR UPDATE",
+        (lease_s, job_id),
+    )
     if row is None:
         return Requeued(RequeueOutcome.UNKNOWN)
-    status, step, updated_at = JobStatus(row[0]), JobStep(row[1]), _utc(row[2])
+    status, step, lease_live = JobStatus(row[0]), JobStep(row[1]), bool(row[2])
     if status == JobStatus.DONE or step >= JobStep.DELIVERED:
         return Requeued(RequeueOutcome.ANSWERED)
-    if status == JobStatus.RUNNING and updated_at > now - timedelta(seconds=lease_s):
+    if status == JobStatus.RUNNING and lease_live:
         return Requeued(RequeueOutcome.RUNNING)
     back = await tx.one(
-        "WITH j AS (UPDATE jobs SET status = %s, attempts = 0, error = NULL, updated_at = %s "
+        "WITH j AS (UPDATE jobs SET status = %s, attempts = 0, error = NULL, updated_at = now() "
         "WHERE id = %s RETURNING *) "
         f"SELECT {_JOB_COLUMNS} FROM j JOIN uploads u ON u.id = j.upload_id",
-        (JobStatus.QUEUED.value, now, job_id),
+        (JobStatus.QUEUED.value, job_id),
     )
     assert back is not None  # the row is locked since the SELECT
     return Requeued(RequeueOutcome.REQUEUED, _job(back))

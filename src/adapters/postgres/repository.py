@@ -10,6 +10,12 @@ Semantics shared with ``sim.fakes.repository.MemoryRepository`` (the contract su
 - ids are UUID strings, returned in canonical form; an id that is not a UUID is
   simply unknown to reads; timestamps are stored and returned in UTC (a naive
   ``now`` is taken as UTC);
+- one clock for leases: a job's ``updated_at`` is its lease, and every write and
+  comparison of it uses the database's clock (``now()``), never a caller's, because
+  the processes comparing leases run on hosts whose clocks disagree (a worker running
+  90 s ahead took over live jobs: scenarios/regressions/clock-skew-steals-lease.toml).
+  A ``now`` passed in is only a record of when something happened (an upload, a
+  claim, an audit line), compared later on that same caller's terms;
 - ``upsert_user`` creates a user but keeps an existing user's language (changing it
   is ``set_user_language``'s job); ``record_upload`` does the same for its user;
 - job steps only move forward; a finished job (done/failed) stays finished:
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import psycopg
@@ -180,7 +186,7 @@ WITH claim AS (
     FROM claim RETURNING id
 )
 INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts, created_at, updated_at)
-SELECT %(job_id)s, upl.id, %(user_id)s, %(chat_id)s, %(language)s, %(status)s, %(step)s, 0, %(now)s, %(now)s
+SELECT %(job_id)s, upl.id, %(user_id)s, %(chat_id)s, %(language)s, %(status)s, %(step)s, 0, %(now)s, now()
 FROM upl RETURNING id
 """
 
@@ -231,39 +237,33 @@ async def _get_job(tx: Tx, job_id: uuid.UUID) -> Job | None:
     return None if row is None else _job(row)
 
 
-async def _start_attempt(tx: Tx, job_id: uuid.UUID, now: datetime, lease_expired_at: datetime) -> Job | None:
+async def _start_attempt(tx: Tx, job_id: uuid.UUID, lease_s: float) -> Job | None:
     row = await tx.one(
         "WITH j AS ("
-        "  UPDATE jobs SET status = %s, attempts = attempts + 1, updated_at = %s"
-        "  WHERE id = %s AND (status = %s OR (status = %s AND updated_at <= %s)) RETURNING *"
+        "  UPDATE jobs SET status = %s, attempts = attempts + 1, updated_at = now()"
+        "  WHERE id = %s AND (status = %s"
+        "    OR (status = %s AND updated_at <= now() - make_interval(secs => %s))) RETURNING *"
         f") SELECT {_JOB_COLUMNS} FROM j JOIN uploads u ON u.id = j.upload_id",
-        (
-            JobStatus.RUNNING.value,
-            now,
-            job_id,
-            JobStatus.QUEUED.value,
-            JobStatus.RUNNING.value,
-            lease_expired_at,
-        ),
+        (JobStatus.RUNNING.value, job_id, JobStatus.QUEUED.value, JobStatus.RUNNING.value, lease_s),
     )
     return None if row is None else _job(row)
 
 
-async def _heartbeat(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
+async def _heartbeat(tx: Tx, job_id: uuid.UUID) -> None:
     await tx.run(
-        "UPDATE jobs SET updated_at = GREATEST(updated_at, %s) WHERE id = %s AND status = %s",
-        (now, job_id, JobStatus.RUNNING.value),
+        "UPDATE jobs SET updated_at = GREATEST(updated_at, now()) WHERE id = %s AND status = %s",
+        (job_id, JobStatus.RUNNING.value),
     )
 
 
-async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str, now: datetime) -> None:
+async def _mark_stored(tx: Tx, job_id: uuid.UUID, blob_key: str) -> None:
     # Recorded even for a finished job: the blob exists and must stay deletable.
     # One statement (one round trip).
     await tx.run(
         "WITH j AS ("
-        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id"
+        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = now() WHERE id = %s RETURNING upload_id"
         ") UPDATE uploads SET blob_key = %s FROM j WHERE uploads.id = j.upload_id",
-        (int(JobStep.STORED), now, job_id, blob_key),
+        (int(JobStep.STORED), job_id, blob_key),
     )
 
 
@@ -271,39 +271,37 @@ async def _forget_blob(tx: Tx, upload_id: uuid.UUID) -> None:
     await tx.run("UPDATE uploads SET blob_key = NULL, blob_expires_at = NULL WHERE id = %s", (upload_id,))
 
 
-async def _release_job(tx: Tx, job_id: uuid.UUID, now: datetime) -> None:
+async def _release_job(tx: Tx, job_id: uuid.UUID) -> None:
     await tx.run(
-        "UPDATE jobs SET status = %s, updated_at = %s WHERE id = %s AND status = %s",
-        (JobStatus.QUEUED.value, now, job_id, JobStatus.RUNNING.value),
+        "UPDATE jobs SET status = %s, updated_at = now() WHERE id = %s AND status = %s",
+        (JobStatus.QUEUED.value, job_id, JobStatus.RUNNING.value),
     )
 
 
-async def _mark_parts_sent(tx: Tx, job_id: uuid.UUID, parts_sent: int, now: datetime) -> None:
+async def _mark_parts_sent(tx: Tx, job_id: uuid.UUID, parts_sent: int) -> None:
     await tx.run(
-        "UPDATE jobs SET parts_sent = GREATEST(parts_sent, %s), updated_at = GREATEST(updated_at, %s) "
+        "UPDATE jobs SET parts_sent = GREATEST(parts_sent, %s), updated_at = GREATEST(updated_at, now()) "
         "WHERE id = %s",
-        (parts_sent, now, job_id),
+        (parts_sent, job_id),
     )
 
 
-async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str, now: datetime) -> None:
+async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str) -> None:
     # One statement (one round trip).
     await tx.run(
         "WITH j AS ("
-        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = %s WHERE id = %s RETURNING upload_id"
+        "  UPDATE jobs SET step = GREATEST(step, %s), updated_at = now() WHERE id = %s RETURNING upload_id"
         ") INSERT INTO results (job_id, upload_id, payload, created_at) "
-        "SELECT %s, j.upload_id, %s, %s FROM j ON CONFLICT (job_id) DO NOTHING",
-        (int(JobStep.ANALYSED), now, job_id, job_id, payload, now),
+        "SELECT %s, j.upload_id, %s, now() FROM j ON CONFLICT (job_id) DO NOTHING",
+        (int(JobStep.ANALYSED), job_id, job_id, payload),
     )
 
 
-async def _finish_job(
-    tx: Tx, job_id: uuid.UUID, status: JobStatus, step: JobStep, error: str | None, now: datetime
-) -> None:
+async def _finish_job(tx: Tx, job_id: uuid.UUID, status: JobStatus, step: JobStep, error: str | None) -> None:
     await tx.run(
-        "UPDATE jobs SET status = %s, step = GREATEST(step, %s), error = %s, updated_at = %s "
+        "UPDATE jobs SET status = %s, step = GREATEST(step, %s), error = %s, updated_at = now() "
         "WHERE id = %s AND status = ANY(%s)",
-        (status.value, int(step), error, now, job_id, list(_UNFINISHED)),
+        (status.value, int(step), error, job_id, list(_UNFINISHED)),
     )
 
 
@@ -321,11 +319,12 @@ async def _get_result_for_upload(tx: Tx, upload_id: uuid.UUID) -> StoredResult |
     return None if row is None else _result(row)
 
 
-async def _jobs_needing_attention(tx: Tx, updated_before: datetime, limit: int) -> list[Job]:
+async def _jobs_needing_attention(tx: Tx, idle_s: float, limit: int) -> list[Job]:
     rows = await tx.run(
         f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN uploads u ON u.id = j.upload_id "
-        "WHERE j.status = ANY(%s) AND j.updated_at < %s ORDER BY j.updated_at, j.id LIMIT %s",
-        (list(_UNFINISHED), updated_before, limit),
+        "WHERE j.status = ANY(%s) AND j.updated_at <= now() - make_interval(secs => %s) "
+        "ORDER BY j.updated_at, j.id LIMIT %s",
+        (list(_UNFINISHED), idle_s, limit),
     )
     return [_job(r) for r in rows]
 
@@ -574,58 +573,46 @@ class PostgresRepository:
             return None
         return await self._run(functools.partial(_get_job, job_id=key))
 
-    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
+    async def start_attempt(self, job_id: str, lease_s: float) -> Job | None:
         key = _uuid_or_none(job_id)
         if key is None:
             return None
-        at = _utc(now)
-        expired = at - timedelta(seconds=lease_s)
-        return await self._run(
-            functools.partial(_start_attempt, job_id=key, now=at, lease_expired_at=expired)
-        )
+        return await self._run(functools.partial(_start_attempt, job_id=key, lease_s=lease_s))
 
-    async def heartbeat(self, job_id: str, now: datetime) -> None:
+    async def heartbeat(self, job_id: str) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(functools.partial(_heartbeat, job_id=key, now=_utc(now)))
+            await self._run(functools.partial(_heartbeat, job_id=key))
 
-    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
+    async def mark_stored(self, job_id: str, blob_key: str) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key, now=_utc(now)))
+            await self._run(functools.partial(_mark_stored, job_id=key, blob_key=blob_key))
 
     async def forget_blob(self, upload_id: str) -> None:
         key = _uuid_or_none(upload_id)
         if key is not None:
             await self._run(functools.partial(_forget_blob, upload_id=key))
 
-    async def release_job(self, job_id: str, now: datetime) -> None:
+    async def release_job(self, job_id: str) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(functools.partial(_release_job, job_id=key, now=_utc(now)))
+            await self._run(functools.partial(_release_job, job_id=key))
 
-    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
+    async def mark_parts_sent(self, job_id: str, parts_sent: int) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(
-                functools.partial(_mark_parts_sent, job_id=key, parts_sent=parts_sent, now=_utc(now))
-            )
+            await self._run(functools.partial(_mark_parts_sent, job_id=key, parts_sent=parts_sent))
 
-    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
+    async def save_result(self, job_id: str, payload: str) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(functools.partial(_save_result, job_id=key, payload=payload, now=_utc(now)))
+            await self._run(functools.partial(_save_result, job_id=key, payload=payload))
 
-    async def finish_job(
-        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime
-    ) -> None:
+    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(
-                functools.partial(
-                    _finish_job, job_id=key, status=status, step=step, error=error, now=_utc(now)
-                )
-            )
+            await self._run(functools.partial(_finish_job, job_id=key, status=status, step=step, error=error))
 
     async def get_result(self, job_id: str) -> StoredResult | None:
         key = _uuid_or_none(job_id)
@@ -639,12 +626,10 @@ class PostgresRepository:
             return None
         return await self._run(functools.partial(_get_result_for_upload, upload_id=key))
 
-    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
+    async def jobs_needing_attention(self, idle_s: float, limit: int) -> list[Job]:
         if limit <= 0:
             return []
-        return await self._run(
-            functools.partial(_jobs_needing_attention, updated_before=_utc(updated_before), limit=limit)
-        )
+        return await self._run(functools.partial(_jobs_needing_attention, idle_s=idle_s, limit=limit))
 
     async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
         return await self._run(functools.partial(_upload_load, user_id=user_id, since=_utc(since)))
@@ -692,13 +677,11 @@ class PostgresRepository:
             return None
         return await self._run(functools.partial(admin_queries.job_detail, job_id=key))
 
-    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
+    async def requeue_job(self, job_id: str, lease_s: float) -> Requeued:
         key = _uuid_or_none(job_id)
         if key is None:
             return Requeued(RequeueOutcome.UNKNOWN)
-        return await self._run(
-            functools.partial(admin_queries.requeue_job, job_id=key, now=_utc(now), lease_s=lease_s)
-        )
+        return await self._run(functools.partial(admin_queries.requeue_job, job_id=key, lease_s=lease_s))
 
     async def ban_user(self, user_id: int, admin_id: int, now: datetime) -> bool:
         return await self._run(

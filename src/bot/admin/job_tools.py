@@ -58,9 +58,7 @@ async def retry_job(ctx: BotContext, job_id: str, lang: str) -> str:
     if not job_id:
         return t_admin(lang, "retry_usage")
     services = ctx.services
-    back = await ctx.call(
-        "db.statement", services.repo.requeue_job, job_id, services.clock.now(), ctx.settings.job_lease_s
-    )
+    back = await ctx.call("db.statement", services.repo.requeue_job, job_id, ctx.settings.job_lease_s)
     shown = html.escape(job_id[:64])
     if back.outcome == RequeueOutcome.UNKNOWN or back.job is None:
         key = {RequeueOutcome.RUNNING: "retry_running", RequeueOutcome.ANSWERED: "retry_answered"}

@@ -16,6 +16,12 @@ import trio
 SIM_EPOCH = datetime(2024, 11, 13, 9, 0, tzinfo=UTC)
 
 
+def database_now() -> datetime:
+    """The simulated world's true time, which no process's clock skew moves: the
+    database's clock (Postgres' ``now()``), on which job leases are judged."""
+    return SIM_EPOCH + timedelta(seconds=trio.current_time())
+
+
 class SimWallClock:
     """Implements ``bot.ports.WallClock``.
 

@@ -3,7 +3,12 @@
 Same semantics as ``adapters.postgres.PostgresRepository`` (the shared contract
 suite runs both): see that module's docstring for the rules on ids, timestamps,
 step monotonicity and finished jobs. Deterministic: no wall clock (timestamps come
-in as arguments), no randomness, dictionaries iterated in insertion order only.
+in as arguments, or for leases from ``clock``), no randomness, dictionaries iterated
+in insertion order only.
+
+Leases (a job's ``updated_at``) are stamped and judged on ``clock``, the database's
+own: by default the simulated world's true time, which no process's ``clock_skew``
+moves, as Postgres' ``now()`` is one clock for every worker host.
 
 Sessions: with ``session_limit`` set, at most that many operations run at once and
 the rest queue on a FIFO ``trio.Semaphore``, as on the real pool. ``in_session``
@@ -39,9 +44,11 @@ from bot.admin.records import (
 )
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 from bot.errors import PortError
+from sim.fakes.clock import database_now
 
 InSession = Callable[[str], Awaitable[None]]
 OnRelease = Callable[[bool], None]
+DatabaseClock = Callable[[], datetime]
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -140,6 +147,7 @@ class MemoryRepository:
         in_session: InSession | None = None,
         on_release: OnRelease | None = None,
         bot_id: int = 0,
+        clock: DatabaseClock = database_now,
     ) -> None:
         if session_limit is not None and session_limit < 1:
             raise ValueError("session limit must be at least 1")
@@ -147,6 +155,7 @@ class MemoryRepository:
         self._permits = trio.Semaphore(session_limit) if session_limit is not None else None
         self._in_session = in_session
         self._on_release = on_release
+        self._clock = clock
         self.sessions_in_use = 0
         self.max_sessions_in_use = 0
         self._users: dict[int, str] = {}
@@ -202,6 +211,10 @@ class MemoryRepository:
         return 0 if self._permits is None else self._permits.statistics().tasks_waiting
 
     # ---------------------------------------------------------------- helpers
+
+    def _now(self) -> datetime:
+        """The database's clock (Postgres' ``now()``): the only one leases are judged on."""
+        return _utc(self._clock())
 
     def _job_row(self, key: uuid.UUID | None) -> _JobRow | None:
         """The job a (possibly malformed, hence None) id names."""
@@ -322,7 +335,7 @@ class MemoryRepository:
                 attempts=0,
                 error=None,
                 created_at=at,
-                updated_at=at,
+                updated_at=self._now(),
             )
             self._jobs[job_key] = row
             self._user_uploads.setdefault(new.user_id, {})[upload_key] = None
@@ -336,12 +349,13 @@ class MemoryRepository:
             row = self._job_row(key)
             return None if row is None else self._job(row)
 
-    async def start_attempt(self, job_id: str, now: datetime, lease_s: float) -> Job | None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def start_attempt(self, job_id: str, lease_s: float) -> Job | None:
+        key = _uuid_or_none(job_id)
         async with self._session("start_attempt"):
             row = self._job_row(key)
             if row is None or row.status not in _UNFINISHED:
                 return None
+            at = self._now()
             held = row.status == JobStatus.RUNNING and row.updated_at > at - timedelta(seconds=lease_s)
             if held:
                 return None
@@ -350,21 +364,21 @@ class MemoryRepository:
             row.updated_at = at
             return self._job(row)
 
-    async def heartbeat(self, job_id: str, now: datetime) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def heartbeat(self, job_id: str) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("heartbeat"):
             row = self._job_row(key)
             if row is not None and row.status == JobStatus.RUNNING:
-                row.updated_at = max(row.updated_at, at)
+                row.updated_at = max(row.updated_at, self._now())
 
-    async def mark_stored(self, job_id: str, blob_key: str, now: datetime) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def mark_stored(self, job_id: str, blob_key: str) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("mark_stored"):
             row = self._job_row(key)
             if row is None:
                 return
             row.step = max(row.step, JobStep.STORED)
-            row.updated_at = at
+            row.updated_at = self._now()
             self._uploads[row.upload_id].blob_key = blob_key
 
     async def forget_blob(self, upload_id: str) -> None:
@@ -375,37 +389,36 @@ class MemoryRepository:
                 row.blob_key = None
                 row.blob_expires_at = None
 
-    async def release_job(self, job_id: str, now: datetime) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def release_job(self, job_id: str) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("release_job"):
             row = self._job_row(key)
             if row is not None and row.status == JobStatus.RUNNING:
                 row.status = JobStatus.QUEUED
-                row.updated_at = at
+                row.updated_at = self._now()
 
-    async def mark_parts_sent(self, job_id: str, parts_sent: int, now: datetime) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def mark_parts_sent(self, job_id: str, parts_sent: int) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("mark_parts_sent"):
             row = self._job_row(key)
             if row is not None:
                 row.parts_sent = max(row.parts_sent, parts_sent)
-                row.updated_at = max(row.updated_at, at)
+                row.updated_at = max(row.updated_at, self._now())
 
-    async def save_result(self, job_id: str, payload: str, now: datetime) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def save_result(self, job_id: str, payload: str) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("save_result"):
             row = self._job_row(key)
             if row is None:
                 return
+            at = self._now()
             row.step = max(row.step, JobStep.ANALYSED)
             row.updated_at = at
             if row.id not in self._results:
                 self._results[row.id] = _ResultRow(row.id, row.upload_id, payload, at)
 
-    async def finish_job(
-        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, now: datetime
-    ) -> None:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None:
+        key = _uuid_or_none(job_id)
         async with self._session("finish_job"):
             row = self._job_row(key)
             if row is None or row.status not in _UNFINISHED:
@@ -413,7 +426,7 @@ class MemoryRepository:
             row.status = JobStatus(status)
             row.step = max(row.step, JobStep(step))
             row.error = error
-            row.updated_at = at
+            row.updated_at = self._now()
 
     async def get_result(self, job_id: str) -> StoredResult | None:
         key = _uuid_or_none(job_id)
@@ -429,12 +442,12 @@ class MemoryRepository:
                 return None
             return max(found, key=lambda r: (r.created_at, r.job_id)).public()
 
-    async def jobs_needing_attention(self, updated_before: datetime, limit: int) -> list[Job]:
-        before = _utc(updated_before)
+    async def jobs_needing_attention(self, idle_s: float, limit: int) -> list[Job]:
         async with self._session("jobs_needing_attention"):
             if limit <= 0:
                 return []
-            stale = [j for j in self._jobs.values() if j.status in _UNFINISHED and j.updated_at < before]
+            before = self._now() - timedelta(seconds=idle_s)
+            stale = [j for j in self._jobs.values() if j.status in _UNFINISHED and j.updated_at <= before]
             stale.sort(key=lambda j: (j.updated_at, j.id))
             return [self._job(j) for j in stale[:limit]]
 
@@ -537,12 +550,13 @@ class MemoryRepository:
             row = self._job_row(key)
             return None if row is None else JobDetail(self._job(row), row.created_at, row.updated_at)
 
-    async def requeue_job(self, job_id: str, now: datetime, lease_s: float) -> Requeued:
-        key, at = _uuid_or_none(job_id), _utc(now)
+    async def requeue_job(self, job_id: str, lease_s: float) -> Requeued:
+        key = _uuid_or_none(job_id)
         async with self._session("requeue_job"):
             row = self._job_row(key)
             if row is None:
                 return Requeued(RequeueOutcome.UNKNOWN)
+            at = self._now()
             if row.status == JobStatus.DONE or row.step >= JobStep.DELIVERED:
                 return Requeued(RequeueOutcome.ANSWERED)
             if row.status == JobStatus.RUNNING and row.updated_at > at - timedelta(seconds=lease_s):
@@ -708,6 +722,13 @@ class MemoryRepository:
     def open_job_ids(self) -> list[str]:
         """Jobs queued or running, read without a session."""
         return [str(row.id) for row in self._jobs.values() if row.status in _UNFINISHED]
+
+    def backdate_job(self, job_id: str, seconds: float) -> None:
+        """For tests: as if the job had last been touched ``seconds`` earlier (its lease
+        older by that much), as ``UPDATE jobs SET updated_at = updated_at - ...`` would."""
+        row = self._job_row(_uuid_or_none(job_id))
+        if row is not None:
+            row.updated_at -= timedelta(seconds=seconds)
 
     def counts(self) -> dict[str, int]:
         """Row counts per table, named as in the Postgres schema."""

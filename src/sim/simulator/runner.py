@@ -205,7 +205,7 @@ async def _check_invariants(
     per_user_uploads: dict[int, int] | None = None
     if stack.repo.sessions_in_use == 0:  # a leaked session would block these reads
         with trio.move_on_after(_CHECK_BUDGET_S):
-            open_jobs = await stack.repo.jobs_needing_attention(SIM_EPOCH.replace(year=9999), 1_000_000)
+            open_jobs = await stack.repo.jobs_needing_attention(0.0, 1_000_000)  # every open job
             stuck = [job.job_id for job in open_jobs]
             per_user_uploads = {}
             for user in sent:

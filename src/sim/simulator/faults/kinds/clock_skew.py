@@ -1,8 +1,10 @@
 """``clock_skew``: a process's wall clock runs ``offset_s`` off (ahead if positive) for the window.
 
-What the process stamps with ``clock.now()`` shifts: job leases and heartbeats, the
-reconciler's "untouched since" cutoff, hourly limits. Durations measured on the
-monotonic clock are unaffected, as on a host whose NTP stepped its clock.
+What the process stamps with ``clock.now()`` shifts: upload and claim times, hourly
+limits, retention cutoffs. Job leases do not: the database stamps and judges them on
+its own clock (the simulated world's true time), as do the queue's idle times.
+Durations measured on the monotonic clock are unaffected, as on a host whose NTP
+stepped its clock.
 """
 
 from __future__ import annotations
