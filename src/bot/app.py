@@ -62,7 +62,9 @@ async def run_bot(
     task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     roles = roles or Roles()
-    ctx = BotContext.build(services, settings)
+    # Only the poller sends while the shared send bucket is out of reach: a 429 met by
+    # a process that cannot tell the others must be one no other process is ignoring.
+    ctx = BotContext.build(services, settings, sends_blind=roles.poller)
     handle = BotHandle()
     broadcasts: BroadcastRunner | None = None
     broadcasts_done = trio.Event()

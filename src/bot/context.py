@@ -28,11 +28,19 @@ class BotContext:
     log: Logger
 
     @classmethod
-    def build(cls, services: Services, settings: Settings) -> BotContext:
+    def build(cls, services: Services, settings: Settings, *, sends_blind: bool = True) -> BotContext:
+        """``sends_blind``: whether this process goes on sending on its own share of the
+        rate while the shared send bucket cannot be read (only one process may: the
+        poller; see bot.ratelimit)."""
         log = Logger(services.log)
         guard = Guard(settings, services.metrics, log)
         limiter = build_send_limiter(
-            services.send_bucket, guard, log, settings.global_sends_per_s, settings.chat_sends_per_s
+            services.send_bucket,
+            guard,
+            log,
+            settings.global_sends_per_s,
+            settings.chat_sends_per_s,
+            sends_blind=sends_blind,
         )
         lanes = SendLanes(limiter, settings.broadcast_sends_per_s)
         messenger = Messenger(services.telegram, guard, lanes, log)

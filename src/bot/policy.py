@@ -33,6 +33,7 @@ Op = Literal[
     "storage.call",
     "redis",
     "redis.connect",
+    "redis.pause",
     "queue",
     "queue.claim",
     "telegram.call",
@@ -95,6 +96,10 @@ POLICIES: dict[Op, Policy] = {
     "storage.download": Policy(10.0, STORAGE_RETRY),
     "storage.call": Policy(10.0),
     "redis": Policy(1.5),
+    # The shared send bucket's pause: a 429 told to it (the other processes must see it
+    # before they send again, so a slow attempt is cut short and tried again at once),
+    # and read before a send on the local limit (once: it delays the send).
+    "redis.pause": Policy(0.25, Retry(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)),
     "queue": Policy(2.0),
     # A blocking read: its deadline is added to the read's own wait. A failed claim
     # is retried for as long as the worker runs.

@@ -8,10 +8,14 @@ Per-chat entries are dropped once they are in the past, so memory stays bounded.
 
 The limit belongs to the bot token, not to a process: with a
 :class:`bot.ports.SendBucket` (Redis) every process of the deployment reserves its
-slots in one shared bucket (:class:`SharedSendLimiter`). A 429 is told to the bucket
-at once, so every process pauses, and a send whose slot was reserved before someone
-else's 429 asks the bucket before it goes. While that bucket cannot be reached, each
-process falls back to its share of the global rate, locally.
+slots in one shared bucket (:class:`SharedSendLimiter`). What it promises: no send
+goes out while a 429's ``retry_after`` runs that the deployment can know of. The
+process that met the 429 pauses at once and tells the bucket at once (short attempts,
+tried again); a send whose slot was reserved before someone else's 429 asks the
+bucket before it goes. While the bucket cannot be reached, the poller falls back to
+its share of the global rate, locally, still reading the bucket's pause before each
+send; every other process holds its sends until the bucket answers again, so the
+only process sending blind is one that honours every 429 it meets itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import trio
 from bot.errors import PortError
 from bot.guard import Guard
 from bot.log import Logger
+from bot.policy import Op
 from bot.ports import SendBucket, SendRates
 
 CHAT_BURST = 3
@@ -34,6 +39,9 @@ SHARED_RETRY_AFTER_S = 5.0
 # 429 met by another process meanwhile still holds (a shorter wait cannot miss one:
 # its send reaches Telegram along with the sends that drew the 429).
 RECHECK_AFTER_WAIT_S = 0.5
+# A process that may not send blind asks the bucket again this often while it cannot be
+# read (a hung Redis already spends its deadline on each try; a refused one does not).
+BLIND_HOLD_S = 0.5
 
 
 class SendLimiter(Protocol):
@@ -126,56 +134,94 @@ class SharedSendLimiter:
         log: Logger,
         global_per_s: float,
         chat_per_s: float,
+        *,
+        sends_blind: bool = True,
     ) -> None:
         self._bucket = bucket
+        self._sends_blind = sends_blind
         self._guard = guard
         self._log = log
         self._rates = send_rates(global_per_s, chat_per_s)
         share = max(1, bucket.fallback_share)
         self.local = SendRateLimiter(global_per_s / share, chat_per_s)
-        self._pause_s = 0.0  # a 429's wait, not yet told to the shared bucket
         self._paused_until = float("-inf")  # the latest 429 this process saw
+        self._posted_until = float("-inf")  # the end of the latest pause told to the bucket
         self._local_until = float("-inf")
 
     async def pause_all(self, seconds: float) -> None:
-        """Pause this process's sends, and every other process's through the bucket now
-        (told later, with the next reservation, if the bucket cannot be reached)."""
-        self._pause_s = max(self._pause_s, seconds)
+        """Pause this process's sends at once, and every other process's through the
+        bucket (told later, with the next reservation, if the bucket cannot be reached)."""
         self._paused_until = max(self._paused_until, trio.current_time() + seconds)
         self.local.pause_now(seconds)
-        if trio.current_time() < self._local_until:
-            return
+        # Told at once even while this process sends locally: another process may reach
+        # the bucket when this one cannot, and this pause is what it must see.
         try:
-            await self._guard.call("redis", self._bucket.reserve, None, self._rates, self._pause_s)
-            self._pause_s = 0.0
+            with trio.move_on_after(seconds):  # past the pause there is nothing left to tell
+                await self._guard.retrying("redis.pause", self._post_pause)
         except PortError as exc:
             self._log.warning("send_limit.pause_not_shared", error=str(exc))
 
+    async def _reserve(self, op: Op, chat_id: int | None) -> float:
+        """A slot from the bucket, telling it of this process's pause if it has not heard."""
+        until = self._paused_until
+        pause_s = max(0.0, until - trio.current_time()) if until > self._posted_until else 0.0
+        wait = await self._guard.call(op, self._bucket.reserve, chat_id, self._rates, pause_s)
+        self._posted_until = max(self._posted_until, until)
+        return wait
+
+    async def _post_pause(self) -> None:
+        await self._reserve("redis.pause", None)
+
     async def acquire(self, chat_id: int | None) -> None:
-        while trio.current_time() >= self._local_until:
-            try:
-                wait = await self._guard.call(
-                    "redis", self._bucket.reserve, chat_id, self._rates, self._pause_s
-                )
-                self._pause_s = 0.0
-                await trio.sleep(wait)
-                if trio.current_time() < self._paused_until:
-                    continue  # a 429 arrived while this send waited: reserve again, behind it
-                if wait < RECHECK_AFTER_WAIT_S:
-                    return
-                # Another process may have met a 429 while this send waited for its slot.
-                if await self._guard.call("redis", self._bucket.paused_for) <= 0:
-                    return
-            except PortError as exc:
-                self._local_until = trio.current_time() + SHARED_RETRY_AFTER_S
-                self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
-                break
-        await self.local.acquire(chat_id)
+        while True:
+            if trio.current_time() < self._local_until:
+                await self.local.acquire(chat_id)
+                # The bucket may answer a read when it failed a reservation, and another
+                # process's pause posted there must hold here too.
+                shared_left = await self._shared_pause_left()
+                if shared_left is None and not self._sends_blind:
+                    await trio.sleep(BLIND_HOLD_S)  # the bucket unread: hold, ask again
+                    continue
+                if shared_left:
+                    self.local.pause_now(shared_left)
+                    continue
+            elif not await self._shared_slot(chat_id):
+                continue
+            # Every wait above may have met a 429 of this process's own: its pause holds.
+            if trio.current_time() >= self._paused_until:
+                return
+
+    async def _shared_slot(self, chat_id: int | None) -> bool:
+        """True once the bucket's slot came with no pause in force; False: ask again."""
+        try:
+            wait = await self._reserve("redis", chat_id)
+            await trio.sleep(wait)
+            if wait < RECHECK_AFTER_WAIT_S:
+                return True
+            # Another process may have met a 429 while this send waited for its slot.
+            return await self._guard.call("redis", self._bucket.paused_for) <= 0
+        except PortError as exc:
+            self._local_until = trio.current_time() + SHARED_RETRY_AFTER_S
+            self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
+            return False
+
+    async def _shared_pause_left(self) -> float | None:
+        """Seconds the bucket's pause still holds; None when it cannot be read."""
+        try:
+            return await self._guard.call("redis.pause", self._bucket.paused_for)
+        except PortError:
+            return None
 
 
 def build_send_limiter(
-    bucket: SendBucket | None, guard: Guard, log: Logger, global_per_s: float, chat_per_s: float
+    bucket: SendBucket | None,
+    guard: Guard,
+    log: Logger,
+    global_per_s: float,
+    chat_per_s: float,
+    *,
+    sends_blind: bool = True,
 ) -> SendLimiter:
     if bucket is None:
         return SendRateLimiter(global_per_s, chat_per_s)
-    return SharedSendLimiter(bucket, guard, log, global_per_s, chat_per_s)
+    return SharedSendLimiter(bucket, guard, log, global_per_s, chat_per_s, sends_blind=sends_blind)

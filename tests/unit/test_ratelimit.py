@@ -83,10 +83,15 @@ class _BrokenBucket:
     fallback_share = 2
 
     def __init__(self) -> None:
-        self.calls = 0
+        self.calls = 0  # reservations
+        self.reads = 0  # pauses read
 
     async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float:
         self.calls += 1
+        raise ServiceUnavailable("redis", "connection refused")
+
+    async def paused_for(self) -> float:
+        self.reads += 1
         raise ServiceUnavailable("redis", "connection refused")
 
 
@@ -177,3 +182,84 @@ async def test_a_send_reserved_before_another_process_429_waits_it_out(autojump_
         await one.pause_all(5.0)  # another process meets a 429 meanwhile
     assert sent[:3] == [0.0, 0.0, 0.0]
     assert all(t >= 5.2 for t in sent[3:])
+
+
+class _FlakyBucket:
+    """The twin bucket behind a store whose calls can fail or stall, one switch per call."""
+
+    fallback_share = 2
+
+    def __init__(self, inner: MemorySendBucket) -> None:
+        self.inner = inner
+        self.reserve_down = False
+        self.read_down = False
+        self.read_delay_s = 0.0
+
+    async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float:
+        if self.reserve_down:
+            raise ServiceUnavailable("redis", "connection refused")
+        return await self.inner.reserve(chat_id, rates, pause_s)
+
+    async def paused_for(self) -> float:
+        await trio.sleep(self.read_delay_s)
+        if self.read_down:
+            raise ServiceUnavailable("redis", "connection refused")
+        return await self.inner.paused_for()
+
+
+async def test_a_429_met_on_the_local_limit_is_told_to_the_bucket_at_once(autojump_clock):
+    shared = MemorySendBucket()
+    flaky = _FlakyBucket(shared)
+    one = _shared(flaky)
+    flaky.reserve_down = True
+    await one.acquire(1)  # the bucket failed: this process is on its local limit
+    flaky.reserve_down = False
+    await one.pause_all(5.0)
+    assert await shared.paused_for() == pytest.approx(5.0)
+
+
+async def test_a_send_on_the_local_limit_honours_a_pause_the_bucket_holds(autojump_clock):
+    shared = MemorySendBucket()
+    flaky = _FlakyBucket(shared)
+    one, two = _shared(flaky), _shared(shared)
+    flaky.reserve_down = True
+    await one.acquire(1)  # on its local limit from here on
+    start = trio.current_time()
+    await two.pause_all(5.0)
+    await one.acquire(2)
+    assert trio.current_time() - start >= 5.0
+
+
+async def test_a_429_met_while_a_send_reads_the_bucket_holds_that_send(autojump_clock):
+    flaky = _FlakyBucket(MemorySendBucket())
+    one = _shared(flaky)
+    flaky.reserve_down = True
+    await one.acquire(1)
+    flaky.read_delay_s = 0.2  # the next send's read of the pause is slow
+    sent: list[float] = []
+
+    async def send() -> None:
+        await one.acquire(2)
+        sent.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send)
+        await trio.sleep(0.1)
+        start = trio.current_time()
+        await one.pause_all(5.0)  # this process's own 429, while the send was reading
+    assert sent[0] - start >= 5.0
+
+
+async def test_only_a_process_that_may_send_blind_sends_while_the_bucket_is_unread(autojump_clock):
+    flaky = _FlakyBucket(MemorySendBucket())
+    guard = Guard(Settings(), MetricsRecorder())
+    worker = SharedSendLimiter(flaky, guard, Logger(_Sink()), 30, 1, sends_blind=False)
+    poller = _shared(flaky)
+    flaky.reserve_down = flaky.read_down = True
+    with trio.move_on_after(60):
+        await worker.acquire(1)
+        pytest.fail("a process that may not send blind sent while the bucket was out of reach")
+    await poller.acquire(2)  # the poller goes on, on its local limit
+    flaky.reserve_down = flaky.read_down = False
+    with trio.fail_after(10):
+        await worker.acquire(1)  # the bucket back: the held send goes
