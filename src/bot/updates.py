@@ -22,10 +22,19 @@
   (the ``telegram.poll`` policy) with a clear log line instead of crashing or spinning.
 - An update whose answer did not reach the user is handled again after a
   back-off (the ``update.redeliver`` policy), then given up with a log line.
+- An update whose handler needs a service that is away (an upload while the
+  database is unreachable, bot.upload_hold) is parked: it leaves its chat's lane
+  (the chat's later updates go on), holds no handler slot, and stays unconfirmed
+  and unsettled, so Telegram keeps it until it is handled. Parked updates are
+  tried again one at a time, oldest first, with back-off (the ``update.hold``
+  policy), each until its handler stops parking it: one slot at most probes the
+  service, and a service that is back drains them in order. While they pin the
+  offset, a poll returns at once, so polls are spaced by ``HELD_POLL_EVERY_S``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -48,12 +57,22 @@ SETTLE_WAIT_S = 0.05
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
 UPLOAD_ALLOWANCE = 5
+# While parked updates keep the offset down, every poll returns at once (with them):
+# the poller then polls this often for new updates, instead of long polling.
+HELD_POLL_EVERY_S = 0.5
 
 
 class RetryUpdate(Exception):
     """Raised by a handler when the user heard nothing back (Telegram unreachable):
     the update stays unconfirmed and is handled again after a back-off, instead of
     being confirmed with its answer lost."""
+
+
+class ParkUpdate(Exception):
+    """Raised by a handler whose update waits for a service that is away (an upload
+    while the database is unreachable): the update stays unconfirmed and is handled
+    again later, out of its chat's lane and holding no handler slot meanwhile (see
+    the module doc). The handler bounds how long it keeps raising this."""
 
 
 class UpdatePoller:
@@ -87,6 +106,8 @@ class UpdatePoller:
         self._newest_seen: int | None = None
         self._confirmed_below = 0  # offsets moved past a saturated window (see module doc)
         self._lanes: dict[int, deque[Update]] = {}
+        self._held: deque[Update] = deque()  # parked updates, oldest first
+        self._lanes_nursery: trio.Nursery | None = None
         self._notices: set[int] = set()  # update ids whose lane turn sends the flood notice
         self._dropped: dict[int, int] = {}  # lane key -> updates dropped in its current flood
         self._progress = trio.Event()
@@ -120,6 +141,7 @@ class UpdatePoller:
         Cancelling ``run`` from outside stops everything at once (a hard stop); the
         unconfirmed updates are fetched again by the next process."""
         async with trio.open_nursery() as lanes:
+            self._lanes_nursery = lanes
             with self._poll_scope:
                 task_status.started()
                 await self._poll_loop(lanes)
@@ -146,8 +168,10 @@ class UpdatePoller:
                     self._confirm_early(self._newest_seen + 1)
                 elif self._in_flight:
                     # Wait for progress rather than re-fetching the same batch in a tight
-                    # loop; otherwise the next poll confirms them.
-                    await self._progress.wait()
+                    # loop; otherwise the next poll confirms them. Parked updates make no
+                    # progress for a while: new updates are polled for meanwhile.
+                    with trio.move_on_after(HELD_POLL_EVERY_S if self._held else math.inf):
+                        await self._progress.wait()
                 continue
             for update in fresh:
                 while len(self._in_flight) >= self.max_buffered:
@@ -216,14 +240,20 @@ class UpdatePoller:
         lane = self._lanes[key]
         while lane:
             update = lane[0]
+            parked = False
             try:
                 if update.update_id in self._notices:
                     await self._send_flood_notice(update)
                 else:
                     await self._handle_until_answered(update)
+            except ParkUpdate:
+                parked = True
             finally:
                 lane.popleft()
-                self._finish(update.update_id)
+                if parked:
+                    self._park(update)
+                else:
+                    self._finish(update.update_id)
         del self._lanes[key]
         dropped = self._dropped.pop(key, 0)
         if dropped:
@@ -249,6 +279,41 @@ class UpdatePoller:
             )
         except RetryUpdate:
             self.log.error("update.unanswered", update_id=update.update_id)
+
+    def _park(self, update: Update) -> None:
+        """Out of its lane, still in flight and unconfirmed: the hold lane tries it again."""
+        self._held.append(update)
+        self.metrics.count("updates", "parked")
+        self.metrics.gauge("updates.held", len(self._held))
+        if len(self._held) == 1 and self._lanes_nursery is not None:
+            self._lanes_nursery.start_soon(self._run_held)
+
+    async def _run_held(self) -> None:
+        """Parked updates, oldest first, one at a time: each is retried with back-off
+        until its handler stops parking it (a service that is back drains them all)."""
+        while self._held:
+            update = self._held[0]
+            try:
+                await self._retry_parked(update)
+            finally:
+                self._held.popleft()
+                self.metrics.gauge("updates.held", len(self._held))
+                self._finish(update.update_id)
+
+    async def _retry_parked(self, update: Update) -> None:
+        parked_by_lane = True
+
+        async def attempt() -> None:
+            nonlocal parked_by_lane
+            if parked_by_lane:
+                # The lane's try, which parked it: the policy waits before the next one.
+                parked_by_lane = False
+                raise ParkUpdate
+            await self._handle_until_answered(update)
+
+        await self.messenger.guard.retrying(
+            "update.hold", attempt, on=lambda exc: isinstance(exc, ParkUpdate)
+        )
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)
