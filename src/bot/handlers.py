@@ -39,9 +39,8 @@ class Router:
         self.admin = AdminCommands(ctx)
         self._languages: dict[int, str] = {}
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
-        # Uploads waiting for the database; as many as there are handler slots, so they
-        # never fill the poller's buffer (four times that) and stop polling.
-        self.holds = UploadHolds(ctx.settings.upload_hold_s, capacity=ctx.settings.max_concurrent_updates)
+        # Uploads waiting for the database (bot.upload_hold), bounded.
+        self.holds = UploadHolds(ctx.settings.upload_hold_s, capacity=ctx.settings.max_held_uploads)
         # Told when an update's claim is in the database (the poller's settled()).
         self.on_claimed: Callable[[int], None] | None = None
 

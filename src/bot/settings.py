@@ -68,6 +68,9 @@ class Settings(BaseModel):
     # update left unconfirmed, recording retried) before the user is asked to send it
     # again; 0 asks at once. Keep it below the time users wait for an answer.
     upload_hold_s: Annotated[float, Field(ge=0)] = 180.0
+    # Uploads held at once (a few hundred bytes each, their updates included); past it
+    # the user is asked to send the file again.
+    max_held_uploads: Annotated[int, Field(gt=0)] = 1000
     # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.
     worker_concurrency: Annotated[int, Field(gt=0)] = 16

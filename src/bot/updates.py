@@ -174,7 +174,9 @@ class UpdatePoller:
                         await self._progress.wait()
                 continue
             for update in fresh:
-                while len(self._in_flight) >= self.max_buffered:
+                # Parked updates wait on purpose (their number is bounded where they are
+                # parked): they do not stop polling for the others.
+                while len(self._in_flight) - len(self._held) >= self.max_buffered:
                     await self._progress.wait()  # back-pressure: blocks polling
                 self._dispatch(lanes, update)
             self.metrics.gauge("updates.in_flight", len(self._in_flight))
@@ -283,6 +285,7 @@ class UpdatePoller:
     def _park(self, update: Update) -> None:
         """Out of its lane, still in flight and unconfirmed: the hold lane tries it again."""
         self._held.append(update)
+        self._notify()  # a poller held back by the buffer may go on
         self.metrics.count("updates", "parked")
         self.metrics.gauge("updates.held", len(self._held))
         if len(self._held) == 1 and self._lanes_nursery is not None:
