@@ -20,7 +20,7 @@ from bot.i18n import pick_language, t
 from bot.interact import Interactions
 from bot.policy import Op
 from bot.updates import ParkUpdate, RetryUpdate
-from bot.upload_hold import UploadHolds, UploadNotRecorded
+from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say
 from bot.uploads import accept_document, clean_file_name
 
 LANGUAGE_CACHE_SIZE = 50_000
@@ -43,6 +43,8 @@ class Router:
         self.holds = UploadHolds(ctx.settings.upload_hold_s, capacity=ctx.settings.max_held_uploads)
         # Told when an update's claim is in the database (the poller's settled()).
         self.on_claimed: Callable[[int], None] | None = None
+        # Whether an earlier process may have handled the update (the poller's redelivered()).
+        self.maybe_redelivered: Callable[[int], bool] = lambda update_id: False
 
     async def handle(self, update: Update) -> None:
         ctx = self.ctx
@@ -110,11 +112,13 @@ class Router:
             key = "upload_unconfirmed" if unsure else "busy_retry_upload"
             return await self._tell(update, t(lang, key, name=shown))
         if not held.told:
-            # Marked before sending: the user hears it at most once, however often it is tried.
+            # Marked before sending: the user hears it at most once, however often it is
+            # tried, and by whichever process (a restart hands the update to another one).
             held.told = True
             self.ctx.services.metrics.count("uploads", "held")
             self.ctx.log.warning("upload.held", update_id=update.update_id, hold_s=self.holds.hold_s)
-            await self._tell(update, t(lang, "upload_held", name=shown))
+            if await first_to_say(self.ctx, "told", update.update_id):
+                await self._tell(update, t(lang, "upload_held", name=shown))
         raise ParkUpdate
 
     async def on_flood(self, update: Update) -> None:
@@ -168,7 +172,8 @@ class Router:
         message = update.message
         if message is not None and message.document is not None and message.from_user is not None:
             held = self.holds.get(update.update_id)
-            await accept_document(self.ctx, update.update_id, message, lang, held)
+            redelivered = held is None and self.maybe_redelivered(update.update_id)
+            await accept_document(self.ctx, update.update_id, message, lang, held, redelivered=redelivered)
             return
         if not await self._claim(update.update_id):
             return
@@ -203,16 +208,27 @@ class Router:
             )
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
-            return True
+            # Answered without a claim in Postgres. Held uploads keep the offset down, so a
+            # restart hands this update to the next process: a marker stops a second answer.
+            claimed = await first_to_say(self.ctx, "answered", update_id)
+            if claimed:
+                self._remember_claim(update_id)
+            return claimed
+        if claimed and self.maybe_redelivered(update_id):
+            # The claim is new, but an earlier process may have answered it while Postgres was away.
+            claimed = await first_to_say(self.ctx, "answered", update_id)
         if not claimed:
             self.ctx.log.debug("update.duplicate_dropped", update_id=update_id)
         if claimed:
-            if len(self._claimed_here) >= CLAIMED_MEMORY:
-                self._claimed_here.pop(next(iter(self._claimed_here)))
-            self._claimed_here[update_id] = None
+            self._remember_claim(update_id)
             if self.on_claimed is not None:
                 self.on_claimed(update_id)
         return claimed
+
+    def _remember_claim(self, update_id: int) -> None:
+        if len(self._claimed_here) >= CLAIMED_MEMORY:
+            self._claimed_here.pop(next(iter(self._claimed_here)))
+        self._claimed_here[update_id] = None
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()

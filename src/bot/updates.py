@@ -104,6 +104,7 @@ class UpdatePoller:
         self._settled: set[int] = set()  # in flight, claimed in the database
         self._done_above_offset: set[int] = set()
         self._newest_seen: int | None = None
+        self._backlog_until: int | None = None  # the newest update of the first poll
         self._confirmed_below = 0  # offsets moved past a saturated window (see module doc)
         self._lanes: dict[int, deque[Update]] = {}
         self._held: deque[Update] = deque()  # parked updates, oldest first
@@ -125,6 +126,11 @@ class UpdatePoller:
         if unsettled:
             return max(min(unsettled), self._confirmed_below)
         return None if self._newest_seen is None else self._newest_seen + 1
+
+    def redelivered(self, update_id: int) -> bool:
+        """Whether an earlier process may have handled the update: it was waiting when
+        this one started (its first poll's batch)."""
+        return self._backlog_until is None or update_id <= self._backlog_until
 
     def settled(self, update_id: int) -> None:
         """The handler recorded the update's claim in the database: the offset may pass
@@ -159,6 +165,8 @@ class UpdatePoller:
             updates = await self.messenger.guard.retrying(
                 "telegram.poll", self._poll_once, on=lambda exc: isinstance(exc, PortError)
             )
+            if updates and self._backlog_until is None:
+                self._backlog_until = max(u.update_id for u in updates)
             fresh = [u for u in updates if self._is_new(u.update_id)]
             self.refetched += len(updates) - len(fresh)
             if updates and not fresh:

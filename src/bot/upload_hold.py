@@ -14,6 +14,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.context import BotContext
+from bot.errors import PortError
+
+# Markers of what was said while Postgres was away live as long as Telegram keeps an
+# unconfirmed update (a day).
+MARK_TTL_S = 24 * 3600
+
+
+async def first_to_say(ctx: BotContext, what: str, update_id: int) -> bool:
+    """Whether this process is the first to say ``what`` for the update: a marker in
+    Redis, for what cannot be recorded in Postgres now (it is away) yet must not be said
+    twice when a restarted process is handed the same update. True when Redis cannot
+    tell either: answering twice beats not answering."""
+    try:
+        return await ctx.call("redis", ctx.services.state.mark, f"{what}:{update_id}", MARK_TTL_S)
+    except PortError as exc:
+        ctx.log.warning("update.mark_failed", update_id=update_id, what=what, error=str(exc))
+        return True
+
 
 class UploadNotRecorded(Exception):
     """The database did not answer while recording an upload (not the user's fault)."""

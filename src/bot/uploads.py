@@ -20,7 +20,7 @@ from bot.context import BotContext
 from bot.domain import Job, NewUpload, TgDocument, TgMessage
 from bot.errors import PortError
 from bot.i18n import t
-from bot.upload_hold import HeldUpload, UploadNotRecorded
+from bot.upload_hold import HeldUpload, UploadNotRecorded, first_to_say
 
 # The database part of accepting a file ends this long before the handler's deadline.
 DB_PHASE_RESERVE_S = 0.5
@@ -58,11 +58,18 @@ def looks_like_csv(document: TgDocument) -> bool:
 
 
 async def accept_document(
-    ctx: BotContext, update_id: int, message: TgMessage, lang: str, held: HeldUpload | None = None
+    ctx: BotContext,
+    update_id: int,
+    message: TgMessage,
+    lang: str,
+    held: HeldUpload | None = None,
+    *,
+    redelivered: bool = False,
 ) -> None:
     """Refuse, record or hold the document. Raises :class:`UploadNotRecorded` when the
     database does not answer (the caller holds the upload or asks for it again); ``held``
-    is the upload's hold when this is a later try."""
+    is the upload's hold when this is a later try; ``redelivered``: an earlier process
+    may have held it (and told the user so)."""
     document = message.document
     assert document is not None and message.from_user is not None
     user_id = message.from_user.id
@@ -130,6 +137,8 @@ async def accept_document(
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
     # The user who was told the file waits has had the receipt: it is not sent twice.
     receipt = None if held is not None and held.told else t(lang, "received", name=shown)
+    if receipt is not None and redelivered and not await first_to_say(ctx, "told", update_id):
+        receipt = None  # an earlier process held it and told the user so
     # From here on the upload is safe, so the handler's deadline must not end this
     # with "took too long, try again" (an invitation to upload twice); the receipt
     # and the enqueue get budgets of their own instead.
