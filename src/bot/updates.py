@@ -187,7 +187,8 @@ class UpdatePoller:
                 while len(self._in_flight) - len(self._held) >= self.max_buffered:
                     await self._progress.wait()  # back-pressure: blocks polling
                 self._dispatch(lanes, update)
-            self.metrics.gauge("updates.in_flight", len(self._in_flight))
+            # Parked updates are counted apart (``updates.held``): they have their own bound.
+            self.metrics.gauge("updates.in_flight", len(self._in_flight) - len(self._held))
             if fresh:
                 with trio.move_on_after(SETTLE_WAIT_S):
                     await self._progress.wait()
