@@ -42,5 +42,12 @@ class RedisConversationStore:
     async def clear(self, chat_id: int, user_id: int) -> None:
         await self._client.call(self._client.raw.delete, self.key(chat_id, user_id))
 
+    async def mark(self, name: str, ttl_s: int) -> bool:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        key = f"{self._prefix}mark:{name}"
+        done = await self._client.call(self._client.raw.set, key, "1", nx=True, ex=ttl_s)
+        return bool(done)
+
 
 __all__ = ["RedisConversationStore"]

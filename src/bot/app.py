@@ -83,6 +83,7 @@ async def run_bot(
                 metrics=services.metrics,
             )
             router.on_claimed = poller.settled
+            router.maybe_redelivered = poller.redelivered
             handle.poller = poller
             # A running broadcast resumes here after a restart (bot.admin.broadcast).
             broadcasts = router.admin.broadcasts

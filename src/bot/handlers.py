@@ -7,6 +7,7 @@ answered, never allowed to stop the poller.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import trio
@@ -18,11 +19,17 @@ from bot.errors import DeadlineExceeded, PortError, TelegramError
 from bot.i18n import pick_language, t
 from bot.interact import Interactions
 from bot.policy import Op
-from bot.updates import RetryUpdate
-from bot.uploads import accept_document
+from bot.updates import ParkUpdate, RetryUpdate
+from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say
+from bot.uploads import accept_document, clean_file_name
 
 LANGUAGE_CACHE_SIZE = 50_000
 CLAIMED_MEMORY = 10_000
+
+
+def _is_upload(update: Update) -> bool:
+    message = update.message
+    return message is not None and message.document is not None and message.from_user is not None
 
 
 class Router:
@@ -32,8 +39,12 @@ class Router:
         self.admin = AdminCommands(ctx)
         self._languages: dict[int, str] = {}
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
+        # Uploads waiting for the database (bot.upload_hold), bounded.
+        self.holds = UploadHolds(ctx.settings.upload_hold_s, capacity=ctx.settings.max_held_uploads)
         # Told when an update's claim is in the database (the poller's settled()).
         self.on_claimed: Callable[[int], None] | None = None
+        # Whether an earlier process may have handled the update (the poller's redelivered()).
+        self.maybe_redelivered: Callable[[int], bool] = lambda update_id: False
 
     async def handle(self, update: Update) -> None:
         ctx = self.ctx
@@ -47,11 +58,20 @@ class Router:
                 lang = await self._language(update)
                 await self._route(update, lang)
             ctx.services.metrics.observe(budget, trio.current_time() - start, "ok")
+            self.holds.release(update.update_id)
             return
+        except UploadNotRecorded as exc:
+            ctx.services.metrics.observe(budget, trio.current_time() - start, "held")
+            told = await self._hold_upload(update, lang, exc)
         except trio.TooSlowError:
             ctx.services.metrics.observe(budget, ctx.guard.seconds(budget), "timeout")
             ctx.log.warning("handler.timeout", update_id=update.update_id)
-            told = await self._tell(update, t(lang, "timeout"))
+            if _is_upload(update):
+                # Only database calls come before an upload is recorded (which ends
+                # before this deadline, see bot.uploads): the database is away.
+                told = await self._hold_upload(update, lang, None)
+            else:
+                told = await self._tell(update, t(lang, "timeout"))
         except PortError as exc:
             ctx.log.warning("handler.port_error", update_id=update.update_id, error=str(exc))
             told = await self._tell(update, t(lang, "timeout"))
@@ -62,6 +82,44 @@ class Router:
             # Not even the apology got through: Telegram is unreachable. Handle the
             # update again later rather than confirm it with the user unanswered.
             raise RetryUpdate
+        self.holds.release(update.update_id)
+
+    async def _hold_upload(self, update: Update, lang: str, failure: UploadNotRecorded | None) -> bool:
+        """The database did not answer while recording an upload: hold it (tell the user
+        once that it waits, and raise :class:`ParkUpdate` so the poller tries it again),
+        or, when the hold is over or full, ask for the file again. True when answered."""
+        message = update.message
+        assert message is not None and message.document is not None
+        clock = self.ctx.services.clock
+        now = trio.current_time()
+        held = self.holds.hold(
+            update.update_id,
+            failure.upload_id if failure is not None else str(clock.new_id()),
+            failure.job_id if failure is not None else str(clock.new_id()),
+            now,
+        )
+        # Without an exception the deadline cut the try: it may have reached the database.
+        maybe_recorded = failure is None or failure.maybe_recorded
+        if held is not None:
+            held.maybe_recorded = held.maybe_recorded or maybe_recorded
+        shown = html.escape(clean_file_name(message.document.file_name))
+        if held is None or self.holds.expired(held, now):
+            self.ctx.services.metrics.count("uploads", "rejected:db_unreachable")
+            self.ctx.log.error("upload.hold_ended", update_id=update.update_id, held=held is not None)
+            # Saved or not, nobody can tell now: say so rather than ask for a resend
+            # that may end in two answers.
+            unsure = held.maybe_recorded if held is not None else maybe_recorded
+            key = "upload_unconfirmed" if unsure else "busy_retry_upload"
+            return await self._tell(update, t(lang, key, name=shown))
+        if not held.told:
+            # Marked before sending: the user hears it at most once, however often it is
+            # tried, and by whichever process (a restart hands the update to another one).
+            held.told = True
+            self.ctx.services.metrics.count("uploads", "held")
+            self.ctx.log.warning("upload.held", update_id=update.update_id, hold_s=self.holds.hold_s)
+            if await first_to_say(self.ctx, "told", update.update_id):
+                await self._tell(update, t(lang, "upload_held", name=shown))
+        raise ParkUpdate
 
     async def on_flood(self, update: Update) -> None:
         """The update that tipped a chat into flooding: tell the user once (not a banned one)."""
@@ -113,7 +171,9 @@ class Router:
             return
         message = update.message
         if message is not None and message.document is not None and message.from_user is not None:
-            await accept_document(self.ctx, update.update_id, message, lang)
+            held = self.holds.get(update.update_id)
+            redelivered = held is None and self.maybe_redelivered(update.update_id)
+            await accept_document(self.ctx, update.update_id, message, lang, held, redelivered=redelivered)
             return
         if not await self._claim(update.update_id):
             return
@@ -148,16 +208,27 @@ class Router:
             )
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
-            return True
+            # Answered without a claim in Postgres. Held uploads keep the offset down, so a
+            # restart hands this update to the next process: a marker stops a second answer.
+            claimed = await first_to_say(self.ctx, "answered", update_id)
+            if claimed:
+                self._remember_claim(update_id)
+            return claimed
+        if claimed and self.maybe_redelivered(update_id):
+            # The claim is new, but an earlier process may have answered it while Postgres was away.
+            claimed = await first_to_say(self.ctx, "answered", update_id)
         if not claimed:
             self.ctx.log.debug("update.duplicate_dropped", update_id=update_id)
         if claimed:
-            if len(self._claimed_here) >= CLAIMED_MEMORY:
-                self._claimed_here.pop(next(iter(self._claimed_here)))
-            self._claimed_here[update_id] = None
+            self._remember_claim(update_id)
             if self.on_claimed is not None:
                 self.on_claimed(update_id)
         return claimed
+
+    def _remember_claim(self, update_id: int) -> None:
+        if len(self._claimed_here) >= CLAIMED_MEMORY:
+            self._claimed_here.pop(next(iter(self._claimed_here)))
+        self._claimed_here[update_id] = None
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()

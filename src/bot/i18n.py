@@ -124,6 +124,18 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Если результат не придёт через несколько минут, пришлите файл ещё раз."
         ),
     },
+    "upload_held": {
+        "en": (
+            "Got <b>{name}</b>. Our database is not answering right now, so the file waits: "
+            "I will analyse it as soon as the service is back and send the result here. "
+            "No need to send it again."
+        ),
+        "ru": (
+            "Файл <b>{name}</b> получен. Наша база данных сейчас не отвечает, поэтому файл подождёт: "
+            "я проанализирую его, как только сервис заработает, и пришлю результат сюда. "
+            "Присылать его ещё раз не нужно."
+        ),
+    },
     "busy_retry_upload": {
         "en": (
             "I could not register <b>{name}</b> right now (our database is not answering). "

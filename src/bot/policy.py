@@ -41,6 +41,7 @@ Op = Literal[
     "telegram.download",
     "telegram.poll",
     "update.redeliver",
+    "update.hold",
     "telegram.notice",
     "telegram.failure_notice",
     "analysis",
@@ -114,6 +115,10 @@ POLICIES: dict[Op, Policy] = {
     # An update whose answer did not reach the user is handled again; each attempt
     # runs under "handler". Short: the chat's later updates wait behind it.
     "update.redeliver": Policy(math.inf, Retry(attempts=5, wait_initial=1.0, wait_max=20.0, wait_jitter=1.0)),
+    # An upload held while the database is away (bot.upload_hold): its next try to record
+    # it. Short waits, so a database that is back is used within seconds; the hold's own
+    # length (BOT_UPLOAD_HOLD_S) bounds the tries.
+    "update.hold": Policy(math.inf, Retry(attempts=None, wait_initial=1.0, wait_max=5.0, wait_jitter=1.0)),
     # Budgets of several attempts together: a best-effort message (a receipt, an
     # apology) and a job's failure message (the user's only answer, so longer).
     "telegram.notice": Policy(10.0),

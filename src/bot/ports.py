@@ -288,6 +288,11 @@ class ConversationStore(Protocol):
 
     async def clear(self, chat_id: int, user_id: int) -> None: ...
 
+    async def mark(self, name: str, ttl_s: int) -> bool:
+        """Set the marker ``name`` for ``ttl_s`` seconds unless it is set: True when this
+        call set it (something done once, across processes, while Postgres is away)."""
+        ...
+
 
 class BlobStore(Protocol):
     """File storage (local disk, Supabase Storage)."""

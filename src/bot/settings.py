@@ -64,6 +64,13 @@ class Settings(BaseModel):
     # Files of one user being worked on at once; the rest wait for the user to resend.
     max_uploads_in_flight: Annotated[int, Field(gt=0)] = 10
     max_file_bytes: Annotated[int, Field(gt=0)] = MAX_TELEGRAM_DOWNLOAD_BYTES
+    # An upload that arrives while the database is unreachable is held this long (its
+    # update left unconfirmed, recording retried) before the user is asked to send it
+    # again; 0 asks at once. Keep it below the time users wait for an answer.
+    upload_hold_s: Annotated[float, Field(ge=0)] = 180.0
+    # Uploads held at once (a few hundred bytes each, their updates included); past it
+    # the user is asked to send the file again.
+    max_held_uploads: Annotated[int, Field(gt=0)] = 1000
     # Jobs one worker runs at once: they mostly wait on I/O and the per-chat send rate;
     # CPU work is bounded separately by the CpuRunner. 2 starved the launch-day peak.
     worker_concurrency: Annotated[int, Field(gt=0)] = 16

@@ -22,10 +22,19 @@
   (the ``telegram.poll`` policy) with a clear log line instead of crashing or spinning.
 - An update whose answer did not reach the user is handled again after a
   back-off (the ``update.redeliver`` policy), then given up with a log line.
+- An update whose handler needs a service that is away (an upload while the
+  database is unreachable, bot.upload_hold) is parked: it leaves its chat's lane
+  (the chat's later updates go on), holds no handler slot, and stays unconfirmed
+  and unsettled, so Telegram keeps it until it is handled. Parked updates are
+  tried again one at a time, oldest first, with back-off (the ``update.hold``
+  policy), each until its handler stops parking it: one slot at most probes the
+  service, and a service that is back drains them in order. While they pin the
+  offset, a poll returns at once, so polls are spaced by ``HELD_POLL_EVERY_S``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -48,12 +57,22 @@ SETTLE_WAIT_S = 0.05
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
 UPLOAD_ALLOWANCE = 5
+# While parked updates keep the offset down, every poll returns at once (with them):
+# the poller then polls this often for new updates, instead of long polling.
+HELD_POLL_EVERY_S = 0.5
 
 
 class RetryUpdate(Exception):
     """Raised by a handler when the user heard nothing back (Telegram unreachable):
     the update stays unconfirmed and is handled again after a back-off, instead of
     being confirmed with its answer lost."""
+
+
+class ParkUpdate(Exception):
+    """Raised by a handler whose update waits for a service that is away (an upload
+    while the database is unreachable): the update stays unconfirmed and is handled
+    again later, out of its chat's lane and holding no handler slot meanwhile (see
+    the module doc). The handler bounds how long it keeps raising this."""
 
 
 class UpdatePoller:
@@ -85,8 +104,11 @@ class UpdatePoller:
         self._settled: set[int] = set()  # in flight, claimed in the database
         self._done_above_offset: set[int] = set()
         self._newest_seen: int | None = None
+        self._backlog_until: int | None = None  # the newest update of the first poll
         self._confirmed_below = 0  # offsets moved past a saturated window (see module doc)
         self._lanes: dict[int, deque[Update]] = {}
+        self._held: deque[Update] = deque()  # parked updates, oldest first
+        self._lanes_nursery: trio.Nursery | None = None
         self._notices: set[int] = set()  # update ids whose lane turn sends the flood notice
         self._dropped: dict[int, int] = {}  # lane key -> updates dropped in its current flood
         self._progress = trio.Event()
@@ -105,6 +127,11 @@ class UpdatePoller:
             return max(min(unsettled), self._confirmed_below)
         return None if self._newest_seen is None else self._newest_seen + 1
 
+    def redelivered(self, update_id: int) -> bool:
+        """Whether an earlier process may have handled the update: it was waiting when
+        this one started (its first poll's batch)."""
+        return self._backlog_until is None or update_id <= self._backlog_until
+
     def settled(self, update_id: int) -> None:
         """The handler recorded the update's claim in the database: the offset may pass
         it while it is still being handled (see the module doc)."""
@@ -120,6 +147,7 @@ class UpdatePoller:
         Cancelling ``run`` from outside stops everything at once (a hard stop); the
         unconfirmed updates are fetched again by the next process."""
         async with trio.open_nursery() as lanes:
+            self._lanes_nursery = lanes
             with self._poll_scope:
                 task_status.started()
                 await self._poll_loop(lanes)
@@ -137,6 +165,8 @@ class UpdatePoller:
             updates = await self.messenger.guard.retrying(
                 "telegram.poll", self._poll_once, on=lambda exc: isinstance(exc, PortError)
             )
+            if updates and self._backlog_until is None:
+                self._backlog_until = max(u.update_id for u in updates)
             fresh = [u for u in updates if self._is_new(u.update_id)]
             self.refetched += len(updates) - len(fresh)
             if updates and not fresh:
@@ -146,14 +176,19 @@ class UpdatePoller:
                     self._confirm_early(self._newest_seen + 1)
                 elif self._in_flight:
                     # Wait for progress rather than re-fetching the same batch in a tight
-                    # loop; otherwise the next poll confirms them.
-                    await self._progress.wait()
+                    # loop; otherwise the next poll confirms them. Parked updates make no
+                    # progress for a while: new updates are polled for meanwhile.
+                    with trio.move_on_after(HELD_POLL_EVERY_S if self._held else math.inf):
+                        await self._progress.wait()
                 continue
             for update in fresh:
-                while len(self._in_flight) >= self.max_buffered:
+                # Parked updates wait on purpose (their number is bounded where they are
+                # parked): they do not stop polling for the others.
+                while len(self._in_flight) - len(self._held) >= self.max_buffered:
                     await self._progress.wait()  # back-pressure: blocks polling
                 self._dispatch(lanes, update)
-            self.metrics.gauge("updates.in_flight", len(self._in_flight))
+            # Parked updates are counted apart (``updates.held``): they have their own bound.
+            self.metrics.gauge("updates.in_flight", len(self._in_flight) - len(self._held))
             if fresh:
                 with trio.move_on_after(SETTLE_WAIT_S):
                     await self._progress.wait()
@@ -216,14 +251,20 @@ class UpdatePoller:
         lane = self._lanes[key]
         while lane:
             update = lane[0]
+            parked = False
             try:
                 if update.update_id in self._notices:
                     await self._send_flood_notice(update)
                 else:
                     await self._handle_until_answered(update)
+            except ParkUpdate:
+                parked = True
             finally:
                 lane.popleft()
-                self._finish(update.update_id)
+                if parked:
+                    self._park(update)
+                else:
+                    self._finish(update.update_id)
         del self._lanes[key]
         dropped = self._dropped.pop(key, 0)
         if dropped:
@@ -249,6 +290,42 @@ class UpdatePoller:
             )
         except RetryUpdate:
             self.log.error("update.unanswered", update_id=update.update_id)
+
+    def _park(self, update: Update) -> None:
+        """Out of its lane, still in flight and unconfirmed: the hold lane tries it again."""
+        self._held.append(update)
+        self._notify()  # a poller held back by the buffer may go on
+        self.metrics.count("updates", "parked")
+        self.metrics.gauge("updates.held", len(self._held))
+        if len(self._held) == 1 and self._lanes_nursery is not None:
+            self._lanes_nursery.start_soon(self._run_held)
+
+    async def _run_held(self) -> None:
+        """Parked updates, oldest first, one at a time: each is retried with back-off
+        until its handler stops parking it (a service that is back drains them all)."""
+        while self._held:
+            update = self._held[0]
+            try:
+                await self._retry_parked(update)
+            finally:
+                self._held.popleft()
+                self.metrics.gauge("updates.held", len(self._held))
+                self._finish(update.update_id)
+
+    async def _retry_parked(self, update: Update) -> None:
+        parked_by_lane = True
+
+        async def attempt() -> None:
+            nonlocal parked_by_lane
+            if parked_by_lane:
+                # The lane's try, which parked it: the policy waits before the next one.
+                parked_by_lane = False
+                raise ParkUpdate
+            await self._handle_until_answered(update)
+
+        await self.messenger.guard.retrying(
+            "update.hold", attempt, on=lambda exc: isinstance(exc, ParkUpdate)
+        )
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)

@@ -3,7 +3,9 @@
 No file bytes move here. The upload and its job are recorded together with the
 update's claim, so a re-delivered update changes nothing; the receipt goes out
 before the job is queued; if the enqueue fails the reconciler finds the job in
-Postgres and enqueues it later.
+Postgres and enqueues it later. When the database does not answer, the upload is
+not refused here: :class:`bot.upload_hold.UploadNotRecorded` lets the router hold it
+and try again (bot.upload_hold).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from datetime import timedelta
 import trio
 
 from bot.context import BotContext
-from bot.domain import NewUpload, TgDocument, TgMessage
+from bot.domain import Job, NewUpload, TgDocument, TgMessage
 from bot.errors import PortError
 from bot.i18n import t
+from bot.upload_hold import HeldUpload, UploadNotRecorded, first_to_say
 
+# The database part of accepting a file ends this long before the handler's deadline.
+DB_PHASE_RESERVE_S = 0.5
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dsv")
 # A CSV file packed on its own (or a zip of them): the analysis unpacks it within bounds.
 ARCHIVE_EXTENSIONS = (".gz", ".bz2", ".xz", ".zip")
@@ -52,7 +57,19 @@ def looks_like_csv(document: TgDocument) -> bool:
     return not name and (document.mime_type or "") in CSV_MIME_TYPES
 
 
-async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, lang: str) -> None:
+async def accept_document(
+    ctx: BotContext,
+    update_id: int,
+    message: TgMessage,
+    lang: str,
+    held: HeldUpload | None = None,
+    *,
+    redelivered: bool = False,
+) -> None:
+    """Refuse, record or hold the document. Raises :class:`UploadNotRecorded` when the
+    database does not answer (the caller holds the upload or asks for it again); ``held``
+    is the upload's hold when this is a later try; ``redelivered``: an earlier process
+    may have held it (and told the user so)."""
     document = message.document
     assert document is not None and message.from_user is not None
     user_id = message.from_user.id
@@ -71,29 +88,69 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         return
 
     clock = ctx.services.clock
-    limit_key = await _over_quota(ctx, message.from_user.id)
+    # A held upload keeps the ids of its first try: a try that committed and lost its
+    # answer is then found, not recorded again.
+    if held is not None:
+        upload_id, job_id = held.upload_id, held.job_id
+    else:
+        upload_id, job_id = str(clock.new_id()), str(clock.new_id())
+    tried = False
+    job: Job | None = None
+    # The database part ends a little before the handler's deadline, so that a database
+    # that does not answer is told apart from any other slowness (bot.upload_hold).
+    with trio.move_on_after(max(0.0, ctx.guard.remaining() - DB_PHASE_RESERVE_S)) as db_phase:
+        # A held try that may have committed would count itself against the quota.
+        limit_key = None if held is not None and held.maybe_recorded else await _over_quota(ctx, user_id)
+        if limit_key is None:
+            tried = True
+            job = await _record(
+                ctx,
+                NewUpload(
+                    update_id=update_id,
+                    user_id=user_id,
+                    chat_id=message.chat_id,
+                    language=lang,
+                    file_id=document.file_id,
+                    file_unique_id=document.file_unique_id,
+                    file_name=name,
+                    file_size=document.file_size,
+                ),
+                upload_id,
+                job_id,
+            )
+    if db_phase.cancelled_caught:
+        raise UploadNotRecorded(upload_id, job_id, maybe_recorded=tried)
     if limit_key is not None:
         ctx.services.metrics.count("uploads", "rejected:quota")
-        ctx.log.info("upload.refused", reason=limit_key, user_id=message.from_user.id)
+        ctx.log.info("upload.refused", reason=limit_key, user_id=user_id)
         counts = {
             "upload_quota": ctx.settings.max_uploads_per_hour,
             "upload_quota_in_flight": ctx.settings.max_uploads_in_flight,
         }
-        await ctx.messenger.send_text(
-            message.chat_id, t(lang, limit_key, count=counts[limit_key], name=shown)
-        )
+        refusal = t(lang, limit_key, count=counts[limit_key], name=shown)
+        await ctx.messenger.send_text(message.chat_id, refusal)
         return
-    new = NewUpload(
-        update_id=update_id,
-        user_id=message.from_user.id,
-        chat_id=message.chat_id,
-        language=lang,
-        file_id=document.file_id,
-        file_unique_id=document.file_unique_id,
-        file_name=name,
-        file_size=document.file_size,
-    )
-    upload_id, job_id = str(clock.new_id()), str(clock.new_id())
+    if job is None:
+        ctx.log.info("upload.duplicate_update", update_id=update_id)
+        return
+    ctx.services.metrics.count("uploads", "accepted")
+    ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
+    # The user who was told the file waits has had the receipt: it is not sent twice.
+    receipt = None if held is not None and held.told else t(lang, "received", name=shown)
+    if receipt is not None and redelivered and not await first_to_say(ctx, "told", update_id):
+        receipt = None  # an earlier process held it and told the user so
+    # From here on the upload is safe, so the handler's deadline must not end this
+    # with "took too long, try again" (an invitation to upload twice); the receipt
+    # and the enqueue get budgets of their own instead.
+    with trio.CancelScope(shield=True):
+        await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, receipt)
+
+
+async def _record(ctx: BotContext, new: NewUpload, upload_id: str, job_id: str) -> Job | None:
+    """The upload, its job and the update's claim, in one transaction: the job, or None
+    when the update was claimed by another try. Raises :class:`UploadNotRecorded` when the
+    database cannot say."""
+    clock = ctx.services.clock
     failure: PortError | None = None
     try:
         job = await ctx.call(
@@ -101,32 +158,21 @@ async def accept_document(ctx: BotContext, update_id: int, message: TgMessage, l
         )
     except PortError as exc:
         failure, job = exc, None
-    if job is None:
-        # An attempt may have committed and lost its answer (then a retry finds the update
-        # claimed): the job under this call's own id says whether the upload is recorded.
-        try:
-            job = await ctx.call("db.statement", ctx.services.repo.get_job, job_id)
-        except PortError:
-            if failure is not None:
-                # Saved or not, nobody can tell now: say so rather than ask for a resend
-                # that may end in two answers.
-                ctx.log.error("upload.unconfirmed", update_id=update_id, error=str(failure))
-                await ctx.messenger.send_text(message.chat_id, t(lang, "upload_unconfirmed", name=shown))
-                return
+    if job is not None:
+        return job
+    # An attempt may have committed and lost its answer (then a retry finds the update
+    # claimed): the job under this call's own id says whether the upload is recorded.
+    try:
+        job = await ctx.call("db.statement", ctx.services.repo.get_job, job_id)
+    except PortError as exc:
+        if failure is None:
+            failure = exc
+        ctx.log.warning("upload.not_recorded", update_id=new.update_id, error=str(failure))
+        raise UploadNotRecorded(upload_id, job_id, maybe_recorded=True) from exc
     if job is None and failure is not None:
-        ctx.log.error("upload.not_recorded", update_id=update_id, error=str(failure))
-        await ctx.messenger.send_text(message.chat_id, t(lang, "busy_retry_upload", name=shown))
-        return
-    if job is None:
-        ctx.log.info("upload.duplicate_update", update_id=update_id)
-        return
-    ctx.services.metrics.count("uploads", "accepted")
-    ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
-    # From here on the upload is safe, so the handler's deadline must not end this
-    # with "took too long, try again" (an invitation to upload twice); the receipt
-    # and the enqueue get budgets of their own instead.
-    with trio.CancelScope(shield=True):
-        await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, t(lang, "received", name=shown))
+        ctx.log.warning("upload.not_recorded", update_id=new.update_id, error=str(failure))
+        raise UploadNotRecorded(upload_id, job_id, maybe_recorded=False) from failure
+    return job
 
 
 async def _over_quota(ctx: BotContext, user_id: int) -> str | None:
@@ -144,11 +190,12 @@ async def _over_quota(ctx: BotContext, user_id: int) -> str | None:
     return None
 
 
-async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str) -> None:
-    """The receipt goes out before the job is queued, so no message of the job can
-    overtake it in the chat."""
+async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str | None) -> None:
+    """The receipt (if one is due) goes out before the job is queued, so no message of
+    the job can overtake it in the chat."""
     # Best effort: the job is recorded, so the result (or an explicit failure) will reach the user.
-    await ctx.messenger.tell(chat_id, receipt, failed="upload.receipt_failed", job_id=job_id)
+    if receipt is not None:
+        await ctx.messenger.tell(chat_id, receipt, failed="upload.receipt_failed", job_id=job_id)
     try:
         await ctx.call("queue", ctx.services.queue.enqueue, job_id)
     except PortError as exc:

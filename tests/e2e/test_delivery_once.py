@@ -16,6 +16,7 @@ from tests.e2e.processes import private_postgres
 from tests.e2e.test_crashes import Batch, assert_nothing_lost_or_doubled
 
 from bot.domain import JobStep, TgUser
+from bot.i18n import t
 from sim.fakes.telegram.records import SentRecord
 from sim.simulator.faults.kinds.botapi_delay import BotApiDelayFault
 
@@ -70,6 +71,27 @@ async def test_a_postgres_outage_during_delivery_sends_no_profile_twice(
         # also have said "taking longer than usual" (a notice, not a second answer).
         profiles = [answers(cluster.world, upload)[0] for upload in sent]
         assert profiles == [1] * len(sent), profiles
+
+
+async def test_a_file_sent_while_postgres_is_down_is_held_and_profiled_once(tmp_path: Path) -> None:
+    async with (
+        private_postgres() as pg,
+        process_cluster(tmp_path, database_url=pg.url) as cluster,
+    ):
+        await cluster.start_worker("one")
+        await pg.stop("fast")
+        upload = send_upload(cluster.world, 8650, "held.csv", columns_csv(1, 3))
+        held_text = t("en", "upload_held", name="held.csv")
+        with trio.fail_after(60):  # told that the file waits, while Postgres is still down
+            while not any(r.text == held_text for r in cluster.world.sent_to(upload.chat_id)):
+                await trio.sleep(0.1)
+        await trio.sleep(10)  # a few held tries against a stopped database
+        await pg.start()
+        await wait_until_settled(cluster.world, [upload], open_jobs=cluster.open_jobs, timeout_s=120)
+        texts = [r.text or "" for r in cluster.world.sent_to(upload.chat_id) if r.kind == "message"]
+        assert answers(cluster.world, upload) == (1, 0), texts
+        assert texts.count(held_text) == 1, texts
+        assert t("en", "received", name="held.csv") not in texts, "one receipt: the held notice"
 
 
 async def test_sigterm_hands_running_jobs_to_another_worker(tmp_path: Path, figures_file: Path) -> None:

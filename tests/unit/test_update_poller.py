@@ -16,7 +16,7 @@ from bot.messenger import Messenger
 from bot.metrics import MetricsRecorder
 from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
-from bot.updates import RetryUpdate, UpdatePoller
+from bot.updates import ParkUpdate, RetryUpdate, UpdatePoller
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
 
@@ -379,4 +379,39 @@ async def test_an_unsettled_update_in_flight_is_fetched_again(autojump_clock):
         release.set()
         while poller.in_flight:
             await trio.sleep(0.1)
+        poller.stop_polling()
+
+
+async def test_a_parked_update_stays_unconfirmed_and_holds_up_no_one(autojump_clock):
+    world = BotApiWorld(TOKEN)
+    database_back = trio.Event()
+    handled: list[str] = []
+    tries = 0
+
+    async def handle(update: Update) -> None:
+        nonlocal tries
+        assert update.message is not None
+        text = update.message.text or ""
+        if text == "file":
+            tries += 1
+            if not database_back.is_set():
+                raise ParkUpdate
+        handled.append(text)
+
+    parked = world.user_sends_text(user(1), 1, "file").update_id
+    poller = make_poller(world, handle, max_in_flight=1)  # one slot: a parked update must not hold it
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(1)
+        world.user_sends_text(user(1), 1, "/help")  # the same chat goes on
+        world.user_sends_text(user(2), 2, "/start")  # and so do the others
+        await trio.sleep(5)
+        assert sorted(handled) == ["/help", "/start"]
+        assert poller.next_offset() == parked, "Telegram keeps the parked update"
+        assert world.pending_updates == 3
+        assert 2 <= tries <= 6, "tried again with back-off, not in a tight loop"
+        database_back.set()
+        await trio.sleep(10)
+        assert handled[-1] == "file"
+        assert world.pending_updates == 0 or poller.next_offset() > parked
         poller.stop_polling()

@@ -19,6 +19,7 @@ class MemoryConversationStore:
     def __init__(self) -> None:
         # key -> (JSON text, expiry on trio's clock)
         self._values: dict[tuple[int, int], tuple[str, float]] = {}
+        self._marks: dict[str, float] = {}  # marker -> expiry on trio's clock
 
     async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
         await trio.lowlevel.checkpoint()
@@ -44,9 +45,21 @@ class MemoryConversationStore:
         await trio.lowlevel.checkpoint()
         self._values.pop((chat_id, user_id), None)
 
+    async def mark(self, name: str, ttl_s: int) -> bool:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time()
+        expires_at = self._marks.get(name)
+        if expires_at is not None and now < expires_at:
+            return False
+        self._marks[name] = now + ttl_s
+        return True
+
     def lose_everything(self) -> None:
         """Model a Redis restart without persistence: every conversation is forgotten."""
         self._values.clear()
+        self._marks.clear()
 
     def live_keys(self) -> int:
         """Entries not yet expired, the expired ones dropped first, as Redis's active
@@ -54,11 +67,13 @@ class MemoryConversationStore:
         now = trio.current_time()
         for key in [k for k, (_, expires_at) in self._values.items() if now >= expires_at]:
             del self._values[key]
-        return len(self._values)
+        for name in [n for n, expires_at in self._marks.items() if now >= expires_at]:
+            del self._marks[name]
+        return len(self._values) + len(self._marks)
 
     def __len__(self) -> int:
         """Entries held, expired ones included until next read (for reports)."""
-        return len(self._values)
+        return len(self._values) + len(self._marks)
 
 
 __all__ = ["MemoryConversationStore"]

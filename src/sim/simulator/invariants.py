@@ -115,6 +115,8 @@ class QueuesAtEnd:
     jobs_created: int
     updates_in_flight_peak: float
     max_updates_in_flight: int  # what the poller may hold (bot.updates: 4 x max_concurrent_updates)
+    held_uploads_peak: float = 0  # uploads held while the database was away (bot.upload_hold)
+    max_held_uploads: int = 0
     reconcilers: int = 1  # processes running a reconciler: each may re-enqueue a stalled job once
 
 
@@ -374,6 +376,8 @@ class QueuesBounded(Invariant):
             notes.append(
                 f"{queues.updates_in_flight_peak:g} updates in flight, limit {queues.max_updates_in_flight}"
             )
+        if queues.held_uploads_peak > queues.max_held_uploads:
+            notes.append(f"{queues.held_uploads_peak:g} uploads held, limit {queues.max_held_uploads}")
         return not notes, tuple(notes)
 
 

@@ -74,7 +74,8 @@ class ReplyClassifier:
     """Sorts the bot's text messages into the roles the outcome depends on."""
 
     def __init__(self) -> None:
-        self._received = _patterns(("received",))
+        # The receipt, or the receipt of a file held while the database is away.
+        self._received = _patterns(("received", "upload_held"))
         self._terminal = _patterns(_TERMINAL_FAILURES) + _analysis_refusals()
         self._notice = _patterns(_NOTICE_FAILURES)
         self._greeting = _patterns(_GREETING)

@@ -215,6 +215,8 @@ async def _check_invariants(
         jobs_created=stack.repo.counts()["jobs"],
         updates_in_flight_peak=stack.metrics.gauge_peaks.get("updates.in_flight", 0),
         max_updates_in_flight=4 * scenario.bot.build_settings().max_concurrent_updates,
+        held_uploads_peak=stack.metrics.gauge_peaks.get("updates.held", 0),
+        max_held_uploads=scenario.bot.build_settings().max_held_uploads,
         reconcilers=int(scenario.bot.reconciler) + scenario.bot.worker_processes,
     )
     limits = world.limits
