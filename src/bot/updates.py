@@ -41,9 +41,9 @@ Handler = Callable[[Update], Awaitable[None]]
 
 # getUpdates returns at most this many updates per call.
 POLL_BATCH = 100
-# After dispatching a batch, the poller waits this long (or until a handler settles
-# or finishes) before polling again: a poll right away would fetch the whole batch
-# again, as nothing in it has been claimed yet.
+# After dispatching a batch, the poller waits this long (or until every update in
+# flight is settled or finished) before polling again: a poll right away would fetch
+# the whole batch again, as nothing in it has been claimed yet.
 SETTLE_WAIT_S = 0.05
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
@@ -148,6 +148,7 @@ class UpdatePoller:
                     # Wait for progress rather than re-fetching the same batch in a tight
                     # loop; otherwise the next poll confirms them.
                     await self._progress.wait()
+                    await self._settle_wait()
                 continue
             for update in fresh:
                 while len(self._in_flight) >= self.max_buffered:
@@ -155,8 +156,15 @@ class UpdatePoller:
                 self._dispatch(lanes, update)
             self.metrics.gauge("updates.in_flight", len(self._in_flight))
             if fresh:
-                with trio.move_on_after(SETTLE_WAIT_S):
-                    await self._progress.wait()
+                await self._settle_wait()
+
+    async def _settle_wait(self) -> None:
+        """Up to SETTLE_WAIT_S for every update in flight to be settled: a poll before
+        that returns the unsettled ones again (and another for each one that settles)."""
+        with trio.move_on_after(SETTLE_WAIT_S):
+            # settled() only takes updates in flight, and _finish() drops both: a subset.
+            while len(self._in_flight) > len(self._settled):
+                await self._progress.wait()
 
     def _confirm_early(self, offset: int) -> None:
         early = sum(1 for u in self._in_flight if u < offset)
