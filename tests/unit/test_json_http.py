@@ -77,7 +77,8 @@ async def test_a_connection_is_kept_alive_and_reused(nursery: trio.Nursery) -> N
 async def test_chunked_and_close_delimited_answers(nursery: trio.Nursery) -> None:
     async def answer(n: int, _: bytes) -> bytes:
         if n == 1:
-            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n"
+            chunks = b'4\r\n{"a"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n'
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
         if n == 2:
             return ok(b"{}", b"Connection: close\r\n")
         return b"HTTP/1.1 503 Unavailable\r\n\r\nbusy"  # no length: the body ends with the connection
