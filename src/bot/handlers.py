@@ -7,11 +7,12 @@ answered, never allowed to stop the poller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
 from bot.admin.commands import AdminCommands
+from bot.claims import ClaimBatcher
 from bot.context import BotContext
 from bot.domain import TgMessage, Update
 from bot.errors import DeadlineExceeded, PortError, TelegramError
@@ -32,6 +33,8 @@ class Router:
         self.admin = AdminCommands(ctx)
         self._languages: dict[int, str] = {}
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
+        # Claims made at the same time share one transaction (bot.claims).
+        self._claims = ClaimBatcher(self._claim_many)
         # Told when an update's claim is in the database (the poller's settled()).
         self.on_claimed: Callable[[int], None] | None = None
 
@@ -143,9 +146,7 @@ class Router:
         if update_id in self._claimed_here:
             return True
         try:
-            claimed = await self.ctx.call(
-                "db.statement", self.ctx.services.repo.claim_update, update_id, self.ctx.services.clock.now()
-            )
+            claimed = await self._claims.claim(update_id)
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
             return True
@@ -158,6 +159,12 @@ class Router:
             if self.on_claimed is not None:
                 self.on_claimed(update_id)
         return claimed
+
+    async def _claim_many(self, update_ids: Sequence[int]) -> set[int]:
+        services = self.ctx.services
+        return await self.ctx.call(
+            "db.statement", services.repo.claim_updates, update_ids, services.clock.now()
+        )
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()
