@@ -1,4 +1,9 @@
-"""The Telegram Bot API over HTTP (httpx2 on Trio, via anyio).
+"""The Telegram Bot API over HTTP on Trio.
+
+The JSON methods (getUpdates, sendMessage, ...: every update's poll and reply) go over
+:class:`adapters.json_http.JsonHttpClient`, a lean keep-alive HTTP/1.1 client, with
+orjson; file uploads and downloads, an injected httpx2 client (tests' mock transports)
+and a proxy from the environment go over httpx2 (via anyio).
 
 Raises only :mod:`bot.errors`. The bot token is part of every URL, so no message
 built here ever quotes a URL or an httpx2 exception: errors name the method and
