@@ -1,4 +1,9 @@
-"""The Telegram Bot API over HTTP (httpx2 on Trio, via anyio).
+"""The Telegram Bot API over HTTP on Trio.
+
+The JSON methods (getUpdates, sendMessage, ...: every update's poll and reply) go over
+:class:`adapters.json_http.JsonHttpClient`, a lean keep-alive HTTP/1.1 client, with
+orjson; file uploads and downloads, an injected httpx2 client (tests' mock transports)
+and a proxy from the environment go over httpx2 (via anyio).
 
 Raises only :mod:`bot.errors`. The bot token is part of every URL, so no message
 built here ever quotes a URL or an httpx2 exception: errors name the method and
@@ -18,12 +23,15 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx2
+import orjson
 
+from adapters.json_http import HttpFailure, JsonHttpClient
 from bot import telegram_wire as wire
 from bot.domain import (
     InlineKeyboard,
@@ -40,6 +48,17 @@ CALL_TIMEOUT_S = 60.0  # backstop only; the core's deadlines are much shorter
 _HTTPX_LOGGERS = ("httpx2", "httpcore2")
 
 # ---------------------------------------------------------------- the adapter
+
+
+def _proxied(base_url: str) -> bool:
+    """A proxy set in the environment for this URL (httpx2 honours it; the lean client does not)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return True  # not ours to handle: httpx2 says what is wrong with it
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname)
 
 
 class _RedactToken(logging.Filter):
@@ -75,6 +94,14 @@ class HttpTelegramApi:
         self._base_url = base_url.rstrip("/")
         self._owns_client = client is None
         self._client = client if client is not None else httpx2.AsyncClient()
+        # The JSON methods (every update's poll and reply) go over a lean keep-alive client;
+        # files and downloads, a given client (tests' mock transports) and proxies stay on httpx2.
+        self._json: JsonHttpClient | None = None
+        if client is None and not _proxied(self._base_url):
+            self._json = JsonHttpClient(self._base_url)
+        # Parsed updates by id: a poll returns again the updates still being handled,
+        # and an update's content never changes. Ids below the poll's offset are dropped.
+        self._parsed: dict[int, Update] = {}
         self._max_download_bytes = max_download_bytes
         self._log_filter = _RedactToken(token)
         for name in _HTTPX_LOGGERS:
@@ -86,6 +113,8 @@ class HttpTelegramApi:
     async def aclose(self) -> None:
         for name in _HTTPX_LOGGERS:
             logging.getLogger(name).removeFilter(self._log_filter)
+        if self._json is not None:
+            await self._json.aclose()
         if self._owns_client:
             await self._client.aclose()
 
@@ -104,8 +133,18 @@ class HttpTelegramApi:
     ) -> Any:
         """POST one method; return ``result`` or raise the mapped PortError."""
         timeout_s = self._call_timeout_s if timeout_s is None else timeout_s
-        url = f"{self._base_url}/bot{self._token}/{method}"
         failure: str | None = None
+        if files is None and self._json is not None:
+            try:
+                status, content = await self._json.post(
+                    f"/bot{self._token}/{method}", orjson.dumps(params), timeout_s
+                )
+            except HttpFailure as exc:
+                failure = str(exc)
+            else:
+                return self._answer(method, status, content)
+            raise wire.unavailable(method, failure)
+        url = f"{self._base_url}/bot{self._token}/{method}"
         response: httpx2.Response | None = None
         try:
             if files is None:
@@ -123,18 +162,21 @@ class HttpTelegramApi:
         return self._result(method, response)
 
     def _result(self, method: str, response: httpx2.Response) -> Any:
+        return self._answer(method, response.status_code, response.content)
+
+    def _answer(self, method: str, status: int, content: bytes) -> Any:
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(content)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, Mapping) or "ok" not in body:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise wire.unavailable(method, f"HTTP {response.status_code}")
-            raise TelegramError(response.status_code, f"HTTP {response.status_code} without a Bot API answer")
+            if status >= 500 or status == 429:
+                raise wire.unavailable(method, f"HTTP {status}")
+            raise TelegramError(status, f"HTTP {status} without a Bot API answer")
         if body.get("ok") is True:
             return body.get("result")
-        code = wire.opt_int(body.get("error_code")) or response.status_code
-        description = self._redact(str(body.get("description") or f"HTTP {response.status_code}"))
+        code = wire.opt_int(body.get("error_code")) or status
+        description = self._redact(str(body.get("description") or f"HTTP {status}"))
         parameters = body.get("parameters")
         retry_after = parameters.get("retry_after") if isinstance(parameters, Mapping) else None
         raise wire.telegram_error(
@@ -152,7 +194,33 @@ class HttpTelegramApi:
         if offset is not None:
             params["offset"] = offset
         raw = await self._call("getUpdates", params, timeout_s=timeout_s + self._poll_margin_s)
-        return wire.parsed("getUpdates", wire.parse_updates, raw)
+        return wire.parsed("getUpdates", self._parse_updates, raw)
+
+    def _parse_updates(self, raw: object) -> list[Update]:
+        """wire.parse_updates, reusing what an earlier poll parsed (see ``_parsed``)."""
+        if not isinstance(raw, list):
+            return wire.parse_updates(raw)
+        known = self._parsed
+        out: list[Update] = []
+        for item in raw:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            update = known.get(update_id) if type(update_id) is int else None
+            if update is None:
+                update = wire.parse_update(item)
+            out.append(update)
+        if out:
+            self._forget_below(out[0].update_id)
+        else:
+            known.clear()
+        for update in out:
+            known[update.update_id] = update
+        return out
+
+    def _forget_below(self, oldest: int) -> None:
+        # Telegram returns updates from the offset on, oldest first: below the first
+        # returned, an update is confirmed and never comes again.
+        for update_id in [u for u in self._parsed if u < oldest]:
+            del self._parsed[update_id]
 
     @staticmethod
     def _text_params(

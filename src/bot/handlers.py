@@ -8,11 +8,12 @@ answered, never allowed to stop the poller.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
 from bot.admin.commands import AdminCommands
+from bot.claims import ClaimBatcher
 from bot.context import BotContext
 from bot.domain import TgMessage, Update
 from bot.errors import DeadlineExceeded, PortError, TelegramError
@@ -41,6 +42,8 @@ class Router:
         self._claimed_here: dict[int, None] = {}  # insertion-ordered set, oldest first
         # Uploads waiting for the database (bot.upload_hold), bounded.
         self.holds = UploadHolds(ctx.settings.upload_hold_s, capacity=ctx.settings.max_held_uploads)
+        # Claims made at the same time share one transaction (bot.claims).
+        self._claims = ClaimBatcher(self._claim_many)
         # Told when an update's claim is in the database (the poller's settled()).
         self.on_claimed: Callable[[int], None] | None = None
         # Whether an earlier process may have handled the update (the poller's redelivered()).
@@ -203,9 +206,7 @@ class Router:
         if update_id in self._claimed_here:
             return True
         try:
-            claimed = await self.ctx.call(
-                "db.statement", self.ctx.services.repo.claim_update, update_id, self.ctx.services.clock.now()
-            )
+            claimed = await self._claims.claim(update_id)
         except PortError as exc:
             self.ctx.log.warning("update.claim_failed", update_id=update_id, error=str(exc))
             # Answered without a claim in Postgres. Held uploads keep the offset down, so a
@@ -229,6 +230,12 @@ class Router:
         if len(self._claimed_here) >= CLAIMED_MEMORY:
             self._claimed_here.pop(next(iter(self._claimed_here)))
         self._claimed_here[update_id] = None
+
+    async def _claim_many(self, update_ids: Sequence[int]) -> set[int]:
+        services = self.ctx.services
+        return await self.ctx.call(
+            "db.statement", services.repo.claim_updates, update_ids, services.clock.now()
+        )
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()

@@ -15,6 +15,7 @@ deadline of each call.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -90,6 +91,11 @@ class Repository(Protocol):
 
     async def claim_update(self, update_id: int, now: datetime) -> bool:
         """Record that an update of this bot took effect; False if it already had."""
+        ...
+
+    async def claim_updates(self, update_ids: Sequence[int], now: datetime) -> set[int]:
+        """:meth:`claim_update` for several updates in one transaction: the ids claimed
+        now (the others had been); all or none of them on failure."""
         ...
 
     async def prune_processed_updates(self, before: datetime, limit: int) -> int:

@@ -50,9 +50,9 @@ Handler = Callable[[Update], Awaitable[None]]
 
 # getUpdates returns at most this many updates per call.
 POLL_BATCH = 100
-# After dispatching a batch, the poller waits this long (or until a handler settles
-# or finishes) before polling again: a poll right away would fetch the whole batch
-# again, as nothing in it has been claimed yet.
+# After dispatching a batch, the poller waits this long (or until every update in
+# flight is settled or finished) before polling again: a poll right away would fetch
+# the whole batch again, as nothing in it has been claimed yet.
 SETTLE_WAIT_S = 0.05
 # Files may wait in a chat's lane this many times longer than other updates:
 # selecting a dozen CSVs and sending them at once is use, not a flood.
@@ -180,6 +180,7 @@ class UpdatePoller:
                     # progress for a while: new updates are polled for meanwhile.
                     with trio.move_on_after(HELD_POLL_EVERY_S if self._held else math.inf):
                         await self._progress.wait()
+                    await self._settle_wait()
                 continue
             for update in fresh:
                 # Parked updates wait on purpose (their number is bounded where they are
@@ -190,8 +191,18 @@ class UpdatePoller:
             # Parked updates are counted apart (``updates.held``): they have their own bound.
             self.metrics.gauge("updates.in_flight", len(self._in_flight) - len(self._held))
             if fresh:
-                with trio.move_on_after(SETTLE_WAIT_S):
-                    await self._progress.wait()
+                await self._settle_wait()
+
+    async def _settle_wait(self) -> None:
+        """Up to SETTLE_WAIT_S for every update in flight to be settled: a poll before
+        that returns the unsettled ones again (and another for each one that settles)."""
+        with trio.move_on_after(SETTLE_WAIT_S):
+            # Parked updates stay unsettled on purpose until the database is back.
+            while True:
+                held = {update.update_id for update in self._held}
+                if all(u in self._settled or u in held for u in self._in_flight):
+                    return
+                await self._progress.wait()
 
     def _confirm_early(self, offset: int) -> None:
         early = sum(1 for u in self._in_flight if u < offset)

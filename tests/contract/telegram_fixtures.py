@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 
-import httpx2
 import pytest
 import trio
 
@@ -49,17 +48,17 @@ async def telegram_harness(
         yield TelegramHarness("sim", world, SimTelegramApi(world, TOKEN), partial(SimTelegramApi, world))
         return
     base_url: str = await nursery.start(partial(serve_emulator, world))
-    async with httpx2.AsyncClient() as client:
-        apis: list[HttpTelegramApi] = []
+    apis: list[HttpTelegramApi] = []
 
-        def make(token: str) -> TelegramApi:
-            api = HttpTelegramApi(token, base_url, client)
-            apis.append(api)
-            return api
+    def make(token: str) -> TelegramApi:
+        # Its own clients, as in production: the JSON methods on the lean keep-alive client.
+        api = HttpTelegramApi(token, base_url)
+        apis.append(api)
+        return api
 
-        harness = TelegramHarness("http", world, make(TOKEN), make, base_url)
-        try:
-            yield harness
-        finally:
-            for api in apis:
-                await api.aclose()
+    harness = TelegramHarness("http", world, make(TOKEN), make, base_url)
+    try:
+        yield harness
+    finally:
+        for api in apis:
+            await api.aclose()

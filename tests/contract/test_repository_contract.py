@@ -68,6 +68,15 @@ async def test_claim_update_once(backend: Backend) -> None:
     assert await backend.repo.claim_update(8, at(0)) is True
 
 
+async def test_claim_updates_claims_the_new_ones_in_one_go(backend: Backend) -> None:
+    repo, other = backend.repo, backend.repo.for_bot(42)
+    assert await repo.claim_update(7, at(0)) is True
+    assert await repo.claim_updates([7, 8, 9, 8], at(0)) == {8, 9}
+    assert await repo.claim_updates([], at(0)) == set()
+    assert await repo.claim_update(9, at(0)) is False
+    assert await other.claim_updates([7, 8], at(0)) == {7, 8}  # per bot, as claim_update
+
+
 async def test_update_claims_are_per_bot(backend: Backend) -> None:
     # Telegram numbers updates per bot, and one database may serve several bots.
     other = backend.repo.for_bot(42)

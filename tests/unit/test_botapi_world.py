@@ -323,3 +323,21 @@ async def test_run_chat_sends_lines_and_saves_documents(
     assert updates[2]["message"]["document"]["file_name"] == "in.csv"
     assert saved.read_bytes() == b"e,v\n"
     assert "bot: Hi & welcome" in capsys.readouterr().out
+
+
+async def test_a_repolled_update_is_parsed_once_and_forgotten_once_confirmed() -> None:
+    world = new_world()
+    async with running_emulator(world) as url:
+        api = HttpTelegramApi(TOKEN, url)
+        try:
+            for text in ("/start", "/help", "/lang"):
+                world.user_sends_text(ANN, ANN.id, text)
+            first = await api.get_updates(None, 0)
+            again = await api.get_updates(first[1].update_id, 0)  # the first one confirmed
+            assert [u.update_id for u in again] == [u.update_id for u in first[1:]]
+            assert all(a is b for a, b in zip(again, first[1:], strict=True))  # not parsed again
+            assert sorted(api._parsed) == [u.update_id for u in first[1:]]
+            assert await api.get_updates(first[-1].update_id + 1, 0) == []
+            assert api._parsed == {}
+        finally:
+            await api.aclose()

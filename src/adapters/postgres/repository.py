@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -130,6 +131,15 @@ async def _claim(tx: Tx, bot_id: int, update_id: int, now: datetime) -> bool:
         (bot_id, update_id, now),
     )
     return row is not None
+
+
+async def _claim_many(tx: Tx, bot_id: int, update_ids: list[int], now: datetime) -> set[int]:
+    rows = await tx.run(
+        "INSERT INTO processed_updates (bot_id, update_id, processed_at) "
+        "SELECT %s, u, %s FROM unnest(%s::bigint[]) AS u ON CONFLICT DO NOTHING RETURNING update_id",
+        (bot_id, now, update_ids),
+    )
+    return {int(r[0]) for r in rows}
 
 
 async def _prune_processed_updates(tx: Tx, before: datetime, limit: int) -> int:
@@ -527,6 +537,15 @@ class PostgresRepository:
     async def claim_update(self, update_id: int, now: datetime) -> bool:
         return await self._run(
             functools.partial(_claim, bot_id=self._bot_id, update_id=update_id, now=_utc(now))
+        )
+
+    async def claim_updates(self, update_ids: Sequence[int], now: datetime) -> set[int]:
+        if not update_ids:
+            return set()
+        return await self._run(
+            functools.partial(
+                _claim_many, bot_id=self._bot_id, update_ids=list(dict.fromkeys(update_ids)), now=_utc(now)
+            )
         )
 
     async def prune_processed_updates(self, before: datetime, limit: int) -> int:

@@ -27,7 +27,7 @@ import copy
 import dataclasses
 import heapq
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -266,6 +266,16 @@ class MemoryRepository:
                 return False
             self._processed[key] = _utc(now)
             return True
+
+    async def claim_updates(self, update_ids: Sequence[int], now: datetime) -> set[int]:
+        async with self._session("claim_updates"):
+            claimed: set[int] = set()
+            for update_id in update_ids:
+                key = (self._bot_id, update_id)
+                if key not in self._processed:
+                    self._processed[key] = _utc(now)
+                    claimed.add(update_id)
+            return claimed
 
     async def prune_processed_updates(self, before: datetime, limit: int) -> int:
         async with self._session("prune_processed_updates"):
