@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import trio._core._run as _trio_run
 
+from sim.simulator.kernel.quiet import BatchRandom
 from sim.simulator.kernel.rng import derive_seed
 
 HASH_SEED = "0"
@@ -46,16 +47,17 @@ def seeded_scheduler(seed: int) -> Iterator[None]:
     the retry library draws its backoff jitter from it."""
     rng = _scheduler_rng()
     saved_flag = getattr(_trio_run, _FLAG)
-    saved_state = rng.getstate()
     saved_global = random.getstate()
     setattr(_trio_run, _FLAG, True)
-    rng.seed(seed)
+    # The same draws as ``rng.seed(seed)``; it also tells sim.simulator.kernel.quiet which
+    # batch trio is running.
+    _trio_run._r = BatchRandom(seed)
     random.seed(derive_seed(seed, "global-random"))
     try:
         yield
     finally:
         random.setstate(saved_global)
-        rng.setstate(saved_state)
+        _trio_run._r = rng
         setattr(_trio_run, _FLAG, saved_flag)
 
 
