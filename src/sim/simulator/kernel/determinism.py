@@ -40,18 +40,19 @@ def _scheduler_rng() -> random.Random:
 
 
 @contextmanager
-def seeded_scheduler(seed: int) -> Iterator[None]:
+def seeded_scheduler(seed: int, *, skip_quiet_yields: bool = True) -> Iterator[None]:
     """Make every ``trio.run`` inside the block schedule tasks in a seed-determined order.
 
     The global ``random`` module is seeded too (from its own sub-stream of ``seed``):
-    the retry library draws its backoff jitter from it."""
+    the retry library draws its backoff jitter from it. ``skip_quiet_yields=False``
+    turns off sim.simulator.kernel.quiet (the same schedule, every pass run)."""
     rng = _scheduler_rng()
     saved_flag = getattr(_trio_run, _FLAG)
     saved_global = random.getstate()
     setattr(_trio_run, _FLAG, True)
     # The same draws as ``rng.seed(seed)``; it also tells sim.simulator.kernel.quiet which
     # batch trio is running.
-    _trio_run._r = BatchRandom(seed)
+    _trio_run._r = BatchRandom(seed) if skip_quiet_yields else random.Random(seed)
     random.seed(derive_seed(seed, "global-random"))
     try:
         yield
