@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import trio
-
 from bot.blob_keys import check_key, check_prefix
 from bot.errors import BlobNotFound
+from sim.simulator.kernel.quiet import sim_checkpoint
 
 
 class MemoryBlobStore:
@@ -16,12 +15,12 @@ class MemoryBlobStore:
 
     async def put(self, key: str, data: bytes, content_type: str = "text/csv") -> None:
         check_key(key)
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         self._blobs[key] = (bytes(data), content_type)
 
     async def get(self, key: str) -> bytes:
         check_key(key)
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         try:
             return self._blobs[key][0]
         except KeyError:
@@ -29,12 +28,12 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         check_key(key)
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         self._blobs.pop(key, None)
 
     async def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         return sorted(k for k in self._blobs if k.startswith(prefix))
 
     def content_type(self, key: str) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import trio
 
 from bot.domain import Delivery
+from sim.simulator.kernel.quiet import sim_checkpoint
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ class MemoryJobQueue:
         self._live: Counter[str] = Counter()  # job id -> its entries in the stream
 
     async def enqueue(self, job_id: str) -> None:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         self._seq += 1
         entry_id = f"{self._seq}-0"
         self._entries[entry_id] = job_id
@@ -66,7 +67,7 @@ class MemoryJobQueue:
                 self._waiting.remove(oldest)
 
     async def claim(self, consumer: str, block_s: float) -> Delivery | None:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         deadline = trio.current_time() + max(0.0, block_s)
         while not self._waiting:
             if trio.current_time() >= deadline:
@@ -79,7 +80,7 @@ class MemoryJobQueue:
         return Delivery(job_id=self._entries[entry_id], delivery_id=entry_id, deliveries=1)
 
     async def ack(self, delivery: Delivery) -> None:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         if self._pending.pop(delivery.delivery_id, None) is not None:
             job_id = self._entries.pop(delivery.delivery_id, None)
             if job_id is not None:
@@ -91,7 +92,7 @@ class MemoryJobQueue:
             del self._live[job_id]
 
     async def reclaim(self, consumer: str, min_idle_s: float, count: int) -> list[Delivery]:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         now = trio.current_time()
         claimed: list[Delivery] = []
         for entry_id in sorted(self._pending, key=_id_order):

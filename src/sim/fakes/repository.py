@@ -45,6 +45,7 @@ from bot.admin.records import (
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 from bot.errors import PortError
 from sim.fakes.clock import database_now
+from sim.simulator.kernel.quiet import sim_acquire, sim_checkpoint
 
 InSession = Callable[[str], Awaitable[None]]
 OnRelease = Callable[[bool], None]
@@ -182,9 +183,9 @@ class MemoryRepository:
 
     async def _enter_session(self, method: str) -> None:
         if self._permits is not None:
-            await self._permits.acquire()  # a checkpoint; a cancelled wait holds nothing
+            await sim_acquire(self._permits)  # a checkpoint; a cancelled wait holds nothing
         else:
-            await trio.lowlevel.checkpoint()
+            await sim_checkpoint()
         self.sessions_in_use += 1
         self.max_sessions_in_use = max(self.max_sessions_in_use, self.sessions_in_use)
         if self._in_session is not None:

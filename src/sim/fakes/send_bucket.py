@@ -6,6 +6,7 @@ import trio
 
 from bot.ports import SendRates
 from bot.ratelimit import Gcra
+from sim.simulator.kernel.quiet import sim_checkpoint
 
 
 class MemorySendBucket:
@@ -20,7 +21,7 @@ class MemorySendBucket:
     async def reserve(
         self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0, *, now_s: float | None = None
     ) -> float:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         now = trio.current_time() if now_s is None else now_s
         glob = self._global = self._global or Gcra(1 / rates.global_interval_s, 1)
         glob.interval, glob.tolerance = rates.global_interval_s, rates.global_tolerance_s
@@ -44,7 +45,7 @@ class MemorySendBucket:
         return len(self._chats) + (self._global is not None)
 
     async def paused_for(self, *, now_s: float | None = None) -> float:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         now = trio.current_time() if now_s is None else now_s
         return max(0.0, self._paused_until - now)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import trio
 
+from sim.simulator.kernel.quiet import sim_checkpoint
+
 
 class MemoryConversationStore:
     """Implements :class:`bot.ports.ConversationStore`."""
@@ -22,7 +24,7 @@ class MemoryConversationStore:
         self._marks: dict[str, float] = {}  # marker -> expiry on trio's clock
 
     async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         key = (chat_id, user_id)
         entry = self._values.get(key)
         if entry is None:
@@ -38,11 +40,11 @@ class MemoryConversationStore:
         if ttl_s < 1:
             raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         self._values[(chat_id, user_id)] = (payload, trio.current_time() + ttl_s)
 
     async def clear(self, chat_id: int, user_id: int) -> None:
-        await trio.lowlevel.checkpoint()
+        await sim_checkpoint()
         self._values.pop((chat_id, user_id), None)
 
     async def mark(self, name: str, ttl_s: int) -> bool:

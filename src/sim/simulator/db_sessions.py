@@ -14,6 +14,7 @@ from __future__ import annotations
 import trio
 
 from sim.simulator.faults.proxy import ServiceFaults, session_hook
+from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.scenario.dbmodel import DbModel
 
 
@@ -58,7 +59,7 @@ class DbSessions:
         cost = self.cost(method, fresh=fresh)
         self.spent_s += cost
         if cost > 0:
-            await trio.sleep(cost)
+            await sim_sleep(cost)  # trio.sleep's schedule, without its cancel scope
         await self._fault_plan(method)  # the scenario's latency and "before" faults
 
     def on_release(self, clean: bool) -> None:

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 import trio
 
+from sim.simulator.kernel.quiet import end_step, quiet_runner
+
 # [deadline, sequence, task or None once cancelled]: a list, so that a cancelled
 # timer is marked in place and dropped when it reaches the top of the heap.
 _Timer = list[Any]
@@ -100,7 +102,10 @@ class SimClock(trio.abc.Clock):
         if seconds <= 0:
             await trio.sleep(seconds)
             return
-        timer: _Timer = [self._now + seconds, next(self._sequence), trio.lowlevel.current_task()]
+        task = trio.lowlevel.current_task()
+        if self._skip_wait(task, self._now + seconds):
+            return
+        timer: _Timer = [self._now + seconds, next(self._sequence), task]
         heapq.heappush(self._timers, timer)
 
         def abort(_: Any) -> trio.lowlevel.Abort:
@@ -119,6 +124,26 @@ class SimClock(trio.abc.Clock):
             # this pass. trio.sleep's own scope would not have caught that Cancelled:
             # raise it here, at once, as trio.sleep would.
             raise _cancelled()
+
+    def _skip_wait(self, task: trio.lowlevel.Task, wake: float) -> bool:
+        """Spend the wait at once when nobody could tell (see sim.simulator.kernel.quiet):
+        the task runs alone, and neither a deadline of trio's nor another timer comes due
+        by the instant the clock would wake it. The clock moves exactly as it would have,
+        jump by jump, and the task's step ends for the instruments."""
+        runner = quiet_runner(task)
+        if runner is None:
+            return False
+        now = self._now
+        while now < wake:  # deadline_to_sleep_time's jumps, until the timer is due
+            now += wake - now
+        timers = self._timers
+        while timers and timers[0][2] is None:
+            heapq.heappop(timers)
+        if (timers and timers[0][0] <= now) or runner.deadlines.next_deadline() <= now:
+            return False
+        self._now = now
+        end_step(runner, task)
+        return True
 
 
 def _cancelled_now() -> bool:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import trio._core._run as _trio_run
 
+from sim.simulator.kernel.quiet import BatchRandom
 from sim.simulator.kernel.rng import derive_seed
 
 HASH_SEED = "0"
@@ -39,23 +40,25 @@ def _scheduler_rng() -> random.Random:
 
 
 @contextmanager
-def seeded_scheduler(seed: int) -> Iterator[None]:
+def seeded_scheduler(seed: int, *, skip_quiet_yields: bool = True) -> Iterator[None]:
     """Make every ``trio.run`` inside the block schedule tasks in a seed-determined order.
 
     The global ``random`` module is seeded too (from its own sub-stream of ``seed``):
-    the retry library draws its backoff jitter from it."""
+    the retry library draws its backoff jitter from it. ``skip_quiet_yields=False``
+    turns off sim.simulator.kernel.quiet (the same schedule, every pass run)."""
     rng = _scheduler_rng()
     saved_flag = getattr(_trio_run, _FLAG)
-    saved_state = rng.getstate()
     saved_global = random.getstate()
     setattr(_trio_run, _FLAG, True)
-    rng.seed(seed)
+    # The same draws as ``rng.seed(seed)``; it also tells sim.simulator.kernel.quiet which
+    # batch trio is running.
+    _trio_run._r = BatchRandom(seed) if skip_quiet_yields else random.Random(seed)
     random.seed(derive_seed(seed, "global-random"))
     try:
         yield
     finally:
         random.setstate(saved_global)
-        rng.setstate(saved_state)
+        _trio_run._r = rng
         setattr(_trio_run, _FLAG, saved_flag)
 
 
