@@ -86,29 +86,26 @@ trio.run(main)
 Post = Callable[[str, bytes], Awaitable[tuple[int, bytes]]]
 
 
+def _git(*args: str) -> str:
+    command = ["git", "-C", str(ROOT), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603 - git, on our own history
+
+
 def hand_written_module(rev: str | None) -> types.ModuleType:
     """adapters/json_http.py of ``rev``, or of the last revision without h11."""
     file = "src/adapters/json_http.py"
     if rev is None:
-        revs = subprocess.run(
-            ["git", "-C", str(ROOT), "log", "--format=%H", "--", file], check=True, capture_output=True, text=True
-        ).stdout.split()
-        for candidate in revs:
-            text = subprocess.run(
-                ["git", "-C", str(ROOT), "show", f"{candidate}:{file}"], check=True, capture_output=True, text=True
-            ).stdout
-            if "import h11" not in text:
+        for candidate in _git("log", "--format=%H", "--", file).split():
+            if "import h11" not in _git("show", f"{candidate}:{file}"):
                 rev = candidate
                 break
         else:
             raise SystemExit("no revision of json_http.py without h11")
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:{file}"], check=True, capture_output=True, text=True
-    ).stdout
+    source = _git("show", f"{rev}:{file}")
     spec = importlib.util.spec_from_loader("json_http_hand_written", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"{rev[:10]}:{file}", "exec"), module.__dict__)
+    exec(compile(source, f"{rev[:10]}:{file}", "exec"), module.__dict__)  # noqa: S102 - our own history
     return module
 
 
@@ -121,12 +118,14 @@ class RawRequestClient(json_http.JsonHttpClient):
         super().__init__(base_url)
         head = b"".join(b"%s: %s\r\n" % pair for pair in self._headers)
         self._head_tail = b" HTTP/1.1\r\n" + head + b"Content-Length: "
-        self._event = h11.Request(method=b"POST", target=b"/", headers=[*self._headers, (b"Content-Length", b"0")])
+        self._event = h11.Request(
+            method=b"POST", target=b"/", headers=[*self._headers, (b"Content-Length", b"0")]
+        )
         self._end = h11.EndOfMessage()
 
     def _request_bytes(self, conn: h11.Connection, target: bytes, body: bytes) -> bytes:
-        conn._process_event(h11.CLIENT, self._event)  # noqa: SLF001 - the variant under test
-        conn._process_event(h11.CLIENT, self._end)  # noqa: SLF001
+        conn._process_event(h11.CLIENT, self._event)  # the variant under test
+        conn._process_event(h11.CLIENT, self._end)
         return b"".join((b"POST ", target, self._head_tail, b"%d" % len(body), b"\r\n\r\n", body))
 
 
@@ -172,7 +171,9 @@ async def run_client(name: str, base_url: str, requests: int, hand_written: type
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", default="hand-written,h11,h11-raw,httpx2")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the clients interleaved")
@@ -181,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     names = args.clients.split(",")
     hand_written = hand_written_module(args.baseline)
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", SERVER, ANSWER.decode(), "1" if args.chunked else "0"],
         stdout=subprocess.PIPE,
         text=True,

@@ -88,7 +88,7 @@ class _Connection:
                     data = await self.stream.receive_some(RECEIVE_BYTES)
                 except trio.BrokenResourceError:
                     data = b""  # a reset ends a close-delimited body; h11 judges the rest
-                conn.receive_data(data)
+                conn.receive_data(bytes(data))  # no copy when it is bytes already
             elif type(event) is h11.Response:
                 status = event.status_code
             elif type(event) is h11.Data:
@@ -156,7 +156,13 @@ class JsonHttpClient:
         async with self._slots:
             try:
                 return await self._exchange(target, body)
-            except (_Broken, h11.ProtocolError, OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            except (
+                _Broken,
+                h11.ProtocolError,
+                OSError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+            ) as exc:
                 detail = type(exc).__name__
         raise HttpFailure("network error", detail)  # outside `except`: nothing chained
 
