@@ -4,6 +4,7 @@ server closed, silence, and a caller cancelled midway."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -26,6 +27,10 @@ class RawServer:
 
     async def handle(self, stream: trio.SocketStream) -> None:
         self.connections += 1
+        with contextlib.suppress(trio.BrokenResourceError):  # a client that hung up on an answer
+            await self.converse(stream)
+
+    async def converse(self, stream: trio.SocketStream) -> None:
         buffer = b""
         async with stream:
             while True:
@@ -164,4 +169,23 @@ async def test_a_refused_connection_is_a_network_error() -> None:
     with pytest.raises(HttpFailure) as info:
         await client.post(SECRET_PATH, b"{}", 5)
     assert info.value.kind == "network error" and "SECRET" not in str(info.value)
+    await client.aclose()
+
+
+async def test_an_answer_that_is_not_http_or_too_large_is_a_network_error(nursery: trio.Nursery) -> None:
+    async def answer(n: int, body: bytes) -> bytes:
+        if n == 1:
+            return b"SMTP ready\r\n\r\n"
+        if n == 2:
+            return b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (128 * 1024) + b"\r\n\r\n"
+        return ok(body)
+
+    server = RawServer(answer)
+    client = JsonHttpClient(await serve(nursery, server))
+    for _ in range(2):
+        with pytest.raises(HttpFailure) as info:
+            await client.post(SECRET_PATH, b"{}", 5)
+        assert info.value.kind == "network error" and "SECRET" not in str(info.value)
+    assert await client.post(SECRET_PATH, b'{"ok":1}', 5) == (200, b'{"ok":1}')
+    assert server.connections == 3
     await client.aclose()
