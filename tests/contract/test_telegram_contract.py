@@ -171,7 +171,9 @@ async def test_send_message_is_validated_like_the_bot_api(telegram: TelegramHarn
     err = await fails(TelegramError, api.send_message(chat, "<b>unclosed"))
     assert err.error_code == 400 and err.description.startswith("Bad Request: can't parse entities")
     err = await fails(TelegramError, api.send_message(chat, "file <data>.csv"))
-    assert err.description == 'Bad Request: can\'t parse entities: Unsupported start tag "data" at byte offset 5'
+    assert (
+        err.description == 'Bad Request: can\'t parse entities: Unsupported start tag "data" at byte offset 5'
+    )
     assert bot_records(telegram, chat) == []
 
     await api.send_message(chat, "x" * 4096)

@@ -2,11 +2,11 @@
 
 Telegram asks bots to stay under about 30 messages/s in total, about one message/s
 per chat and 20 messages a minute per group, tolerates short bursts, and answers 429
-``retry_after`` beyond that. Here the first two are GCRA buckets whose bursts are a little wider than a conforming sender's
-(``bot.ratelimit``), so that network jitter between a sender's slot and the message's
-arrival is not punished; a group (a negative chat id) also has a sliding window of 20
-sends in any 60 s. Every accepted send is counted, so a run can show the rate
-the whole deployment actually sent at.
+``retry_after`` beyond that. Here the first two are GCRA buckets whose bursts are a
+little wider than a conforming sender's (``bot.ratelimit``), so that network jitter
+between a sender's slot and the message's arrival is not punished; a group (a negative
+chat id) also has a sliding window of 20 sends in any 60 s. Every accepted send is
+counted, so a run can show the rate the whole deployment actually sent at.
 
 A sender that comes back before its ``retry_after`` has passed is refused again with a
 longer wait (twice what was left, as Telegram's growing flood waits), and counted.
