@@ -131,6 +131,7 @@ class Row:
     sustained: int
     first_failure: int | None
     points: list[Point] = field(default_factory=list)
+    complete: bool = True  # False: a --verify walk ran out of points before it found both sides
 
 
 def _failed(report: Any, targets: Targets) -> list[str]:
@@ -251,6 +252,7 @@ def boundary_near(
         population = population + step if point.ok else population - step
         if population < 1:
             break
+    row.complete = bool(row.sustained) and row.first_failure is not None
     return row
 
 
@@ -287,6 +289,10 @@ def table(rows: list[Row], targets: Targets, ceiling: int, confidence: Confidenc
             row = next((r for r in rows if r.sessions == sessions and r.db == db), None)
             if row is None:
                 cells.append("-")
+            elif not row.complete:
+                held = f">= {row.sustained}" if row.sustained else "none held"
+                failed = f"fails at {row.first_failure}" if row.first_failure else "no failure yet"
+                cells.append(f"{held}, {failed} (incomplete)")
             elif row.first_failure is None:
                 cells.append(f">= {row.sustained} (none up to {ceiling})")
             else:
@@ -434,6 +440,7 @@ def _row_dict(row: Row) -> dict[str, Any]:
         "db": row.db,
         "sustained": row.sustained,
         "first_failure": row.first_failure,
+        "complete": row.complete,
         "points": [
             {
                 "population": p.population,
