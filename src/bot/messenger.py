@@ -24,6 +24,20 @@ from bot.ratelimit import SendLimiter
 from bot.send_lanes import SendLanes
 
 T = TypeVar("T")
+CAPTION_LIMIT = 1024  # Telegram refuses longer captions, counted in UTF-16 code units
+
+
+def fit_caption(caption: str | None) -> str | None:
+    """A caption Telegram accepts: one past its limit is cut, with "…" (it is plain text)."""
+    if caption is None or len(caption.encode("utf-16-le")) // 2 <= CAPTION_LIMIT:
+        return caption
+    kept, used = [], 0
+    for char in caption:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > CAPTION_LIMIT - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 class Messenger:
@@ -111,7 +125,7 @@ class Messenger:
         await self._attempts(
             "telegram.send_file",
             chat_id,
-            lambda: self.api.send_document(chat_id, filename, data, caption=caption),
+            lambda: self.api.send_document(chat_id, filename, data, caption=fit_caption(caption)),
             limited=True,
         )
 
@@ -119,7 +133,7 @@ class Messenger:
         await self._attempts(
             "telegram.send_file",
             chat_id,
-            lambda: self.api.send_photo(chat_id, filename, data, caption=caption),
+            lambda: self.api.send_photo(chat_id, filename, data, caption=fit_caption(caption)),
             limited=True,
         )
 

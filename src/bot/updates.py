@@ -213,8 +213,10 @@ class UpdatePoller:
     async def _poll_once(self) -> list[Update]:
         try:
             return await self.messenger.get_updates(self.next_offset(), self.poll_timeout_s, POLL_BATCH)
-        except TelegramConflict:
-            self.log.error("poll.conflict", detail="another poller or a webhook uses this token")
+        except TelegramConflict as exc:
+            self.log.error(
+                "poll.conflict", detail=_conflict_detail(exc.description), telegram=exc.description
+            )
             raise
 
     def _is_new(self, update_id: int) -> bool:
@@ -359,3 +361,12 @@ class UpdatePoller:
                 await self._progress.wait()
             return True
         return False
+
+
+def _conflict_detail(description: str) -> str:
+    """What an operator should do about a 409 (polling goes on, backing off, meanwhile)."""
+    if "terminated by other getUpdates" in description:
+        return "another instance of the bot is polling with this token: stop it (only one poller per token)"
+    if "webhook" in description:
+        return "a webhook is set for this token: delete it (deleteWebhook) or stop polling"
+    return "another poller or a webhook uses this token"

@@ -20,6 +20,7 @@ import trio
 from adapters.telegram_http import HttpTelegramApi
 from bot.domain import InlineButton, TgUser
 from bot.errors import ServiceUnavailable, TelegramConflict, TelegramError, TelegramRetryAfter
+from sim.fakes.telegram.limits import IN_FLIGHT_GRACE_S, SendLimits
 from sim.fakes.telegram.records import SentRecord
 from sim.simulator.faults.kinds.botapi_error import BotApiErrorFault
 from sim.simulator.faults.kinds.botapi_no_response import BotApiNoResponseFault
@@ -170,7 +171,9 @@ async def test_send_message_is_validated_like_the_bot_api(telegram: TelegramHarn
     err = await fails(TelegramError, api.send_message(chat, "<b>unclosed"))
     assert err.error_code == 400 and err.description.startswith("Bad Request: can't parse entities")
     err = await fails(TelegramError, api.send_message(chat, "file <data>.csv"))
-    assert err.description.startswith("Bad Request: can't parse entities")
+    assert (
+        err.description == 'Bad Request: can\'t parse entities: Unsupported start tag "data" at byte offset 5'
+    )
     assert bot_records(telegram, chat) == []
 
     await api.send_message(chat, "x" * 4096)
@@ -283,6 +286,86 @@ async def test_sent_documents_and_photos_are_recorded_with_their_bytes(telegram:
     err = await fails(TelegramError, telegram.api.send_document(chat, "empty.csv", b""))
     assert (err.error_code, err.description) == (400, "Bad Request: file must be non-empty")
     assert len(bot_records(telegram, chat)) == 2
+
+
+async def test_captions_are_held_to_1024_characters(telegram: TelegramHarness) -> None:
+    chat = await open_chat(telegram)
+    api = telegram.api
+    err = await fails(TelegramError, api.send_document(chat, "r.csv", b"a\n1", caption="c" * 1025))
+    assert (err.error_code, err.description) == (400, "Bad Request: message caption is too long")
+    err = await fails(TelegramError, api.send_photo(chat, "chart.png", PNG, caption="c" * 1025))
+    assert (err.error_code, err.description) == (400, "Bad Request: message caption is too long")
+    assert bot_records(telegram, chat) == []
+    await api.send_document(chat, "r.csv", b"a\n1", caption="c" * 1024)
+    await api.send_photo(chat, "chart.png", PNG, caption="😀" * 512)  # 1024 UTF-16 code units
+    assert len(bot_records(telegram, chat)) == 2
+
+
+async def test_edits_are_held_to_4096_characters_too(telegram: TelegramHarness) -> None:
+    chat = await open_chat(telegram)
+    sent = await telegram.api.send_message(chat, "short")
+    err = await fails(TelegramError, telegram.api.edit_message_text(chat, sent.message_id, "x" * 4097))
+    assert (err.error_code, err.description) == (400, "Bad Request: message is too long")
+    await telegram.api.edit_message_text(chat, sent.message_id, "<b>" + "x" * 4096 + "</b>")  # tags are free
+
+
+# ---------------------------------------------------------------- Telegram's flood limits
+
+
+async def test_one_chat_gets_a_short_burst_then_429_with_retry_after(telegram: TelegramHarness) -> None:
+    chat = await open_chat(telegram)
+    # One message per 5 s rather than Telegram's 1 s, so that a slow loopback cannot
+    # refill the bucket mid-burst (the rates themselves: tests/unit/test_botapi_limits.py).
+    telegram.world.limits = SendLimits(chat_per_s=0.2)
+    for n in range(5):
+        await telegram.api.send_message(chat, f"burst {n}")
+    err = await fails(TelegramRetryAfter, telegram.api.send_message(chat, "one too many"))
+    assert err.error_code == 429 and 1 <= (err.retry_after or 0) <= 5
+    assert err.description == f"Too Many Requests: retry after {int(err.retry_after or 0)}"
+    assert len(bot_records(telegram, chat)) == 5
+
+
+async def test_the_whole_bot_has_one_budget_across_chats(telegram: TelegramHarness) -> None:
+    users = [TgUser(id=2000 + n, first_name=f"u{n}") for n in range(11)]
+    chats = [await open_chat(telegram, user) for user in users]
+    telegram.world.limits = SendLimits(global_per_s=0.2)  # Telegram's 30/s, slowed as above
+    for chat in chats[:10]:  # one message to each of ten chats: the bot-wide burst
+        await telegram.api.send_message(chat, "hi")
+    err = await fails(TelegramRetryAfter, telegram.api.send_message(chats[10], "hi"))
+    assert 1 <= (err.retry_after or 0) <= 5
+    assert bot_records(telegram, chats[10]) == []
+
+
+async def test_a_group_gets_20_messages_a_minute(telegram: TelegramHarness) -> None:
+    group = -100_200
+    telegram.world.user_sends_text(ALICE, group, "/start")
+    await open_chat(telegram)  # confirms the group's update too
+    # Per-chat and bot-wide bursts wide enough that only the group's own limit binds.
+    telegram.world.limits = SendLimits(chat_per_s=100.0, chat_burst=100, global_burst=100)
+    for n in range(20):
+        await telegram.api.send_message(group, f"group {n}")
+    err = await fails(TelegramRetryAfter, telegram.api.send_message(group, "21st"))
+    assert err.error_code == 429 and 55 <= (err.retry_after or 0) <= 60  # until the first leaves the minute
+    assert len(bot_records(telegram, group)) == 20
+    private = await open_chat(telegram, BOB)
+    for n in range(21):  # a private chat is not held to the group's minute
+        await telegram.api.send_message(private, f"private {n}")
+
+
+async def test_a_send_before_retry_after_gets_a_longer_wait(telegram: TelegramHarness) -> None:
+    chat = await open_chat(telegram)
+    telegram.world.limits = limits = SendLimits()
+    telegram.world.inject(
+        "sendMessage",
+        BotApiErrorFault(error_code=429, description="Too Many Requests: retry after 7", retry_after=7),
+    )
+    err = await fails(TelegramRetryAfter, telegram.api.send_message(chat, "hi"))
+    assert err.retry_after == 7
+    await trio.sleep(IN_FLIGHT_GRACE_S + 0.1)  # past the grace for sends already on the wire
+    err = await fails(TelegramRetryAfter, telegram.api.send_message(chat, "not waiting"))
+    assert (err.retry_after or 0) > 7  # twice what was left
+    assert limits.ignored_retry_after == 1
+    assert bot_records(telegram, chat) == []
 
 
 # ---------------------------------------------------------------- failures

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from sim.simulator import capacity
-from sim.simulator.capacity import AUDIT, Confidence, measure, point_scenario, sustained_population
+from sim.simulator.capacity import (
+    AUDIT,
+    Confidence,
+    boundary_near,
+    measure,
+    point_scenario,
+    sustained_population,
+    table,
+)
 from sim.simulator.scenario import load_scenario
 from sim.simulator.scenario.dbmodel import load_model
 
@@ -60,6 +68,19 @@ def test_bisection_finds_the_largest_population_that_holds(monkeypatch: pytest.M
     assert row.first_failure is not None
     assert row.sustained <= 5300 < row.first_failure
     assert row.first_failure - row.sustained <= max(50, int(row.sustained * 0.05))
+
+
+def test_a_claimed_boundary_is_verified_or_walked_a_step_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = _fake_world(monkeypatch, 5300, {4})
+    confidence = Confidence(20, 1)
+    row = boundary_near(BASE, AUDIT, 2, confidence=confidence, guess=5200, step=200)
+    assert (row.sustained, row.first_failure, row.complete) == (5200, 5400, True)
+    assert sorted({population for population, _ in runs}) == [5200, 5400]  # the claim and one step up
+    row = boundary_near(BASE, AUDIT, 2, confidence=confidence, guess=5800, step=200)
+    assert (row.sustained, row.first_failure) == (5200, 5400)  # walked down from a wrong claim
+    short = boundary_near(BASE, AUDIT, 2, confidence=confidence, guess=6000, step=200, max_points=2)
+    assert (short.sustained, short.first_failure, short.complete) == (0, 5800, False)
+    assert "none held, fails at 5800 (incomplete)" in table([short], AUDIT, 64000, confidence)
 
 
 def test_database_variants_are_the_measured_model_or_a_flat_cost_per_transaction() -> None:

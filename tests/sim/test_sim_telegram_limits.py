@@ -57,3 +57,16 @@ async def test_a_conforming_send_delayed_into_the_next_one_counts_as_jitter(auto
     assert limits.admit("sendMessage", 7, sent_at=2.0) is None  # held 1 s on the way
     assert limits.admit("sendMessage", 7, sent_at=3.0) is not None  # arrives with it: refused
     assert (limits.over_limit, limits.jittered) == (0, 1)  # but it left on time
+
+
+async def test_a_group_gets_20_messages_in_any_minute(autojump_clock: object) -> None:
+    limits = SendLimits()
+    for _ in range(20):  # one every 1.5 s: within the per-chat rate
+        assert limits.admit("sendMessage", -100) is None
+        await trio.sleep(1.5)
+    retry_after = limits.admit("sendMessage", -100)  # 30 s in: the first send is 30 s from leaving the minute
+    assert retry_after == 30
+    assert limits.admit("sendMessage", 100) is None  # a private chat is not a group
+    await trio.sleep(30.0)
+    assert limits.admit("sendMessage", -100) is None
+    assert limits.over_limit == 1

@@ -177,9 +177,29 @@ async def test_conflict_backs_off_with_a_clear_log_line(autojump_clock):
     with trio.move_on_after(120):
         await poller.run()
     conflicts = [fields for event, fields in sink.events if event == "poll.conflict"]
-    assert conflicts and "another poller" in str(conflicts[0]["detail"])
+    assert conflicts and "a webhook is set for this token" in str(conflicts[0]["detail"])
     # exponential backoff capped at 60 s: a handful of calls in two minutes, not a spin
     assert 3 <= world.calls["getUpdates"] <= 10
+
+
+async def test_a_second_instance_at_start_is_reported_not_looped_on_silently(autojump_clock):
+    """Two bots on one token: Telegram answers 409 to whichever poll the other cut short."""
+    world = BotApiWorld(TOKEN)
+    sinks = [ListSink(), ListSink()]
+
+    async def handle(update: Update) -> None:  # pragma: no cover - no updates here
+        raise AssertionError
+
+    with trio.move_on_after(120):
+        async with trio.open_nursery() as nursery:
+            for sink in sinks:
+                nursery.start_soon(make_poller(world, handle, sink=sink).run)
+    conflicts = [fields for sink in sinks for event, fields in sink.events if event == "poll.conflict"]
+    assert conflicts
+    assert all("another instance of the bot is polling" in str(c["detail"]) for c in conflicts)
+    assert all("terminated by other getUpdates request" in str(c["telegram"]) for c in conflicts)
+    # Each backs off after its 409 (capped at 60 s): no tight loop of polls cutting each other.
+    assert world.calls["getUpdates"] <= 60
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -1,4 +1,8 @@
-"""Profiles and refusals as Telegram HTML messages (each at most 4096 characters)."""
+"""Profiles and refusals as Telegram HTML messages (each at most 4096 characters).
+
+Telegram counts a message's length in UTF-16 code units (an emoji or a mathematical
+letter counts two), so every limit here is measured with :func:`tg_len` on the HTML
+source, which is never shorter than the text Telegram sees after parsing the tags."""
 
 from __future__ import annotations
 
@@ -17,6 +21,23 @@ MAX_MESSAGES = 4  # more would flood the chat: the rest of the columns get one s
 _MAX_ALERTS = 15
 _SUMMARY_ROOM = 700  # kept free in the last message for the list of columns not shown
 _ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16", "cp1251": "Windows-1251"}
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest prefix of ``text`` within ``units`` UTF-16 code units."""
+    if tg_len(text) <= units:
+        return text
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:index]
+    return text
 
 
 def rejection_text(rejected: CsvRejected, lang: str) -> str:
@@ -228,9 +249,9 @@ def _short(column: ColumnProfile, lang: str) -> str:
 
 def _fit(block: str, limit: int) -> str:
     """Cut a block of plain lines at a line boundary; blocks never hold multi-line tags."""
-    if len(block) <= limit:
+    if tg_len(block) <= limit:
         return block
-    kept = block[: limit - 1]
+    kept = _cut(block, limit - 2)
     return kept[: kept.rfind("\n")] + "\n…" if "\n" in kept else html.escape("…")
 
 
@@ -304,7 +325,7 @@ def _render_one(profile: Profile, lang: str) -> list[str]:
         block = column_block(column, profile.n_rows, lang)
         last = len(messages) + 1 == MAX_MESSAGES
         room = MESSAGE_LIMIT - (_SUMMARY_ROOM if last else 0)
-        if len(current) + 2 + len(block) <= room:
+        if tg_len(current) + 2 + tg_len(block) <= room:
             current += "\n\n" + block
         elif len(messages) + 1 < MAX_MESSAGES:
             messages.append(current)
@@ -316,7 +337,7 @@ def _render_one(profile: Profile, lang: str) -> list[str]:
     if rest:
         names = ", ".join(_short(c, lang) for c in rest)
         summary = text(lang, "p.more_columns", count=fmt_number(len(rest), lang), names=names)
-        if len(current) + 2 + len(summary) > MESSAGE_LIMIT and len(messages) + 1 < MAX_MESSAGES:
+        if tg_len(current) + 2 + tg_len(summary) > MESSAGE_LIMIT and len(messages) + 1 < MAX_MESSAGES:
             messages.append(current)
             current = ""
         current = _fit_summary(current, summary)
@@ -325,10 +346,10 @@ def _render_one(profile: Profile, lang: str) -> list[str]:
 
 
 def _fit_summary(current: str, summary: str) -> str:
-    room = MESSAGE_LIMIT - len(current) - 2
-    if len(summary) > room:
+    room = MESSAGE_LIMIT - tg_len(current) - 2
+    if tg_len(summary) > room:
         # Cut between two names (names are escaped, so a comma never sits inside an entity).
-        summary = summary[: max(0, room - 2)]
+        summary = _cut(summary, max(0, room - 2))
         summary = summary[: summary.rfind(", ")] + ", …" if ", " in summary else "…"
     return (current + "\n\n" + summary) if current else summary
 
@@ -381,7 +402,7 @@ def render_table(result: TableResult, lang: str) -> str:
     body, shown = "", 0
     for line in lines:
         candidate = body + html.escape(line, quote=False) + "\n"
-        if len(title) + len(candidate) + footer_room > MESSAGE_LIMIT:
+        if tg_len(title) + tg_len(candidate) + footer_room > MESSAGE_LIMIT:
             break
         body, shown = candidate, shown + 1
     message = f"{title}\n<pre>{body.rstrip()}</pre>"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,7 @@ class Point:
     p95: dict[str, float]  # the worst seed's
     failed: list[str]  # the first failing seed's reasons
     wall_s: float
+    cpu_s: float = 0.0  # this process's CPU time for the point
 
 
 @dataclass(slots=True)
@@ -129,6 +131,7 @@ class Row:
     sustained: int
     first_failure: int | None
     points: list[Point] = field(default_factory=list)
+    complete: bool = True  # False: a --verify walk ran out of points before it found both sides
 
 
 def _failed(report: Any, targets: Targets) -> list[str]:
@@ -149,6 +152,7 @@ def measure(
     """Seeds 1..N until the point holds or ``allowed_failures + 1`` seeds failed."""
     scenario = point_scenario(base, targets, sessions, population, db)
     point = Point(population, True, 0, [], {}, [], 0.0)
+    cpu_started = _cpu_s()
     for seed in range(1, confidence.seeds + 1):
         report = run_scenario(scenario, seed)
         point.seeds_run += 1
@@ -163,6 +167,7 @@ def measure(
             if len(point.seeds_failed) > confidence.allowed_failures:
                 point.ok = False
                 break
+    point.cpu_s = _cpu_s() - cpu_started
     return point
 
 
@@ -216,6 +221,55 @@ def sustained_population(
     return row
 
 
+def boundary_near(
+    base: Scenario,
+    targets: Targets,
+    sessions: int,
+    *,
+    confidence: Confidence,
+    guess: int,
+    step: int,
+    max_points: int = 5,
+    db: str = MEASURED,
+    on_point: Any = None,
+) -> Row:
+    """Verify a claimed boundary: ``guess`` holds and ``guess + step`` fails. Walks a step
+    up while it holds, a step down while it fails, at most ``max_points`` points; a row
+    that runs out keeps ``sustained`` 0 or ``first_failure`` None (incomplete)."""
+    row = Row(sessions, db, 0, None)
+    population = guess
+    for _ in range(max_points):
+        point = measure(base, targets, sessions, population, confidence, db)
+        row.points.append(point)
+        if on_point is not None:
+            on_point(row, point)
+        if point.ok:
+            row.sustained = max(row.sustained, population)
+        elif row.first_failure is None or population < row.first_failure:
+            row.first_failure = population
+        if row.sustained and row.first_failure is not None and row.first_failure - row.sustained <= step:
+            break
+        population = population + step if point.ok else population - step
+        if population < 1:
+            break
+    row.complete = bool(row.sustained) and row.first_failure is not None
+    return row
+
+
+def _parse_verify(spec: str) -> list[tuple[int, str, int, int]]:
+    """``S:DB:N:STEP,...`` -> (sessions, db, guess, step) each."""
+    cells = []
+    for item in spec.split(","):
+        sessions, db, guess, step = item.strip().split(":")
+        cells.append((int(sessions), db, int(guess), int(step)))
+    return cells
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _db_label(db: str) -> str:
     return "measured" if db == MEASURED else f"{db} ms/tx"
 
@@ -235,6 +289,10 @@ def table(rows: list[Row], targets: Targets, ceiling: int, confidence: Confidenc
             row = next((r for r in rows if r.sessions == sessions and r.db == db), None)
             if row is None:
                 cells.append("-")
+            elif not row.complete:
+                held = f">= {row.sustained}" if row.sustained else "none held"
+                failed = f"fails at {row.first_failure}" if row.first_failure else "no failure yet"
+                cells.append(f"{held}, {failed} (incomplete)")
             elif row.first_failure is None:
                 cells.append(f">= {row.sustained} (none up to {ceiling})")
             else:
@@ -270,6 +328,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--start", type=int, default=2000, help="first population tried")
     parser.add_argument("--ceiling", type=int, default=64000, help="largest population tried")
     parser.add_argument("--resolution", type=float, default=0.05, help="bisect until within this share")
+    parser.add_argument(
+        "--verify",
+        default="",
+        help="S:DB:N:STEP,...: check that N holds and N+STEP fails per cell (walking a step at a time) "
+        "instead of searching from --start",
+    )
+    parser.add_argument("--max-points", type=int, default=5, help="points per cell with --verify")
+    parser.add_argument("--out", default="", help="JSON file rewritten after every point (partial runs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     base = load_scenario(Path(args.base))
@@ -281,8 +347,28 @@ def main(argv: list[str]) -> int:
     confidence = Confidence(args.seeds, args.allowed_failures)
     started = time.perf_counter()
     results: dict[str, list[Row]] = {}
+    header = {
+        "command": "python -m sim capacity " + " ".join(argv),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "seeds": confidence.seeds,
+        "allowed_failures": confidence.allowed_failures,
+    }
+
+    def save(done: bool) -> None:
+        if args.out:
+            document = {
+                **header,
+                "finished": done,
+                "cpu_s": round(_cpu_s(), 1),
+                "wall_s": round(time.perf_counter() - started, 1),
+                "results": {name: [_row_dict(r) for r in rows] for name, rows in results.items()},
+            }
+            Path(args.out).write_text(json.dumps(document, indent=2) + "\n")
 
     def progress(row: Row, point: Point) -> None:
+        if not any(r is row for r in results.setdefault(targets.name, [])):
+            results[targets.name].append(row)
+        save(False)
         if not args.json:
             print(
                 f"    s{row.sessions} {_db_label(row.db)} n={point.population}: "
@@ -291,10 +377,23 @@ def main(argv: list[str]) -> int:
                 flush=True,
             )
 
+    cells = _parse_verify(args.verify) if args.verify else [(s, d, 0, 0) for d in dbs for s in sessions]
     for targets in chosen:
-        rows = []
-        for db in dbs:
-            for limit in sessions:
+        rows = results.setdefault(targets.name, [])
+        for limit, db, guess, step in cells:
+            if guess:
+                row = boundary_near(
+                    base,
+                    targets,
+                    limit,
+                    confidence=confidence,
+                    guess=guess,
+                    step=step,
+                    max_points=args.max_points,
+                    db=db,
+                    on_point=progress,
+                )
+            else:
                 row = sustained_population(
                     base,
                     targets,
@@ -306,14 +405,16 @@ def main(argv: list[str]) -> int:
                     db=db,
                     on_point=progress,
                 )
+            if not any(r is row for r in rows):
                 rows.append(row)
-                if not args.json:
-                    print(
-                        f"  {targets.name}: SESSION_LIMIT {limit}, database {_db_label(db)}: "
-                        f"sustains {row.sustained} users ({len(row.points)} points)",
-                        flush=True,
-                    )
-        results[targets.name] = rows
+            save(False)
+            if not args.json:
+                print(
+                    f"  {targets.name}: SESSION_LIMIT {limit}, database {_db_label(db)}: "
+                    f"sustains {row.sustained} users ({len(row.points)} points)",
+                    flush=True,
+                )
+    save(True)
     if args.json:
         print(json.dumps({name: [_row_dict(r) for r in rows] for name, rows in results.items()}, indent=2))
         return 0
@@ -339,6 +440,7 @@ def _row_dict(row: Row) -> dict[str, Any]:
         "db": row.db,
         "sustained": row.sustained,
         "first_failure": row.first_failure,
+        "complete": row.complete,
         "points": [
             {
                 "population": p.population,
@@ -348,6 +450,7 @@ def _row_dict(row: Row) -> dict[str, Any]:
                 "p95": p.p95,
                 "failed": p.failed,
                 "wall_s": p.wall_s,
+                "cpu_s": round(p.cpu_s, 1),
             }
             for p in row.points
         ],

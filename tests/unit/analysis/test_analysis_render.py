@@ -8,6 +8,7 @@ from analysis_helpers import profile_of
 
 from bot.analysis import MESSAGE_LIMIT, render_profile
 from bot.analysis.fmt import fmt_number
+from sim.fakes.telegram.entities import utf16_len, visible_text
 
 
 def test_number_formats() -> None:
@@ -34,6 +35,17 @@ def test_100_columns_fit_in_a_few_messages() -> None:
         assert 20 < detailed < 100
         assert str(100 - detailed) in messages[-1]
         assert f"Показатель номер {detailed} (" in messages[-1]
+
+
+def test_emoji_names_still_fit_in_telegram_s_count() -> None:
+    """Telegram counts UTF-16 code units: an emoji is two, so 4096 characters can be too long."""
+    for name in ("😀" * 40 + " {i}", "𝐀𝐁𝐂𝐃𝐄𝐅𝐆𝐇𝐈𝐉𝐊𝐋𝐌𝐍𝐎𝐏 {i}"):
+        header = ";".join(name.format(i=i) for i in range(100))
+        rows = [";".join(f"{(r * i) % 97},5" for i in range(100)) for r in range(30)]
+        messages = render_profile(profile_of("\n".join([header, *rows]).encode()), "en")
+        assert len(messages) > 1
+        for message in messages:
+            assert 0 < utf16_len(visible_text(message, "HTML")) <= MESSAGE_LIMIT
 
 
 def test_names_are_escaped() -> None:

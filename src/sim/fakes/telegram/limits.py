@@ -1,11 +1,12 @@
 """Telegram's flood limits, as the emulator enforces them.
 
-Telegram asks bots to stay under about 30 messages/s in total and about one message/s
-per chat, tolerates short bursts, and answers 429 ``retry_after`` beyond that. Here
-both are GCRA buckets whose bursts are a little wider than a conforming sender's
-(``bot.ratelimit``), so that network jitter between a sender's slot and the message's
-arrival is not punished. Every accepted send is counted, so a run can show the rate
-the whole deployment actually sent at.
+Telegram asks bots to stay under about 30 messages/s in total, about one message/s
+per chat and 20 messages a minute per group, tolerates short bursts, and answers 429
+``retry_after`` beyond that. Here the first two are GCRA buckets whose bursts are a
+little wider than a conforming sender's (``bot.ratelimit``), so that network jitter
+between a sender's slot and the message's arrival is not punished; a group (a negative
+chat id) also has a sliding window of 20 sends in any 60 s. Every accepted send is
+counted, so a run can show the rate the whole deployment actually sent at.
 
 A sender that comes back before its ``retry_after`` has passed is refused again with a
 longer wait (twice what was left, as Telegram's growing flood waits), and counted.
@@ -42,6 +43,28 @@ class _Bucket:
         return 0.0
 
 
+class _Window:
+    """At most ``count`` sends in any ``span_s`` seconds (a group's 20 a minute)."""
+
+    def __init__(self, count: int, span_s: float) -> None:
+        self.count, self.span_s = count, span_s
+        self.times: deque[float] = deque()
+
+    def wait_for(self, now: float) -> float:
+        """Seconds until a send at ``now`` would fit (0: it fits); takes nothing."""
+        while self.times and self.times[0] <= now - self.span_s:
+            self.times.popleft()
+        return 0.0 if len(self.times) < self.count else self.times[0] + self.span_s - now
+
+    def take(self, now: float) -> None:
+        self.times.append(now)
+
+
+def is_group(chat_id: int | None) -> bool:
+    """Groups, supergroups and channels have negative ids; private chats positive."""
+    return chat_id is not None and chat_id < 0
+
+
 _PENALTY_FACTOR = 2.0  # a retry_after not honoured: the next wait is this many times what was left
 _GLOBAL = 0  # key of the bot-wide refusal in ``_refused`` (chat ids are never 0)
 # Sends already on the wire when a 429 was answered cannot have known of it: a send
@@ -64,14 +87,17 @@ class SendLimits:
     global_burst: int = 10
     chat_per_s: float = 1.0
     chat_burst: int = 5
+    group_per_min: int = 20
     accepted: int = 0
     refused: int = 0
     _global: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
+    _groups: dict[int, _Window] = field(default_factory=dict)
     # The same buckets on the times the sends left the bot: the bot is judged on its own
     # pacing, not on a network that bunched conforming sends together on the way.
     _sent_global: _Bucket | None = None
     _sent_chats: dict[int, _Bucket] = field(default_factory=dict)
+    _sent_groups: dict[int, _Window] = field(default_factory=dict)
     jittered: int = 0  # refused on arrival though they conformed when they left
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
     # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
@@ -97,9 +123,14 @@ class SendLimits:
         chat = None
         if chat_id is not None:
             chat = self._chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
-        # Check both before taking either, so a refusal costs the sender nothing.
+        group = None
+        if chat_id is not None and is_group(chat_id):
+            group = self._groups.setdefault(chat_id, _Window(self.group_per_min, 60.0))
+        # Check all before taking any, so a refusal costs the sender nothing.
         glob_wait = max(glob.tat - glob.tolerance - now, 0.0)
         chat_wait = 0.0 if chat is None else max(chat.tat - chat.tolerance - now, 0.0)
+        if group is not None:
+            chat_wait = max(chat_wait, group.wait_for(now))
         wait = max(glob_wait, chat_wait)
         conformed = self._conformed_when_sent(chat_id, sent)
         if wait > EPSILON_S:
@@ -112,6 +143,8 @@ class SendLimits:
         glob.wait(now)
         if chat is not None:
             chat.wait(now)
+        if group is not None:
+            group.take(now)
         self.accepted += 1
         self._window.append(now)
         while self._window[0] <= now - 1.0:
@@ -126,9 +159,15 @@ class SendLimits:
         if chat_id is not None:
             chat = self._sent_chats.setdefault(chat_id, _Bucket(self.chat_per_s, self.chat_burst))
             late = late or chat.tat - chat.tolerance - sent > EPSILON_S
+        group = None
+        if chat_id is not None and is_group(chat_id):
+            group = self._sent_groups.setdefault(chat_id, _Window(self.group_per_min, 60.0))
+            late = late or group.wait_for(sent) > EPSILON_S
         glob.tat = max(glob.tat, sent) + glob.interval
         if chat is not None:
             chat.tat = max(chat.tat, sent) + chat.interval
+        if group is not None:
+            group.take(sent)
         return not late
 
     def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
@@ -164,4 +203,4 @@ class SendLimits:
         }
 
 
-__all__ = ["LIMITED_METHODS", "SendLimits"]
+__all__ = ["LIMITED_METHODS", "SendLimits", "is_group"]
