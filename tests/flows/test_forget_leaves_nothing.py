@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import trio
 from tests.flows.harness import Chat
 
@@ -153,6 +154,7 @@ async def test_forget_leaves_nothing_in_memory(autojump_clock: object) -> None:
     await run_forget(repo, None, search)
 
 
+@pytest.mark.services
 async def test_forget_leaves_nothing_in_postgres_and_on_disk(tmp_path: Path, aio_loop: None) -> None:
     async with open_backend("postgres") as backend:
         await run_forget(backend.repo, LocalBlobStore(tmp_path / "blobs"), partial_search(backend))
