@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.simulator.runner import simulate
-from sim.simulator.scenario import INVARIANTS, load_scenario, parse_scenario
+from sim.simulator.scenario import SWARM_INVARIANTS, load_scenario, parse_scenario
 from sim.simulator.swarm import FAULT_DRAWS, SwarmRun, draw_scenario, run_seed, write_failure
 
 # Seeds the bot as shipped is known to fail (see scenarios/regressions/), kept out of CI's
@@ -24,7 +24,7 @@ def test_a_seed_names_one_scenario_and_every_draw_is_valid() -> None:
         data = draw_scenario(seed)
         parse_scenario(data)  # within every table's valid ranges
         kinds |= {f["kind"] for f in data["faults"]}
-        assert data["invariants"]["check"] == list(INVARIANTS)
+        assert data["invariants"]["check"] == list(SWARM_INVARIANTS)
     expected = {"latency", "hang", "error", "disconnect", "rate_limit", "botapi_error", "crash", "lose_data"}
     assert expected | {"stop", "partition", "clock_skew"} <= kinds
     assert len(FAULT_DRAWS) >= 8

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.simulator.runner import simulate
-from sim.simulator.scenario import INVARIANTS, parse_scenario
+from sim.simulator.scenario import SWARM_INVARIANTS, parse_scenario
 from sim.simulator.toml_out import dumps
 
 DEFAULT_OUT = Path("scenarios/swarm-failures")
@@ -221,7 +221,7 @@ def draw_scenario(seed: int) -> dict[str, Any]:
         "services": _services(rng),
         "cpu": {"cores": rng.randint(1, 4)},
         "bot": bot,
-        "invariants": {"check": list(INVARIANTS)},
+        "invariants": {"check": list(SWARM_INVARIANTS)},
         "faults": faults,
     }
 
