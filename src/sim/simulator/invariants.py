@@ -306,7 +306,9 @@ class EveryStartAnswered(Invariant):
     name, failure = "every_start_answered", CommandUnanswered
 
     def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
-        silent = [u for u in end.sent if u.start_sent_at is not None and not u.start_replied]
+        silent = [
+            u for u in end.sent if u.start_sent_at is not None and not u.start_replied and not u.greetings
+        ]
         if not silent:
             return True, ()
         ids = ", ".join(str(u.user.id) for u in silent[:10])
