@@ -74,15 +74,14 @@ async def simulated_bot(
     stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]
     settings = scenario.bot.build_settings().model_copy(update={"admin_ids": admin_ids, **settings_update})
     world.stack = stack  # type: ignore[attr-defined]
-    async with watching_the_loop():
-        async with trio.open_nursery() as nursery:
-            handle = await nursery.start(
-                lambda task_status: run_bot(
-                    stack.services, settings, roles=Roles(name="flows"), task_status=task_status
-                )
+    async with watching_the_loop(), trio.open_nursery() as nursery:
+        handle = await nursery.start(
+            lambda task_status: run_bot(
+                stack.services, settings, roles=Roles(name="flows"), task_status=task_status
             )
-            yield world
-            handle.stop()
+        )
+        yield world
+        handle.stop()
 
 
 @asynccontextmanager

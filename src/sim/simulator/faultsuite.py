@@ -34,6 +34,13 @@ DEFAULT_SWARM_SEEDS = 200
 # before the fault suite existed too).
 KNOWN_FAILING_SEEDS = (71, 124, 172, 197)
 SWARM_CHUNK = 25
+# Scenarios run right after the first swarm chunk: cheap (1-4 s of CPU each), and each
+# keeps a promise that nothing else tests as directly.
+QUICK_SCENARIOS = (
+    *("smoke", "restart-mid-job", "worker-crash", "telegram-refuses-replies", "failure-notice-waits"),
+    *("db-outage-outlasts-job", "db-back-takeover-waits", "long-attempt-keeps-lease", "worker-backlog"),
+    *("telegram-poll-hangs", "telegram-sends-hang"),
+)
 # tests/sim files whose tests run the bot (or judge its runs); the scenario replays of
 # test_sim_scenarios.py are left out, every shipped scenario runs below once instead.
 SIM_TESTS = (
@@ -103,7 +110,7 @@ def checks(root: Path, swarm_seeds: int) -> list[Check]:
     shipped = sorted((root / "scenarios").glob("*.toml"))
     regressions = sorted((root / "scenarios" / "regressions").glob("*.toml"))
     by_name = {p.stem: p for p in shipped}
-    quick = [by_name.pop(n) for n in ("smoke", "restart-mid-job", "worker-crash") if n in by_name]
+    quick = [by_name.pop(n) for n in QUICK_SCENARIOS if n in by_name]
     sim_tests = tuple(t for t in SIM_TESTS if (root / t).exists())
     suite: list[Check] = [*swarm[:1], *(_scenario(p, root) for p in quick)]
     suite += [Check(t, _pytest(t)) for t in ("tests/property", "tests/flows")]
