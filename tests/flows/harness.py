@@ -88,7 +88,9 @@ async def simulated_bot(
 async def watching_the_loop() -> AsyncIterator[BlockingWatch]:
     """Blocking calls and long CPU steps of the bot's tasks while the block runs, asserted
     absent at its end (the test's own tasks may read files: only the bot's are judged)."""
-    watch = BlockingWatch()
+    # Four times the simulator's budget: a flow is no place for a flaky verdict, and a chart,
+    # a table or a profile computed on the loop takes far longer than that.
+    watch = BlockingWatch(step_budget_s=0.1)
     clock = StepClock(watch)
     with watching(watch):
         trio.lowlevel.add_instrument(clock)
