@@ -154,8 +154,10 @@ PROCESS_FAULT_DRAWS: dict[str, Callable[[random.Random, dict[str, Any]], dict[st
 def _long_db_outage(rng: random.Random, _bot: dict[str, Any]) -> dict[str, Any]:
     # Longer than a job's whole deadline (180 s): what must outlast it (the records of what
     # the user already has) and what must wait for the database to settle shows.
-    return {"kind": rng.choice(("disconnect", "hang")), "target": "repo", "phase": "before",
-            "at_s": _round(rng.uniform(*_FAULT_START_S)), "duration_s": _round(rng.uniform(180.0, 420.0))}  # fmt: skip
+    kind = rng.choice(("disconnect", "hang"))
+    at_s = _round(rng.uniform(*_FAULT_START_S))
+    duration_s = _round(rng.uniform(180.0, 420.0))
+    return {"kind": kind, "target": "repo", "phase": "before", "at_s": at_s, "duration_s": duration_s}
 
 
 def _telegram_hang(rng: random.Random, _bot: dict[str, Any]) -> dict[str, Any]:
