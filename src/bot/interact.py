@@ -259,10 +259,14 @@ class Interactions:
             if state is None:
                 return
             result = await self._compute_table(upload, state["spec"])
+            # Up to MAX_EXPORT_ROWS rows, and openpyxl writes temporary files: in the CPU
+            # runner, never on the loop.
             if action == "xc":
-                await ctx.messenger.send_document(chat, "result.csv", result.to_csv_bytes())
+                data = await self._cpu(analysis.TableResult.to_csv_bytes, result)
+                await ctx.messenger.send_document(chat, "result.csv", data)
             else:
-                await ctx.messenger.send_document(chat, "result.xlsx", result.to_xlsx_bytes())
+                data = await self._cpu(analysis.TableResult.to_xlsx_bytes, result)
+                await ctx.messenger.send_document(chat, "result.xlsx", data)
 
     async def _forget(self, chat: int, user_id: int, confirmed: bool, lang: str) -> None:
         if not confirmed:

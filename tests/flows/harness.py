@@ -1,4 +1,8 @@
-"""The real bot core on simulated services, for flow tests on a virtual clock."""
+"""The real bot core on simulated services, for flow tests on a virtual clock.
+
+Every flow is watched for blocking as the simulator's runs are: a blocking call made by
+one of the bot's tasks, or a step of one of them that burns past its CPU budget on the
+loop (a chart drawn on the loop instead of in the CPU runner), fails the flow."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from bot.domain import TgUser
 from sim.fakes.telegram.records import SentRecord
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
+from sim.simulator.kernel.blocking import BlockingWatch, StepClock, watching
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.scenario import parse_scenario
 
@@ -69,7 +74,7 @@ async def simulated_bot(
     stack = build_stack(world, scenario, RngStreams(seed), clock)  # type: ignore[arg-type]
     settings = scenario.bot.build_settings().model_copy(update={"admin_ids": admin_ids, **settings_update})
     world.stack = stack  # type: ignore[attr-defined]
-    async with trio.open_nursery() as nursery:
+    async with watching_the_loop(), trio.open_nursery() as nursery:
         handle = await nursery.start(
             lambda task_status: run_bot(
                 stack.services, settings, roles=Roles(name="flows"), task_status=task_status
@@ -77,6 +82,26 @@ async def simulated_bot(
         )
         yield world
         handle.stop()
+
+
+@asynccontextmanager
+async def watching_the_loop() -> AsyncIterator[BlockingWatch]:
+    """Blocking calls and long CPU steps of the bot's tasks while the block runs, asserted
+    absent at its end (the test's own tasks may read files: only the bot's are judged)."""
+    # Four times the simulator's budget: a flow is no place for a flaky verdict, and a chart,
+    # a table or a profile computed on the loop takes far longer than that.
+    watch = BlockingWatch(step_budget_s=0.1)
+    clock = StepClock(watch)
+    with watching(watch):
+        trio.lowlevel.add_instrument(clock)
+        try:
+            yield watch
+        finally:
+            trio.lowlevel.remove_instrument(clock)
+    calls = [c.describe() for c in watch.calls if c.task.startswith("bot.")]
+    assert not calls, f"blocking call(s) on the loop: {calls[:3]}"
+    steps = [s.describe() for s in watch.slow_steps]
+    assert not steps, f"{watch.slow_steps_seen} long step(s) on the loop: {steps[:3]}"
 
 
 def chat(world: BotApiWorld, user_id: int, language: str = "en") -> Chat:

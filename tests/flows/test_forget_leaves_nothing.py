@@ -27,7 +27,7 @@ from adapters.local_blobs import LocalBlobStore
 from bot.app import Roles, run_bot
 from bot.domain import TgUser
 from bot.ports import BlobStore, Repository
-from contract.pg_fixtures import Backend, aio_loop, database_url, open_backend, skip_unless_reachable
+from contract.pg_fixtures import Backend, aio_loop, open_backend
 from sim.fakes.repository import MemoryRepository
 from sim.fakes.telegram.world import BotApiWorld
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
@@ -154,15 +154,8 @@ async def test_forget_leaves_nothing_in_memory(autojump_clock: object) -> None:
     await run_forget(repo, None, search)
 
 
-@pytest.fixture
-def postgres_reachable() -> None:
-    # The fault suite runs the flows without services; this one test needs Postgres.
-    skip_unless_reachable(database_url(), "Postgres")
-
-
-async def test_forget_leaves_nothing_in_postgres_and_on_disk(
-    tmp_path: Path, aio_loop: None, postgres_reachable: None
-) -> None:
+@pytest.mark.services
+async def test_forget_leaves_nothing_in_postgres_and_on_disk(tmp_path: Path, aio_loop: None) -> None:
     async with open_backend("postgres") as backend:
         await run_forget(backend.repo, LocalBlobStore(tmp_path / "blobs"), partial_search(backend))
     leftovers = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "blobs").rglob("*")]

@@ -77,6 +77,10 @@ class PartSentTwice(InvariantBroken):
     pass
 
 
+class CommandUnanswered(InvariantBroken):
+    """A /start the user sent was never answered."""
+
+
 class AnswerNotWholeOnce(InvariantBroken):
     """A profile reached the user with a part missing or a part repeated."""
 
@@ -293,6 +297,26 @@ class NoDuplicateAnswer(Invariant):
         )
 
 
+class EveryStartAnswered(Invariant):
+    """Each /start gets a reply (its greeting, or an apology), however many attempts that
+    takes: an update whose answer did not get out is handled again, and must not then be
+    taken for a duplicate.
+    Asked for by name, by scenarios where every answer can get out in the end (the bot
+    gives a command up after its redelivery attempts, and a kill -9 between the update's
+    claim and its answer loses the answer)."""
+
+    name, failure = "every_start_answered", CommandUnanswered
+
+    def check(self, end: RunEnd) -> tuple[bool, tuple[str, ...]]:
+        silent = [
+            u for u in end.sent if u.start_sent_at is not None and not u.start_replied and not u.greetings
+        ]
+        if not silent:
+            return True, ()
+        ids = ", ".join(str(u.user.id) for u in silent[:10])
+        return False, (f"{len(silent)} /start(s) never answered: users {ids}",)
+
+
 class BotKeptRunning(Invariant):
     name, failure = "bot_kept_running", BotDied
 
@@ -490,6 +514,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     NoSecretInLogs(),
     NoDuplicateAnswer(),
     EachPartOnce(),
+    EveryStartAnswered(),
 )
 ALWAYS: tuple[Invariant, ...] = (
     BotKeptRunning(),

@@ -3,7 +3,8 @@
 ``python -m sim swarm --seeds N [--from S] [--out DIR]`` draws one scenario per seed:
 which fault kinds strike, when, how hard, on which service or process, several at
 once (a kill -9 or a SIGTERM of one process, one process cut off from one service,
-a process's clock off by a little or a lot); how many users arrive and how, which
+a process's clock off by a little or a lot; now and then, a database outage longer
+than a job's deadline, or Telegram requests that hang); how many users arrive and how, which
 files they send; the bot's settings within their valid ranges. Each is run and
 judged by every invariant. A failure prints its seed and the broken invariants and
 writes the drawn scenario as a TOML file, which ``just simulate <file>`` replays exactly (same trace hash).
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.simulator.runner import simulate
-from sim.simulator.scenario import INVARIANTS, parse_scenario
+from sim.simulator.scenario import SWARM_INVARIANTS, parse_scenario
 from sim.simulator.toml_out import dumps
 
 DEFAULT_OUT = Path("scenarios/swarm-failures")
@@ -150,6 +151,31 @@ PROCESS_FAULT_DRAWS: dict[str, Callable[[random.Random, dict[str, Any]], dict[st
 }
 
 
+def _long_db_outage(rng: random.Random, _bot: dict[str, Any]) -> dict[str, Any]:
+    # Longer than a job's whole deadline (180 s): what must outlast it (the records of what
+    # the user already has) and what must wait for the database to settle shows.
+    kind = rng.choice(("disconnect", "hang"))
+    at_s = _round(rng.uniform(*_FAULT_START_S))
+    duration_s = _round(rng.uniform(180.0, 420.0))
+    return {"kind": kind, "target": "repo", "phase": "before", "at_s": at_s, "duration_s": duration_s}
+
+
+def _telegram_hang(rng: random.Random, _bot: dict[str, Any]) -> dict[str, Any]:
+    # Requests Telegram takes and never answers: every call's own deadline must cut them.
+    methods = ("get_updates", "send_message", "send_document", "get_file", "download_file")
+    return {"kind": "hang", "target": "telegram", "methods": sorted(rng.sample(methods, k=rng.randint(1, 3))),
+            "probability": _round(rng.uniform(0.05, 0.5)), **_window(rng, 120.0)}  # fmt: skip
+
+
+# Rarer worlds, drawn from a stream of their own (so adding them left every other seed's
+# world as it was): each strikes in about one seed in eight.
+RARE_FAULT_DRAWS: dict[str, Callable[[random.Random, dict[str, Any]], dict[str, Any]]] = {
+    "long_db_outage": _long_db_outage,
+    "telegram_hang": _telegram_hang,
+}
+_RARE_CHANCE = 0.125
+
+
 def _users(rng: random.Random) -> dict[str, Any]:
     count = rng.randint(3, 60)
     users: dict[str, Any] = {"count": count, "answer_deadline_s": _ANSWER_DEADLINE_S}
@@ -210,6 +236,10 @@ def draw_scenario(seed: int) -> dict[str, Any]:
     for kind in sorted(PROCESS_FAULT_DRAWS):
         if processes_rng.random() < 0.25:
             faults.append(PROCESS_FAULT_DRAWS[kind](processes_rng, bot))
+    rare_rng = random.Random(f"{seed}:rare")
+    for kind in sorted(RARE_FAULT_DRAWS):
+        if rare_rng.random() < _RARE_CHANCE:
+            faults.append(RARE_FAULT_DRAWS[kind](rare_rng, bot))
     return {
         "scenario": {
             "name": f"swarm-{seed}",
@@ -221,7 +251,7 @@ def draw_scenario(seed: int) -> dict[str, Any]:
         "services": _services(rng),
         "cpu": {"cores": rng.randint(1, 4)},
         "bot": bot,
-        "invariants": {"check": list(INVARIANTS)},
+        "invariants": {"check": list(SWARM_INVARIANTS)},
         "faults": faults,
     }
 
