@@ -53,10 +53,16 @@ class Mutant:
     why: str
 
     def apply_to(self, text: str) -> str | None:
-        """The mutated text, or None when ``old`` is not there exactly once."""
+        """The mutated text, or None when ``old`` is not there exactly once or the result
+        does not compile (a mutant caught by a syntax error would be a false catch)."""
         if text.count(self.old) != 1:
             return None
-        return text.replace(self.old, self.new)
+        mutated = text.replace(self.old, self.new)
+        try:
+            compile(mutated, self.file, "exec")
+        except SyntaxError:
+            return None
+        return mutated
 
 
 @dataclass(slots=True)
