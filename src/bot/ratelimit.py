@@ -154,9 +154,11 @@ class SharedSendLimiter:
         self._paused_until = max(self._paused_until, trio.current_time() + seconds)
         self.local.pause_now(seconds)
         # Told at once even while this process sends locally: another process may reach
-        # the bucket when this one cannot, and this pause is what it must see.
+        # the bucket when this one cannot, and this pause is what it must see. Shielded:
+        # the send that met the 429 may be out of time, but the pause is the token's, and
+        # telling it is bounded (the redis.pause policy) and ends with the pause.
         try:
-            with trio.move_on_after(seconds):  # past the pause there is nothing left to tell
+            with trio.move_on_after(seconds, shield=True):  # past the pause, nothing to tell
                 await self._guard.retrying("redis.pause", self._post_pause)
         except PortError as exc:
             self._log.warning("send_limit.pause_not_shared", error=str(exc))

@@ -194,8 +194,10 @@ class _FlakyBucket:
         self.reserve_down = False
         self.read_down = False
         self.read_delay_s = 0.0
+        self.reserve_delay_s = 0.0
 
     async def reserve(self, chat_id: int | None, rates: SendRates, pause_s: float = 0.0) -> float:
+        await trio.sleep(self.reserve_delay_s)
         if self.reserve_down:
             raise ServiceUnavailable("redis", "connection refused")
         return await self.inner.reserve(chat_id, rates, pause_s)
@@ -216,6 +218,17 @@ async def test_a_429_met_on_the_local_limit_is_told_to_the_bucket_at_once(autoju
     flaky.reserve_down = False
     await one.pause_all(5.0)
     assert await shared.paused_for() == pytest.approx(5.0)
+
+
+async def test_a_429_met_by_a_send_out_of_time_is_still_told_to_the_bucket(autojump_clock):
+    shared = MemorySendBucket()
+    flaky = _FlakyBucket(shared)
+    one = _shared(flaky)
+    flaky.reserve_delay_s = 0.1  # a slow store, within the pause post's deadline
+    with trio.move_on_after(0.05):  # the send that met the 429 runs out of budget meanwhile
+        await one.pause_all(5.0)
+    await trio.sleep(0.1)
+    assert await shared.paused_for() > 4.5  # told, though its sender was cancelled
 
 
 async def test_a_send_on_the_local_limit_honours_a_pause_the_bucket_holds(autojump_clock):
