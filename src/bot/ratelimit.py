@@ -15,7 +15,10 @@ tried again); a send whose slot was reserved before someone else's 429 asks the
 bucket before it goes. While the bucket cannot be reached, the poller falls back to
 its share of the global rate, locally, still reading the bucket's pause before each
 send; every other process holds its sends until the bucket answers again, so the
-only process sending blind is one that honours every 429 it meets itself.
+only process sending blind is one that honours every 429 it meets itself. Not closed:
+another process whose read of the pause answered can still send, meet a 429 and fail to
+post it once Redis goes silent again; the poller then sends into that pause
+(scenarios/regressions/swarm-71-shared-429.toml).
 """
 
 from __future__ import annotations

@@ -66,8 +66,9 @@ class Settings(BaseModel):
     max_file_bytes: Annotated[int, Field(gt=0)] = MAX_TELEGRAM_DOWNLOAD_BYTES
     # An upload that arrives while the database is unreachable is held this long (its
     # update left unconfirmed, recording retried) before the user is asked to send it
-    # again; 0 asks at once. Keep it below the time users wait for an answer.
-    upload_hold_s: Annotated[float, Field(ge=0)] = 180.0
+    # again; 0 asks at once. The user was told the file waits: long enough to ride out
+    # an outage (a hold that runs out during an ambiguous try ends in "could not confirm").
+    upload_hold_s: Annotated[float, Field(ge=0)] = 3600.0
     # Uploads held at once (a few hundred bytes each, their updates included); past it
     # the user is asked to send the file again.
     max_held_uploads: Annotated[int, Field(gt=0)] = 1000
