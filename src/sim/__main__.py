@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.simulator.expect import with_known_failures_optional
 from sim.simulator.growth import plot_growth
 from sim.simulator.kernel.determinism import hash_seed_pinned, reexec_with_pinned_hash_seed
 from sim.simulator.kernel.trace import first_divergence
@@ -39,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run twice with the same seed and report the first divergent trace event",
     )
     parser.add_argument("--plot", metavar="FILE.png", help="also draw the run over virtual time")
+    parser.add_argument(
+        "--bugs-only",
+        action="store_true",
+        help="an invariant the scenario expects to fail may hold (the fault suite: a known failure "
+        "that does not show is no sign of a broken bot)",
+    )
     return parser
 
 
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = resolve_scenario_path(args.scenario, (Path.cwd() / "scenarios", _REPO_SCENARIOS))
         scenario = load_scenario(path)
+        if args.bugs_only:
+            scenario = with_known_failures_optional(scenario)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,10 +9,11 @@ the same way, so the capacity targets of the audit read as verdicts too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from sim.simulator.scenario import Expect
+from sim.simulator.scenario import Expect, Scenario
 
 if TYPE_CHECKING:
     from sim.simulator.report import Report
@@ -35,6 +36,20 @@ def evaluate(report: Report, expect: Expect) -> dict[str, bool]:
     if expect.success_min > 0:
         verdicts[f"success >= {expect.success_min:.0%}"] = report.success_rate >= expect.success_min
     return verdicts
+
+
+def with_known_failures_optional(scenario: Scenario) -> Scenario:
+    """The scenario with its expected failures allowed, not required. The fault suite
+    judges a bot by what breaks: a bug that moves the timing can make a known failure
+    vanish, and that is no sign of the bug."""
+    expect = scenario.expect
+    relaxed = expect.model_copy(
+        update={
+            "invariants_fail": (),
+            "invariants_may_fail": expect.invariants_may_fail + expect.invariants_fail,
+        }
+    )
+    return dataclasses.replace(scenario, expect=relaxed)
 
 
 def headline_p95(report: Report, operation: str = "user.answer") -> float:

@@ -90,7 +90,7 @@ def _pytest(*paths: str) -> tuple[str, ...]:
 
 def _scenario(path: Path, root: Path) -> Check:
     rel = path.relative_to(root)
-    return Check(f"scenario {rel.with_suffix('')}", (sys.executable, "-m", "sim", str(rel)))
+    return Check(f"scenario {rel.with_suffix('')}", (sys.executable, "-m", "sim", str(rel), "--bugs-only"))
 
 
 def checks(root: Path, swarm_seeds: int) -> list[Check]:
