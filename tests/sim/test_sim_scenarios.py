@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.simulator import faultsuite
 from sim.simulator.expect import evaluate, with_known_failures_optional
 from sim.simulator.runner import add_contrast, run_scenario, simulate
 from sim.simulator.scenario import ScenarioError, load_scenario, parse_scenario, with_overrides
@@ -109,6 +110,8 @@ def test_for_the_fault_suite_a_known_failure_that_does_not_show_is_no_bug() -> N
     relaxed = evaluate(report, with_known_failures_optional(scenario).expect)
     assert all(relaxed.values()) and "no_stuck_job fails" not in relaxed
     assert relaxed["no_lost_upload holds"] is True
+    suite = faultsuite.checks(ROOT, swarm_seeds=0)
+    assert all("--bugs-only" in c.argv for c in suite if c.name.startswith("scenario "))
 
 
 def test_expecting_an_unchecked_invariant_to_fail_is_an_error() -> None:
