@@ -6,8 +6,14 @@ import pytest
 import trio
 
 from bot.domain import TgUser
+from bot.errors import TelegramRetryAfter
+from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.limits import IN_FLIGHT_GRACE_S, SendLimits
 from sim.fakes.telegram.world import BotApiError, BotApiWorld
+from sim.simulator.faults.kinds.rate_limit import RateLimitFault
+from sim.simulator.faults.proxy import ServiceFaults, wrap_port
+from sim.simulator.kernel import RngStreams
+from sim.simulator.scenario import ServiceModel
 
 TOKEN = "123456:LIMITS-TEST-TOKEN"
 
@@ -70,3 +76,35 @@ async def test_a_group_gets_20_messages_in_any_minute(autojump_clock: object) ->
     await trio.sleep(30.0)
     assert limits.admit("sendMessage", -100) is None
     assert limits.over_limit == 1
+
+
+async def test_a_429_on_a_call_that_sends_nothing_holds_that_request_alone(autojump_clock: object) -> None:
+    limits = SendLimits()
+    limits.note_retry_after(None, 10, "getFile", "file-a")
+    await trio.sleep(IN_FLIGHT_GRACE_S + 1.0)
+    assert limits.admit_call("getFile", "file-b") is None  # another file: not held
+    assert limits.admit("sendMessage", 7) is None  # nor are sends
+    retry_after = limits.admit_call("getFile", "file-a")
+    assert retry_after is not None and retry_after > 10 - IN_FLIGHT_GRACE_S - 1.0  # held longer
+    assert limits.ignored_retry_after == 1
+    await trio.sleep(2 * retry_after)
+    assert limits.admit_call("getFile", "file-a") is None  # honoured: through, and forgotten
+    assert limits.ignored_retry_after == 1
+
+
+async def test_a_faults_429_holds_the_request_in_the_world(autojump_clock: object) -> None:
+    # A scenario's rate_limit fault answers at the adapter boundary, before the world sees
+    # the call: the world must still hold the request it refused, as Telegram would.
+    world = BotApiWorld(TOKEN, limits=SendLimits())
+    user = TgUser(id=5, first_name="u")
+    file_id = world.user_sends_document(user, 5, "a.csv", b"a,b\n1,2\n").file_id or ""
+    refused_once = RateLimitFault(target="telegram", at_s=0.0, duration_s=0.5, retry_after_s=5.0)
+    faults = ServiceFaults("telegram", ServiceModel(), (refused_once,), RngStreams(1))
+    faults.on_retry_after = world.note_refused
+    api = wrap_port(SimTelegramApi(world, TOKEN), faults)
+    with pytest.raises(TelegramRetryAfter):
+        await api.get_file(file_id)
+    await trio.sleep(IN_FLIGHT_GRACE_S + 1.0)
+    with pytest.raises(TelegramRetryAfter):  # repeated before its retry_after: refused again
+        await api.get_file(file_id)
+    assert world.limits is not None and world.limits.ignored_retry_after == 1

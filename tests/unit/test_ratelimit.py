@@ -1,3 +1,4 @@
+import itertools
 import socket
 
 import pytest
@@ -55,6 +56,30 @@ async def test_pause_all_delays_every_chat(autojump_clock):
     await limiter.acquire(1)
     await limiter.acquire(2)
     assert trio.current_time() - start >= 5.0
+
+
+async def test_sends_already_waiting_for_a_slot_wait_out_a_pause(autojump_clock):
+    # 60 sends queue at 30/s; a 429 pauses everything 0.5 s in. The sends whose slots
+    # fell inside the pause must not go out before it ends, nor all at once after it.
+    limiter = SendRateLimiter(global_per_s=30, chat_per_s=1, global_burst=1)
+    start = trio.current_time()
+    times: list[float] = []
+
+    async def send(chat: int) -> None:
+        await limiter.acquire(chat)
+        times.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        for chat in range(60):
+            nursery.start_soon(send, chat)
+        await trio.sleep(0.5)
+        await limiter.pause_all(5.0)
+    during = [t for t in times if 0.5 < t < 5.5]
+    assert during == []
+    after = sorted(t for t in times if t >= 5.5)
+    assert len(after) == 60 - sum(1 for t in times if t <= 0.5)
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    assert min(gaps) == pytest.approx(1 / 30)  # paced again, not a burst
 
 
 async def test_idle_chats_are_forgotten(autojump_clock):

@@ -114,6 +114,8 @@ def build_stack(
                 service, scenario.service(service), scenario.faults, rngs,
                 trace=trace, stats=stats, process=process,
             )  # fmt: skip
+            if service == "telegram":  # a 429 it gives holds the caller, as Telegram's do
+                faults.on_retry_after = world.note_refused
         return faults
 
     wire_faults = [f for f in scenario.faults if isinstance(f, BotApiFault)]

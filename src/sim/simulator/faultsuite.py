@@ -3,8 +3,10 @@
 One list of checks, each a command run in its own process from the checkout's root:
 
 - the property-based fault tests (``tests/property``), the flow tests on the simulated
-  world (``tests/flows``) and the simulator's own tests that run the bot (``tests/sim``,
-  without the determinism replays of the shipped scenarios, which run below once);
+  world (``tests/flows``), the unit tests of the fault-handling parts (deadlines and
+  retries, the send limiter, the poller, update claims, on virtual time) and the
+  simulator's own tests that run the bot (``tests/sim``, without the determinism replays
+  of the shipped scenarios, which run below once);
 - a bounded swarm (``--swarm-seeds``, in chunks, so a failure ends a chunk early);
 - every shipped scenario and every regression scenario at its default seed.
 
@@ -38,7 +40,7 @@ SWARM_CHUNK = 25
 QUICK_SCENARIOS = (
     *("smoke", "restart-mid-job", "worker-crash", "telegram-refuses-replies", "failure-notice-waits"),
     *("db-outage-outlasts-job", "db-back-takeover-waits", "long-attempt-keeps-lease", "worker-backlog"),
-    *("telegram-poll-hangs", "telegram-sends-hang"),
+    *("telegram-poll-hangs", "telegram-sends-hang", "restart-while-uploads-held"),
 )
 # tests/sim files whose tests run the bot (or judge its runs); the scenario replays of
 # test_sim_scenarios.py are left out, every shipped scenario runs below once instead.
@@ -52,6 +54,20 @@ SIM_TESTS = (
     "tests/sim/test_sim_blocking.py",
     "tests/sim/test_sim_calls_cut.py",
     "tests/sim/test_sim_work_limits.py",
+)
+
+# tests/unit files that test one fault-handling part of the bot on virtual time: a
+# retry policy or a limiter broken in a way the whole bot's other defences hide (a 429
+# not retried is answered again later anyway) still fails here.
+FAULT_UNIT_TESTS = (
+    "tests/unit/test_guard.py",
+    "tests/unit/test_retry.py",
+    "tests/unit/test_ratelimit.py",
+    "tests/unit/test_send_lanes.py",
+    "tests/unit/test_update_poller.py",
+    "tests/unit/test_duplicate_updates.py",
+    "tests/unit/test_claim_batcher.py",
+    "tests/unit/test_sweep.py",
 )
 
 
@@ -112,6 +128,8 @@ def checks(root: Path, swarm_seeds: int) -> list[Check]:
     quick = [by_name.pop(n) for n in QUICK_SCENARIOS if n in by_name]
     sim_tests = tuple(t for t in SIM_TESTS if (root / t).exists())
     suite: list[Check] = [*swarm[:1], *(_scenario(p, root) for p in quick)]
+    unit_tests = tuple(t for t in FAULT_UNIT_TESTS if (root / t).exists())
+    suite += [Check("tests/unit (fault handling)", _pytest(*unit_tests))]
     suite += [Check(t, _pytest(t)) for t in ("tests/property", "tests/flows")]
     suite += [*swarm[1:2], Check("tests/sim", _pytest(*sim_tests))]
     suite += [_scenario(p, root) for p in [*regressions, *by_name.values()]]

@@ -9,7 +9,10 @@ chat id) also has a sliding window of 20 sends in any 60 s. Every accepted send 
 counted, so a run can show the rate the whole deployment actually sent at.
 
 A sender that comes back before its ``retry_after`` has passed is refused again with a
-longer wait (twice what was left, as Telegram's growing flood waits), and counted.
+longer wait (twice what was left, as Telegram's growing flood waits), and counted. A 429
+on a call that sends nothing (``getFile``, ``answerCallbackQuery``...) holds that request
+alone (the method and the file or query it names): repeating it before ``retry_after`` is
+counted the same way (:meth:`SendLimits.admit_call`).
 Not ``enabled``, the limits only watch: sends past them go through and are counted
 as ``over_limit``.
 """
@@ -102,6 +105,9 @@ class SendLimits:
     _window: deque[float] = field(default_factory=deque)  # accepted sends in the last second
     # chat (or _GLOBAL) -> (when the last 429 was answered, until when it holds)
     _refused: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # the same for the calls that send nothing, each request held alone (lower-cased
+    # method, the file or query it names)
+    _refused_calls: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     peak_per_s: int = 0  # most sends accepted within any one second
 
     def admit(self, method: str, chat_id: int | None, sent_at: float | None = None) -> int | None:
@@ -170,10 +176,43 @@ class SendLimits:
             group.take(sent)
         return not late
 
-    def note_retry_after(self, chat_id: int | None, retry_after: float) -> None:
+    def note_retry_after(
+        self, chat_id: int | None, retry_after: float, method: str | None = None, request: str = ""
+    ) -> None:
         """A 429 given for another reason (a scenario's fault): a send before it passed
-        did not honour it either."""
-        self._hold(chat_id, trio.current_time(), retry_after)
+        did not honour it either. On a ``method`` that sends nothing, it holds that
+        ``request`` (the file or query the call names)."""
+        now = trio.current_time()
+        if method is not None and method.lower() not in LIMITED_METHODS:
+            key = (method.lower(), request)
+            _, until = self._refused_calls.get(key, (0.0, 0.0))
+            self._refused_calls[key] = (now, max(until, now + retry_after))
+            return
+        self._hold(chat_id, now, retry_after)
+
+    def admit_call(self, method: str, request: str = "", sent_at: float | None = None) -> int | None:
+        """For a call that sends nothing: None if it may go ahead, else the ``retry_after``
+        of a 429 (the same request came back before its 429's wait had passed)."""
+        key = (method.lower(), request)
+        if not self._refused_calls or key not in self._refused_calls:
+            return None
+        now = trio.current_time()
+        if sent_at is None:
+            sent_at = SENT_AT.get()
+        sent = now if sent_at is None else sent_at
+        answered_at, until = self._refused_calls[key]
+        left = until - now if sent > answered_at + IN_FLIGHT_GRACE_S else 0.0
+        if left <= EPSILON_S:
+            if until <= now:
+                del self._refused_calls[key]  # bounded: a hold that ran out is forgotten
+            return None
+        self.ignored_retry_after += 1
+        if not self.enabled:
+            return None
+        self.refused += 1
+        retry_after = max(1, math.ceil(_PENALTY_FACTOR * left - EPSILON_S))
+        self._refused_calls[key] = (now, max(until, now + retry_after))
+        return retry_after
 
     def _left(self, key: int, now: float, sent: float) -> float:
         """Seconds a 429 still holds for a sender who could have seen it (0: none)."""

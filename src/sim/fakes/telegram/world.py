@@ -31,7 +31,7 @@ import trio
 from bot.domain import InlineKeyboard, TgUser
 from sim.fakes.telegram import wire
 from sim.fakes.telegram.entities import PARSE_MODES, EntityError, utf16_len, visible_text
-from sim.fakes.telegram.limits import SENT_AT, SendLimits
+from sim.fakes.telegram.limits import LIMITED_METHODS, SENT_AT, SendLimits
 from sim.fakes.telegram.records import SentKind, SentRecord, StoredFile, UserAction
 
 JsonDict = dict[str, Any]
@@ -244,9 +244,13 @@ class BotApiWorld:
                 return fault
         return None
 
-    async def _before(self, method: str) -> WireFault | None:
-        """Applies a "before" fault; returns an "after" one for :meth:`_after`."""
+    async def _before(self, method: str, request: str = "") -> WireFault | None:
+        """Applies a "before" fault; returns an "after" one for :meth:`_after`. ``request``:
+        what a call that sends nothing names (a file id or path, a query id), for the
+        429 that holds a repeat of it (:meth:`note_refused`)."""
         self.calls[method] += 1
+        if self.limits is not None and (retry_after := self.limits.admit_call(method, request)) is not None:
+            raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         fault = self._take_fault(method)
         if fault is None:
             return None
@@ -255,10 +259,20 @@ class BotApiWorld:
         try:
             await fault.strike(method)
         except BotApiError as exc:
-            if exc.error_code == 429 and exc.retry_after is not None and self.limits is not None:
-                self.limits.note_retry_after(None, exc.retry_after)  # a 429 applies to the token
+            if exc.error_code == 429 and exc.retry_after is not None:
+                self.note_refused(method, exc.retry_after, request)
             raise
         return None
+
+    def note_refused(self, method: str, retry_after: float, request: str = "") -> None:
+        """A 429 given to ``method`` (a Bot API name, or a port method's snake_case name)
+        by a fault: on a send it holds the token, on any other call that ``request``."""
+        if self.limits is not None:
+            name = method.replace("_", "").lower()
+            if name in LIMITED_METHODS:
+                self.limits.note_retry_after(None, retry_after)  # a 429 applies to the token
+            else:
+                self.limits.note_retry_after(None, retry_after, name, request)
 
     def _admit(self, method: str, chat_id: int, sent_at: float) -> None:
         """429 with ``retry_after`` past Telegram's flood limits (when they are enforced)."""
@@ -631,7 +645,7 @@ class BotApiWorld:
     async def answer_callback_query(
         self, *, callback_query_id: str, text: str | None = None, show_alert: bool = False
     ) -> bool:
-        fault = await self._before("answerCallbackQuery")
+        fault = await self._before("answerCallbackQuery", callback_query_id)
         chat_id = self._open_queries.pop(callback_query_id, None)
         if chat_id is None:
             raise BotApiError(400, QUERY_INVALID)
@@ -647,7 +661,7 @@ class BotApiWorld:
         return True
 
     async def get_file(self, *, file_id: str) -> JsonDict:
-        fault = await self._before("getFile")
+        fault = await self._before("getFile", file_id)
         stored = self._files.get(file_id)
         if stored is None:
             raise BotApiError(400, INVALID_FILE_ID)
@@ -663,7 +677,7 @@ class BotApiWorld:
 
     async def download(self, file_path: str) -> bytes:
         """The bytes behind ``/file/bot<token>/<file_path>`` (fault knob name: ``downloadFile``)."""
-        fault = await self._before("downloadFile")
+        fault = await self._before("downloadFile", file_path)
         stored = self._files_by_path.get(file_path)
         if stored is None or stored.size > MAX_DOWNLOAD_BYTES:
             raise BotApiError(404, NOT_FOUND)

@@ -24,12 +24,12 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import trio
 
 from sim.fakes.telegram.limits import SENT_AT
-from sim.simulator.faults.kind import CallFault, CallPlan, Fault
+from sim.simulator.faults.kind import CallFault, CallPlan, FailingCallFault, Fault
 from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
@@ -107,6 +107,9 @@ class ServiceFaults:
         self.fault_rng = rngs.stream(f"service.{service}.faults")
         self.trace = trace
         self.stats = stats if stats is not None else FaultStats()
+        # Told of every 429 a fault gives (method, retry_after, the file or query the call
+        # names), so the simulated Telegram can hold a request repeated too soon.
+        self.on_retry_after: Callable[[str, float, str], None] | None = None
 
     def plan(self, label: str, latency: Latency, faults: tuple[CallFault, ...]) -> CallPlan | None:
         """Draw one call's fate; None when nothing at all happens to it (the fast path)."""
@@ -130,11 +133,21 @@ class ServiceFaults:
             return None
         return plan
 
-    async def before(self, plan: CallPlan) -> None:
+    async def before(self, plan: CallPlan, method: str, args: tuple[Any, ...] = ()) -> None:
         if plan.delay > 0:
             await sim_sleep(plan.delay)
         if plan.failure is not None and not plan.after:
-            await plan.failure.strike(self.service)
+            await self.strike(plan.failure, method, args)
+
+    async def strike(self, failure: FailingCallFault, method: str, args: tuple[Any, ...]) -> NoReturn:
+        try:
+            await failure.strike(self.service)
+        except Exception as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None and self.on_retry_after is not None:
+                named = args[0] if args and isinstance(args[0], str) else ""  # a file, a query
+                self.on_retry_after(method, float(retry_after), named)
+            raise
 
 
 def session_hook(faults: ServiceFaults) -> Callable[[str], Awaitable[None]]:
@@ -145,7 +158,7 @@ def session_hook(faults: ServiceFaults) -> Callable[[str], Awaitable[None]]:
         plan = _PLAN.get()
         if plan is not None:
             _PLAN.set(None)  # one session per call: spend it once
-            await faults.before(plan)
+            await faults.before(plan, method)
 
     return in_session
 
@@ -197,7 +210,7 @@ class FaultProxy:
                 if inside:
                     token = _PLAN.set(plan)
                 else:
-                    await sf.before(plan)
+                    await sf.before(plan, method, args)
                 sent = SENT_AT.set(left_at)
             try:
                 result = await fn(*args, **kwargs)
@@ -215,7 +228,7 @@ class FaultProxy:
                 if sent is not None:
                     SENT_AT.reset(sent)
             if plan is not None and plan.failure is not None and plan.after:
-                await plan.failure.strike(sf.service)  # the effect happened; the reply is lost
+                await sf.strike(plan.failure, method, args)  # the effect happened; the reply is lost
             if trace is not None:
                 trace.record("return", label)
             return result
