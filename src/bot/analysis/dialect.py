@@ -56,6 +56,8 @@ def split_records(text: str, limit: int = _MAX_RECORDS) -> list[tuple[int, str]]
 
 
 def _fields(record: str, delimiter: str) -> list[str]:
+    if '"' not in record and "\r" not in record:
+        return record.split(delimiter)  # what the csv module returns for it, without its cost
     reader = csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, quotechar='"', strict=False)
     try:
         return next(reader, [])
