@@ -39,6 +39,12 @@ def _figure(width: float = 8.0, height: float = 4.5) -> tuple[Any, Any]:
     return figure, figure.add_subplot()
 
 
+def _title(axes: Any, title: str) -> None:
+    # A title placed by hand: matplotlib otherwise measures the top axis's labels on every
+    # draw to place it (a tenth of a chart's time), and none of these charts has top labels.
+    axes.set_title(title, y=1.0, pad=6.0)
+
+
 def _tick_labels(axis: Any) -> list[str]:
     return [str(t) for t in axis.get_major_formatter().format_ticks(axis.get_majorticklocs())]
 
@@ -135,7 +141,7 @@ def chart_histogram(data: bytes, file_name: str, column: int, lang: str) -> byte
         values = values[np.isfinite(values)]
         edges = np.histogram_bin_edges(values, bins="auto")
         axes.hist(values, bins=min(_MAX_BINS, max(1, len(edges) - 1)), color="#4C72B0", edgecolor="white")
-        axes.set_title(_short(text(lang, "c.histogram", column=name), 80))
+        _title(axes, _short(text(lang, "c.histogram", column=name), 80))
         _number_axis(axes.xaxis, lang)
         _number_axis(axes.yaxis, lang)
         axes.set_ylabel(text(lang, "c.count"))
@@ -145,7 +151,7 @@ def chart_histogram(data: bytes, file_name: str, column: int, lang: str) -> byte
         starts = pd.PeriodIndex(counts.index).to_timestamp()
         axes.bar(starts, counts.to_numpy(), width=_bar_width(freq), color="#4C72B0")
         period = text(lang, f"c.period.{freq}")
-        axes.set_title(_short(text(lang, "c.per_period", period=period, column=name), 80))
+        _title(axes, _short(text(lang, "c.per_period", period=period, column=name), 80))
         _number_axis(axes.yaxis, lang)
         axes.set_ylabel(text(lang, "c.count"))
     else:
@@ -154,7 +160,7 @@ def chart_histogram(data: bytes, file_name: str, column: int, lang: str) -> byte
         positions = range(len(counts))
         axes.barh(positions, counts.to_numpy(), color="#4C72B0")
         axes.set_yticks(positions, _distinct_labels(counts.index, 30))
-        axes.set_title(_short(text(lang, "c.bars", column=name), 80))
+        _title(axes, _short(text(lang, "c.bars", column=name), 80))
         _number_axis(axes.xaxis, lang)
     _fit(figure, axes)
     return _png(figure)
@@ -192,7 +198,7 @@ def chart_timeseries(
         resampled.index, resampled.to_numpy(), marker="o" if len(resampled) <= 60 else None, color="#4C72B0"
     )
     period = text(lang, f"c.period.{freq}")
-    axes.set_title(_short(text(lang, "c.timeseries", value=_short(value_name), period=period), 80))
+    _title(axes, _short(text(lang, "c.timeseries", value=_short(value_name), period=period), 80))
     axes.set_xlabel(_short(date_name))
     _number_axis(axes.yaxis, lang)
     axes.grid(alpha=0.3)
@@ -227,7 +233,7 @@ def chart_correlations(data: bytes, file_name: str, lang: str) -> bytes:
                         va="center",
                         fontsize=8,
                     )
-    axes.set_title(text(lang, "c.correlations"))
+    _title(axes, text(lang, "c.correlations"))
     _fit(figure, axes, slant_deg=45)
     figure.colorbar(image, ax=axes)  # takes its room from the axes, within the margins
     return _png(figure)
