@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from .values import looks_typed, typed_flags
+from .values import looks_typed, settled_flags
 
 SAMPLE_CHARS = 64 * 1024
 _MAX_RECORDS = 400
@@ -103,23 +103,43 @@ def _clean_cell(cell: str) -> str:
     return cell
 
 
-def _mostly_typed(flags: list[bool]) -> bool:
-    """At least 80% of the values are numbers or dates."""
-    return sum(flags) >= 0.8 * len(flags)
+def _mostly_typed(values: list[str], settled: list[bool | None]) -> bool:
+    """At least 80% of the values are numbers or dates. Values the Arrow pass left open are
+    judged one by one, only until the answer is sure."""
+    needed = 0.8 * len(values)
+    typed = sum(1 for flag in settled if flag)
+    open_ = [v for v, flag in zip(values, settled, strict=True) if flag is None]
+    left = len(open_)
+    if typed >= needed or typed + left < needed:
+        return typed >= needed
+    for value in open_:
+        typed += looks_typed(value)
+        left -= 1
+        if typed >= needed or typed + left < needed:
+            break
+    return typed >= needed
 
 
 def _has_header(first: list[str], rows: list[list[str]]) -> bool:
     """No header when the columns that hold numbers or dates also do so in the first row."""
     columns = [[row[i] for row in rows if i < len(row) and row[i].strip()] for i in range(len(first))]
-    # Judged all at once: a wide sample holds hundreds of thousands of values.
-    flat = typed_flags([value for values in columns for value in values])
-    typed_columns, start = [], 0
-    for index, values in enumerate(columns):
-        if values and _mostly_typed(flat[start : start + len(values)]):
-            typed_columns.append(index)
+    # One Arrow pass settles most values of a wide sample (hundreds of thousands of them).
+    flat = settled_flags([value for values in columns for value in values])
+    settled, start = [], 0
+    for values in columns:
+        settled.append(flat[start : start + len(values)])
         start += len(values)
-    if typed_columns:
-        return not all(looks_typed(first[i]) for i in typed_columns)
+
+    def typed_column(index: int) -> bool:
+        return bool(columns[index]) and _mostly_typed(columns[index], settled[index])
+
+    # A typed column whose first cell is not typed makes the first row a header: those
+    # columns are looked at first, and the first one found decides.
+    first_typed = [looks_typed(cell) for cell in first]
+    if any(typed_column(i) for i in range(len(first)) if not first_typed[i]):
+        return True
+    if any(typed_column(i) for i in range(len(first)) if first_typed[i]):
+        return False  # every typed column is typed in the first row too: it is data
     # Only text: a header if its cells are filled in and distinct.
     cells = [c.strip() for c in first if c.strip()]
     return len(cells) == len(first) and len(set(cells)) == len(cells)

@@ -328,12 +328,12 @@ _BARE_NUMBER = r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?: [0-9]{3})+)(?:[.,][0-9]+)?$"
 _FEW = 32  # below this many values, building an Arrow array costs more than it saves
 
 
-def typed_flags(values: Sequence[str]) -> list[bool]:
-    """[looks_typed(v) for v in values], with Arrow kernels settling most values at once: text
-    without a digit is neither, a bare number is a number. Python judges only the rest."""
+def settled_flags(values: Sequence[str]) -> list[bool | None]:
+    """looks_typed(v) where Arrow kernels settle it at once (no digit: False; a bare number:
+    True), None where only :func:`looks_typed` can tell."""
     if len(values) < _FEW:
-        return [looks_typed(v) for v in values]
+        return [None] * len(values)
     array = arrays.strings(list(values))
     digit = pc.match_substring_regex(array, pattern=_ANY_DIGIT).to_pylist()
     bare = pc.match_substring_regex(array, pattern=_BARE_NUMBER).to_pylist()
-    return [b or (d and looks_typed(v)) for v, d, b in zip(values, digit, bare, strict=True)]
+    return [True if b else (None if d else False) for d, b in zip(digit, bare, strict=True)]

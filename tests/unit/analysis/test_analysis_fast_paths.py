@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analysis import arrays, encoding, values
+from bot.analysis import arrays, dialect, encoding, values
 from bot.analysis.profile import _hash_groups, _sorted_groups, quartiles
 from bot.analysis.sniff import control_ratio
 from bot.analysis.values import _AFFIXES, _SPACES, NUMBER_PATTERNS
@@ -78,8 +78,45 @@ _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 
 @_SETTINGS
 @given(st.lists(st.one_of(_VALUE, _DATES), min_size=values._FEW, max_size=120))
-def test_typed_flags_agree_with_looks_typed(texts: list[str]) -> None:
-    assert values.typed_flags(texts) == [values.looks_typed(v) for v in texts]
+def test_settled_flags_agree_with_looks_typed(texts: list[str]) -> None:
+    settled = values.settled_flags(texts)
+    assert all(flag is None or flag == values.looks_typed(v) for v, flag in zip(texts, settled, strict=True))
+    assert sum(flag is not None for flag in settled) >= sum(not any(c.isdigit() for c in v) for v in texts)
+
+
+def _has_header_judging_every_value(first: list[str], rows: list[list[str]]) -> bool:
+    """The header rule as it reads, every value judged: what dialect._has_header must answer."""
+    columns = [[row[i] for row in rows if i < len(row) and row[i].strip()] for i in range(len(first))]
+    typed = [i for i, c in enumerate(columns) if c and sum(map(values.looks_typed, c)) >= 0.8 * len(c)]
+    if typed:
+        return not all(values.looks_typed(first[i]) for i in typed)
+    cells = [c.strip() for c in first if c.strip()]
+    return len(cells) == len(first) and len(set(cells)) == len(cells)
+
+
+_TEXT = st.sampled_from(["", "name", "order 12", "Итого", "N/A", "2024 год"])
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
+    """Columns each with a share of typed values near the rule's 80 %, under a first row."""
+    width, height = draw(st.integers(1, 5)), draw(st.integers(1, 60))
+    columns = []
+    for _ in range(width):
+        share = draw(st.sampled_from([0.0, 0.5, 0.75, 0.79, 0.8, 0.81, 0.9, 1.0]))
+        typed = round(share * height)
+        cells = [draw(st.one_of(_VALUE, _DATES)) for _ in range(typed)]
+        cells += [draw(_TEXT) for _ in range(height - typed)]
+        columns.append(draw(st.permutations(cells)))
+    first = [draw(st.one_of(_TEXT, _VALUE, _DATES)) for _ in range(width)]
+    return first, [[column[r] for column in columns] for r in range(height)]
+
+
+@_SETTINGS
+@given(_tables())
+def test_the_header_is_judged_as_if_every_value_were(table: tuple[list[str], list[list[str]]]) -> None:
+    first, rows = table
+    assert dialect._has_header(first, rows) == _has_header_judging_every_value(first, rows)
 
 
 @_SETTINGS
