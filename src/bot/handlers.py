@@ -21,7 +21,7 @@ from bot.i18n import pick_language, t
 from bot.interact import Interactions
 from bot.policy import Op
 from bot.updates import ParkUpdate, RetryUpdate
-from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say
+from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say, mark_first
 from bot.uploads import accept_document, clean_file_name
 
 LANGUAGE_CACHE_SIZE = 50_000
@@ -117,10 +117,16 @@ class Router:
         if not held.told:
             # Marked before sending: the user hears it at most once, however often it is
             # tried, and by whichever process (a restart hands the update to another one).
-            held.told = True
-            self.ctx.services.metrics.count("uploads", "held")
-            self.ctx.log.warning("upload.held", update_id=update.update_id, hold_s=self.holds.hold_s)
-            if await first_to_say(self.ctx, "told", update.update_id):
+            # A redelivered update whose marker cannot be read now may have been told by
+            # the process before: it is asked again on the next try, not told blind.
+            first = await mark_first(self.ctx, "told", update.update_id)
+            if first is None and not self.maybe_redelivered(update.update_id):
+                first = True  # no process before this one had the update
+            if first is not None:
+                held.told = True
+                self.ctx.services.metrics.count("uploads", "held")
+                self.ctx.log.warning("upload.held", update_id=update.update_id, hold_s=self.holds.hold_s)
+            if first:
                 await self._tell(update, t(lang, "upload_held", name=shown))
         raise ParkUpdate
 
@@ -175,7 +181,9 @@ class Router:
         message = update.message
         if message is not None and message.document is not None and message.from_user is not None:
             held = self.holds.get(update.update_id)
-            redelivered = held is None and self.maybe_redelivered(update.update_id)
+            # A hold whose marker could not be read (told is False) may follow an earlier
+            # process's notice as much as a first try may.
+            redelivered = (held is None or not held.told) and self.maybe_redelivered(update.update_id)
             await accept_document(self.ctx, update.update_id, message, lang, held, redelivered=redelivered)
             return
         if not await self._claim(update.update_id):

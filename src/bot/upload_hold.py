@@ -22,16 +22,23 @@ from bot.errors import PortError
 MARK_TTL_S = 24 * 3600
 
 
-async def first_to_say(ctx: BotContext, what: str, update_id: int) -> bool:
+async def first_to_say(ctx: BotContext, what: str, update_id: int, *, unknown: bool = True) -> bool:
     """Whether this process is the first to say ``what`` for the update: a marker in
     Redis, for what cannot be recorded in Postgres now (it is away) yet must not be said
-    twice when a restarted process is handed the same update. True when Redis cannot
-    tell either: answering twice beats not answering."""
+    twice when a restarted process is handed the same update. ``unknown`` when Redis
+    cannot tell either: True for an answer (answering twice beats not answering), False
+    for what the final answer makes good (a receipt)."""
+    first = await mark_first(ctx, what, update_id)
+    return unknown if first is None else first
+
+
+async def mark_first(ctx: BotContext, what: str, update_id: int) -> bool | None:
+    """:func:`first_to_say`'s marker: None when Redis cannot tell now."""
     try:
         return await ctx.call("redis", ctx.services.state.mark, f"{what}:{update_id}", MARK_TTL_S)
     except PortError as exc:
         ctx.log.warning("update.mark_failed", update_id=update_id, what=what, error=str(exc))
-        return True
+        return None
 
 
 class UploadNotRecorded(Exception):

@@ -137,8 +137,8 @@ async def accept_document(
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
     # The user who was told the file waits has had the receipt: it is not sent twice.
     receipt = None if held is not None and held.told else t(lang, "received", name=shown)
-    if receipt is not None and redelivered and not await first_to_say(ctx, "told", update_id):
-        receipt = None  # an earlier process held it and told the user so
+    if receipt is not None and redelivered and not await first_to_say(ctx, "told", update_id, unknown=False):
+        receipt = None  # an earlier process held it and told the user so (or may have: the profile follows)
     # From here on the upload is safe, so the handler's deadline must not end this
     # with "took too long, try again" (an invitation to upload twice); the receipt
     # and the enqueue get budgets of their own instead.
