@@ -21,7 +21,7 @@ from bot.i18n import pick_language, t
 from bot.interact import Interactions
 from bot.policy import Op
 from bot.updates import ParkUpdate, RetryUpdate
-from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say, mark_first
+from bot.upload_hold import UploadHolds, UploadNotRecorded, first_to_say, mark_first, remember_said
 from bot.uploads import accept_document, clean_file_name
 
 LANGUAGE_CACHE_SIZE = 50_000
@@ -85,6 +85,10 @@ class Router:
             # Not even the apology got through: Telegram is unreachable. Handle the
             # update again later rather than confirm it with the user unanswered.
             raise RetryUpdate
+        # The apology is this update's answer. Its claim may never have reached the
+        # database, and a held upload may keep the offset down: a restarted process handed
+        # it again must not answer it a second time, long after.
+        await remember_said(ctx, "answered", update.update_id)
         self.holds.release(update.update_id)
 
     async def _hold_upload(self, update: Update, lang: str, failure: UploadNotRecorded | None) -> bool:
@@ -120,7 +124,8 @@ class Router:
             # A redelivered update whose marker cannot be read now may have been told by
             # the process before: it is asked again on the next try, not told blind.
             first = await mark_first(self.ctx, "told", update.update_id)
-            if first is None and not self.maybe_redelivered(update.update_id):
+            unmarked = first is None
+            if unmarked and not self.maybe_redelivered(update.update_id):
                 first = True  # no process before this one had the update
             if first is not None:
                 held.told = True
@@ -128,6 +133,8 @@ class Router:
                 self.ctx.log.warning("upload.held", update_id=update.update_id, hold_s=self.holds.hold_s)
             if first:
                 await self._tell(update, t(lang, "upload_held", name=shown))
+                if unmarked:  # told without the marker: leave it for a process after this one
+                    await remember_said(self.ctx, "told", update.update_id)
         raise ParkUpdate
 
     async def on_flood(self, update: Update) -> None:

@@ -34,6 +34,7 @@ Op = Literal[
     "redis",
     "redis.connect",
     "redis.pause",
+    "redis.mark",
     "queue",
     "queue.claim",
     "telegram.call",
@@ -101,6 +102,9 @@ POLICIES: dict[Op, Policy] = {
     # before they send again, so a slow attempt is cut short and tried again at once),
     # and read before a send on the local limit (once: it delays the send).
     "redis.pause": Policy(0.25, Retry(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)),
+    # A marker that records an answer already sent (bot.upload_hold.remember_said): tried
+    # again, since it is all that keeps a redelivered update from being answered twice.
+    "redis.mark": Policy(0.5, Retry(attempts=5, wait_initial=0.1, wait_max=1.0, wait_jitter=0.1)),
     "queue": Policy(2.0),
     # A blocking read: its deadline is added to the read's own wait. A failed claim
     # is retried for as long as the worker runs.

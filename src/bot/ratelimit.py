@@ -90,6 +90,10 @@ class SendRateLimiter:
     def pause_now(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, trio.current_time() + seconds)
 
+    def after(self, at: float) -> None:
+        """No send before the slot that follows ``at`` (a send booked elsewhere goes then)."""
+        self._global.tat = max(self._global.tat, at + self._global.interval + self._global.tolerance)
+
     @property
     def tracked_chats(self) -> int:
         return len(self._chats)
@@ -150,6 +154,9 @@ class SharedSendLimiter:
         self._paused_until = float("-inf")  # the latest 429 this process saw
         self._posted_until = float("-inf")  # the end of the latest pause told to the bucket
         self._local_until = float("-inf")
+        # The latest slot this process holds in the bucket: sends that fall back to the
+        # local limiter queue after it, or the two together would pass the rate.
+        self._booked_until = float("-inf")
 
     async def pause_all(self, seconds: float) -> None:
         """Pause this process's sends at once, and every other process's through the
@@ -180,6 +187,8 @@ class SharedSendLimiter:
     async def acquire(self, chat_id: int | None) -> None:
         while True:
             if trio.current_time() < self._local_until:
+                if self._booked_until > trio.current_time():
+                    self.local.after(self._booked_until)
                 await self.local.acquire(chat_id)
                 # The bucket may answer a read when it failed a reservation, and another
                 # process's pause posted there must hold here too.
@@ -200,6 +209,7 @@ class SharedSendLimiter:
         """True once the bucket's slot came with no pause in force; False: ask again."""
         try:
             wait = await self._reserve("redis", chat_id)
+            self._booked_until = max(self._booked_until, trio.current_time() + wait)
             await trio.sleep(wait)
             if wait < RECHECK_AFTER_WAIT_S:
                 return True

@@ -41,6 +41,17 @@ async def mark_first(ctx: BotContext, what: str, update_id: int) -> bool | None:
         return None
 
 
+async def remember_said(ctx: BotContext, what: str, update_id: int) -> None:
+    """Record that ``what`` has been said for the update (an apology, when its claim may
+    never have reached the database; a notice whose marker Redis did not take), for a
+    process handed it again. Tried again while Redis does not answer: whether the marker
+    was already there does not matter, only that it is."""
+    try:
+        await ctx.call("redis.mark", ctx.services.state.mark, f"{what}:{update_id}", MARK_TTL_S)
+    except PortError as exc:
+        ctx.log.warning("update.mark_failed", update_id=update_id, what=what, error=str(exc))
+
+
 class UploadNotRecorded(Exception):
     """The database did not answer while recording an upload (not the user's fault)."""
 

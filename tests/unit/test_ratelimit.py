@@ -11,7 +11,7 @@ from bot.guard import Guard
 from bot.log import Logger
 from bot.metrics import MetricsRecorder
 from bot.ports import SendBucket, SendRates
-from bot.ratelimit import SHARED_RETRY_AFTER_S, SendRateLimiter, SharedSendLimiter
+from bot.ratelimit import GLOBAL_BURST, SHARED_RETRY_AFTER_S, SendRateLimiter, SharedSendLimiter
 from bot.settings import Settings
 from sim.fakes.send_bucket import MemorySendBucket
 
@@ -301,3 +301,30 @@ async def test_only_a_process_that_may_send_blind_sends_while_the_bucket_is_unre
     flaky.reserve_down = flaky.read_down = False
     with trio.fail_after(10):
         await worker.acquire(1)  # the bucket back: the held send goes
+
+
+async def test_sends_that_fall_back_to_the_local_limit_queue_after_the_slots_already_booked(autojump_clock):
+    # 40 sends book slots in the bucket (1.3 s ahead at 30/s); then the bucket stops
+    # answering reservations and 40 more fall back to the local limit. The two together
+    # must still keep to the rate: the local ones go after the last booked slot.
+    shared = MemorySendBucket()
+    flaky = _FlakyBucket(shared)
+    flaky.fallback_share = 1
+    one = _shared(flaky)
+    start = trio.current_time()
+    times: list[float] = []
+
+    async def send(chat: int) -> None:
+        await one.acquire(chat)
+        times.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        for chat in range(40):
+            nursery.start_soon(send, chat)
+        await trio.sleep(0.1)
+        flaky.reserve_down = True
+        for chat in range(40, 80):
+            nursery.start_soon(send, 1000 + chat)
+    times.sort()
+    busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+    assert busiest <= 30 + GLOBAL_BURST
