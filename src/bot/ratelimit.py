@@ -18,7 +18,7 @@ send; every other process holds its sends until the bucket answers again, so the
 only process sending blind is one that honours every 429 it meets itself. Not closed:
 another process whose read of the pause answered can still send, meet a 429 and fail to
 post it once Redis goes silent again; the poller then sends into that pause
-(scenarios/regressions/swarm-71-shared-429.toml).
+(scenarios/regressions/swarm-461-pause-not-shared.toml).
 """
 
 from __future__ import annotations
