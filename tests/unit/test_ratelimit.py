@@ -58,22 +58,30 @@ async def test_pause_all_delays_every_chat(autojump_clock):
     assert trio.current_time() - start >= 5.0
 
 
+class _Sends:
+    """Each send's time since the start, as the limiter lets it go."""
+
+    def __init__(self, limiter: SendRateLimiter | SharedSendLimiter) -> None:
+        self.limiter = limiter
+        self.start = trio.current_time()
+        self.times: list[float] = []
+
+    async def send(self, chat: int) -> None:
+        await self.limiter.acquire(chat)
+        self.times.append(trio.current_time() - self.start)
+
+
 async def test_sends_already_waiting_for_a_slot_wait_out_a_pause(autojump_clock):
     # 60 sends queue at 30/s; a 429 pauses everything 0.5 s in. The sends whose slots
     # fell inside the pause must not go out before it ends, nor all at once after it.
     limiter = SendRateLimiter(global_per_s=30, chat_per_s=1, global_burst=1)
-    start = trio.current_time()
-    times: list[float] = []
-
-    async def send(chat: int) -> None:
-        await limiter.acquire(chat)
-        times.append(trio.current_time() - start)
-
+    sends = _Sends(limiter)
     async with trio.open_nursery() as nursery:
         for chat in range(60):
-            nursery.start_soon(send, chat)
+            nursery.start_soon(sends.send, chat)
         await trio.sleep(0.5)
         await limiter.pause_all(5.0)
+    times = sends.times
     during = [t for t in times if 0.5 < t < 5.5]
     assert during == []
     after = sorted(t for t in times if t >= 5.5)
@@ -310,21 +318,14 @@ async def test_sends_that_fall_back_to_the_local_limit_queue_after_the_slots_alr
     shared = MemorySendBucket()
     flaky = _FlakyBucket(shared)
     flaky.fallback_share = 1
-    one = _shared(flaky)
-    start = trio.current_time()
-    times: list[float] = []
-
-    async def send(chat: int) -> None:
-        await one.acquire(chat)
-        times.append(trio.current_time() - start)
-
+    sends = _Sends(_shared(flaky))
     async with trio.open_nursery() as nursery:
         for chat in range(40):
-            nursery.start_soon(send, chat)
+            nursery.start_soon(sends.send, chat)
         await trio.sleep(0.1)
         flaky.reserve_down = True
         for chat in range(40, 80):
-            nursery.start_soon(send, 1000 + chat)
-    times.sort()
+            nursery.start_soon(sends.send, 1000 + chat)
+    times = sorted(sends.times)
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 30 + GLOBAL_BURST
