@@ -39,9 +39,6 @@ from bot.policy import Op
 from bot.ports import BlobStore, CpuRunner, Services
 from bot.settings import Settings, environment, load_from
 
-# Start-up waits at most this long for the CPU pool's processes to load their libraries.
-CPU_WARM_UP_S = 60.0
-
 
 class RealConfig(BaseModel):
     """The adapters' settings: where the services are and how to reach them.
@@ -190,13 +187,11 @@ async def real_adapters(config: RealConfig, settings: Settings | None = None) ->
         )
         stack.push_async_callback(telegram.aclose)
 
-        cpu: CpuRunner
-        if config.cpu == "process":
-            cpu = ProcessCpuRunner(config.cpu_workers)
-            with trio.move_on_after(CPU_WARM_UP_S):  # a slow start-up is no reason not to run
-                await cpu.warm()
-        else:
-            cpu = ThreadCpuRunner(config.cpu_workers)
+        cpu: CpuRunner = (
+            ProcessCpuRunner(config.cpu_workers)
+            if config.cpu == "process"
+            else ThreadCpuRunner(config.cpu_workers)
+        )
         metrics = PrometheusMetrics()
         services = Services(
             telegram=telegram,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +62,6 @@ def _widest_px(figure: Any, labels: list[str], size: float = _TICK_FONT_PT) -> t
 def _fit(figure: Any, axes: Any, *, slant_deg: float = 0.0, right_px: float = 20.0) -> None:
     """Margins that hold the tick labels (the x ones slanted by ``slant_deg``), the axis
     labels and the title."""
-    import math
-
     width, height = figure.get_size_inches() * figure.dpi
     line = _widest_px(figure, ["Ag"])[1] + _PAD_PX / 2
     left = 2 * _PAD_PX + _widest_px(figure, _tick_labels(axes.yaxis))[0] + (line if axes.get_ylabel() else 0)
