@@ -40,6 +40,7 @@ class BotContext:
             log,
             settings.global_sends_per_s,
             settings.chat_sends_per_s,
+            board=services.repo,
             sends_blind=sends_blind,
         )
         lanes = SendLanes(limiter, settings.broadcast_sends_per_s)

@@ -103,6 +103,19 @@ class Repository(Protocol):
         how many were forgotten (call again while it returns ``limit``)."""
         ...
 
+    # The second channel of a 429's pause (bot.ratelimit): the shared send bucket is the
+    # first, and a process that cannot reach it may still reach the database. Judged on
+    # the database's clock, like leases, and per bot, like update claims.
+
+    async def post_send_pause(self, seconds: float) -> None:
+        """No send of this bot before ``seconds`` from now; an earlier end never shortens
+        a pause already posted."""
+        ...
+
+    async def send_pause_left(self) -> float:
+        """Seconds the latest posted pause still holds; 0 when none does."""
+        ...
+
     async def upsert_user(self, user_id: int, language: str) -> None: ...
 
     async def get_user_language(self, user_id: int) -> str | None: ...

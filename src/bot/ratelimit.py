@@ -11,18 +11,22 @@ The limit belongs to the bot token, not to a process: with a
 slots in one shared bucket (:class:`SharedSendLimiter`). What it promises: no send
 goes out while a 429's ``retry_after`` runs that the deployment can know of. The
 process that met the 429 pauses at once and tells the bucket at once (short attempts,
-tried again); a send whose slot was reserved before someone else's 429 asks the
-bucket before it goes. While the bucket cannot be reached, the poller falls back to
-its share of the global rate, locally, still reading the bucket's pause before each
-send; every other process holds its sends until the bucket answers again, so the
-only process sending blind is one that honours every 429 it meets itself. Not closed:
-another process whose read of the pause answered can still send, meet a 429 and fail to
-post it once Redis goes silent again; the poller then sends into that pause
-(scenarios/regressions/swarm-461-pause-not-shared.toml).
+tried again), and the database's pause board too (:class:`PauseBoard`); a send whose
+slot was reserved before someone else's 429 asks the bucket before it goes. While the
+bucket cannot be reached, the poller falls back to its share of the global rate,
+locally, reading the pause from the bucket and the board before each send; every other
+process holds its sends until one of them answers, so the only process sending blind
+is one that honours every 429 it meets itself. The board is what closes the gap Redis
+alone left: a 429 met while Redis hung for its process never reached the bucket, and a
+process whose read of the bucket answered sent into it
+(scenarios/regressions/swarm-461-pause-not-shared.toml). Not closed: a process whose
+Redis works reserves without reading the board, so a pause that only the board holds
+(its process cut off from Redis alone) does not stop it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import trio
@@ -45,6 +49,14 @@ RECHECK_AFTER_WAIT_S = 0.5
 # A process that may not send blind asks the bucket again this often while it cannot be
 # read (a hung Redis already spends its deadline on each try; a refused one does not).
 BLIND_HOLD_S = 0.5
+
+
+class PauseBoard(Protocol):
+    """The second place a 429's pause is told (the Repository: Postgres)."""
+
+    async def post_send_pause(self, seconds: float) -> None: ...
+
+    async def send_pause_left(self) -> float: ...
 
 
 class SendLimiter(Protocol):
@@ -142,9 +154,11 @@ class SharedSendLimiter:
         global_per_s: float,
         chat_per_s: float,
         *,
+        board: PauseBoard | None = None,
         sends_blind: bool = True,
     ) -> None:
         self._bucket = bucket
+        self._board = board
         self._sends_blind = sends_blind
         self._guard = guard
         self._log = log
@@ -167,22 +181,37 @@ class SharedSendLimiter:
         # the bucket when this one cannot, and this pause is what it must see. Shielded:
         # the send that met the 429 may be out of time, but the pause is the token's, and
         # telling it is bounded (the redis.pause policy) and ends with the pause.
+        # Both places at once: the board matters exactly when Redis is what fails.
+        with trio.move_on_after(seconds, shield=True):  # past the pause, nothing to tell
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._tell, "redis.pause", self._post_pause)
+                if self._board is not None:
+                    nursery.start_soon(self._tell, "db.pause", self._post_board_pause)
+
+    async def _tell(self, op: Op, post: Callable[[], Awaitable[None]]) -> None:
         try:
-            with trio.move_on_after(seconds, shield=True):  # past the pause, nothing to tell
-                await self._guard.retrying("redis.pause", self._post_pause)
+            await self._guard.retrying(op, lambda: self._guard.call(op, post))
         except PortError as exc:
-            self._log.warning("send_limit.pause_not_shared", error=str(exc))
+            self._log.warning("send_limit.pause_not_shared", via=op, error=str(exc))
+
+    async def _post_board_pause(self) -> None:
+        assert self._board is not None
+        # + 1 ms: the database keeps microseconds, and a pause read back must not end early.
+        await self._board.post_send_pause(self._paused_until - trio.current_time() + 0.001)
 
     async def _reserve(self, op: Op, chat_id: int | None) -> float:
+        return await self._guard.call(op, self._reserve_telling_pause, chat_id)
+
+    async def _reserve_telling_pause(self, chat_id: int | None) -> float:
         """A slot from the bucket, telling it of this process's pause if it has not heard."""
         until = self._paused_until
         pause_s = max(0.0, until - trio.current_time()) if until > self._posted_until else 0.0
-        wait = await self._guard.call(op, self._bucket.reserve, chat_id, self._rates, pause_s)
+        wait = await self._bucket.reserve(chat_id, self._rates, pause_s)
         self._posted_until = max(self._posted_until, until)
         return wait
 
     async def _post_pause(self) -> None:
-        await self._reserve("redis.pause", None)
+        await self._reserve_telling_pause(None)
 
     async def acquire(self, chat_id: int | None) -> None:
         while True:
@@ -221,11 +250,21 @@ class SharedSendLimiter:
             return False
 
     async def _shared_pause_left(self) -> float | None:
-        """Seconds the bucket's pause still holds; None when it cannot be read."""
-        try:
-            return await self._guard.call("redis.pause", self._bucket.paused_for)
-        except PortError:
-            return None
+        """Seconds a pause told by any process still holds, by the bucket and the board
+        (read together); None when neither can be read."""
+        answers: list[float] = []
+
+        async def read(op: Op, fn: Callable[[], Awaitable[float]]) -> None:
+            try:
+                answers.append(await self._guard.call(op, fn))
+            except PortError:
+                pass
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read, "redis.pause", self._bucket.paused_for)
+            if self._board is not None:
+                nursery.start_soon(read, "db.pause", self._board.send_pause_left)
+        return max(answers) if answers else None
 
 
 def build_send_limiter(
@@ -235,8 +274,11 @@ def build_send_limiter(
     global_per_s: float,
     chat_per_s: float,
     *,
+    board: PauseBoard | None = None,
     sends_blind: bool = True,
 ) -> SendLimiter:
     if bucket is None:
         return SendRateLimiter(global_per_s, chat_per_s)
-    return SharedSendLimiter(bucket, guard, log, global_per_s, chat_per_s, sends_blind=sends_blind)
+    return SharedSendLimiter(
+        bucket, guard, log, global_per_s, chat_per_s, board=board, sends_blind=sends_blind
+    )

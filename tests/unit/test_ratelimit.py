@@ -13,6 +13,7 @@ from bot.metrics import MetricsRecorder
 from bot.ports import SendBucket, SendRates
 from bot.ratelimit import GLOBAL_BURST, SHARED_RETRY_AFTER_S, SendRateLimiter, SharedSendLimiter
 from bot.settings import Settings
+from sim.fakes.repository import MemoryRepository
 from sim.fakes.send_bucket import MemorySendBucket
 
 
@@ -294,6 +295,28 @@ async def test_a_429_met_while_a_send_reads_the_bucket_holds_that_send(autojump_
         start = trio.current_time()
         await one.pause_all(5.0)  # this process's own 429, while the send was reading
     assert sent[0] - start >= 5.0
+
+
+async def test_a_429_that_could_not_reach_the_bucket_reaches_the_other_processes_through_the_board(
+    autojump_clock,
+):
+    # scenarios/regressions/swarm-461-pause-not-shared.toml: the process that met the 429
+    # cannot post it to Redis, while another, on its local limit, reads the bucket's pause
+    # (0: nobody told it). The database's board is what carries the pause between them.
+    shared, board = MemorySendBucket(), MemoryRepository()
+    met, other = _FlakyBucket(shared), _FlakyBucket(shared)
+    guard = Guard(Settings(), MetricsRecorder())
+    sink = _Sink()
+    worker = SharedSendLimiter(met, guard, Logger(sink), 30, 1, board=board, sends_blind=False)
+    poller = SharedSendLimiter(other, guard, Logger(_Sink()), 30, 1, board=board)
+    met.reserve_down = other.reserve_down = True
+    await poller.acquire(1)  # on its local limit from here on
+    pause_ends = trio.current_time() + 5.0
+    await worker.pause_all(5.0)
+    assert sink.events.count("send_limit.pause_not_shared") == 1  # Redis never took it
+    assert await shared.paused_for() == 0.0
+    await poller.acquire(2)
+    assert trio.current_time() >= pause_ends
 
 
 async def test_only_a_process_that_may_send_blind_sends_while_the_bucket_is_unread(autojump_clock):

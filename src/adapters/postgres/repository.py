@@ -154,6 +154,22 @@ async def _prune_processed_updates(tx: Tx, before: datetime, limit: int) -> int:
     return len(rows)
 
 
+async def _post_send_pause(tx: Tx, bot_id: int, seconds: float) -> None:
+    await tx.run(
+        "INSERT INTO send_pauses (bot_id, until) VALUES (%s, now() + make_interval(secs => %s)) "
+        "ON CONFLICT (bot_id) DO UPDATE SET until = GREATEST(send_pauses.until, EXCLUDED.until)",
+        (bot_id, seconds),
+    )
+
+
+async def _send_pause_left(tx: Tx, bot_id: int) -> float:
+    row = await tx.one(
+        "SELECT GREATEST(0, EXTRACT(EPOCH FROM until - now()))::float8 FROM send_pauses WHERE bot_id = %s",
+        (bot_id,),
+    )
+    return 0.0 if row is None else float(row[0])
+
+
 async def _ping(tx: Tx) -> None:
     await tx.one("SELECT 1")
 
@@ -552,6 +568,13 @@ class PostgresRepository:
         if limit <= 0:
             return 0
         return await self._run(functools.partial(_prune_processed_updates, before=_utc(before), limit=limit))
+
+    async def post_send_pause(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._run(functools.partial(_post_send_pause, bot_id=self._bot_id, seconds=seconds))
+
+    async def send_pause_left(self) -> float:
+        return await self._run(functools.partial(_send_pause_left, bot_id=self._bot_id))
 
     async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
         await self._run(

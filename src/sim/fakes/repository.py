@@ -162,6 +162,7 @@ class MemoryRepository:
         self._users: dict[int, str] = {}
         self._bot_id = bot_id
         self._processed: dict[tuple[int, int], datetime] = {}  # (bot, update) -> claimed at
+        self._send_pauses: dict[int, datetime] = {}  # bot -> no send before
         self._audit: list[AdminAction] = []
         # Admin tools: users who blocked the bot, bans, broadcasts by id (from 1).
         self._blocked: dict[int, datetime] = {}
@@ -585,6 +586,18 @@ class MemoryRepository:
     async def unban_user(self, user_id: int) -> bool:
         async with self._session("unban_user"):
             return self._banned.pop(user_id, None) is not None
+
+    async def post_send_pause(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        async with self._session("post_send_pause"):
+            until = self._now() + timedelta(seconds=seconds)
+            self._send_pauses[self._bot_id] = max(until, self._send_pauses.get(self._bot_id, until))
+
+    async def send_pause_left(self) -> float:
+        async with self._session("send_pause_left"):
+            until = self._send_pauses.get(self._bot_id)
+            return 0.0 if until is None else max(0.0, (until - self._now()).total_seconds())
 
     async def banned_user_ids(self) -> frozenset[int]:
         async with self._session("banned_user_ids"):

@@ -33,9 +33,7 @@ from pathlib import Path
 DEFAULT_SWARM_SEEDS = 200
 # Seeds the bot as shipped fails, left out until it is fixed (each kept in
 # scenarios/regressions/ once it is).
-# regressions/swarm-461-pause-not-shared.toml: a 429 met while Redis hangs cannot reach the
-# other processes.
-KNOWN_FAILING_SEEDS: tuple[int, ...] = (461,)
+KNOWN_FAILING_SEEDS: tuple[int, ...] = ()
 SWARM_CHUNK = 25
 # Scenarios run right after the first swarm chunk: cheap (1-4 s of CPU each), and each
 # keeps a promise that nothing else tests as directly.
