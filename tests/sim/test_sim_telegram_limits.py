@@ -108,3 +108,19 @@ async def test_a_faults_429_holds_the_request_in_the_world(autojump_clock: objec
     with pytest.raises(TelegramRetryAfter):  # repeated before its retry_after: refused again
         await api.get_file(file_id)
     assert world.limits is not None and world.limits.ignored_retry_after == 1
+
+
+async def test_paced_sends_reordered_on_the_way_are_judged_in_the_order_they_left(autojump_clock: object) -> None:
+    # scenarios/regressions/swarm-135-reordered-sends.toml: a slow network delivered sends
+    # in another order than the bot sent them; judging their send times in arrival order
+    # called a well-paced bot a flooder.
+    limits = SendLimits(enabled=False, chat_per_s=1.0, chat_burst=1)
+    paced: list[bool | None] = []
+    for _ in range(6):  # one a second, as the chat's limit asks
+        paced.append(limits.depart("sendMessage", 7, trio.current_time()))
+        await trio.sleep(1.0)
+    assert limits.depart("getFile", None, trio.current_time()) is None  # sends nothing
+    for sent in reversed(range(6)):  # all arrive together, newest first
+        assert limits.admit("sendMessage", 7, sent_at=float(sent), paced=paced[sent]) is None
+    assert paced == [True] * 6
+    assert (limits.over_limit, limits.jittered) == (0, 5)

@@ -116,6 +116,7 @@ def build_stack(
             )  # fmt: skip
             if service == "telegram":  # a 429 it gives holds the caller, as Telegram's do
                 faults.on_retry_after = world.note_refused
+                faults.on_depart = world.note_departure
         return faults
 
     wire_faults = [f for f in scenario.faults if isinstance(f, BotApiFault)]

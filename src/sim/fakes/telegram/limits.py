@@ -77,6 +77,10 @@ IN_FLIGHT_GRACE_S = 1.0
 # on the way (a slow network): set around each call by the simulator's fault proxy.
 # Unset, the call left when it arrived.
 SENT_AT: ContextVar[float | None] = ContextVar("sim_call_sent_at", default=None)
+# Whether the send in progress kept to the limits when it left, judged then
+# (:meth:`SendLimits.depart`), in the order sends leave: set by the fault proxy before the
+# delay on the way, which may reorder sends. Unset, the send is judged when it arrives.
+PACED: ContextVar[bool | None] = ContextVar("sim_call_paced", default=None)
 
 
 @dataclass
@@ -110,9 +114,20 @@ class SendLimits:
     _refused_calls: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     peak_per_s: int = 0  # most sends accepted within any one second
 
-    def admit(self, method: str, chat_id: int | None, sent_at: float | None = None) -> int | None:
+    def depart(self, method: str, chat_id: int | None, sent: float) -> bool | None:
+        """Whether a send leaving the bot at ``sent`` keeps to the limits on the bot's own
+        pacing (None: the call sends nothing). Called as each send leaves, so the
+        verdicts follow the order the bot sent in, whatever the network then does."""
+        if method.replace("_", "").lower() not in LIMITED_METHODS:
+            return None
+        return self._conformed_when_sent(chat_id, sent)
+
+    def admit(
+        self, method: str, chat_id: int | None, sent_at: float | None = None, paced: bool | None = None
+    ) -> int | None:
         """None if the send may go ahead, else the ``retry_after`` (whole seconds) of a 429.
-        ``sent_at``: when the sender sent it (default: now, or :data:`SENT_AT`)."""
+        ``sent_at``: when the sender sent it (default: now, or :data:`SENT_AT`); ``paced``:
+        the verdict of :meth:`depart` when it left (default: :data:`PACED`, else judged now)."""
         if method.lower() not in LIMITED_METHODS:
             return None
         now = trio.current_time()
@@ -138,7 +153,9 @@ class SendLimits:
         if group is not None:
             chat_wait = max(chat_wait, group.wait_for(now))
         wait = max(glob_wait, chat_wait)
-        conformed = self._conformed_when_sent(chat_id, sent)
+        conformed = PACED.get() if paced is None else paced
+        if conformed is None:
+            conformed = self._conformed_when_sent(chat_id, sent)
         if wait > EPSILON_S:
             if conformed:
                 self.jittered += 1

@@ -31,7 +31,7 @@ import trio
 from bot.domain import InlineKeyboard, TgUser
 from sim.fakes.telegram import wire
 from sim.fakes.telegram.entities import PARSE_MODES, EntityError, utf16_len, visible_text
-from sim.fakes.telegram.limits import LIMITED_METHODS, SENT_AT, SendLimits
+from sim.fakes.telegram.limits import LIMITED_METHODS, PACED, SENT_AT, SendLimits
 from sim.fakes.telegram.records import SentKind, SentRecord, StoredFile, UserAction
 
 JsonDict = dict[str, Any]
@@ -274,11 +274,27 @@ class BotApiWorld:
             else:
                 self.limits.note_retry_after(None, retry_after, name, request)
 
-    def _admit(self, method: str, chat_id: int, sent_at: float) -> None:
+    def note_departure(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool | None:
+        """A port call leaves the bot (the fault proxy tells, before the delay on the way):
+        a send is judged on the bot's pacing now, in the order sends leave."""
+        if self.limits is None:
+            return None
+        chat_id = kwargs.get("chat_id", args[0] if args else None)
+        return self.limits.depart(method, chat_id if isinstance(chat_id, int) else None, trio.current_time())
+
+    def _paced(self, method: str, chat_id: int, sent_at: float) -> bool | None:
+        """The send's verdict on the bot's pacing: the proxy's, or judged as it enters here
+        (before a wire fault's delay)."""
+        paced = PACED.get()
+        if paced is None and self.limits is not None:
+            paced = self.limits.depart(method, chat_id, sent_at)
+        return paced
+
+    def _admit(self, method: str, chat_id: int, sent_at: float, paced: bool | None) -> None:
         """429 with ``retry_after`` past Telegram's flood limits (when they are enforced)."""
         if self.limits is None:
             return
-        retry_after = self.limits.admit(method, chat_id, sent_at)
+        retry_after = self.limits.admit(method, chat_id, sent_at, paced)
         if retry_after is not None:
             raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
@@ -506,8 +522,9 @@ class BotApiWorld:
         reply_markup: Mapping[str, Any] | None = None,
     ) -> JsonDict:
         sent_at = _sent_at()
+        paced = self._paced("sendMessage", chat_id, sent_at)
         fault = await self._before("sendMessage")
-        self._admit("sendMessage", chat_id, sent_at)
+        self._admit("sendMessage", chat_id, sent_at, paced)
         chat = self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -528,8 +545,9 @@ class BotApiWorld:
     ) -> JsonDict:
         """Without ``reply_markup`` the keyboard is removed, as in the real API."""
         sent_at = _sent_at()
+        paced = self._paced("editMessageText", chat_id, sent_at)
         fault = await self._before("editMessageText")
-        self._admit("editMessageText", chat_id, sent_at)
+        self._admit("editMessageText", chat_id, sent_at, paced)
         self._writable_chat(chat_id)
         mode = self._parse_mode(parse_mode)
         keyboard = self._keyboard(reply_markup)
@@ -579,8 +597,9 @@ class BotApiWorld:
     ) -> JsonDict:
         """Send bytes (a fresh upload) or re-send a known ``file_id``."""
         sent_at = _sent_at()
+        paced = self._paced("sendDocument", chat_id, sent_at)
         fault = await self._before("sendDocument")
-        self._admit("sendDocument", chat_id, sent_at)
+        self._admit("sendDocument", chat_id, sent_at, paced)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_UPLOAD_BYTES)
         caption = self._caption(caption)
@@ -611,8 +630,9 @@ class BotApiWorld:
         caption: str | None = None,
     ) -> JsonDict:
         sent_at = _sent_at()
+        paced = self._paced("sendPhoto", chat_id, sent_at)
         fault = await self._before("sendPhoto")
-        self._admit("sendPhoto", chat_id, sent_at)
+        self._admit("sendPhoto", chat_id, sent_at, paced)
         chat = self._writable_chat(chat_id)
         source = self._upload(data, file_id, MAX_PHOTO_BYTES)
         caption = self._caption(caption)

@@ -28,7 +28,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import trio
 
-from sim.fakes.telegram.limits import SENT_AT
+from sim.fakes.telegram.limits import PACED, SENT_AT
 from sim.simulator.faults.kind import CallFault, CallPlan, FailingCallFault, Fault
 from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.kernel.rng import RngStreams
@@ -110,6 +110,9 @@ class ServiceFaults:
         # Told of every 429 a fault gives (method, retry_after, the file or query the call
         # names), so the simulated Telegram can hold a request repeated too soon.
         self.on_retry_after: Callable[[str, float, str], None] | None = None
+        # Told as each call leaves (method, args, kwargs), before the delay on the way: the
+        # simulated Telegram judges a send on the bot's pacing then (None: nothing to judge).
+        self.on_depart: Callable[[str, tuple[Any, ...], dict[str, Any]], bool | None] | None = None
 
     def plan(self, label: str, latency: Latency, faults: tuple[CallFault, ...]) -> CallPlan | None:
         """Draw one call's fate; None when nothing at all happens to it (the fast path)."""
@@ -204,9 +207,11 @@ class FaultProxy:
             if trace is not None:
                 trace.record("call", f"{label}({_describe_args(args)})")
             plan = sf.plan(label, latency, faults)
-            token = sent = None
+            token = sent = paced = None
             if plan is not None:
                 left_at = trio.current_time()  # its delay is on the way (Telegram's flood model asks)
+                if sf.on_depart is not None:
+                    paced = PACED.set(sf.on_depart(method, args, kwargs))
                 if inside:
                     token = _PLAN.set(plan)
                 else:
@@ -227,6 +232,8 @@ class FaultProxy:
                     _PLAN.reset(token)
                 if sent is not None:
                     SENT_AT.reset(sent)
+                if paced is not None:
+                    PACED.reset(paced)
             if plan is not None and plan.failure is not None and plan.after:
                 await sf.strike(plan.failure, method, args)  # the effect happened; the reply is lost
             if trace is not None:
