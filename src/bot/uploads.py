@@ -20,7 +20,7 @@ from bot.context import BotContext
 from bot.domain import Job, NewUpload, TgDocument, TgMessage
 from bot.errors import PortError
 from bot.i18n import t
-from bot.upload_hold import HeldUpload, UploadNotRecorded, first_to_say
+from bot.upload_hold import HeldUpload, UploadNotRecorded, first_to_say, mark_first
 
 # The database part of accepting a file ends this long before the handler's deadline.
 DB_PHASE_RESERVE_S = 0.5
@@ -144,6 +144,11 @@ async def accept_document(
     # and the enqueue get budgets of their own instead.
     with trio.CancelScope(shield=True):
         await _receipt_then_enqueue(ctx, message.chat_id, job.job_id, receipt)
+        if receipt is not None:
+            # The receipt tells what a hold's notice would: a copy of this update handed to
+            # a later process while the database is slow must not be told again that the
+            # file waits (scenarios/regressions/swarm-667-receipt-then-held-notice.toml).
+            await mark_first(ctx, "told", update_id)
 
 
 async def _record(ctx: BotContext, new: NewUpload, upload_id: str, job_id: str) -> Job | None:
