@@ -81,6 +81,7 @@ async def run_bot(
                 on_flood=router.on_flood,
                 log=ctx.log,
                 metrics=services.metrics,
+                pauses=services.repo,
             )
             router.on_claimed = poller.settled
             router.maybe_redelivered = poller.redelivered

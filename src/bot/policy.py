@@ -106,8 +106,9 @@ POLICIES: dict[Op, Policy] = {
     # A marker that records an answer already sent (bot.upload_hold.remember_said): tried
     # again, since it is all that keeps a redelivered update from being answered twice.
     "redis.mark": Policy(0.5, Retry(attempts=5, wait_initial=0.1, wait_max=1.0, wait_jitter=0.1)),
-    # The same pause on the database's board (the bucket's second channel), read beside
-    # the bucket's before a send on the local limit.
+    # A 429's pause on the database's board: a send pause (the bucket's second channel),
+    # read beside the bucket's before a send on the local limit; getUpdates' pause, read
+    # by a poller at start.
     "db.pause": Policy(0.5, Retry(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)),
     "queue": Policy(2.0),
     # A blocking read: its deadline is added to the read's own wait. A failed claim

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.admin.records import (
     AdminStats,
@@ -44,6 +44,18 @@ from bot.domain import (
     UploadLoad,
 )
 from bot.metrics import MetricsSnapshot
+
+# What a 429's pause holds back (Repository.post_pause): sends, or getUpdates.
+PauseKind = Literal["send", "poll"]
+
+
+class PauseBoard(Protocol):
+    """Where a 429's pause reaches processes that cannot learn of it otherwise: the
+    Repository's two methods of that name, as the send limiter and the poller use them."""
+
+    async def post_pause(self, kind: PauseKind, seconds: float) -> None: ...
+
+    async def pause_left(self, kind: PauseKind) -> float: ...
 
 
 class TelegramApi(Protocol):
@@ -103,17 +115,18 @@ class Repository(Protocol):
         how many were forgotten (call again while it returns ``limit``)."""
         ...
 
-    # The second channel of a 429's pause (bot.ratelimit): the shared send bucket is the
-    # first, and a process that cannot reach it may still reach the database. Judged on
-    # the database's clock, like leases, and per bot, like update claims.
+    # A 429's pause, for the processes that cannot learn of it otherwise: a send pause's
+    # second channel (bot.ratelimit; the shared send bucket is the first), and a poll
+    # pause for the poller that starts after a crash (bot.updates). Judged on the
+    # database's clock, like leases, and per bot, like update claims.
 
-    async def post_send_pause(self, seconds: float) -> None:
-        """No send of this bot before ``seconds`` from now; an earlier end never shortens
-        a pause already posted."""
+    async def post_pause(self, kind: PauseKind, seconds: float) -> None:
+        """No call of ``kind`` by this bot before ``seconds`` from now; an earlier end
+        never shortens a pause already posted."""
         ...
 
-    async def send_pause_left(self) -> float:
-        """Seconds the latest posted pause still holds; 0 when none does."""
+    async def pause_left(self, kind: PauseKind) -> float:
+        """Seconds the latest pause of ``kind`` still holds; 0 when none does."""
         ...
 
     async def upsert_user(self, user_id: int, language: str) -> None: ...

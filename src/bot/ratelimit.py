@@ -11,7 +11,7 @@ The limit belongs to the bot token, not to a process: with a
 slots in one shared bucket (:class:`SharedSendLimiter`). What it promises: no send
 goes out while a 429's ``retry_after`` runs that the deployment can know of. The
 process that met the 429 pauses at once and tells the bucket at once (short attempts,
-tried again), and the database's pause board too (:class:`PauseBoard`); a send whose
+tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`); a send whose
 slot was reserved before someone else's 429 asks the bucket before it goes. While the
 bucket cannot be reached, the poller falls back to its share of the global rate,
 locally, reading the pause from the bucket and the board before each send; every other
@@ -26,6 +26,7 @@ Redis works reserves without reading the board, so a pause that only the board h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -35,7 +36,7 @@ from bot.errors import PortError
 from bot.guard import Guard
 from bot.log import Logger
 from bot.policy import Op
-from bot.ports import SendBucket, SendRates
+from bot.ports import PauseBoard, SendBucket, SendRates
 
 CHAT_BURST = 3
 GLOBAL_BURST = 5
@@ -49,14 +50,6 @@ RECHECK_AFTER_WAIT_S = 0.5
 # A process that may not send blind asks the bucket again this often while it cannot be
 # read (a hung Redis already spends its deadline on each try; a refused one does not).
 BLIND_HOLD_S = 0.5
-
-
-class PauseBoard(Protocol):
-    """The second place a 429's pause is told (the Repository: Postgres)."""
-
-    async def post_send_pause(self, seconds: float) -> None: ...
-
-    async def send_pause_left(self) -> float: ...
 
 
 class SendLimiter(Protocol):
@@ -197,7 +190,7 @@ class SharedSendLimiter:
     async def _post_board_pause(self) -> None:
         assert self._board is not None
         # + 1 ms: the database keeps microseconds, and a pause read back must not end early.
-        await self._board.post_send_pause(self._paused_until - trio.current_time() + 0.001)
+        await self._board.post_pause("send", self._paused_until - trio.current_time() + 0.001)
 
     async def _reserve(self, op: Op, chat_id: int | None) -> float:
         return await self._guard.call(op, self._reserve_telling_pause, chat_id)
@@ -263,7 +256,7 @@ class SharedSendLimiter:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(read, "redis.pause", self._bucket.paused_for)
             if self._board is not None:
-                nursery.start_soon(read, "db.pause", self._board.send_pause_left)
+                nursery.start_soon(read, "db.pause", functools.partial(self._board.pause_left, "send"))
         return max(answers) if answers else None
 
 

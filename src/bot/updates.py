@@ -20,6 +20,9 @@
   the updates confirmed early are still handled by this process.
 - 409 Conflict (another poller on this token) and network failures back off
   (the ``telegram.poll`` policy) with a clear log line instead of crashing or spinning.
+- A 429 on getUpdates is the token's: the poller posts its pause to the database
+  (``pauses``), and a poller starting after a crash waits out what is left of it before
+  its first poll (scenarios/regressions/swarm-982-poll-pause-across-restart.toml).
 - An update whose answer did not reach the user is handled again after a
   back-off (the ``update.redeliver`` policy), then given up with a log line.
 - An update whose handler needs a service that is away (an upload while the
@@ -37,16 +40,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import trio
 
 from bot.domain import Update
-from bot.errors import PortError, TelegramConflict
+from bot.errors import PortError, TelegramConflict, TelegramRetryAfter
 from bot.log import Logger
 from bot.messenger import Messenger
-from bot.ports import Metrics
+from bot.ports import Metrics, PauseBoard
 
 Handler = Callable[[Update], Awaitable[None]]
+T = TypeVar("T")
 
 # getUpdates returns at most this many updates per call.
 POLL_BATCH = 100
@@ -88,8 +93,10 @@ class UpdatePoller:
         max_pending_per_chat: int = 10,
         max_buffered: int | None = None,
         on_flood: Handler | None = None,
+        pauses: PauseBoard | None = None,
     ) -> None:
         self.messenger = messenger
+        self.pauses = pauses
         self.handle = handle
         self.poll_timeout_s = poll_timeout_s
         self.max_in_flight = max_in_flight
@@ -150,6 +157,7 @@ class UpdatePoller:
             self._lanes_nursery = lanes
             with self._poll_scope:
                 task_status.started()
+                await self._wait_out_earlier_pause()
                 await self._poll_loop(lanes)
             drained = await self.drain(drain_s)
             self.log.info("poll.stopped", drained=drained, in_flight=len(self._in_flight))
@@ -218,6 +226,30 @@ class UpdatePoller:
                 "poll.conflict", detail=_conflict_detail(exc.description), telegram=exc.description
             )
             raise
+        except TelegramRetryAfter as exc:
+            if self.pauses is not None and exc.retry_after is not None:
+                # + 1 ms: the database keeps microseconds, and the pause must not end early.
+                await self._on_board("post", self.pauses.post_pause, "poll", exc.retry_after + 0.001)
+            raise
+
+    async def _wait_out_earlier_pause(self) -> None:
+        """Before the first poll: what is left of a 429 that a poller before this one (a
+        crashed process) met on getUpdates, as the database has it."""
+        if self.pauses is None:
+            return
+        left = await self._on_board("read", self.pauses.pause_left, "poll")
+        if left:
+            self.log.info("poll.waits_earlier_pause", seconds=round(left, 3))
+            await trio.sleep(left)
+
+    async def _on_board(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T | None:
+        """One try under the ``db.pause`` policy; None when the database does not answer
+        (the poll goes on: a 429 would tell it to wait)."""
+        try:
+            return await self.messenger.guard.call("db.pause", fn, *args)
+        except PortError as exc:
+            self.log.warning("poll.pause_unknown", what=what, error=str(exc))
+            return None
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_flight or update_id in self._done_above_offset:

@@ -77,22 +77,26 @@ async def test_claim_updates_claims_the_new_ones_in_one_go(backend: Backend) -> 
     assert await other.claim_updates([7, 8], at(0)) == {7, 8}  # per bot, as claim_update
 
 
-async def test_a_send_pause_holds_for_its_bot_until_it_ends(backend: Backend) -> None:
+async def test_a_pause_holds_for_its_bot_and_kind_until_it_ends(backend: Backend) -> None:
     repo, other = backend.repo, backend.repo.for_bot(42)
-    assert await repo.send_pause_left() == 0.0
-    await repo.post_send_pause(30.0)
-    left = await repo.send_pause_left()
+    assert await repo.pause_left("send") == 0.0
+    await repo.post_pause("send", 30.0)
+    left = await repo.pause_left("send")
     assert 25.0 < left <= 30.0
-    await repo.post_send_pause(5.0)  # an earlier end does not shorten it
-    assert 25.0 < await repo.send_pause_left() <= left
-    await repo.post_send_pause(0.0)
-    await repo.post_send_pause(-3.0)
-    assert 25.0 < await repo.send_pause_left() <= left
-    assert await other.send_pause_left() == 0.0  # the token's pause, not another bot's
-    await other.post_send_pause(0.2)
-    assert 0.0 < await other.send_pause_left() <= 0.2
+    await repo.post_pause("send", 5.0)  # an earlier end does not shorten it
+    assert 25.0 < await repo.pause_left("send") <= left
+    await repo.post_pause("send", 0.0)
+    await repo.post_pause("send", -3.0)
+    assert 25.0 < await repo.pause_left("send") <= left
+    assert await other.pause_left("send") == 0.0  # the token's pause, not another bot's
+    await other.post_pause("send", 0.2)
+    assert 0.0 < await other.pause_left("send") <= 0.2
     await trio.sleep(0.3)
-    assert await other.send_pause_left() == 0.0  # over: nothing holds
+    assert await other.pause_left("send") == 0.0  # over: nothing holds
+    assert await repo.pause_left("poll") == 0.0  # each kind of call apart
+    await repo.post_pause("poll", 10.0)
+    assert 5.0 < await repo.pause_left("poll") <= 10.0
+    assert 20.0 < await repo.pause_left("send") <= left
 
 
 async def test_update_claims_are_per_bot(backend: Backend) -> None:

@@ -110,7 +110,9 @@ async def test_a_faults_429_holds_the_request_in_the_world(autojump_clock: objec
     assert world.limits is not None and world.limits.ignored_retry_after == 1
 
 
-async def test_paced_sends_reordered_on_the_way_are_judged_in_the_order_they_left(autojump_clock: object) -> None:
+async def test_paced_sends_reordered_on_the_way_are_judged_in_the_order_they_left(
+    autojump_clock: object,
+) -> None:
     # scenarios/regressions/swarm-135-reordered-sends.toml: a slow network delivered sends
     # in another order than the bot sent them; judging their send times in arrival order
     # called a well-paced bot a flooder.

@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from bot.domain import TgUser, Update
+from bot.errors import TelegramRetryAfter
 from bot.guard import Guard
 from bot.log import Logger
 from bot.messenger import Messenger
@@ -17,6 +18,7 @@ from bot.metrics import MetricsRecorder
 from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
 from bot.updates import ParkUpdate, RetryUpdate, UpdatePoller
+from sim.fakes.repository import MemoryRepository
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
 
@@ -46,13 +48,19 @@ class ListSink:
 
 
 def make_poller(
-    world: BotApiWorld, handle, *, max_in_flight: int = 8, sink: ListSink | None = None
+    world: BotApiWorld,
+    handle,
+    *,
+    max_in_flight: int = 8,
+    sink: ListSink | None = None,
+    api: SimTelegramApi | None = None,
+    pauses: MemoryRepository | None = None,
 ) -> UpdatePoller:
     metrics = MetricsRecorder()
     settings = Settings()
     log = Logger(sink or ListSink())
     messenger = Messenger(
-        SimTelegramApi(world, TOKEN), Guard(settings, metrics, log), SendRateLimiter(30, 1), log
+        api or SimTelegramApi(world, TOKEN), Guard(settings, metrics, log), SendRateLimiter(30, 1), log
     )
     return UpdatePoller(
         messenger,
@@ -61,6 +69,7 @@ def make_poller(
         max_in_flight=max_in_flight,
         log=log,
         metrics=metrics,
+        pauses=pauses,
     )
 
 
@@ -435,3 +444,38 @@ async def test_a_parked_update_stays_unconfirmed_and_holds_up_no_one(autojump_cl
         assert handled[-1] == "file"
         assert world.pending_updates == 0 or poller.next_offset() > parked
         poller.stop_polling()
+
+
+async def test_a_poller_after_a_crash_waits_out_the_429_its_predecessor_met(autojump_clock):
+    # scenarios/regressions/swarm-982-poll-pause-across-restart.toml: a 429 on getUpdates
+    # holds the token; the poller that starts after a crash must not poll inside it.
+    world, board = BotApiWorld(TOKEN), MemoryRepository()
+    polls: list[float] = []
+
+    class RefusesOnce(SimTelegramApi):
+        refused = False
+
+        async def get_updates(self, offset: int | None, timeout_s: int, limit: int = 100) -> list[Update]:
+            polls.append(trio.current_time())
+            if not RefusesOnce.refused:
+                RefusesOnce.refused = True
+                raise TelegramRetryAfter("Too Many Requests: retry after 30", 30)
+            return await super().get_updates(offset, timeout_s, limit)
+
+    async def handle(update: Update) -> None:
+        pass
+
+    for _ in range(2):  # the poller, then the one started after it crashed
+        poller = make_poller(world, handle, api=RefusesOnce(world, TOKEN), pauses=board)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poller.run)
+            await trio.sleep(2.0)
+            nursery.cancel_scope.cancel()  # a crash, 2 s after the 429
+    assert len(polls) == 1  # the second poller is still waiting
+    await trio.sleep(30)
+    poller = make_poller(world, handle, api=RefusesOnce(world, TOKEN), pauses=board)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(poller.run)
+        await trio.sleep(1.0)
+        nursery.cancel_scope.cancel()
+    assert len(polls) == 2 and polls[1] >= polls[0] + 30  # once the pause is over, it polls

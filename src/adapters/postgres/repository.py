@@ -60,6 +60,7 @@ from bot.admin.records import (
     SendOutcome,
 )
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
+from bot.ports import PauseKind
 
 T = TypeVar("T")
 
@@ -154,18 +155,20 @@ async def _prune_processed_updates(tx: Tx, before: datetime, limit: int) -> int:
     return len(rows)
 
 
-async def _post_send_pause(tx: Tx, bot_id: int, seconds: float) -> None:
+async def _post_pause(tx: Tx, bot_id: int, kind: str, seconds: float) -> None:
     await tx.run(
-        "INSERT INTO send_pauses (bot_id, until) VALUES (%s, now() + make_interval(secs => %s)) "
-        "ON CONFLICT (bot_id) DO UPDATE SET until = GREATEST(send_pauses.until, EXCLUDED.until)",
-        (bot_id, seconds),
+        "INSERT INTO telegram_pauses (bot_id, kind, until) "
+        "VALUES (%s, %s, now() + make_interval(secs => %s)) "
+        "ON CONFLICT (bot_id, kind) DO UPDATE SET until = GREATEST(telegram_pauses.until, EXCLUDED.until)",
+        (bot_id, kind, seconds),
     )
 
 
-async def _send_pause_left(tx: Tx, bot_id: int) -> float:
+async def _pause_left(tx: Tx, bot_id: int, kind: str) -> float:
     row = await tx.one(
-        "SELECT GREATEST(0, EXTRACT(EPOCH FROM until - now()))::float8 FROM send_pauses WHERE bot_id = %s",
-        (bot_id,),
+        "SELECT GREATEST(0, EXTRACT(EPOCH FROM until - now()))::float8 FROM telegram_pauses "
+        "WHERE bot_id = %s AND kind = %s",
+        (bot_id, kind),
     )
     return 0.0 if row is None else float(row[0])
 
@@ -569,12 +572,12 @@ class PostgresRepository:
             return 0
         return await self._run(functools.partial(_prune_processed_updates, before=_utc(before), limit=limit))
 
-    async def post_send_pause(self, seconds: float) -> None:
+    async def post_pause(self, kind: PauseKind, seconds: float) -> None:
         if seconds > 0:
-            await self._run(functools.partial(_post_send_pause, bot_id=self._bot_id, seconds=seconds))
+            await self._run(functools.partial(_post_pause, bot_id=self._bot_id, kind=kind, seconds=seconds))
 
-    async def send_pause_left(self) -> float:
-        return await self._run(functools.partial(_send_pause_left, bot_id=self._bot_id))
+    async def pause_left(self, kind: PauseKind) -> float:
+        return await self._run(functools.partial(_pause_left, bot_id=self._bot_id, kind=kind))
 
     async def record_admin_action(self, admin_id: int, action: str, detail: str, now: datetime) -> None:
         await self._run(

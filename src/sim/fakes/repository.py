@@ -44,6 +44,7 @@ from bot.admin.records import (
 )
 from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
 from bot.errors import PortError
+from bot.ports import PauseKind
 from sim.fakes.clock import database_now
 from sim.simulator.kernel.quiet import sim_acquire, sim_checkpoint
 
@@ -162,7 +163,7 @@ class MemoryRepository:
         self._users: dict[int, str] = {}
         self._bot_id = bot_id
         self._processed: dict[tuple[int, int], datetime] = {}  # (bot, update) -> claimed at
-        self._send_pauses: dict[int, datetime] = {}  # bot -> no send before
+        self._pauses: dict[tuple[int, str], datetime] = {}  # (bot, kind) -> no call before
         self._audit: list[AdminAction] = []
         # Admin tools: users who blocked the bot, bans, broadcasts by id (from 1).
         self._blocked: dict[int, datetime] = {}
@@ -587,16 +588,17 @@ class MemoryRepository:
         async with self._session("unban_user"):
             return self._banned.pop(user_id, None) is not None
 
-    async def post_send_pause(self, seconds: float) -> None:
+    async def post_pause(self, kind: PauseKind, seconds: float) -> None:
         if seconds <= 0:
             return
-        async with self._session("post_send_pause"):
+        async with self._session("post_pause"):
             until = self._now() + timedelta(seconds=seconds)
-            self._send_pauses[self._bot_id] = max(until, self._send_pauses.get(self._bot_id, until))
+            key = (self._bot_id, kind)
+            self._pauses[key] = max(until, self._pauses.get(key, until))
 
-    async def send_pause_left(self) -> float:
-        async with self._session("send_pause_left"):
-            until = self._send_pauses.get(self._bot_id)
+    async def pause_left(self, kind: PauseKind) -> float:
+        async with self._session("pause_left"):
+            until = self._pauses.get((self._bot_id, kind))
             return 0.0 if until is None else max(0.0, (until - self._now()).total_seconds())
 
     async def banned_user_ids(self) -> frozenset[int]:
