@@ -49,5 +49,9 @@ class RedisConversationStore:
         done = await self._client.call(self._client.raw.set, key, "1", nx=True, ex=ttl_s)
         return bool(done)
 
+    async def is_marked(self, name: str) -> bool:
+        found = await self._client.call(self._client.raw.exists, f"{self._prefix}mark:{name}")
+        return bool(found)
+
 
 __all__ = ["RedisConversationStore"]

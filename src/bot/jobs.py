@@ -8,9 +8,10 @@ The answer is sent exactly once wherever the bot can make it so: each part of it
 that Telegram accepts is recorded before the next is sent, and a resumed job sends
 only the parts not yet recorded. A record of something the user already has waits
 for the database however long it is away (while the process lives), so an outage
-never makes a part go out twice. What remains is Telegram's: sendMessage has no
-idempotency key, so a process killed between Telegram accepting a part and its
-record may send that one part again.
+never makes a part go out twice; while the database refuses only this worker, a
+marker in Redis tells a worker that takes the job over which parts already went out.
+What remains is Telegram's: sendMessage has no idempotency key, so a process killed
+between Telegram accepting a part and its record may send that one part again.
 Every step has its own deadline; the whole job has one too. Transient failures
 leave the job queued for another attempt (the reconciler re-enqueues it); after
 ``job_max_attempts`` the user gets a message saying what failed.
@@ -31,6 +32,7 @@ from bot.domain import Delivery, Job, JobStatus, JobStep
 from bot.errors import DeadlineExceeded, PortError, ServiceUnavailable, TelegramError
 from bot.i18n import t
 from bot.interact import profile_keyboard
+from bot.upload_hold import MARK_TTL_S
 
 
 class _Finished(Exception):
@@ -263,45 +265,90 @@ class JobRunner:
         for number in range(job.parts_sent, len(messages)):
             last = number == len(messages) - 1
             markup = keyboard if last else None
-            await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
-            await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, number + 1)
-        if analysis.needs_report(profile) and job.parts_sent <= len(messages):
+            if not await self._sent_before(job, number + 1):
+                await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
+            await self._record_part(job, number + 1)
+        report_part = len(messages) + 1
+        if analysis.needs_report(profile) and job.parts_sent < report_part:
             # The compact message promises the full profile as a file: the answer's last part.
-            page = await ctx.call(
-                "analysis",
-                ctx.services.cpu.run,
-                "analysis",
-                analysis.report_html,
-                payload,
-                job.language,
-            )
-            await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
-            await self._record_durably(ctx.services.repo.mark_parts_sent, job.job_id, len(messages) + 1)
+            if not await self._sent_before(job, report_part):
+                page = await ctx.call(
+                    "analysis",
+                    ctx.services.cpu.run,
+                    "analysis",
+                    analysis.report_html,
+                    payload,
+                    job.language,
+                )
+                await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
+            await self._record_part(job, report_part)
         await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
         ctx.services.metrics.count("uploads", "analysed")
         self.log.info("job.done", job_id=job.job_id, messages=len(messages), resumed_at=job.parts_sent)
+
+    async def _record_part(self, job: Job, parts_sent: int) -> None:
+        """Record that the first ``parts_sent`` parts reached the user. While the database
+        does not take it, a marker in Redis says so as well: a worker that takes the job
+        over meanwhile (this one's lease ran out) skips the part instead of sending it
+        again (scenarios/regressions/swarm-17-part-sent-while-db-away.toml)."""
+        marker = f"sent:{job.job_id}:{parts_sent}"
+        await self._record_durably(
+            self.ctx.services.repo.mark_parts_sent, job.job_id, parts_sent, marker=marker
+        )
+
+    async def _sent_before(self, job: Job, parts_sent: int) -> bool:
+        """Whether an earlier attempt sent this part without recording it in the database
+        (its marker); asked only by an attempt that took the job over. Unknown is False:
+        sending a part twice beats leaving the answer incomplete."""
+        if job.attempts <= 1:
+            return False
+        try:
+            return await self.ctx.call(
+                "redis", self.ctx.services.state.is_marked, f"sent:{job.job_id}:{parts_sent}"
+            )
+        except PortError as exc:
+            self.log.warning("job.part_marker_unread", job_id=job.job_id, part=parts_sent, error=str(exc))
+            return False
 
     async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
         """Record that the user has been answered (the answer is already out)."""
         await self._record_durably(self.ctx.services.repo.finish_job, job.job_id, status, step, error)
 
     async def _record_durably(
-        self, write: Callable[..., Awaitable[None]], job_id: str, *args: object
+        self, write: Callable[..., Awaitable[None]], job_id: str, *args: object, marker: str | None = None
     ) -> None:
         """A record of something the user already has. Losing it would make the next
         attempt repeat it, so it is shielded from the job's deadline and retried until
         the database answers, however long that takes; only a stopping process ends
-        the wait (:meth:`abandon_record_waits`), and then this raises Cancelled."""
+        the wait (:meth:`abandon_record_waits`), and then this raises Cancelled.
+        ``marker``: set in Redis once the first try fails, for whoever reads it meanwhile."""
         ctx = self.ctx
+
+        async def attempt() -> None:
+            nonlocal marker
+            try:
+                await ctx.guard.call("db.record_end", write, job_id, *args)
+            except PortError:
+                if marker is not None:
+                    await self._leave_marker(marker)
+                    marker = None
+                raise
+
         with trio.CancelScope(shield=True) as scope:
             self._record_waits.add(scope)
             try:
-                await ctx.call("db.record_end", write, job_id, *args)
+                await ctx.guard.retrying("db.record_end", attempt)
                 return
             finally:
                 self._record_waits.discard(scope)
         await trio.lowlevel.checkpoint()  # abandoned: the stop that asked for it raises here
         raise ServiceUnavailable("database", "record abandoned at stop")
+
+    async def _leave_marker(self, name: str) -> None:
+        try:
+            await self.ctx.call("redis", self.ctx.services.state.mark, name, MARK_TTL_S)
+        except PortError as exc:
+            self.log.warning("job.marker_failed", marker=name, error=str(exc))
 
     async def _tell_still_trying(self, job: Job) -> None:
         """After a first failed attempt the next one waits for the reconciler (a minute

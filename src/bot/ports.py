@@ -325,6 +325,10 @@ class ConversationStore(Protocol):
         call set it (something done once, across processes, while Postgres is away)."""
         ...
 
+    async def is_marked(self, name: str) -> bool:
+        """Whether the marker ``name`` is set (and not expired); sets nothing."""
+        ...
+
 
 class BlobStore(Protocol):
     """File storage (local disk, Supabase Storage)."""

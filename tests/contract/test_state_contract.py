@@ -104,9 +104,13 @@ async def test_redis_that_cannot_be_reached_is_service_unavailable() -> None:
 
 
 async def test_a_marker_is_set_once_until_it_expires(state: StateHarness, kv_clock: object) -> None:
+    assert await state.store.is_marked("told:7") is False
+    assert await state.store.is_marked("told:7") is False  # reading sets nothing
     assert await state.store.mark("told:7", ttl_s=1) is True
+    assert await state.store.is_marked("told:7") is True
     assert await state.store.mark("told:7", ttl_s=1) is False
     assert await state.store.mark("told:8", ttl_s=1) is True
     assert await state.store.get(7, 7) is None  # markers are not conversations
     await trio.sleep(1.5)
+    assert await state.store.is_marked("told:7") is False  # expired
     assert await state.store.mark("told:7", ttl_s=1) is True

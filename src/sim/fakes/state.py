@@ -58,6 +58,11 @@ class MemoryConversationStore:
         self._marks[name] = now + ttl_s
         return True
 
+    async def is_marked(self, name: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        expires_at = self._marks.get(name)
+        return expires_at is not None and trio.current_time() < expires_at
+
     def lose_everything(self) -> None:
         """Model a Redis restart without persistence: every conversation is forgotten."""
         self._values.clear()
