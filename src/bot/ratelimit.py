@@ -173,13 +173,14 @@ class SharedSendLimiter:
         # Told at once even while this process sends locally: another process may reach
         # the bucket when this one cannot, and this pause is what it must see. Shielded:
         # the send that met the 429 may be out of time, but the pause is the token's, and
-        # telling it is bounded (the redis.pause policy) and ends with the pause.
-        # Both places at once: the board matters exactly when Redis is what fails.
+        # telling it is bounded (the redis.pause and db.pause policies) and ends with the
+        # pause. Both places at once: the board matters exactly when Redis is what fails.
         with trio.move_on_after(seconds, shield=True):  # past the pause, nothing to tell
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._tell, "redis.pause", self._post_pause)
                 if self._board is not None:
-                    nursery.start_soon(self._tell, "db.pause", self._post_board_pause)
+                    board_post = functools.partial(self._post_board_pause, self._board)
+                    nursery.start_soon(self._tell, "db.pause", board_post)
 
     async def _tell(self, op: Op, post: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -187,10 +188,9 @@ class SharedSendLimiter:
         except PortError as exc:
             self._log.warning("send_limit.pause_not_shared", via=op, error=str(exc))
 
-    async def _post_board_pause(self) -> None:
-        assert self._board is not None
+    async def _post_board_pause(self, board: PauseBoard) -> None:
         # + 1 ms: the database keeps microseconds, and a pause read back must not end early.
-        await self._board.post_pause("send", self._paused_until - trio.current_time() + 0.001)
+        await board.post_pause("send", self._paused_until - trio.current_time() + 0.001)
 
     async def _reserve(self, op: Op, chat_id: int | None) -> float:
         return await self._guard.call(op, self._reserve_telling_pause, chat_id)
