@@ -7,6 +7,7 @@ again), so an unreadable value is treated as no value rather than as an error.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.redis_client import RedisClient
@@ -52,6 +53,37 @@ class RedisConversationStore:
     async def is_marked(self, name: str) -> bool:
         found = await self._client.call(self._client.raw.exists, f"{self._prefix}mark:{name}")
         return bool(found)
+
+    # One hash of kept updates: written and given its expiry in one transaction.
+
+    async def keep_updates(self, updates: Mapping[int, str], ttl_s: int) -> None:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        if not updates:
+            return
+        key, fields = self._kept_key, {str(k): v for k, v in updates.items()}
+
+        def write(raw: Any) -> None:
+            raw.pipeline(transaction=True).hset(key, mapping=fields).expire(key, ttl_s).execute()
+
+        await self._client.call(write, self._client.raw)
+
+    async def kept_updates(self) -> dict[int, str]:
+        raw = await self._client.call(self._client.raw.hgetall, self._kept_key)
+        kept: dict[int, str] = {}
+        for field, value in raw.items():
+            name = field.decode() if isinstance(field, bytes) else str(field)
+            if name.lstrip("-").isdigit():
+                kept[int(name)] = value.decode() if isinstance(value, bytes) else str(value)
+        return kept
+
+    async def drop_updates(self, update_ids: Sequence[int]) -> None:
+        if update_ids:
+            await self._client.call(self._client.raw.hdel, self._kept_key, *(str(u) for u in update_ids))
+
+    @property
+    def _kept_key(self) -> str:
+        return f"{self._prefix}kept-updates"
 
 
 __all__ = ["RedisConversationStore"]

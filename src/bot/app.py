@@ -82,6 +82,7 @@ async def run_bot(
                 log=ctx.log,
                 metrics=services.metrics,
                 pauses=services.repo,
+                keeper=services.state,
             )
             router.on_claimed = poller.settled
             router.maybe_redelivered = poller.redelivered

@@ -15,7 +15,7 @@ deadline of each call.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -56,6 +56,17 @@ class PauseBoard(Protocol):
     async def post_pause(self, kind: PauseKind, seconds: float) -> None: ...
 
     async def pause_left(self, kind: PauseKind) -> float: ...
+
+
+class UpdateKeeper(Protocol):
+    """Where the poller keeps updates it confirmed before handling them (the
+    ConversationStore's three methods of these names: Redis)."""
+
+    async def keep_updates(self, updates: Mapping[int, str], ttl_s: int) -> None: ...
+
+    async def kept_updates(self) -> dict[int, str]: ...
+
+    async def drop_updates(self, update_ids: Sequence[int]) -> None: ...
 
 
 class TelegramApi(Protocol):
@@ -328,6 +339,18 @@ class ConversationStore(Protocol):
     async def is_marked(self, name: str) -> bool:
         """Whether the marker ``name`` is set (and not expired); sets nothing."""
         ...
+
+    # Updates the poller confirmed to Telegram while they were still being handled (a
+    # held upload, bot.updates): kept here until handled, so that a restart resumes them.
+
+    async def keep_updates(self, updates: Mapping[int, str], ttl_s: int) -> None:
+        """Keep each update's wire JSON under its id; every kept update lives ``ttl_s``
+        more seconds from now."""
+        ...
+
+    async def kept_updates(self) -> dict[int, str]: ...
+
+    async def drop_updates(self, update_ids: Sequence[int]) -> None: ...
 
 
 class BlobStore(Protocol):

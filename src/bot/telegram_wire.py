@@ -144,6 +144,64 @@ def parse_update(raw: object) -> Update:
     )
 
 
+def update_wire(update: Update) -> JsonDict:
+    """The Bot API JSON that :func:`parse_update` reads back as ``update`` (what the bot
+    keeps of an update it must resume after a restart)."""
+    wire: JsonDict = {"update_id": update.update_id}
+    if update.message is not None:
+        wire["message"] = _message_wire(update.message)
+    if update.callback_query is not None:
+        query = update.callback_query
+        wire["callback_query"] = _without_none(
+            {"id": query.id, "from": _user_wire(query.from_user), "data": query.data}
+        )
+        if query.chat_id is not None:  # the message the button was under (Telegram names both)
+            wire["callback_query"]["message"] = _without_none(
+                {"message_id": query.message_id, "chat": {"id": query.chat_id}}
+            )
+    return wire
+
+
+def _message_wire(message: TgMessage) -> JsonDict:
+    document = message.document
+    return _without_none(
+        {
+            "message_id": message.message_id,
+            "chat": {"id": message.chat_id},
+            "date": message.date,
+            "from": None if message.from_user is None else _user_wire(message.from_user),
+            "text": message.text,
+            "caption": message.caption,
+            "document": None
+            if document is None
+            else _without_none(
+                {
+                    "file_id": document.file_id,
+                    "file_unique_id": document.file_unique_id,
+                    "file_name": document.file_name,
+                    "mime_type": document.mime_type,
+                    "file_size": document.file_size,
+                }
+            ),
+        }
+    )
+
+
+def _user_wire(user: TgUser) -> JsonDict:
+    return _without_none(
+        {
+            "id": user.id,
+            "language_code": user.language_code,
+            "first_name": user.first_name,
+            "username": user.username,
+        }
+    )
+
+
+def _without_none(fields: JsonDict) -> JsonDict:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def parse_updates(raw: object) -> list[Update]:
     if not isinstance(raw, list):
         raise MalformedResponse("expected a list of updates")

@@ -17,7 +17,10 @@
   being answered. One exception keeps one chat's flood
   from hiding everybody else's updates: when a full batch holds nothing new (a
   window filled by updates still waiting), the offset moves past the batch, and
-  the updates confirmed early are still handled by this process.
+  the updates confirmed early are still handled by this process. Telegram will not
+  hand those to another process, so they are kept in Redis first (``keeper``) until
+  handled: a process that starts resumes what its predecessor kept. When Redis cannot
+  keep them, the offset stays where it is.
 - 409 Conflict (another poller on this token) and network failures back off
   (the ``telegram.poll`` policy) with a clear log line instead of crashing or spinning.
 - A 429 on getUpdates is the token's: the poller posts its pause to the database
@@ -42,13 +45,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import orjson
 import trio
 
 from bot.domain import Update
 from bot.errors import PortError, TelegramConflict, TelegramRetryAfter
 from bot.log import Logger
 from bot.messenger import Messenger
-from bot.ports import Metrics, PauseBoard
+from bot.ports import Metrics, PauseBoard, UpdateKeeper
+from bot.telegram_wire import parse_update, update_wire
 
 Handler = Callable[[Update], Awaitable[None]]
 T = TypeVar("T")
@@ -65,6 +70,9 @@ UPLOAD_ALLOWANCE = 5
 # While parked updates keep the offset down, every poll returns at once (with them):
 # the poller then polls this often for new updates, instead of long polling.
 HELD_POLL_EVERY_S = 0.5
+# Updates kept in Redis for a restart live as long as Telegram keeps an update (a day).
+KEEP_TTL_S = 24 * 3600
+DROP_RETRY_S = 5.0
 
 
 class RetryUpdate(Exception):
@@ -94,9 +102,14 @@ class UpdatePoller:
         max_buffered: int | None = None,
         on_flood: Handler | None = None,
         pauses: PauseBoard | None = None,
+        keeper: UpdateKeeper | None = None,
     ) -> None:
         self.messenger = messenger
         self.pauses = pauses
+        self.keeper = keeper
+        self._updates: dict[int, Update] = {}  # the updates in flight, for the keeper
+        self._kept: set[int] = set()  # in flight and kept in Redis
+        self._kept_done: set[int] = set()  # kept, handled since: to be dropped from Redis
         self.handle = handle
         self.poll_timeout_s = poll_timeout_s
         self.max_in_flight = max_in_flight
@@ -158,6 +171,9 @@ class UpdatePoller:
             with self._poll_scope:
                 task_status.started()
                 await self._wait_out_earlier_pause()
+                if self.keeper is not None:
+                    await self._resume_kept(lanes, self.keeper)
+                    lanes.start_soon(self._drop_kept, self.keeper)
                 await self._poll_loop(lanes)
             drained = await self.drain(drain_s)
             self.log.info("poll.stopped", drained=drained, in_flight=len(self._in_flight))
@@ -181,7 +197,9 @@ class UpdatePoller:
                 # All returned updates are in flight or finished while this poll was out.
                 if len(updates) >= POLL_BATCH and self._newest_seen is not None:
                     # A full window of old updates hides whatever comes after it.
-                    self._confirm_early(self._newest_seen + 1)
+                    if not await self._confirm_early(self._newest_seen + 1):
+                        with trio.move_on_after(HELD_POLL_EVERY_S):
+                            await self._progress.wait()
                 elif self._in_flight:
                     # Wait for progress rather than re-fetching the same batch in a tight
                     # loop; otherwise the next poll confirms them. Parked updates make no
@@ -212,11 +230,61 @@ class UpdatePoller:
                     return
                 await self._progress.wait()
 
-    def _confirm_early(self, offset: int) -> None:
+    async def _confirm_early(self, offset: int) -> bool:
+        """Move the offset past the updates still in flight below ``offset``, once the
+        keeper holds them (False: it could not, and the offset stays)."""
+        if self.keeper is not None:
+            keep = {u: orjson.dumps(update_wire(self._updates[u])).decode() for u in self._in_flight
+                    if u < offset and u not in self._kept and u in self._updates}  # fmt: skip
+            if keep:
+                try:
+                    await self.messenger.guard.call("redis", self.keeper.keep_updates, keep, KEEP_TTL_S)
+                except PortError as exc:
+                    self.log.warning("poll.keep_failed", updates=len(keep), error=str(exc))
+                    return False
+                self._kept.update(keep)
         early = sum(1 for u in self._in_flight if u < offset)
         self._confirmed_below = max(self._confirmed_below, offset)
         self._done_above_offset = {u for u in self._done_above_offset if u >= offset}
         self.log.warning("poll.confirmed_early", offset=offset, still_handling=early)
+        return True
+
+    async def _resume_kept(self, lanes: trio.Nursery, keeper: UpdateKeeper) -> None:
+        """Before the first poll: the updates a process before this one confirmed early
+        and did not finish (Telegram will not hand them over again)."""
+        try:
+            kept = await self.messenger.guard.retrying(
+                "redis.mark", lambda: self.messenger.guard.call("redis.mark", keeper.kept_updates)
+            )
+        except PortError as exc:
+            self.log.error("poll.kept_unread", error=str(exc))  # kept in Redis for the next start
+            return
+        updates = sorted(
+            (parse_update(orjson.loads(raw)) for raw in kept.values()), key=lambda u: u.update_id
+        )
+        if not updates:
+            return
+        self.log.warning("poll.resumed_kept", updates=len(updates))
+        # Confirmed by the process before: the offset is at least past them.
+        self._confirmed_below = max(self._confirmed_below, updates[-1].update_id + 1)
+        for update in updates:
+            self._kept.add(update.update_id)
+            self._dispatch(lanes, update)
+
+    async def _drop_kept(self, keeper: UpdateKeeper) -> None:
+        """Kept updates, once handled, leave Redis (a few at a time, as they finish)."""
+        while True:
+            while not self._kept_done:
+                await self._progress.wait()
+            done = sorted(self._kept_done)
+            try:
+                await self.messenger.guard.call("redis", keeper.drop_updates, done)
+                self._kept_done.difference_update(done)
+            except PortError as exc:
+                # Left in Redis, a handled update is handled again after a restart: the
+                # claims and markers make that a no-op; tried again meanwhile.
+                self.log.warning("poll.drop_kept_failed", updates=len(done), error=str(exc))
+                await trio.sleep(DROP_RETRY_S)
 
     async def _poll_once(self) -> list[Update]:
         try:
@@ -265,6 +333,7 @@ class UpdatePoller:
         if lane is not None and len(lane) >= self._pending_cap(update):
             self._drop(key, lane, update)
             return
+        self._updates[update.update_id] = update
         self._in_flight.add(update.update_id)
         if lane is not None:
             lane.append(update)  # the lane's task will get to it, in order
@@ -374,6 +443,10 @@ class UpdatePoller:
 
     def _finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)
+        self._updates.pop(update_id, None)
+        if update_id in self._kept:
+            self._kept.discard(update_id)
+            self._kept_done.add(update_id)
         self._settled.discard(update_id)
         self._done_above_offset.add(update_id)
         offset = self.next_offset()

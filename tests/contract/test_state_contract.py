@@ -114,3 +114,21 @@ async def test_a_marker_is_set_once_until_it_expires(state: StateHarness, kv_clo
     await trio.sleep(1.5)
     assert await state.store.is_marked("told:7") is False  # expired
     assert await state.store.mark("told:7", ttl_s=1) is True
+
+
+async def test_kept_updates_live_until_dropped_or_expired(state: StateHarness, kv_clock: object) -> None:
+    store = state.store
+    assert await store.kept_updates() == {}
+    await store.keep_updates({7: '{"update_id":7}', 9: '{"update_id":9}'}, ttl_s=2)
+    await store.keep_updates({}, ttl_s=2)  # nothing to keep: nothing changes
+    await store.keep_updates({12: '{"update_id":12,"x":"\u00e9"}'}, ttl_s=2)
+    assert await store.kept_updates() == {7: '{"update_id":7}', 9: '{"update_id":9}', 12: '{"update_id":12,"x":"\u00e9"}'}
+    await store.drop_updates([9, 404])
+    await store.drop_updates([])
+    assert sorted(await store.kept_updates()) == [7, 12]
+    await trio.sleep(1.5)
+    await store.keep_updates({13: "{}"}, ttl_s=2)  # a write renews every kept update
+    await trio.sleep(1.0)
+    assert sorted(await store.kept_updates()) == [7, 12, 13]
+    await trio.sleep(1.5)
+    assert await store.kept_updates() == {}

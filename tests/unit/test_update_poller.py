@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from bot.domain import TgUser, Update
-from bot.errors import TelegramRetryAfter
+from bot.errors import ServiceUnavailable, TelegramRetryAfter
 from bot.guard import Guard
 from bot.log import Logger
 from bot.messenger import Messenger
@@ -19,6 +19,7 @@ from bot.ratelimit import SendRateLimiter
 from bot.settings import Settings
 from bot.updates import ParkUpdate, RetryUpdate, UpdatePoller
 from sim.fakes.repository import MemoryRepository
+from sim.fakes.state import MemoryConversationStore
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
 
@@ -55,6 +56,7 @@ def make_poller(
     sink: ListSink | None = None,
     api: SimTelegramApi | None = None,
     pauses: MemoryRepository | None = None,
+    keeper: MemoryConversationStore | None = None,
 ) -> UpdatePoller:
     metrics = MetricsRecorder()
     settings = Settings()
@@ -70,6 +72,7 @@ def make_poller(
         log=log,
         metrics=metrics,
         pauses=pauses,
+        keeper=keeper,
     )
 
 
@@ -479,3 +482,60 @@ async def test_a_poller_after_a_crash_waits_out_the_429_its_predecessor_met(auto
         await trio.sleep(1.0)
         nursery.cancel_scope.cancel()
     assert len(polls) == 2 and polls[1] >= polls[0] + 30  # once the pause is over, it polls
+
+
+class _Keeper(MemoryConversationStore):
+    """The fake Redis, which can refuse to keep."""
+
+    refuse = False
+
+    async def keep_updates(self, updates, ttl_s):
+        if self.refuse:
+            raise ServiceUnavailable("redis", "connection refused")
+        await super().keep_updates(updates, ttl_s)
+
+
+async def test_updates_confirmed_before_they_are_handled_are_resumed_by_the_next_process(autojump_clock):
+    # scenarios/regressions/held-uploads-confirmed-early.toml: 100 held files filled the
+    # window, the offset moved past them, and a restart lost them.
+    world, keeper = BotApiWorld(TOKEN), _Keeper()
+    sent = [world.user_sends_text(user(n), n, f"file {n}").update_id for n in range(1, 121)]
+    database_back = False
+    handled: list[int] = []
+
+    async def handle(update: Update) -> None:
+        if not database_back:
+            raise ParkUpdate  # held: the database is away
+        handled.append(update.update_id)
+
+    for back in (False, True):  # a process that crashes, then the one after it
+        database_back = back
+        poller = make_poller(world, handle, keeper=keeper)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poller.run)
+            await trio.sleep(30)
+            if not back:
+                kept = await keeper.kept_updates()
+                assert len(kept) >= 100 and world.pending_updates < 120  # confirmed to Telegram
+            nursery.cancel_scope.cancel()
+    assert sorted(set(handled)) == sorted(sent)
+    assert await keeper.kept_updates() == {}  # handled: dropped
+
+
+async def test_updates_redis_cannot_keep_are_not_confirmed_before_they_are_handled(autojump_clock):
+    world, keeper = BotApiWorld(TOKEN), _Keeper()
+    keeper.refuse = True
+    for n in range(1, 121):
+        world.user_sends_text(user(n), n, f"file {n}")
+
+    async def handle(update: Update) -> None:
+        raise ParkUpdate
+
+    sink = ListSink()
+    poller = make_poller(world, handle, keeper=keeper, sink=sink)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(poller.run)
+        await trio.sleep(30)
+        nursery.cancel_scope.cancel()
+    assert world.pending_updates == 120  # Telegram keeps them all
+    assert any(event == "poll.keep_failed" for event, _ in sink.events)

@@ -8,6 +8,7 @@ Expiry uses ``trio.current_time()``: under a MockClock it follows virtual time.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import trio
@@ -22,6 +23,9 @@ class MemoryConversationStore:
         # key -> (JSON text, expiry on trio's clock)
         self._values: dict[tuple[int, int], tuple[str, float]] = {}
         self._marks: dict[str, float] = {}  # marker -> expiry on trio's clock
+        # Kept updates (one hash in Redis, one expiry for all of it, renewed by each write).
+        self._kept: dict[int, str] = {}
+        self._kept_until = 0.0
 
     async def get(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
         await sim_checkpoint()
@@ -63,10 +67,30 @@ class MemoryConversationStore:
         expires_at = self._marks.get(name)
         return expires_at is not None and trio.current_time() < expires_at
 
+    async def keep_updates(self, updates: Mapping[int, str], ttl_s: int) -> None:
+        if ttl_s < 1:
+            raise ValueError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        await sim_checkpoint()
+        if updates:
+            self._kept.update(updates)
+            self._kept_until = trio.current_time() + ttl_s
+
+    async def kept_updates(self) -> dict[int, str]:
+        await sim_checkpoint()
+        if trio.current_time() >= self._kept_until:
+            self._kept.clear()
+        return dict(self._kept)
+
+    async def drop_updates(self, update_ids: Sequence[int]) -> None:
+        await sim_checkpoint()
+        for update_id in update_ids:
+            self._kept.pop(update_id, None)
+
     def lose_everything(self) -> None:
         """Model a Redis restart without persistence: every conversation is forgotten."""
         self._values.clear()
         self._marks.clear()
+        self._kept.clear()
 
     def live_keys(self) -> int:
         """Entries not yet expired, the expired ones dropped first, as Redis's active
