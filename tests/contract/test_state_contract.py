@@ -122,7 +122,11 @@ async def test_kept_updates_live_until_dropped_or_expired(state: StateHarness, k
     await store.keep_updates({7: '{"update_id":7}', 9: '{"update_id":9}'}, ttl_s=2)
     await store.keep_updates({}, ttl_s=2)  # nothing to keep: nothing changes
     await store.keep_updates({12: '{"update_id":12,"x":"\u00e9"}'}, ttl_s=2)
-    assert await store.kept_updates() == {7: '{"update_id":7}', 9: '{"update_id":9}', 12: '{"update_id":12,"x":"\u00e9"}'}
+    assert await store.kept_updates() == {
+        7: '{"update_id":7}',
+        9: '{"update_id":9}',
+        12: '{"update_id":12,"x":"\u00e9"}',
+    }
     await store.drop_updates([9, 404])
     await store.drop_updates([])
     assert sorted(await store.kept_updates()) == [7, 12]
