@@ -15,8 +15,8 @@ tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`)
 slot was reserved before someone else's 429 asks the bucket before it goes. While the
 bucket cannot be reached, the poller falls back to its share of the global rate,
 locally, reading the pause from the bucket and the board before each send; every other
-process holds its sends until one of them answers, so the only process sending blind
-is one that honours every 429 it meets itself. The board is what closes the gap Redis
+process holds its sends until the bucket answers again (the rate is the bucket's to
+share), so the only process sending blind is one that honours every 429 it meets itself. The board is what closes the gap Redis
 alone left: a 429 met while Redis hung for its process never reached the bucket, and a
 process whose read of the bucket answered sent into it
 (scenarios/regressions/swarm-461-pause-not-shared.toml). Not closed: a process whose
@@ -214,12 +214,15 @@ class SharedSendLimiter:
                 await self.local.acquire(chat_id)
                 # The bucket may answer a read when it failed a reservation, and another
                 # process's pause posted there must hold here too.
-                shared_left = await self._shared_pause_left()
-                if shared_left is None and not self._sends_blind:
-                    await trio.sleep(BLIND_HOLD_S)  # the bucket unread: hold, ask again
+                bucket_left = await self._read_pause("redis.pause", self._bucket.paused_for)
+                if bucket_left is None and not self._sends_blind:
+                    # The bucket unread: hold, ask again. Not the board's to say: the
+                    # processes that reach the bucket send at its full rate meanwhile.
+                    await trio.sleep(BLIND_HOLD_S)
                     continue
-                if shared_left:
-                    self.local.pause_now(shared_left)
+                left = max(bucket_left or 0.0, await self._board_pause_left())
+                if left:
+                    self.local.pause_now(left)
                     continue
             elif not await self._shared_slot(chat_id):
                 continue
@@ -242,22 +245,20 @@ class SharedSendLimiter:
             self._log.warning("send_limit.local", error=str(exc), for_s=SHARED_RETRY_AFTER_S)
             return False
 
-    async def _shared_pause_left(self) -> float | None:
-        """Seconds a pause told by any process still holds, by the bucket and the board
-        (read together); None when neither can be read."""
-        answers: list[float] = []
+    async def _read_pause(self, op: Op, read: Callable[[], Awaitable[float]]) -> float | None:
+        """Seconds a pause told by another process still holds; None when unread."""
+        try:
+            return await self._guard.call(op, read)
+        except PortError:
+            return None
 
-        async def read(op: Op, fn: Callable[[], Awaitable[float]]) -> None:
-            try:
-                answers.append(await self._guard.call(op, fn))
-            except PortError:
-                pass
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read, "redis.pause", self._bucket.paused_for)
-            if self._board is not None:
-                nursery.start_soon(read, "db.pause", functools.partial(self._board.pause_left, "send"))
-        return max(answers) if answers else None
+    async def _board_pause_left(self) -> float:
+        """The board's send pause (a 429 met by a process that the bucket failed); 0 when
+        there is no board or it cannot be read."""
+        if self._board is None:
+            return 0.0
+        left = await self._read_pause("db.pause", functools.partial(self._board.pause_left, "send"))
+        return left or 0.0
 
 
 def build_send_limiter(
