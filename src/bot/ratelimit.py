@@ -21,7 +21,8 @@ alone left: a 429 met while Redis hung for its process never reached the bucket,
 process whose read of the bucket answered sent into it
 (scenarios/regressions/swarm-461-pause-not-shared.toml). Not closed: a process whose
 Redis works reserves without reading the board, so a pause that only the board holds
-(its process cut off from Redis alone) does not stop it.
+(the poller cut off from Redis alone) does not stop it until it meets a 429 itself
+(scenarios/regressions/poller-cut-from-redis-pause-unseen.toml, a known failure).
 """
 
 from __future__ import annotations
