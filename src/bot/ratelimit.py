@@ -11,18 +11,18 @@ The limit belongs to the bot token, not to a process: with a
 slots in one shared bucket (:class:`SharedSendLimiter`). What it promises: no send
 goes out while a 429's ``retry_after`` runs that the deployment can know of. The
 process that met the 429 pauses at once and tells the bucket at once (short attempts,
-tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`); a send whose
-slot was reserved before someone else's 429 asks the bucket before it goes. While the
-bucket cannot be reached, the poller falls back to its share of the global rate,
-locally, reading the pause from the bucket and the board before each send; every other
-process holds its sends until the bucket answers again (the rate is the bucket's to
-share), so the only process sending blind is one that honours every 429 it meets itself. The board is what closes the gap Redis
-alone left: a 429 met while Redis hung for its process never reached the bucket, and a
-process whose read of the bucket answered sent into it
-(scenarios/regressions/swarm-461-pause-not-shared.toml). Not closed: a process whose
-Redis works reserves without reading the board, so a pause that only the board holds
-(the poller cut off from Redis alone) does not stop it until it meets a 429 itself
-(scenarios/regressions/poller-cut-from-redis-pause-unseen.toml, a known failure).
+tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`); a
+send whose slot was reserved before someone else's 429 asks the bucket before it goes.
+While the bucket cannot be reached, the poller falls back to its share of the global
+rate, locally, reading the pause from the bucket and the board before each send; every
+other process holds its sends until the bucket answers again (the rate is the bucket's
+to share), so the only process sending blind is one that honours every 429 it meets
+itself. The board closes the gap Redis alone left: a 429 met while Redis hung for its
+process never reached the bucket, and a process whose read of the bucket answered sent
+into it (scenarios/regressions/swarm-461-pause-not-shared.toml). Not closed: a process
+whose Redis works reserves without reading the board, so a pause that only the board
+holds (the poller cut off from Redis alone) does not stop it until it meets a 429
+itself (scenarios/regressions/poller-cut-from-redis-pause-unseen.toml, a known failure).
 """
 
 from __future__ import annotations
