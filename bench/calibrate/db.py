@@ -96,6 +96,8 @@ class Lifecycle:
             ("delete_expired_uploads", lambda: r.delete_expired_uploads([upload], long_ago)),
             ("delete_upload", lambda: r.delete_upload(self.user, upload)),
             ("delete_user_data", lambda: r.delete_user_data(self.user)),
+            ("post_pause", lambda: r.post_pause("send", 0.5)),
+            ("pause_left", lambda: r.pause_left("send")),
         ]
 
     # One broadcast per lifecycle, started and ended by it (only one may run at a time).
