@@ -11,18 +11,12 @@ blocking queue read's block).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import trio
-
-from bot.ports import Services
-
-T = TypeVar("T")
 
 BOUND_S: dict[str, float] = {
     "repo": 20.0,
@@ -55,55 +49,24 @@ class CallTimes:
                 self.over.append(f"{label} took {seconds:.1f} s (bound {bound:g} s), from t={at:.1f} s")
 
 
-class _Timed:
-    def __init__(self, target: object, service: str, times: CallTimes) -> None:
-        self._target = target
-        self._service = service
-        self._times = times
+@dataclass(frozen=True, slots=True)
+class CallBound:
+    """The bound of one method's calls: its service's, plus the wait a call asks for."""
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._target, name)
-        if name.startswith("_") or not inspect.iscoroutinefunction(attribute):
-            return attribute
-        wrapper = self._wrap(name, attribute)
-        self.__dict__[name] = wrapper
-        return wrapper
+    base: float
+    waited: str | None = None  # the argument that is an asked-for wait (seconds)
+    position: int = -1  # its position among the positional arguments
 
-    def _wrap(self, method: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        service, times = self._service, self._times
-        label = f"{service}.{method}"
-        base = BOUND_S[service]
+    @classmethod
+    def of(cls, service: str, method: str, fn: Callable[..., Any]) -> CallBound:
         waited = _ASKED_WAIT.get(method)
         position = list(inspect.signature(fn).parameters).index(waited) if waited else -1
+        return cls(BOUND_S[service], waited, position)
 
-        @functools.wraps(fn)
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            bound = base
-            if waited is not None:
-                asked = kwargs.get(waited, args[position] if len(args) > position else 0)
-                bound += float(asked or 0)
-            start = trio.current_time()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                times.record(label, service, trio.current_time() - start, bound)
-
-        return call
-
-
-def timed_services(services: Services, times: CallTimes) -> Services:
-    """``services`` with every outside port timed (the clock, log, CPU and metrics are the process's own)."""
-
-    def timed(port: T, service: str) -> T:
-        return cast(T, _Timed(port, service, times))
-
-    bucket = services.send_bucket
-    return dataclasses.replace(
-        services,
-        telegram=timed(services.telegram, "telegram"),
-        repo=timed(services.repo, "repo"),
-        state=timed(services.state, "state"),
-        blobs=timed(services.blobs, "blobs"),
-        queue=timed(services.queue, "queue"),
-        send_bucket=None if bucket is None else timed(bucket, "send_bucket"),
-    )
+    def for_call(self, seconds: float, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float:
+        """The bound of this call (its base whenever the call took no longer: the wait
+        asked for only raises it)."""
+        if self.waited is None or seconds <= self.base:
+            return self.base
+        asked = kwargs.get(self.waited, args[self.position] if len(args) > self.position else 0)
+        return self.base + float(asked or 0)

@@ -30,6 +30,7 @@ from sim.fakes.send_bucket import MemorySendBucket
 from sim.fakes.state import MemoryConversationStore
 from sim.fakes.telegram.api import SimTelegramApi
 from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.calltimes import CallTimes
 from sim.simulator.db_sessions import DbSessions
 from sim.simulator.faults.kind import BotApiFault
 from sim.simulator.faults.proxy import FaultStats, ServiceFaults, session_hook, wrap_port
@@ -71,13 +72,14 @@ class SimStack:
             clock = self.clocks[process] = SimWallClock(*self.clock_streams)
         return clock
 
-    def services_for(self, process: str, handles: Handles) -> Services:
-        """The ports one incarnation of ``process`` works with."""
+    def services_for(self, process: str, handles: Handles, times: CallTimes | None = None) -> Services:
+        """The ports one incarnation of ``process`` works with (each outside call timed
+        in ``times``, when given)."""
         assert self.telegram is not None and self.faults_of is not None and self.bucket_faults_of is not None
         faults_of = self.faults_of
 
         def port(target: Any, service: str, *, inside: bool = False) -> Any:
-            return revocable(wrap_port(target, faults_of(service, process), inside=inside), handles)
+            return wrap_port(target, faults_of(service, process), inside=inside, handles=handles, times=times)
 
         return Services(
             telegram=port(self.telegram, "telegram"),
@@ -89,7 +91,9 @@ class SimStack:
             log=self.log,
             cpu=revocable(self.cpu, handles),
             metrics=self.metrics,
-            send_bucket=revocable(wrap_port(self.send_bucket, self.bucket_faults_of(process)), handles),
+            send_bucket=wrap_port(
+                self.send_bucket, self.bucket_faults_of(process), handles=handles, times=times
+            ),
         )
 
 

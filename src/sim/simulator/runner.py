@@ -25,7 +25,7 @@ from sim.fakes.clock import SIM_EPOCH
 from sim.fakes.log_sink import SimLogSink
 from sim.fakes.telegram.limits import SendLimits
 from sim.fakes.telegram.world import BotApiWorld
-from sim.simulator.calltimes import CallTimes, timed_services
+from sim.simulator.calltimes import CallTimes
 from sim.simulator.compose import SIM_TOKEN, SimStack, build_stack
 from sim.simulator.concurrency import WorkInFlight, counting_handlers
 from sim.simulator.expect import contrast_story, evaluate
@@ -298,7 +298,7 @@ async def _main(
         name = roles.name
         return BotSupervisor(
             bot_main,
-            lambda handles: timed_services(stack.services_for(name, handles), call_times),
+            lambda handles: stack.services_for(name, handles, call_times),
             settings,
             roles,
             trace,

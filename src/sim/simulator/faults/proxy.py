@@ -29,8 +29,10 @@ from typing import Any, NoReturn, TypeVar, cast
 import trio
 
 from sim.fakes.telegram.limits import PACED, SENT_AT
+from sim.simulator.calltimes import CallBound, CallTimes
 from sim.simulator.faults.kind import CallFault, CallPlan, FailingCallFault, Fault
 from sim.simulator.kernel.clock import sim_sleep
+from sim.simulator.kernel.handles import Handles
 from sim.simulator.kernel.rng import RngStreams
 from sim.simulator.kernel.trace import Trace
 from sim.simulator.scenario.latency import Latency
@@ -171,13 +173,27 @@ class FaultProxy:
 
     Wrappers are built on first access and cached on the instance, so the per-call
     overhead is one closure call, one latency draw and a scan of this service's
-    (usually empty) fault list for that method.
+    (usually empty) fault list for that method. The same wrapper also does the process's
+    two other jobs at this boundary, to spare every call two more layers: it refuses calls
+    once the process is killed (``handles``, see :mod:`sim.simulator.kernel.handles`)
+    and times each call against its service's bound (``times``, see
+    :mod:`sim.simulator.calltimes`).
     """
 
-    def __init__(self, target: object, faults: ServiceFaults, *, inside: bool = False) -> None:
+    def __init__(
+        self,
+        target: object,
+        faults: ServiceFaults,
+        *,
+        inside: bool = False,
+        handles: Handles | None = None,
+        times: CallTimes | None = None,
+    ) -> None:
         self._target = target
         self._faults = faults
         self._inside = inside  # the target spends the latency itself (see session_hook)
+        self._handles = handles
+        self._times = times
 
     @property
     def wrapped(self) -> object:
@@ -200,52 +216,69 @@ class FaultProxy:
         trace = sf.trace
         calls = sf.stats.calls
         inside = self._inside
+        handles, times = self._handles, self._times
+        bound = CallBound.of(sf.service, method, fn) if times is not None else None
 
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
+            if handles is not None and handles.revoked:
+                await handles.refuse()
+            started = trio.current_time()
             calls[label] = calls.get(label, 0) + 1
             if trace is not None:
                 trace.record("call", f"{label}({_describe_args(args)})")
             plan = sf.plan(label, latency, faults)
             token = sent = paced = None
-            if plan is not None:
-                left_at = trio.current_time()  # its delay is on the way (Telegram's flood model asks)
-                if sf.on_depart is not None:
-                    paced = PACED.set(sf.on_depart(method, args, kwargs))
-                if inside:
-                    token = _PLAN.set(plan)
-                else:
-                    await sf.before(plan, method, args)
-                sent = SENT_AT.set(left_at)
             try:
-                result = await fn(*args, **kwargs)
-            except trio.Cancelled:
+                if plan is not None:
+                    if sf.on_depart is not None:
+                        paced = PACED.set(sf.on_depart(method, args, kwargs))
+                    if inside:
+                        token = _PLAN.set(plan)
+                    else:
+                        await sf.before(plan, method, args)
+                    sent = SENT_AT.set(started)  # when it left (Telegram's flood model asks)
+                try:
+                    result = await fn(*args, **kwargs)
+                except trio.Cancelled:
+                    if trace is not None:
+                        trace.record("cancel", label)
+                    raise
+                except Exception as exc:
+                    if trace is not None:
+                        trace.record("error", f"{label} {type(exc).__name__}")
+                    raise
+                finally:
+                    if token is not None:
+                        _PLAN.reset(token)
+                    if sent is not None:
+                        SENT_AT.reset(sent)
+                    if paced is not None:
+                        PACED.reset(paced)
+                if plan is not None and plan.failure is not None and plan.after:
+                    await sf.strike(plan.failure, method, args)  # the effect happened; the reply is lost
                 if trace is not None:
-                    trace.record("cancel", label)
-                raise
-            except Exception as exc:
-                if trace is not None:
-                    trace.record("error", f"{label} {type(exc).__name__}")
-                raise
+                    trace.record("return", label)
+                return result
             finally:
-                if token is not None:
-                    _PLAN.reset(token)
-                if sent is not None:
-                    SENT_AT.reset(sent)
-                if paced is not None:
-                    PACED.reset(paced)
-            if plan is not None and plan.failure is not None and plan.after:
-                await sf.strike(plan.failure, method, args)  # the effect happened; the reply is lost
-            if trace is not None:
-                trace.record("return", label)
-            return result
+                if times is not None:
+                    assert bound is not None
+                    took = trio.current_time() - started
+                    times.record(label, sf.service, took, bound.for_call(took, args, kwargs))
 
         return call
 
 
-def wrap_port(target: T, faults: ServiceFaults, *, inside: bool = False) -> T:
+def wrap_port(
+    target: T,
+    faults: ServiceFaults,
+    *,
+    inside: bool = False,
+    handles: Handles | None = None,
+    times: CallTimes | None = None,
+) -> T:
     """``target`` behind a :class:`FaultProxy`, typed as the port it implements."""
-    return cast(T, FaultProxy(target, faults, inside=inside))
+    return cast(T, FaultProxy(target, faults, inside=inside, handles=handles, times=times))
 
 
 def unwrap(port: object) -> object:

@@ -249,27 +249,42 @@ def _suspended_at(task: trio.lowlevel.Task) -> str:
 class StepClock(trio.abc.Instrument):
     """Measures each task step's CPU time on the loop thread against the watch's budget.
 
-    One clock read per step (reading the thread's CPU clock is a system call, and it
-    was a tenth of a run): a step is measured from the end of the one before, so it
-    includes trio's few microseconds of scheduling in between; permitted work and
-    garbage collection, wherever they fall, are subtracted through a running total."""
+    The thread's CPU clock is a system call, and read after every step it was a tenth of
+    a run; the wall clock is not. A step's CPU time is never more than its wall time, so
+    the CPU clock is read only once at least ``_READ_EVERY_S`` of wall time has passed
+    since it was last read; a step with less cannot be over budget. Such a read covers the
+    steps since the last one too: their wall time is taken off, which makes the figure a
+    lower bound of the step's CPU time (never a false finding; at most ``_READ_EVERY_S``
+    under). A step is measured from the end of the one before, so it includes trio's few
+    microseconds of scheduling in between; permitted work and garbage collection,
+    wherever they fall, are subtracted through a running total."""
+
+    _READ_EVERY_S = 0.001
 
     def __init__(self, watch: BlockingWatch) -> None:
         self.watch = watch
-        self._mark = time.thread_time()
-        self._excluded_mark = watch._excluded_cpu_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self._step_ended = self._read_at = time.perf_counter()
+        self._cpu = time.thread_time()
+        self._excluded = self.watch._excluded_cpu_s
 
     def before_run(self) -> None:
-        self._mark = time.thread_time()
-        self._excluded_mark = self.watch._excluded_cpu_s
+        self._reset()
         self.watch._imported = False
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
         watch = self.watch
-        now, excluded = time.thread_time(), watch._excluded_cpu_s
-        spent = now - self._mark - (excluded - self._excluded_mark)
-        self._mark, self._excluded_mark = now, excluded
+        now, step_began = time.perf_counter(), self._step_ended
+        self._step_ended = now
         imported, watch._imported = watch._imported, False
+        if now - self._read_at < self._READ_EVERY_S:
+            return
+        cpu, excluded = time.thread_time(), watch._excluded_cpu_s
+        earlier_steps = max(0.0, step_began - self._read_at)
+        spent = cpu - self._cpu - (excluded - self._excluded) - earlier_steps
+        self._cpu, self._excluded, self._read_at = cpu, excluded, now
         if spent <= watch.step_budget_s or imported or not task.name.startswith(_BOT_TASKS):
             return
         watch.slow_steps_seen += 1

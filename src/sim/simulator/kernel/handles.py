@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import trio
 
@@ -38,6 +38,14 @@ class Handles:
 
     def revoke(self) -> None:
         self.revoked = True
+
+    async def refuse(self) -> NoReturn:
+        """What a call gets once the process is gone: nothing reaches the service. Its
+        tree is being swept (cancelled, unshielded), so this wait ends the task; if not,
+        say so."""
+        with trio.move_on_after(_SWEPT_WITHIN_S):
+            await trio.sleep_forever()
+        raise ProcessGone(f"{self.process} was killed, yet one of its tasks still runs")
 
 
 class RevocablePort:
@@ -65,11 +73,7 @@ class RevocablePort:
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
             if handles.revoked:
-                # The process is gone: nothing reaches the service. Its tree is being
-                # swept (cancelled, unshielded), so this wait ends the task; if not, say so.
-                with trio.move_on_after(_SWEPT_WITHIN_S):
-                    await trio.sleep_forever()
-                raise ProcessGone(f"{handles.process} was killed, yet one of its tasks still runs")
+                await handles.refuse()
             return await fn(*args, **kwargs)
 
         return call

@@ -56,6 +56,7 @@ def quiet_runner(task: Any) -> Any | None:
     if type(rng) is not BatchRandom or rng.batch:
         return None
     runner = task._runner
+    hooks = runner.instruments.data  # UserDict's own dict: a plain lookup, not a method call
     if (
         runner.runq
         or runner.waiting_for_idle
@@ -64,8 +65,8 @@ def quiet_runner(task: Any) -> Any | None:
         or len(runner.io_manager._registered) > 1  # the run's own wake-up socket only
         or runner.entry_queue.queue
         or runner.entry_queue.idempotent_queue
-        or "before_io_wait" in runner.instruments
-        or "after_io_wait" in runner.instruments
+        or "before_io_wait" in hooks
+        or "after_io_wait" in hooks
     ):
         return None
     return runner
@@ -74,9 +75,10 @@ def quiet_runner(task: Any) -> Any | None:
 def end_step(runner: Any, task: Any) -> None:
     """The instruments' view of a skipped yield: the step ends and the next one begins."""
     instruments = runner.instruments
-    if "after_task_step" in instruments:
+    hooks = instruments.data
+    if "after_task_step" in hooks:
         instruments.call("after_task_step", task)
-    if "before_task_step" in instruments:
+    if "before_task_step" in hooks:
         instruments.call("before_task_step", task)
 
 
