@@ -92,7 +92,11 @@ class SimStack:
             cpu=revocable(self.cpu, handles),
             metrics=self.metrics,
             send_bucket=wrap_port(
-                self.send_bucket, self.bucket_faults_of(process), handles=handles, times=times
+                self.send_bucket,
+                self.bucket_faults_of(process),
+                handles=handles,
+                times=times,
+                timed_as="send_bucket",
             ),
         )
 
@@ -116,7 +120,7 @@ def build_stack(
         if faults is None:
             faults = per_process[(service, process)] = ServiceFaults(
                 service, scenario.service(service), scenario.faults, rngs,
-                trace=trace, stats=stats, process=process,
+                trace=trace, stats=stats, process=process, now=clock.current_time,
             )  # fmt: skip
             if service == "telegram":  # a 429 it gives holds the caller, as Telegram's do
                 faults.on_retry_after = world.note_refused
@@ -171,7 +175,7 @@ def build_stack(
         if faults is None:
             faults = bucket_faults[process] = ServiceFaults(
                 "state", scenario.service("state"), scenario.faults, rngs,
-                trace=trace, stats=stats, process=process,
+                trace=trace, stats=stats, process=process, now=clock.current_time,
             )  # fmt: skip
             faults.latency_rng = rngs.stream("service.send_bucket.latency")
             faults.fault_rng = rngs.stream("service.send_bucket.faults")

@@ -11,8 +11,6 @@ Draws come from the repo's latency stream in call order, so a seed still gives o
 
 from __future__ import annotations
 
-import trio
-
 from sim.simulator.faults.proxy import ServiceFaults, session_hook
 from sim.simulator.kernel.clock import sim_sleep
 from sim.simulator.scenario.dbmodel import DbModel
@@ -24,6 +22,7 @@ class DbSessions:
     def __init__(self, model: DbModel, faults: ServiceFaults) -> None:
         self.model = model
         self._rng = faults.latency_rng
+        self._now = faults.now
         self._fault_plan = session_hook(faults)
         self._idle: list[float] = []  # when each idle connection was returned; newest last
         self.opened = 0
@@ -45,7 +44,7 @@ class DbSessions:
 
     def _checkout(self) -> bool:
         """True when a connection must be opened."""
-        now = trio.current_time()
+        now = self._now()
         while self._idle:
             returned_at = self._idle.pop()
             if now - returned_at <= self.model.max_idle_s:
@@ -64,7 +63,7 @@ class DbSessions:
 
     def on_release(self, clean: bool) -> None:
         if clean:
-            self._idle.append(trio.current_time())
+            self._idle.append(self._now())
         else:
             self.discarded += 1
 

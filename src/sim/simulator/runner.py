@@ -352,8 +352,8 @@ def simulate(
     """Run ``scenario`` (with ``seed``, default the scenario's) and report on it."""
     seed = scenario.seed if seed is None else seed
     rngs = RngStreams(seed)
-    trace = Trace(keep_events=keep_trace)
     clock = SimClock()  # MockClock(autojump_threshold=0), with timers for the services' latencies
+    trace = Trace(keep_events=keep_trace, now=clock.current_time)
     ending = _Ending()
     started = time.perf_counter()  # the one real measurement; never enters the trace
     watch = BlockingWatch(scenario.invariants.step_budget_s)

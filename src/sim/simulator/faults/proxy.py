@@ -98,8 +98,10 @@ class ServiceFaults:
         trace: Trace | None = None,
         stats: FaultStats | None = None,
         process: str = "bot",
+        now: Callable[[], float] = trio.current_time,
     ) -> None:
         self.service = service
+        self.now = now  # the virtual clock's own reading (trio.current_time is three calls deep)
         self.process = process
         self.model = model
         self.faults = tuple(
@@ -123,7 +125,7 @@ class ServiceFaults:
             return CallPlan(delay=delay) if delay > 0 else None
         plan = CallPlan(delay=delay)
         if faults:
-            now = trio.current_time()
+            now = self.now()
             rng = self.fault_rng
             for fault in faults:
                 if not fault.active(now):
@@ -188,12 +190,14 @@ class FaultProxy:
         inside: bool = False,
         handles: Handles | None = None,
         times: CallTimes | None = None,
+        timed_as: str | None = None,
     ) -> None:
         self._target = target
         self._faults = faults
         self._inside = inside  # the target spends the latency itself (see session_hook)
         self._handles = handles
         self._times = times
+        self._timed_as = timed_as or faults.service  # the service whose bound its calls have
 
     @property
     def wrapped(self) -> object:
@@ -216,14 +220,14 @@ class FaultProxy:
         trace = sf.trace
         calls = sf.stats.calls
         inside = self._inside
-        handles, times = self._handles, self._times
-        bound = CallBound.of(sf.service, method, fn) if times is not None else None
+        handles, times, timed_as, now = self._handles, self._times, self._timed_as, sf.now
+        bound = CallBound.of(timed_as, method, fn) if times is not None else None
 
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
             if handles is not None and handles.revoked:
                 await handles.refuse()
-            started = trio.current_time()
+            started = now()
             calls[label] = calls.get(label, 0) + 1
             if trace is not None:
                 trace.record("call", f"{label}({_describe_args(args)})")
@@ -263,8 +267,8 @@ class FaultProxy:
             finally:
                 if times is not None:
                     assert bound is not None
-                    took = trio.current_time() - started
-                    times.record(label, sf.service, took, bound.for_call(took, args, kwargs))
+                    took = now() - started
+                    times.record(f"{timed_as}.{method}", timed_as, took, bound.for_call(took, args, kwargs))
 
         return call
 
@@ -276,9 +280,10 @@ def wrap_port(
     inside: bool = False,
     handles: Handles | None = None,
     times: CallTimes | None = None,
+    timed_as: str | None = None,
 ) -> T:
     """``target`` behind a :class:`FaultProxy`, typed as the port it implements."""
-    return cast(T, FaultProxy(target, faults, inside=inside, handles=handles, times=times))
+    return cast(T, FaultProxy(target, faults, inside=inside, handles=handles, times=times, timed_as=timed_as))
 
 
 def unwrap(port: object) -> object:

@@ -10,19 +10,20 @@ themselves are kept only when a determinism check needs to find the first diverg
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import trio
 
 
 class Trace:
-    __slots__ = ("_hasher", "_keep", "_pending", "count", "events")
+    __slots__ = ("_hasher", "_keep", "_now", "_pending", "count", "events")
 
     _BATCH = 512  # lines hashed per update
 
-    def __init__(self, *, keep_events: bool = False) -> None:
+    def __init__(self, *, keep_events: bool = False, now: Callable[[], float] = trio.current_time) -> None:
         self._hasher = hashlib.sha256()
+        self._now = now  # the virtual clock's own reading, when the run's clock is known
         self._keep = keep_events
         self._pending: list[str] = []
         self.events: list[str] = []
@@ -30,7 +31,7 @@ class Trace:
 
     def record(self, kind: str, detail: str = "") -> None:
         """Append one event at the current virtual time (call inside ``trio.run``)."""
-        line = f"{trio.current_time():.6f} {kind} {detail}\n"
+        line = f"{self._now():.6f} {kind} {detail}\n"
         pending = self._pending
         pending.append(line)
         if len(pending) >= self._BATCH:
