@@ -59,10 +59,7 @@ class Router:
         try:
             with trio.fail_after(ctx.guard.seconds(budget)):
                 lang = await self._language(update)
-                await self._route(update, lang)
-            ctx.services.metrics.observe(budget, trio.current_time() - start, "ok")
-            self.holds.release(update.update_id)
-            return
+                refusal = await self._route(update, lang)
         except UploadNotRecorded as exc:
             ctx.services.metrics.observe(budget, trio.current_time() - start, "held")
             told = await self._hold_upload(update, lang, exc)
@@ -81,6 +78,14 @@ class Router:
         except Exception as exc:  # a bug: answer, log, keep polling
             ctx.log.error("handler.crashed", update_id=update.update_id, error=repr(exc))
             told = await self._tell(update, t(lang, "internal_error"))
+        else:
+            # An upload's refusal is its answer, sent under a budget of its own: handled
+            # again until it is heard, as an apology would be.
+            if refusal is not None and not await self._tell(update, refusal):
+                raise RetryUpdate
+            ctx.services.metrics.observe(budget, trio.current_time() - start, "ok")
+            self.holds.release(update.update_id)
+            return
         if not told:
             # Not even the apology got through: Telegram is unreachable. Handle the
             # update again later rather than confirm it with the user unanswered.
@@ -182,23 +187,26 @@ class Router:
             self._languages.pop(next(iter(self._languages)))
         self._languages[user_id] = lang
 
-    async def _route(self, update: Update, lang: str) -> None:
+    async def _route(self, update: Update, lang: str) -> str | None:
+        """Handle the update; an upload's refusal comes back to be sent (see accept_document)."""
         if await self._banned(update):
-            return
+            return None
         message = update.message
         if message is not None and message.document is not None and message.from_user is not None:
             held = self.holds.get(update.update_id)
             # A hold whose marker could not be read (told is False) may follow an earlier
             # process's notice as much as a first try may.
             redelivered = (held is None or not held.told) and self.maybe_redelivered(update.update_id)
-            await accept_document(self.ctx, update.update_id, message, lang, held, redelivered=redelivered)
-            return
+            return await accept_document(
+                self.ctx, update.update_id, message, lang, held, redelivered=redelivered
+            )
         if not await self._claim(update.update_id):
-            return
+            return None
         if update.callback_query is not None:
             await self.interactions.on_callback(update.callback_query, lang)
         elif message is not None and message.text is not None:
             await self._on_text(message, lang)
+        return None
 
     async def _banned(self, update: Update) -> bool:
         """A banned user's update is claimed (so confirmed, never handled again) and ignored."""

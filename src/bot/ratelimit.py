@@ -14,7 +14,9 @@ process that met the 429 pauses at once and tells the bucket at once (short atte
 tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`); a
 send whose slot was reserved before someone else's 429 asks the bucket before it goes.
 While the bucket cannot be reached, the poller falls back to its share of the global
-rate, locally, reading the pause from the bucket and the board before each send; every
+rate, locally (queued after the slots it booked in the bucket, and back to the bucket only
+once its local slots are spent: neither side knows of the other's slots), reading the
+pause from the bucket and the board before each send; every
 other process holds its sends until the bucket answers again (the rate is the bucket's
 to share), so the only process sending blind is one that honours every 429 it meets
 itself. The board closes the gap Redis alone left: a 429 met while Redis hung for its
@@ -103,6 +105,11 @@ class SendRateLimiter:
     @property
     def tracked_chats(self) -> int:
         return len(self._chats)
+
+    @property
+    def last_slot(self) -> float:
+        """The latest slot reserved so far (a send may still be waiting for it)."""
+        return self._global.tat - self._global.interval
 
     async def acquire(self, chat_id: int | None) -> None:
         while True:
@@ -209,7 +216,10 @@ class SharedSendLimiter:
 
     async def acquire(self, chat_id: int | None) -> None:
         while True:
-            if trio.current_time() < self._local_until:
+            # Local while the bucket failed lately, and until every local slot is spent:
+            # the bucket does not know of them, and the two rates together would pass
+            # the limit (scenarios/regressions/model-779-flood-limit.toml).
+            if trio.current_time() < max(self._local_until, self.local.last_slot):
                 if self._booked_until > trio.current_time():
                     self.local.after(self._booked_until)
                 await self.local.acquire(chat_id)

@@ -110,6 +110,7 @@ class UpdatePoller:
         self._updates: dict[int, Update] = {}  # the updates in flight, for the keeper
         self._kept: set[int] = set()  # in flight and kept in Redis
         self._kept_done: set[int] = set()  # kept, handled since: to be dropped from Redis
+        self._kept_done_added = trio.Event()  # wakes the dropper only when there is work
         self.handle = handle
         self.poll_timeout_s = poll_timeout_s
         self.max_in_flight = max_in_flight
@@ -274,8 +275,8 @@ class UpdatePoller:
     async def _drop_kept(self, keeper: UpdateKeeper) -> None:
         """Kept updates, once handled, leave Redis (a few at a time, as they finish)."""
         while True:
-            while not self._kept_done:
-                await self._progress.wait()
+            await self._kept_done_added.wait()
+            self._kept_done_added = trio.Event()
             done = sorted(self._kept_done)
             try:
                 await self.messenger.guard.call("redis", keeper.drop_updates, done)
@@ -285,6 +286,7 @@ class UpdatePoller:
                 # claims and markers make that a no-op; tried again meanwhile.
                 self.log.warning("poll.drop_kept_failed", updates=len(done), error=str(exc))
                 await trio.sleep(DROP_RETRY_S)
+                self._kept_done_added.set()
 
     async def _poll_once(self) -> list[Update]:
         try:
@@ -447,6 +449,7 @@ class UpdatePoller:
         if update_id in self._kept:
             self._kept.discard(update_id)
             self._kept_done.add(update_id)
+            self._kept_done_added.set()
         self._settled.discard(update_id)
         self._done_above_offset.add(update_id)
         offset = self.next_offset()

@@ -65,11 +65,14 @@ async def accept_document(
     held: HeldUpload | None = None,
     *,
     redelivered: bool = False,
-) -> None:
-    """Refuse, record or hold the document. Raises :class:`UploadNotRecorded` when the
-    database does not answer (the caller holds the upload or asks for it again); ``held``
-    is the upload's hold when this is a later try; ``redelivered``: an earlier process
-    may have held it (and told the user so)."""
+) -> str | None:
+    """Record or hold the document, or give the refusal to send (too big, not a CSV,
+    over the quota). Raises :class:`UploadNotRecorded` when the database does not answer
+    (the caller holds the upload or asks for it again); ``held`` is the upload's hold when
+    this is a later try; ``redelivered``: an earlier process may have held it (and told
+    the user so). The caller sends a refusal outside the handler's deadline: a deadline
+    that ran out on a slow reply would read as a database that does not answer, and hold
+    a file that was refused (scenarios/regressions/model-810-upload-never-concluded.toml)."""
     document = message.document
     assert document is not None and message.from_user is not None
     user_id = message.from_user.id
@@ -79,13 +82,11 @@ async def accept_document(
         size_mb = f"{document.file_size / 1_048_576:.1f}"
         ctx.services.metrics.count("uploads", "rejected:too_big")
         ctx.log.info("upload.refused", reason="too_big", user_id=user_id, size=document.file_size)
-        await ctx.messenger.send_text(message.chat_id, t(lang, "too_big", size_mb=size_mb))
-        return
+        return t(lang, "too_big", size_mb=size_mb)
     if not looks_like_csv(document):
         ctx.services.metrics.count("uploads", "rejected:not_csv")
         ctx.log.info("upload.refused", reason="not_csv", user_id=user_id, mime=document.mime_type)
-        await ctx.messenger.send_text(message.chat_id, t(lang, "not_csv", name=shown))
-        return
+        return t(lang, "not_csv", name=shown)
 
     clock = ctx.services.clock
     # A held upload keeps the ids of its first try: a try that committed and lost its
@@ -127,12 +128,10 @@ async def accept_document(
             "upload_quota": ctx.settings.max_uploads_per_hour,
             "upload_quota_in_flight": ctx.settings.max_uploads_in_flight,
         }
-        refusal = t(lang, limit_key, count=counts[limit_key], name=shown)
-        await ctx.messenger.send_text(message.chat_id, refusal)
-        return
+        return t(lang, limit_key, count=counts[limit_key], name=shown)
     if job is None:
         ctx.log.info("upload.duplicate_update", update_id=update_id)
-        return
+        return None
     ctx.services.metrics.count("uploads", "accepted")
     ctx.log.info("upload.recorded", job_id=job.job_id, user_id=job.user_id, size=document.file_size)
     # The user who was told the file waits has had the receipt: it is not sent twice.
@@ -149,6 +148,7 @@ async def accept_document(
             # a later process while the database is slow must not be told again that the
             # file waits (scenarios/regressions/swarm-667-receipt-then-held-notice.toml).
             await mark_first(ctx, "told", update_id)
+    return None
 
 
 async def _record(ctx: BotContext, new: NewUpload, upload_id: str, job_id: str) -> Job | None:

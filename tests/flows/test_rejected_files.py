@@ -8,6 +8,7 @@ import trio
 from tests.flows.harness import chat, simulated_bot
 
 from bot.guard import Guard
+from bot.i18n import t
 from bot.log import Logger
 from bot.retention import Keeper, sweep_once
 from bot.settings import Settings
@@ -70,3 +71,17 @@ async def test_refusals_before_recording_are_logged_with_their_reason(autojump_c
             (r.fields["reason"], r.fields["user_id"]) for r in stack.log.last if r.event == "upload.refused"
         ]
         assert refused == [("not_csv", 9103), ("too_big", 9103)]
+
+
+async def test_a_refusal_slower_than_the_handlers_budget_is_still_the_answer(autojump_clock: object) -> None:
+    # Every call to Telegram takes 9 s, past the handler's 8 s: the refusal of a file that
+    # is not a CSV must still reach the user, and the file must not be "held" as if the
+    # database had not answered (scenarios/regressions/model-810-upload-never-concluded.toml).
+    slow = {"dist": "constant", "value_s": 9.0}
+    faults = [{"kind": "latency", "target": "telegram", "at_s": 0, "duration_s": 120, "extra": slow}]
+    async with simulated_bot(faults=faults) as world:
+        c = chat(world, 9104)
+        seq = c.upload("report.pdf", b"%PDF-1.4\n", mime="application/pdf")
+        await trio.sleep(300)
+        texts = [r.text or "" for r in world.records_after(seq, c.chat_id) if r.kind == "message"]
+    assert texts == [t("en", "not_csv", name="report.pdf")], texts

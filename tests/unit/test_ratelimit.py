@@ -354,3 +354,28 @@ async def test_sends_that_fall_back_to_the_local_limit_queue_after_the_slots_alr
     times = sorted(sends.times)
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 30 + GLOBAL_BURST
+
+
+async def test_sends_after_the_bucket_is_back_queue_after_the_local_slots_still_waiting(autojump_clock):
+    # The mirror of the test above. The bucket stops answering and 200 sends queue on the
+    # local limit (6.7 s of slots at 30/s). The bucket is back long before they are out, and
+    # 60 more sends come once the fallback interval is over: the bucket knows nothing of
+    # the local slots, so these stay local until those are spent, or the two rates together
+    # would pass the limit (scenarios/regressions/model-779-flood-limit.toml).
+    shared = MemorySendBucket()
+    flaky = _FlakyBucket(shared)
+    flaky.fallback_share = 1
+    sends = _Sends(_shared(flaky))
+    flaky.reserve_down = True
+    async with trio.open_nursery() as nursery:
+        for chat in range(200):
+            nursery.start_soon(sends.send, chat)
+        await trio.sleep(1.0)
+        flaky.reserve_down = False
+        await trio.sleep(SHARED_RETRY_AFTER_S)
+        for chat in range(200, 260):
+            nursery.start_soon(sends.send, chat)
+    times = sorted(sends.times)
+    assert len(times) == 260
+    busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+    assert busiest <= 30 + GLOBAL_BURST
