@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from bot.guard import Guard
 from bot.log import Logger
@@ -47,13 +47,18 @@ class BotContext:
         messenger = Messenger(services.telegram, guard, lanes, log)
         return cls(services, settings, guard, messenger, log)
 
-    async def call(self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    # Both hand back the guard's coroutine rather than await it in one of their own (see
+    # bot.guard.Guard.call): awaited, they behave as async functions.
+
+    def call(
+        self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, T]:
         """``fn(*args)`` under the operation's policy: each attempt under its deadline,
         transient failures retried (bot.policy)."""
-        return await self.guard.retrying(op, lambda: self.guard.call(op, fn, *args, **kwargs))
+        return self.guard.retrying(op, lambda: self.guard.call(op, fn, *args, **kwargs))
 
-    async def call_waiting(
+    def call_waiting(
         self, op: Op, wait_s: float, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """Like :meth:`call` for a call that waits ``wait_s`` on purpose (a blocking read)."""
-        return await self.guard.retrying(op, lambda: self.guard.call_waiting(op, wait_s, fn, *args, **kwargs))
+        return self.guard.retrying(op, lambda: self.guard.call_waiting(op, wait_s, fn, *args, **kwargs))

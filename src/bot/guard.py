@@ -17,8 +17,8 @@ one (polling, claiming jobs) keeps trying until its caller stops it. A
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import stamina
 import trio
@@ -55,16 +55,22 @@ class Guard:
         """Seconds left in the innermost enclosing deadline (inf when none)."""
         return trio.current_effective_deadline() - trio.current_time()
 
-    async def call(self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        """One attempt under the operation's deadline."""
-        return await self.call_within(op, self.seconds(op), fn, *args, **kwargs)
+    # ``call`` and ``call_waiting`` hand back call_within's coroutine rather than await it
+    # in one of their own: every outside call goes through here, and each coroutine layer
+    # costs a frame on every resume of the call. Awaited, they behave as async functions.
 
-    async def call_waiting(
+    def call(
+        self, op: Op, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, T]:
+        """One attempt under the operation's deadline."""
+        return self.call_within(op, self.seconds(op), fn, *args, **kwargs)
+
+    def call_waiting(
         self, op: Op, wait_s: float, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """One attempt of a call that waits on purpose (a long poll, a blocking read):
         its deadline is that wait plus the operation's own."""
-        return await self.call_within(op, wait_s + self.seconds(op), fn, *args, **kwargs)
+        return self.call_within(op, wait_s + self.seconds(op), fn, *args, **kwargs)
 
     async def call_within(
         self, op: str, seconds: float, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs

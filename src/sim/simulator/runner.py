@@ -163,7 +163,8 @@ def _stores_at_end(stack: SimStack) -> StoresAtEnd:
 
 def _answer_parts(sent: list[SimUser]) -> list[AnswerParts]:
     """Each analysed upload's profile, part by part, against what the user received."""
-    expected_of: dict[tuple[str, bytes, str], list[str]] = {}
+    profiles: dict[tuple[str, bytes], analysis.Profile | analysis.CsvRejected] = {}
+    expected_of: dict[tuple[str, bytes, str], tuple[list[str], set[str]]] = {}
     answers = []
     for user in sent:
         if not user.profiles:
@@ -171,12 +172,14 @@ def _answer_parts(sent: list[SimUser]) -> list[AnswerParts]:
         lang = pick_language(user.user.language_code)
         key = (user.file_name, user.data, lang)
         if key not in expected_of:
-            with permitted():  # the judge's own analysis, off the bot's loop
-                profile = analysis.analyse_csv(user.data, user.file_name)
+            profile = profiles.get(key[:2])
+            if profile is None:
+                with permitted():  # the judge's own analysis, off the bot's loop
+                    profile = profiles[key[:2]] = analysis.analyse_csv(user.data, user.file_name)
             parts = analysis.render_profile(profile, lang) if isinstance(profile, analysis.Profile) else []
-            expected_of[key] = parts
-        parts = expected_of[key]
-        counts = Counter(text for text in user.answer_texts if text in set(parts))
+            expected_of[key] = (parts, set(parts))
+        parts, known = expected_of[key]
+        counts = Counter(text for text in user.answer_texts if text in known)
         answers.append(
             AnswerParts(
                 user.user.id,
