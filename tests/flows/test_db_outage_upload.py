@@ -103,3 +103,19 @@ async def test_with_holding_off_the_user_is_answered_at_once(autojump_clock):
         refusal = await c.next(seq, lambda r: r.kind == "message", timeout=30)
         assert refusal.text == t("en", "upload_unconfirmed", name="sales.csv")
         assert trio.current_time() < 15
+
+
+async def test_a_receipt_leaves_the_hold_notices_marker(autojump_clock):
+    # The receipt says what a hold's notice would: a copy of the update handed to a later
+    # process while the database is slow must find the "told" marker and stay silent
+    # (scenarios/regressions/swarm-667-receipt-then-held-notice.toml).
+    async with simulated_bot() as world:
+        c = chat(world, 9304)
+        await c.next(c.say("/start"))  # past the first poll, whose updates may be redelivered ones
+        seq = world.last_seq
+        sent = world.user_sends_document(c.user, c.chat_id, "sales.csv", DATA)
+        receipt = await c.next(seq, lambda r: r.kind == "message")
+        assert receipt.text is not None and receipt.text.startswith("Got <b>sales.csv</b>")
+        await trio.sleep(5)  # the marker follows the receipt and the enqueue
+        state = world.stack.state  # type: ignore[attr-defined]
+        assert await state.is_marked(f"told:{sent.update_id}")

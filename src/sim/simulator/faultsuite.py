@@ -68,6 +68,7 @@ FAULT_UNIT_TESTS = (
     "tests/unit/test_duplicate_updates.py",
     "tests/unit/test_claim_batcher.py",
     "tests/unit/test_sweep.py",
+    "tests/unit/test_reconciler.py",
 )
 
 

@@ -1,0 +1,42 @@
+"""The reconciler takes running jobs over only once the database has answered for
+``takeover_grace_s``: a worker that was merely cut off gets that long to record what it
+sent before another worker resumes the job (scenarios/db-back-takeover-waits.toml)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import trio
+
+from bot.context import BotContext
+from bot.domain import NewUpload
+from bot.jobs import JobRunner
+from bot.settings import Settings
+from bot.workers import ReconcilerMemory, reconcile_once
+from sim.fakes.telegram.world import BotApiWorld
+from sim.simulator.compose import SIM_TOKEN, build_stack
+from sim.simulator.kernel.rng import RngStreams
+from sim.simulator.scenario import parse_scenario
+
+
+async def test_a_running_job_is_taken_over_only_after_the_grace(autojump_clock: object) -> None:
+    scenario = parse_scenario({"scenario": {"name": "reconcile", "seed": 1}})
+    stack = build_stack(BotApiWorld(SIM_TOKEN), scenario, RngStreams(1), autojump_clock)  # type: ignore[arg-type]
+    settings = Settings(job_lease_s=10.0, reconcile_after_s=5.0, takeover_grace_s=20.0)
+    ctx = BotContext.build(stack.services, settings)
+    new = NewUpload(
+        update_id=1, user_id=7, chat_id=7, language="en", file_id="f", file_unique_id="u",
+        file_name="data.csv", file_size=10,
+    )  # fmt: skip
+    upload_id, job_id = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+    job = await stack.repo.record_upload(new, upload_id, job_id, datetime.now(UTC))
+    assert job is not None
+    assert await stack.repo.start_attempt(job.job_id, settings.job_lease_s) is not None
+    await trio.sleep(60)  # its lease ran out long ago, and nobody touched it since
+    runner = JobRunner(ctx, "reconciler-test")
+    memory = ReconcilerMemory(database_back_at=None)  # the last pass found the database away
+    await reconcile_once(ctx, runner, memory)
+    assert job.job_id not in stack.queue.job_ids()  # just back: its worker may still record
+    await trio.sleep(settings.takeover_grace_s)
+    await reconcile_once(ctx, runner, memory)
+    assert job.job_id in stack.queue.job_ids()
