@@ -65,7 +65,7 @@ _DESCRIBE_EXACT: dict[type, Callable[[Any], str]] = {
 def _describe_args(args: tuple[Any, ...]) -> str:
     """Cheap, address-free argument summary for the trace (bytes by length only)."""
     exact = _DESCRIBE_EXACT
-    return ",".join(exact.get(type(arg), _describe_arg)(arg) for arg in args)
+    return ",".join([exact.get(type(arg), _describe_arg)(arg) for arg in args])
 
 
 class FaultStats:

@@ -182,7 +182,14 @@ _ACTIVE: BlockingWatch | None = None
 _HOOK_INSTALLED = False
 
 
+# Audited on nearly every deadline trio registers and every frame walk: answered first,
+# before anything else is looked up (a run raises about a hundred thousand of them).
+_FREQUENT_HARMLESS = frozenset({"builtins.id", "object.__getattr__"})
+
+
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    if event in _FREQUENT_HARMLESS:
+        return
     watch = _ACTIVE
     if watch is not None:
         watch.audit(event, args)

@@ -34,16 +34,16 @@ class Latency:
 
     def sample(self, rng: random.Random) -> float:
         dist = self.dist
-        if dist == "none":
+        if dist == "lognormal":  # the services' usual model: asked first
+            value = self.median_s * math.exp(rng.gauss(0.0, self.sigma))
+        elif dist == "none":
             return 0.0
-        if dist == "constant":
+        elif dist == "constant":
             value = self.value_s
         elif dist == "uniform":
             value = rng.uniform(self.min_s, self.max_s)
         elif dist == "exponential":
             value = self.min_s + rng.expovariate(1.0 / self.mean_s)
-        elif dist == "lognormal":
-            value = self.median_s * math.exp(rng.gauss(0.0, self.sigma))
         else:  # pareto
             value = self.min_s * rng.paretovariate(self.alpha)
         return min(value, self.max_s)
