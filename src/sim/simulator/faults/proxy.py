@@ -222,6 +222,7 @@ class FaultProxy:
         inside = self._inside
         handles, times, timed_as, now = self._handles, self._times, self._timed_as, sf.now
         bound = CallBound.of(timed_as, method, fn) if times is not None else None
+        timed_label = f"{timed_as}.{method}"
 
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -268,7 +269,7 @@ class FaultProxy:
                 if times is not None:
                     assert bound is not None
                     took = now() - started
-                    times.record(f"{timed_as}.{method}", timed_as, took, bound.for_call(took, args, kwargs))
+                    times.record(timed_label, timed_as, took, bound.for_call(took, args, kwargs))
 
         return call
 
