@@ -1,4 +1,5 @@
-"""How long each call to another service lasted, measured where the bot makes it.
+"""How long each call to another service lasted, measured where the bot makes it (the
+fault proxy times each call, see :class:`sim.simulator.faults.proxy.FaultProxy`).
 
 "Every outside call has a deadline" is a promise of the bot's, so the simulator holds
 it to bounds of its own, not to the bot's policy table (a wrong entry there is exactly

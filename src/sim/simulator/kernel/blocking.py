@@ -264,7 +264,8 @@ class StepClock(trio.abc.Instrument):
     lower bound of the step's CPU time (never a false finding; at most ``_READ_EVERY_S``
     under). A step is measured from the end of the one before, so it includes trio's few
     microseconds of scheduling in between; permitted work and garbage collection,
-    wherever they fall, are subtracted through a running total."""
+    wherever they fall, are subtracted through a running total. Neither clock reaches the
+    trace or the schedule: they only decide this finding."""
 
     _READ_EVERY_S = 0.001
 
