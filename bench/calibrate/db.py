@@ -26,7 +26,7 @@ from adapters.postgres.pool import connector
 from adapters.postgres.repository import PostgresRepository, open_postgres_repository
 from adapters.postgres.tx import Tx
 from bot.admin.records import BroadcastStatus, SendOutcome
-from bot.domain import JobStatus, JobStep, NewUpload
+from bot.domain import JobStatus, JobStep, NewUpload, UploadQuota
 
 from .relay import TurnCounter, serve_relay
 from .stats import Samples, percentile
@@ -53,13 +53,13 @@ class Lifecycle:
             self.update + 1, self.user, self.user, "en", f"f{self.user}", f"u{self.user}", "a.csv", 20480
         )
         long_ago = now - timedelta(days=30)
+        quota = UploadQuota(in_flight=10, recent=30, since=now - timedelta(hours=1))
         return [
             ("claim_update", lambda: r.claim_update(self.update, now)),
             ("upsert_user", lambda: r.upsert_user(self.user, "en")),
             ("get_user_language", lambda: r.get_user_language(self.user)),
             ("set_user_language", lambda: r.set_user_language(self.user, "ru")),
-            ("upload_load", lambda: r.upload_load(self.user, now - timedelta(hours=1))),
-            ("record_upload", lambda: r.record_upload(new, upload, job, now)),
+            ("record_upload", lambda: r.record_upload(new, upload, job, now, quota)),
             ("get_job", lambda: r.get_job(job)),
             ("start_attempt", lambda: r.start_attempt(job, 60.0)),
             ("heartbeat", lambda: r.heartbeat(job)),

@@ -151,6 +151,19 @@ class UploadLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadQuota:
+    """The limits a new upload is recorded within: fewer than ``in_flight`` jobs of the
+    user not finished, and fewer than ``recent`` uploads at or after ``since``."""
+
+    in_flight: int
+    recent: int
+    since: datetime
+
+    def refuses(self, load: UploadLoad) -> bool:
+        return load.in_flight >= self.in_flight or load.recent >= self.recent
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     job_id: str
     upload_id: str

@@ -42,6 +42,7 @@ from bot.domain import (
     Update,
     Upload,
     UploadLoad,
+    UploadQuota,
 )
 from bot.metrics import MetricsSnapshot
 
@@ -146,11 +147,15 @@ class Repository(Protocol):
 
     async def set_user_language(self, user_id: int, language: str) -> None: ...
 
-    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+    async def record_upload(
+        self, new: NewUpload, upload_id: str, job_id: str, now: datetime, quota: UploadQuota | None = None
+    ) -> Job | UploadLoad | None:
         """Insert the upload, its job and the update's claim together. ``now`` is when
         the upload and the claim happened; the job's lease clock starts on the database's.
 
-        Returns None (and changes nothing) if ``new.update_id`` was already claimed."""
+        Returns None (and changes nothing) if ``new.update_id`` was already claimed, and
+        the user's load (changing nothing) when ``quota`` refuses it; the check and the
+        insert are one transaction, so an upload costs the database one."""
         ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
@@ -202,10 +207,6 @@ class Repository(Protocol):
     async def jobs_needing_attention(self, idle_s: float, limit: int) -> list[Job]:
         """Queued or running jobs untouched for at least ``idle_s`` seconds of the
         database's clock, least recently touched first (reconciler input; 0: every open job)."""
-        ...
-
-    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
-        """The user's unfinished jobs, and uploads recorded at or after ``since``."""
         ...
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:

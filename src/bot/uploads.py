@@ -17,7 +17,7 @@ from datetime import timedelta
 import trio
 
 from bot.context import BotContext
-from bot.domain import Job, NewUpload, TgDocument, TgMessage
+from bot.domain import Job, NewUpload, TgDocument, TgMessage, UploadLoad, UploadQuota
 from bot.errors import PortError
 from bot.i18n import t
 from bot.upload_hold import HeldUpload, UploadNotRecorded, first_to_say, mark_first
@@ -95,40 +95,40 @@ async def accept_document(
         upload_id, job_id = held.upload_id, held.job_id
     else:
         upload_id, job_id = str(clock.new_id()), str(clock.new_id())
-    tried = False
-    job: Job | None = None
+    # A held try that may have committed would count itself against the quota.
+    quota = None if held is not None and held.maybe_recorded else _quota(ctx)
+    recorded: Job | UploadLoad | None = None
     # The database part ends a little before the handler's deadline, so that a database
     # that does not answer is told apart from any other slowness (bot.upload_hold).
     with trio.move_on_after(max(0.0, ctx.guard.remaining() - DB_PHASE_RESERVE_S)) as db_phase:
-        # A held try that may have committed would count itself against the quota.
-        limit_key = None if held is not None and held.maybe_recorded else await _over_quota(ctx, user_id)
-        if limit_key is None:
-            tried = True
-            job = await _record(
-                ctx,
-                NewUpload(
-                    update_id=update_id,
-                    user_id=user_id,
-                    chat_id=message.chat_id,
-                    language=lang,
-                    file_id=document.file_id,
-                    file_unique_id=document.file_unique_id,
-                    file_name=name,
-                    file_size=document.file_size,
-                ),
-                upload_id,
-                job_id,
-            )
+        recorded = await _record(
+            ctx,
+            NewUpload(
+                update_id=update_id,
+                user_id=user_id,
+                chat_id=message.chat_id,
+                language=lang,
+                file_id=document.file_id,
+                file_unique_id=document.file_unique_id,
+                file_name=name,
+                file_size=document.file_size,
+            ),
+            upload_id,
+            job_id,
+            quota,
+        )
     if db_phase.cancelled_caught:
-        raise UploadNotRecorded(upload_id, job_id, maybe_recorded=tried)
-    if limit_key is not None:
+        raise UploadNotRecorded(upload_id, job_id, maybe_recorded=True)
+    if isinstance(recorded, UploadLoad):
+        assert quota is not None  # only a quota refuses
+        if recorded.in_flight >= quota.in_flight:
+            limit_key, limit = "upload_quota_in_flight", quota.in_flight
+        else:
+            limit_key, limit = "upload_quota", quota.recent
         ctx.services.metrics.count("uploads", "rejected:quota")
         ctx.log.info("upload.refused", reason=limit_key, user_id=user_id)
-        counts = {
-            "upload_quota": ctx.settings.max_uploads_per_hour,
-            "upload_quota_in_flight": ctx.settings.max_uploads_in_flight,
-        }
-        return t(lang, limit_key, count=counts[limit_key], name=shown)
+        return t(lang, limit_key, count=limit, name=shown)
+    job = recorded
     if job is None:
         ctx.log.info("upload.duplicate_update", update_id=update_id)
         return None
@@ -151,20 +151,31 @@ async def accept_document(
     return None
 
 
-async def _record(ctx: BotContext, new: NewUpload, upload_id: str, job_id: str) -> Job | None:
-    """The upload, its job and the update's claim, in one transaction: the job, or None
-    when the update was claimed by another try. Raises :class:`UploadNotRecorded` when the
-    database cannot say."""
+def _quota(ctx: BotContext) -> UploadQuota:
+    """Files being worked on, and files this hour: checked as the upload is recorded."""
+    return UploadQuota(
+        in_flight=ctx.settings.max_uploads_in_flight,
+        recent=ctx.settings.max_uploads_per_hour,
+        since=ctx.services.clock.now() - timedelta(hours=1),
+    )
+
+
+async def _record(
+    ctx: BotContext, new: NewUpload, upload_id: str, job_id: str, quota: UploadQuota | None
+) -> Job | UploadLoad | None:
+    """The upload, its job and the update's claim, in one transaction that also checks
+    the user's quota: the job, the load the quota refused, or None when the update was
+    claimed by another try. Raises :class:`UploadNotRecorded` when the database cannot say."""
     clock = ctx.services.clock
     failure: PortError | None = None
     try:
-        job = await ctx.call(
-            "db.record_upload", ctx.services.repo.record_upload, new, upload_id, job_id, clock.now()
+        recorded = await ctx.call(
+            "db.record_upload", ctx.services.repo.record_upload, new, upload_id, job_id, clock.now(), quota
         )
     except PortError as exc:
-        failure, job = exc, None
-    if job is not None:
-        return job
+        failure, recorded = exc, None
+    if recorded is not None:
+        return recorded
     # An attempt may have committed and lost its answer (then a retry finds the update
     # claimed): the job under this call's own id says whether the upload is recorded.
     try:
@@ -178,21 +189,6 @@ async def _record(ctx: BotContext, new: NewUpload, upload_id: str, job_id: str) 
         ctx.log.warning("upload.not_recorded", update_id=new.update_id, error=str(failure))
         raise UploadNotRecorded(upload_id, job_id, maybe_recorded=False) from failure
     return job
-
-
-async def _over_quota(ctx: BotContext, user_id: int) -> str | None:
-    """The i18n key of the limit the user is at (files in flight, files this hour), or
-    None. Unknown (database trouble) counts as within: recording the upload will tell."""
-    since = ctx.services.clock.now() - timedelta(hours=1)
-    try:
-        load = await ctx.call("db.statement", ctx.services.repo.upload_load, user_id, since)
-    except PortError:
-        return None
-    if load.in_flight >= ctx.settings.max_uploads_in_flight:
-        return "upload_quota_in_flight"
-    if load.recent >= ctx.settings.max_uploads_per_hour:
-        return "upload_quota"
-    return None
 
 
 async def _receipt_then_enqueue(ctx: BotContext, chat_id: int, job_id: str, receipt: str | None) -> None:

@@ -16,7 +16,7 @@ import trio
 
 from adapters.asyncio_bridge import aio
 from bot.admin.records import RequeueOutcome
-from bot.domain import Job, JobStatus, JobStep, NewUpload
+from bot.domain import Job, JobStatus, JobStep, NewUpload, UploadLoad, UploadQuota
 from bot.errors import PortError, ServiceUnavailable
 from bot.ports import Repository
 
@@ -55,7 +55,7 @@ def upload_msg(
 
 async def record(b: Backend, update_id: int, user_id: int = 1, when: float = 0.0, **kw: str) -> Job:
     job = await b.repo.record_upload(upload_msg(update_id, user_id, **kw), new_id(), new_id(), at(when))
-    assert job is not None
+    assert isinstance(job, Job)
     return job
 
 
@@ -333,18 +333,36 @@ async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(back
     assert done is not None and done.status == JobStatus.DONE
 
 
-async def test_upload_load_counts_unfinished_jobs_and_recent_uploads(backend: Backend) -> None:
+def quota(in_flight: int, recent: int, since: float) -> UploadQuota:
+    return UploadQuota(in_flight=in_flight, recent=recent, since=at(since))
+
+
+async def test_record_upload_within_the_quota_counts_unfinished_jobs_and_recent_uploads(
+    backend: Backend,
+) -> None:
     repo = backend.repo
     first = await record(backend, 1, user_id=5, when=0.0)
     await record(backend, 2, user_id=5, when=100.0)
     await record(backend, 3, user_id=6, when=100.0)  # someone else's
-    load = await repo.upload_load(5, at(50))
-    assert (load.in_flight, load.recent) == (2, 1)
+    # Two unfinished jobs, one upload since 50 s: each limit refuses on its own.
+    refused = await repo.record_upload(upload_msg(4, 5), new_id(), new_id(), at(200), quota(2, 9, 50))
+    assert refused == UploadLoad(in_flight=2, recent=1)
+    refused = await repo.record_upload(upload_msg(4, 5), new_id(), new_id(), at(200), quota(9, 1, 50))
+    assert refused == UploadLoad(in_flight=2, recent=1)
+    assert len(await repo.list_uploads(5, 10)) == 2  # a refusal records nothing, not even the claim
     await repo.finish_job(first.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
-    load = await repo.upload_load(5, at(0))
-    assert (load.in_flight, load.recent) == (1, 2)
-    empty = await repo.upload_load(404, at(0))
-    assert (empty.in_flight, empty.recent) == (0, 0)
+    refused = await repo.record_upload(upload_msg(4, 5), new_id(), new_id(), at(200), quota(9, 2, 0))
+    assert refused == UploadLoad(in_flight=1, recent=2)
+    job = await repo.record_upload(upload_msg(4, 5), new_id(), new_id(), at(200), quota(2, 3, 0))
+    assert isinstance(job, Job) and job.user_id == 5
+    fresh = await repo.record_upload(upload_msg(5, 404), new_id(), new_id(), at(200), quota(1, 1, 0))
+    assert isinstance(fresh, Job)  # a user with nothing yet is within any quota
+
+
+async def test_record_upload_of_a_claimed_update_is_none_even_over_the_quota(backend: Backend) -> None:
+    await record(backend, 1, user_id=5)
+    again = await backend.repo.record_upload(upload_msg(1, 5), new_id(), new_id(), at(1), quota(1, 1, 0))
+    assert again is None  # the duplicate is told apart from a refusal: it was accepted once
 
 
 async def test_forget_blob_lets_go_of_the_key_only(backend: Backend) -> None:

@@ -59,7 +59,17 @@ from bot.admin.records import (
     RequeueOutcome,
     SendOutcome,
 )
-from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
+from bot.domain import (
+    AdminAction,
+    Job,
+    JobStatus,
+    JobStep,
+    NewUpload,
+    StoredResult,
+    Upload,
+    UploadLoad,
+    UploadQuota,
+)
 from bot.ports import PauseKind
 
 T = TypeVar("T")
@@ -199,12 +209,24 @@ async def _set_user_language(tx: Tx, user_id: int, language: str) -> None:
     )
 
 
-# One statement (one round trip): the claim gates the rest, and the foreign keys are
-# checked at the statement's end, when the user and upload rows exist.
+# One statement (one round trip): the quota and the claim gate the rest, and the foreign
+# keys are checked at the statement's end, when the user and upload rows exist. Every part
+# sees the same snapshot, so the load is the one before this upload.
 _RECORD_UPLOAD_SQL = """
-WITH claim AS (
+WITH prior AS (
+    SELECT count(*) FILTER (WHERE j.status = ANY(%(unfinished)s)) AS in_flight,
+           count(*) FILTER (WHERE u.created_at >= %(since)s) AS recent
+    FROM uploads u JOIN jobs j ON j.upload_id = u.id WHERE u.user_id = %(user_id)s
+), taken AS (
+    SELECT EXISTS (
+        SELECT 1 FROM processed_updates WHERE bot_id = %(bot_id)s AND update_id = %(update_id)s
+    ) AS taken
+), claim AS (
     INSERT INTO processed_updates (bot_id, update_id, processed_at)
-    VALUES (%(bot_id)s, %(update_id)s, %(now)s) ON CONFLICT DO NOTHING RETURNING 1
+    SELECT %(bot_id)s, %(update_id)s, %(now)s FROM prior
+    WHERE %(max_in_flight)s::integer IS NULL
+       OR (prior.in_flight < %(max_in_flight)s AND prior.recent < %(max_recent)s)
+    ON CONFLICT DO NOTHING RETURNING 1
 ), usr AS (
     INSERT INTO users (id, language, created_at)
     SELECT %(user_id)s, %(language)s, %(now)s FROM claim ON CONFLICT (id) DO NOTHING
@@ -213,16 +235,26 @@ WITH claim AS (
     SELECT %(upload_id)s, %(user_id)s, %(chat_id)s, %(file_id)s, %(file_unique_id)s, %(file_name)s,
            %(file_size)s::bigint, %(now)s
     FROM claim RETURNING id
+), job AS (
+    INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts,
+                      created_at, updated_at)
+    SELECT %(job_id)s, upl.id, %(user_id)s, %(chat_id)s, %(language)s, %(status)s, %(step)s, 0,
+           %(now)s, now()
+    FROM upl RETURNING id
 )
-INSERT INTO jobs (id, upload_id, user_id, chat_id, language, status, step, attempts, created_at, updated_at)
-SELECT %(job_id)s, upl.id, %(user_id)s, %(chat_id)s, %(language)s, %(status)s, %(step)s, 0, %(now)s, now()
-FROM upl RETURNING id
+SELECT prior.in_flight, prior.recent, taken.taken, EXISTS (SELECT 1 FROM job) FROM prior, taken
 """
 
 
 async def _record_upload(
-    tx: Tx, bot_id: int, new: NewUpload, upload_id: uuid.UUID, job_id: uuid.UUID, now: datetime
-) -> Job | None:
+    tx: Tx,
+    bot_id: int,
+    new: NewUpload,
+    upload_id: uuid.UUID,
+    job_id: uuid.UUID,
+    now: datetime,
+    quota: UploadQuota | None,
+) -> Job | UploadLoad | None:
     row = await tx.one(
         _RECORD_UPLOAD_SQL,
         {
@@ -240,23 +272,32 @@ async def _record_upload(
             "job_id": job_id,
             "status": JobStatus.QUEUED.value,
             "step": int(JobStep.RECORDED),
+            "unfinished": list(_UNFINISHED),
+            "since": _utc(quota.since) if quota is not None else now,
+            "max_in_flight": quota.in_flight if quota is not None else None,
+            "max_recent": quota.recent if quota is not None else None,
         },
     )
-    if row is None:
-        return None
-    return Job(
-        job_id=str(job_id),
-        upload_id=str(upload_id),
-        user_id=new.user_id,
-        chat_id=new.chat_id,
-        language=new.language,
-        file_id=new.file_id,
-        file_name=new.file_name,
-        file_size=new.file_size,
-        status=JobStatus.QUEUED,
-        step=JobStep.RECORDED,
-        attempts=0,
-    )
+    assert row is not None  # the aggregate always gives its row
+    in_flight, recent, taken, created = row
+    if created:
+        return Job(
+            job_id=str(job_id),
+            upload_id=str(upload_id),
+            user_id=new.user_id,
+            chat_id=new.chat_id,
+            language=new.language,
+            file_id=new.file_id,
+            file_name=new.file_name,
+            file_size=new.file_size,
+            status=JobStatus.QUEUED,
+            step=JobStep.RECORDED,
+            attempts=0,
+        )
+    load = UploadLoad(in_flight=int(in_flight), recent=int(recent))
+    if not taken and quota is not None and quota.refuses(load):
+        return load
+    return None  # claimed before, or by a try that committed meanwhile
 
 
 async def _get_job(tx: Tx, job_id: uuid.UUID) -> Job | None:
@@ -356,16 +397,6 @@ async def _jobs_needing_attention(tx: Tx, idle_s: float, limit: int) -> list[Job
         (list(_UNFINISHED), idle_s, limit),
     )
     return [_job(r) for r in rows]
-
-
-async def _upload_load(tx: Tx, user_id: int, since: datetime) -> UploadLoad:
-    row = await tx.one(
-        "SELECT count(*) FILTER (WHERE j.status = ANY(%s)), count(*) FILTER (WHERE u.created_at >= %s) "
-        "FROM uploads u JOIN jobs j ON j.upload_id = u.id WHERE u.user_id = %s",
-        (list(_UNFINISHED), since, user_id),
-    )
-    assert row is not None  # an aggregate always returns its row
-    return UploadLoad(in_flight=int(row[0]), recent=int(row[1]))
 
 
 async def _list_uploads(tx: Tx, user_id: int, limit: int) -> list[Upload]:
@@ -600,7 +631,9 @@ class PostgresRepository:
     async def set_user_language(self, user_id: int, language: str) -> None:
         await self._run(functools.partial(_set_user_language, user_id=user_id, language=language))
 
-    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+    async def record_upload(
+        self, new: NewUpload, upload_id: str, job_id: str, now: datetime, quota: UploadQuota | None = None
+    ) -> Job | UploadLoad | None:
         return await self._run(
             functools.partial(
                 _record_upload,
@@ -609,6 +642,7 @@ class PostgresRepository:
                 upload_id=_uuid(upload_id),
                 job_id=_uuid(job_id),
                 now=_utc(now),
+                quota=quota,
             )
         )
 
@@ -675,9 +709,6 @@ class PostgresRepository:
         if limit <= 0:
             return []
         return await self._run(functools.partial(_jobs_needing_attention, idle_s=idle_s, limit=limit))
-
-    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
-        return await self._run(functools.partial(_upload_load, user_id=user_id, since=_utc(since)))
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
         if limit <= 0:

@@ -42,7 +42,17 @@ from bot.admin.records import (
     RequeueOutcome,
     SendOutcome,
 )
-from bot.domain import AdminAction, Job, JobStatus, JobStep, NewUpload, StoredResult, Upload, UploadLoad
+from bot.domain import (
+    AdminAction,
+    Job,
+    JobStatus,
+    JobStep,
+    NewUpload,
+    StoredResult,
+    Upload,
+    UploadLoad,
+    UploadQuota,
+)
 from bot.errors import PortError
 from bot.ports import PauseKind
 from sim.fakes.clock import database_now
@@ -315,11 +325,17 @@ class MemoryRepository:
         async with self._session("set_user_language"):
             self._users[user_id] = language
 
-    async def record_upload(self, new: NewUpload, upload_id: str, job_id: str, now: datetime) -> Job | None:
+    async def record_upload(
+        self, new: NewUpload, upload_id: str, job_id: str, now: datetime, quota: UploadQuota | None = None
+    ) -> Job | UploadLoad | None:
         upload_key, job_key, at = uuid.UUID(upload_id), uuid.UUID(job_id), _utc(now)
         async with self._session("record_upload"):
             if (self._bot_id, new.update_id) in self._processed:
                 return None
+            if quota is not None:
+                load = self._load(new.user_id, _utc(quota.since))
+                if quota.refuses(load):
+                    return load
             if upload_key in self._uploads or job_key in self._jobs:
                 # Postgres fails the transaction on the primary key; nothing is kept.
                 raise PortError("memory: duplicate upload or job id")
@@ -464,13 +480,12 @@ class MemoryRepository:
             stale.sort(key=lambda j: (j.updated_at, j.id))
             return [self._job(j) for j in stale[:limit]]
 
-    async def upload_load(self, user_id: int, since: datetime) -> UploadLoad:
-        at = _utc(since)
-        async with self._session("upload_load"):
-            uploads, jobs = self._user_uploads.get(user_id, {}), self._user_jobs.get(user_id, {})
-            recent = sum(1 for key in uploads if self._uploads[key].created_at >= at)
-            in_flight = sum(1 for key in jobs if self._jobs[key].status in _UNFINISHED)
-            return UploadLoad(in_flight=in_flight, recent=recent)
+    def _load(self, user_id: int, since: datetime) -> UploadLoad:
+        """The user's unfinished jobs, and uploads recorded at or after ``since``."""
+        uploads, jobs = self._user_uploads.get(user_id, {}), self._user_jobs.get(user_id, {})
+        recent = sum(1 for key in uploads if self._uploads[key].created_at >= since)
+        in_flight = sum(1 for key in jobs if self._jobs[key].status in _UNFINISHED)
+        return UploadLoad(in_flight=in_flight, recent=recent)
 
     async def list_uploads(self, user_id: int, limit: int) -> list[Upload]:
         async with self._session("list_uploads"):
