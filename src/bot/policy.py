@@ -122,8 +122,13 @@ POLICIES: dict[Op, Policy] = {
     # never gives up; 409 Conflict (another poller) backs off to a minute.
     "telegram.poll": Policy(10.0, Retry(attempts=None, wait_initial=1.0, wait_max=60.0, wait_jitter=1.0)),
     # An update whose answer did not reach the user is handled again; each attempt
-    # runs under "handler". Short: the chat's later updates wait behind it.
-    "update.redeliver": Policy(math.inf, Retry(attempts=5, wait_initial=1.0, wait_max=20.0, wait_jitter=1.0)),
+    # runs under "handler". About five minutes in all: a user who sent a file while
+    # Telegram refused the bot's replies for a minute or more still hears about it
+    # (scenarios/regressions/swarm-279-shared-429.toml); only the chat's own later
+    # updates wait behind it.
+    "update.redeliver": Policy(
+        math.inf, Retry(attempts=10, wait_initial=1.0, wait_max=60.0, wait_jitter=1.0)
+    ),
     # An upload held while the database is away (bot.upload_hold): its next try to record
     # it. Short waits, so a database that is back is used within seconds; the hold's own
     # length (BOT_UPLOAD_HOLD_S) bounds the tries.

@@ -85,3 +85,23 @@ async def test_a_refusal_slower_than_the_handlers_budget_is_still_the_answer(aut
         await trio.sleep(300)
         texts = [r.text or "" for r in world.records_after(seq, c.chat_id) if r.kind == "message"]
     assert texts == [t("en", "not_csv", name="report.pdf")], texts
+
+
+async def test_a_refusal_is_still_told_after_telegram_refused_replies_for_minutes(
+    autojump_clock: object,
+) -> None:
+    # Telegram answers every sendMessage with 502 for two and a half minutes: the refusal of
+    # a PDF sent meanwhile is handled again until it gets out, not given up after a minute
+    # (scenarios/regressions/swarm-279-shared-429.toml lost such an upload that way).
+    down = {
+        "kind": "botapi_error",
+        "methods": ["sendMessage"],
+        "error_code": 502,
+        "description": "Bad Gateway",
+    }
+    async with simulated_bot(faults=[{**down, "at_s": 0, "duration_s": 150}]) as world:
+        c = chat(world, 9105)
+        seq = c.upload("report.pdf", b"%PDF-1.4\n", mime="application/pdf")
+        await trio.sleep(600)
+        texts = [r.text or "" for r in world.records_after(seq, c.chat_id) if r.kind == "message"]
+    assert texts == [t("en", "not_csv", name="report.pdf")], texts
