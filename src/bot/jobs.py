@@ -76,6 +76,11 @@ def analyse_and_serialise(data: bytes, file_name: str) -> Analysed | analysis.Cs
     return Analysed(outcome, outcome.to_json(), messages)
 
 
+def _sent_marker(job: Job, parts_sent: int) -> str:
+    """Redis's word that the job's first ``parts_sent`` parts went out (see JobRunner._record_part)."""
+    return f"sent:{job.job_id}:{parts_sent}"
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, DeadlineExceeded):
         return f"timeout: {exc.name}"
@@ -282,27 +287,23 @@ class JobRunner:
         profile, payload = analysed.profile, analysed.payload
         messages = analysed.messages_in(job.language)
         keyboard = profile_keyboard(job.upload_id, job.language)
+        report_part = len(messages) + 1
+        # The compact message promises the full profile as a file: the answer's last part.
+        parts = report_part if analysis.needs_report(profile) else len(messages)
         for number in range(job.parts_sent, len(messages)):
             last = number == len(messages) - 1
             markup = keyboard if last else None
             if not await self._sent_before(job, number + 1):
                 await ctx.messenger.send_text(job.chat_id, messages[number], reply_markup=markup)
-            await self._record_part(job, number + 1)
-        report_part = len(messages) + 1
-        if analysis.needs_report(profile) and job.parts_sent < report_part:
-            # The compact message promises the full profile as a file: the answer's last part.
-            if not await self._sent_before(job, report_part):
-                page = await ctx.call(
-                    "analysis",
-                    ctx.services.cpu.run,
-                    "analysis",
-                    analysis.report_html,
-                    payload,
-                    job.language,
-                )
-                await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
-            await self._record_part(job, report_part)
-        await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None)
+            if number + 1 < parts:  # the last part is recorded with the job's end
+                await self._record_part(job, number + 1)
+        report_due = parts == report_part and job.parts_sent < report_part
+        if report_due and not await self._sent_before(job, report_part):
+            page = await ctx.call(
+                "analysis", ctx.services.cpu.run, "analysis", analysis.report_html, payload, job.language
+            )
+            await ctx.messenger.send_document(job.chat_id, analysis.report_file_name(job.file_name), page)
+        await self._record_end(job, JobStatus.DONE, JobStep.DELIVERED, None, parts_sent=parts)
         ctx.services.metrics.count("uploads", "analysed")
         self.log.info("job.done", job_id=job.job_id, messages=len(messages), resumed_at=job.parts_sent)
 
@@ -311,10 +312,8 @@ class JobRunner:
         does not take it, a marker in Redis says so as well: a worker that takes the job
         over meanwhile (this one's lease ran out) skips the part instead of sending it
         again (scenarios/regressions/swarm-17-part-sent-while-db-away.toml)."""
-        marker = f"sent:{job.job_id}:{parts_sent}"
-        await self._record_durably(
-            self.ctx.services.repo.mark_parts_sent, job.job_id, parts_sent, marker=marker
-        )
+        write, marker = self.ctx.services.repo.mark_parts_sent, _sent_marker(job, parts_sent)
+        await self._record_durably(write, job.job_id, parts_sent, marker=marker)
 
     async def _sent_before(self, job: Job, parts_sent: int) -> bool:
         """Whether an earlier attempt sent this part without recording it in the database
@@ -323,16 +322,22 @@ class JobRunner:
         if job.attempts <= 1:
             return False
         try:
-            return await self.ctx.call(
-                "redis", self.ctx.services.state.is_marked, f"sent:{job.job_id}:{parts_sent}"
-            )
+            marker = _sent_marker(job, parts_sent)
+            return await self.ctx.call("redis", self.ctx.services.state.is_marked, marker)
         except PortError as exc:
             self.log.warning("job.part_marker_unread", job_id=job.job_id, part=parts_sent, error=str(exc))
             return False
 
-    async def _record_end(self, job: Job, status: JobStatus, step: JobStep, error: str | None) -> None:
-        """Record that the user has been answered (the answer is already out)."""
-        await self._record_durably(self.ctx.services.repo.finish_job, job.job_id, status, step, error)
+    async def _record_end(
+        self, job: Job, status: JobStatus, step: JobStep, error: str | None, *, parts_sent: int | None = None
+    ) -> None:
+        """Record that the user has been answered (the answer is already out); with
+        ``parts_sent``, the answer's parts too, in the same write (and marker) as
+        :meth:`_record_part` would: the last part's record is the job's end."""
+        marker = None if parts_sent is None else _sent_marker(job, parts_sent)
+        await self._record_durably(
+            self.ctx.services.repo.finish_job, job.job_id, status, step, error, parts_sent, marker=marker
+        )
 
     async def _record_durably(
         self, write: Callable[..., Awaitable[None]], job_id: str, *args: object, marker: str | None = None

@@ -198,7 +198,12 @@ class Repository(Protocol):
         """Store the analysis result and advance the job to ANALYSED (idempotent)."""
         ...
 
-    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None: ...
+    async def finish_job(
+        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, parts_sent: int | None = None
+    ) -> None:
+        """End an unfinished job (a finished one stays as it is); ``parts_sent`` as
+        :meth:`mark_parts_sent` in the same write, when given."""
+        ...
 
     async def get_result(self, job_id: str) -> StoredResult | None: ...
 

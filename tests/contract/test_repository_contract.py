@@ -319,6 +319,32 @@ async def test_parts_sent_only_grow_and_survive_a_new_attempt(backend: Backend) 
     await repo.mark_parts_sent(new_id(), 1)  # unknown job: no effect, no error
 
 
+async def test_finishing_a_job_records_its_parts_in_the_same_write(backend: Backend) -> None:
+    repo = backend.repo
+    job = await record(backend, 1)
+    await repo.start_attempt(job.job_id, LEASE)
+    await repo.mark_parts_sent(job.job_id, 1)
+    await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None, 3)
+    done = await repo.get_job(job.job_id)
+    assert done is not None and (done.status, done.step, done.parts_sent) == (
+        JobStatus.DONE,
+        JobStep.DELIVERED,
+        3,
+    )
+    other = await record(backend, 2)
+    await repo.mark_parts_sent(other.job_id, 2)
+    await repo.finish_job(other.job_id, JobStatus.FAILED, JobStep.RECORDED, "why", 1)  # never fewer
+    await repo.finish_job(job.job_id, JobStatus.FAILED, JobStep.DELIVERED, "late", 9)  # finished: as it was
+    failed, done = await repo.get_job(other.job_id), await repo.get_job(job.job_id)
+    assert failed is not None and (failed.status, failed.parts_sent) == (JobStatus.FAILED, 2)
+    assert done is not None and (done.status, done.parts_sent, done.error) == (JobStatus.DONE, 3, None)
+    third = await record(backend, 3)
+    await repo.mark_parts_sent(third.job_id, 2)
+    await repo.finish_job(third.job_id, JobStatus.DONE, JobStep.DELIVERED, None)  # no count: kept
+    kept = await repo.get_job(third.job_id)
+    assert kept is not None and kept.parts_sent == 2
+
+
 async def test_a_released_job_can_be_started_at_once_and_keeps_its_progress(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)

@@ -367,11 +367,15 @@ async def _save_result(tx: Tx, job_id: uuid.UUID, payload: str) -> None:
     )
 
 
-async def _finish_job(tx: Tx, job_id: uuid.UUID, status: JobStatus, step: JobStep, error: str | None) -> None:
+async def _finish_job(
+    tx: Tx, job_id: uuid.UUID, status: JobStatus, step: JobStep, error: str | None, parts_sent: int | None
+) -> None:
+    # GREATEST ignores a NULL: without parts_sent the count stays as it is.
     await tx.run(
-        "UPDATE jobs SET status = %s, step = GREATEST(step, %s), error = %s, updated_at = now() "
+        "UPDATE jobs SET status = %s, step = GREATEST(step, %s), error = %s, "
+        "parts_sent = GREATEST(parts_sent, %s::integer), updated_at = now() "
         "WHERE id = %s AND status = ANY(%s)",
-        (status.value, int(step), error, job_id, list(_UNFINISHED)),
+        (status.value, int(step), error, parts_sent, job_id, list(_UNFINISHED)),
     )
 
 
@@ -688,10 +692,16 @@ class PostgresRepository:
         if key is not None:
             await self._run(functools.partial(_save_result, job_id=key, payload=payload))
 
-    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None:
+    async def finish_job(
+        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, parts_sent: int | None = None
+    ) -> None:
         key = _uuid_or_none(job_id)
         if key is not None:
-            await self._run(functools.partial(_finish_job, job_id=key, status=status, step=step, error=error))
+            await self._run(
+                functools.partial(
+                    _finish_job, job_id=key, status=status, step=step, error=error, parts_sent=parts_sent
+                )
+            )
 
     async def get_result(self, job_id: str) -> StoredResult | None:
         key = _uuid_or_none(job_id)

@@ -446,7 +446,9 @@ class MemoryRepository:
             if row.id not in self._results:
                 self._results[row.id] = _ResultRow(row.id, row.upload_id, payload, at)
 
-    async def finish_job(self, job_id: str, status: JobStatus, step: JobStep, error: str | None) -> None:
+    async def finish_job(
+        self, job_id: str, status: JobStatus, step: JobStep, error: str | None, parts_sent: int | None = None
+    ) -> None:
         key = _uuid_or_none(job_id)
         async with self._session("finish_job"):
             row = self._job_row(key)
@@ -455,6 +457,8 @@ class MemoryRepository:
             row.status = JobStatus(status)
             row.step = max(row.step, JobStep(step))
             row.error = error
+            if parts_sent is not None:
+                row.parts_sent = max(row.parts_sent, parts_sent)
             row.updated_at = self._now()
 
     async def get_result(self, job_id: str) -> StoredResult | None:
