@@ -246,7 +246,8 @@ class SharedSendLimiter:
         try:
             wait = await self._reserve("redis", chat_id)
             self._booked_until = max(self._booked_until, trio.current_time() + wait)
-            await trio.sleep(wait)
+            if wait > 0:  # the reservation was this call's checkpoint: a slot due now goes at once
+                await trio.sleep(wait)
             if wait < RECHECK_AFTER_WAIT_S:
                 return True
             # Another process may have met a 429 while this send waited for its slot.
