@@ -15,8 +15,9 @@ tried again), and the database's pause board too (:class:`bot.ports.PauseBoard`)
 send whose slot was reserved before someone else's 429 asks the bucket before it goes.
 While the bucket cannot be reached, the poller falls back to its share of the global
 rate, locally (queued after the slots it booked in the bucket, and back to the bucket only
-once its local slots are spent: neither side knows of the other's slots), reading the
-pause from the bucket and the board before each send; every
+once its local sends are out: neither side knows of the other's slots), reading the
+pause from the bucket and the board before each send and pacing the sends again as they
+leave (those reads take as long as a failing store makes them); every
 other process holds its sends until the bucket answers again (the rate is the bucket's
 to share), so the only process sending blind is one that honours every 429 it meets
 itself. The board closes the gap Redis alone left: a 429 met while Redis hung for its
@@ -166,6 +167,12 @@ class SharedSendLimiter:
         self._rates = send_rates(global_per_s, chat_per_s)
         share = max(1, bucket.fallback_share)
         self.local = SendRateLimiter(global_per_s / share, chat_per_s)
+        # The moments local sends leave, paced again: the pause reads between a local slot
+        # and its send last as long as a failing store makes them, and sends whose slots
+        # were spaced would leave together (15 in 150 ms in
+        # scenarios/regressions/model-779-flood-limit.toml, on a moved schedule).
+        self._departures = SendRateLimiter(global_per_s / share, chat_per_s)
+        self._leaving = 0  # local sends past their slot that have not left yet
         self._paused_until = float("-inf")  # the latest 429 this process saw
         self._posted_until = float("-inf")  # the end of the latest pause told to the bucket
         self._local_until = float("-inf")
@@ -216,30 +223,42 @@ class SharedSendLimiter:
 
     async def acquire(self, chat_id: int | None) -> None:
         while True:
-            # Local while the bucket failed lately, and until every local slot is spent:
+            # Local while the bucket failed lately, and until every local send is out:
             # the bucket does not know of them, and the two rates together would pass
             # the limit (scenarios/regressions/model-779-flood-limit.toml).
-            if trio.current_time() < max(self._local_until, self.local.last_slot):
+            local_until = max(self._local_until, self.local.last_slot, self._departures.last_slot)
+            if self._leaving or trio.current_time() < local_until:
                 if self._booked_until > trio.current_time():
                     self.local.after(self._booked_until)
-                await self.local.acquire(chat_id)
-                # The bucket may answer a read when it failed a reservation, and another
-                # process's pause posted there must hold here too.
-                bucket_left = await self._read_pause("redis.pause", self._bucket.paused_for)
-                if bucket_left is None and not self._sends_blind:
-                    # The bucket unread: hold, ask again. Not the board's to say: the
-                    # processes that reach the bucket send at its full rate meanwhile.
-                    await trio.sleep(BLIND_HOLD_S)
-                    continue
-                left = max(bucket_left or 0.0, await self._board_pause_left())
-                if left:
-                    self.local.pause_now(left)
-                    continue
+                self._leaving += 1
+                try:
+                    if not await self._local_slot(chat_id):
+                        continue
+                finally:
+                    self._leaving -= 1
             elif not await self._shared_slot(chat_id):
                 continue
             # Every wait above may have met a 429 of this process's own: its pause holds.
             if trio.current_time() >= self._paused_until:
                 return
+
+    async def _local_slot(self, chat_id: int | None) -> bool:
+        """True once a local slot came with no pause in force and the send may leave."""
+        await self.local.acquire(chat_id)
+        # The bucket may answer a read when it failed a reservation, and another
+        # process's pause posted there must hold here too.
+        bucket_left = await self._read_pause("redis.pause", self._bucket.paused_for)
+        if bucket_left is None and not self._sends_blind:
+            # The bucket unread: hold, ask again. Not the board's to say: the
+            # processes that reach the bucket send at its full rate meanwhile.
+            await trio.sleep(BLIND_HOLD_S)
+            return False
+        left = max(bucket_left or 0.0, await self._board_pause_left())
+        if left:
+            self.local.pause_now(left)
+            return False
+        await self._departures.acquire(chat_id)
+        return True
 
     async def _shared_slot(self, chat_id: int | None) -> bool:
         """True once the bucket's slot came with no pause in force; False: ask again."""

@@ -379,3 +379,38 @@ async def test_sends_after_the_bucket_is_back_queue_after_the_local_slots_still_
     assert len(times) == 260
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 30 + GLOBAL_BURST
+
+
+class _QueuedBoard:
+    """A pause board whose reads wait for one moment, as reads queued behind busy database
+    sessions do, and then all answer together."""
+
+    def __init__(self, answers_at: float) -> None:
+        self.answers_at = answers_at
+
+    async def post_pause(self, kind: str, seconds: float) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def pause_left(self, kind: str) -> float:
+        await trio.sleep_until(self.answers_at)
+        return 0.0
+
+
+async def test_local_sends_leave_at_the_rate_however_long_their_pause_reads_take(autojump_clock):
+    # On the local limit, each send reads the pauses after its slot. The board's reads
+    # queued behind busy database sessions and answered together, so sends whose slots
+    # were spaced left at once: 15 within 150 ms
+    # (scenarios/regressions/model-779-flood-limit.toml, on a moved schedule).
+    flaky = _FlakyBucket(MemorySendBucket())
+    flaky.fallback_share, flaky.reserve_down = 1, True
+    board = _QueuedBoard(answers_at=trio.current_time() + 0.45)  # within the read's deadline
+    guard = Guard(Settings(), MetricsRecorder())
+    sends = _Sends(SharedSendLimiter(flaky, guard, Logger(_Sink()), 30, 1, board=board))  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        for chat in range(60):
+            nursery.start_soon(sends.send, chat)
+    times = sorted(sends.times)
+    assert len(times) == 60
+    for window in (0.1, 0.25, 1.0):
+        busiest = max(sum(1 for t in times if s <= t < s + window) for s in times)
+        assert busiest <= GLOBAL_BURST + 30 * window, (window, busiest)
