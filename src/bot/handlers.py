@@ -28,6 +28,17 @@ LANGUAGE_CACHE_SIZE = 50_000
 CLAIMED_MEMORY = 10_000
 
 
+def _command(text: str) -> tuple[str, str]:
+    """``/Start@bot now`` -> ``("/start", "now")``; plain text gives a command that is no command."""
+    command, _, argument = text.strip().partition(" ")
+    return command.split("@", 1)[0].lower(), argument
+
+
+def _is_start(update: Update) -> bool:
+    message = update.message
+    return message is not None and message.text is not None and _command(message.text)[0] == "/start"
+
+
 def _is_upload(update: Update) -> bool:
     message = update.message
     return message is not None and message.document is not None and message.from_user is not None
@@ -174,6 +185,9 @@ class Router:
         cached = self._languages.get(user.id)
         if cached is not None:
             return cached
+        if _is_start(update):
+            # /start stores the user and reads their language in the same call (_remember_user).
+            return pick_language(user.language_code)
         try:
             stored = await self.ctx.call("db.statement", self.ctx.services.repo.get_user_language, user.id)
         except (PortError, DeadlineExceeded):
@@ -262,12 +276,11 @@ class Router:
 
     async def _on_text(self, message: TgMessage, lang: str) -> None:
         text = (message.text or "").strip()
-        command, _, argument = text.partition(" ")
-        command = command.split("@", 1)[0].lower()
+        command, argument = _command(text)
         chat = message.chat_id
         user_id = message.from_user.id if message.from_user else chat
         if command == "/start":
-            await self._remember_user(user_id, lang)
+            lang = await self._remember_user(user_id, lang)
             await self.ctx.messenger.send_text(chat, t(lang, "start"))
         elif command == "/help":
             await self.ctx.messenger.send_text(chat, t(lang, "help"))
@@ -287,8 +300,13 @@ class Router:
         else:
             await self.interactions.on_plain_text(text, message, lang)
 
-    async def _remember_user(self, user_id: int, lang: str) -> None:
+    async def _remember_user(self, user_id: int, lang: str) -> str:
+        """Store the user (``lang`` for a new one); the language to answer in: the one
+        stored for them, or ``lang`` when the database does not answer."""
         try:
-            await self.ctx.call("db.statement", self.ctx.services.repo.upsert_user, user_id, lang)
+            stored = await self.ctx.call("db.statement", self.ctx.services.repo.upsert_user, user_id, lang)
         except PortError as exc:
             self.ctx.log.warning("user.upsert_failed", user_id=user_id, error=str(exc))
+            return lang
+        self.remember_language(user_id, stored)
+        return stored

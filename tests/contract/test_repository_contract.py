@@ -130,12 +130,13 @@ async def test_prune_forgets_old_claims_oldest_first_in_batches(backend: Backend
 async def test_user_language(backend: Backend) -> None:
     repo = backend.repo
     assert await repo.get_user_language(5) is None
-    await repo.upsert_user(5, "ru")
+    assert await repo.upsert_user(5, "ru") == "ru"
     assert await repo.get_user_language(5) == "ru"
-    await repo.upsert_user(5, "en")  # an existing user's choice is kept
+    assert await repo.upsert_user(5, "en") == "ru"  # an existing user's choice is kept, and told
     assert await repo.get_user_language(5) == "ru"
     await repo.set_user_language(5, "en")
     assert await repo.get_user_language(5) == "en"
+    assert await repo.upsert_user(5, "ru") == "en"
     await repo.set_user_language(6, "ru")  # creates the user
     assert await repo.get_user_language(6) == "ru"
 
@@ -852,7 +853,7 @@ async def test_broadcast_cursor_counts_and_blocked_users(backend: Backend) -> No
     assert second is not None and second.broadcast_id > bid and second.total == 3
     assert await repo.current_broadcast() == second
     assert await repo.end_broadcast(second.broadcast_id + 100, BroadcastStatus.DONE, at(9)) is None
-    await repo.upsert_user(20, "ru")  # back with /start: a recipient again, language kept
+    assert await repo.upsert_user(20, "ru") == "en"  # back with /start: a recipient again, language kept
     assert await repo.broadcast_recipients(0, 10) == [10, 20, 30, 50]
     assert await repo.get_user_language(20) == "en"
 

@@ -11,6 +11,8 @@ import trio
 from openpyxl import load_workbook
 from tests.flows.harness import chat, simulated_bot
 
+from bot.i18n import t
+
 SALES = (
     "region;amount;units;date;comment\n"
     "North;1 200,50;3;01.01.2024;ok\n"
@@ -217,6 +219,23 @@ async def test_language_switch_and_admin_only_commands(autojump_clock):
         log = await world.stack.repo.admin_actions(10)
         entries = [(a.admin_id, a.action, a.detail) for a in log]
         assert entries == [(9009, "stats", ""), (9008, "denied", "/stats")]
+
+
+async def test_start_greets_in_the_language_stored_for_the_user(autojump_clock):
+    # /start stores the user and reads their language in one call: a user who chose Russian
+    # before (this process has not seen them) is greeted in Russian from an English client,
+    # and a new user in their client's language.
+    async with simulated_bot() as world:
+        await world.stack.repo.set_user_language(9012, "ru")
+        calls = world.stack.fault_stats.calls
+        before = calls.get("repo.get_user_language", 0)
+        known, new = chat(world, 9012, "en"), chat(world, 9013, "ru")
+        assert t("ru", "start") == (await known.next(known.say("/start"))).text
+        assert t("ru", "start") == (await new.next(new.say("/start"))).text
+        seq = known.say("/help")  # the language is remembered for what follows
+        assert "Как пользоваться" in ((await known.next(seq)).text or "")
+        assert calls.get("repo.get_user_language", 0) == before  # /start read it with the store
+        assert await world.stack.repo.get_user_language(9013) == "ru"
 
 
 async def test_a_bug_in_the_analysis_ends_the_job_with_a_message_and_the_bot_goes_on(

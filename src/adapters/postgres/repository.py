@@ -187,13 +187,24 @@ async def _ping(tx: Tx) -> None:
     await tx.one("SELECT 1")
 
 
-async def _upsert_user(tx: Tx, user_id: int, language: str) -> None:
-    await tx.run(
-        # A user who blocked the bot and comes back (/start) hears broadcasts again.
-        "INSERT INTO users (id, language) VALUES (%s, %s) "
-        "ON CONFLICT (id) DO UPDATE SET blocked_at = NULL WHERE users.blocked_at IS NOT NULL",
-        (user_id, language),
-    )
+# One statement: a user who blocked the bot and comes back (/start) hears broadcasts again;
+# a known user who did not is left unwritten, and their language is read from the snapshot.
+_UPSERT_USER_SQL = """
+WITH ins AS (
+    INSERT INTO users (id, language) VALUES (%(user_id)s, %(language)s)
+    ON CONFLICT (id) DO UPDATE SET blocked_at = NULL WHERE users.blocked_at IS NOT NULL
+    RETURNING language
+)
+SELECT language FROM ins
+UNION ALL
+SELECT language FROM users WHERE id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM ins)
+"""
+
+
+async def _upsert_user(tx: Tx, user_id: int, language: str) -> str:
+    row = await tx.one(_UPSERT_USER_SQL, {"user_id": user_id, "language": language})
+    assert row is not None  # inserted, updated or already there: one row
+    return str(row[0])
 
 
 async def _get_user_language(tx: Tx, user_id: int) -> str | None:
@@ -626,8 +637,8 @@ class PostgresRepository:
             return []
         return await self._run(functools.partial(_admin_actions, limit=limit))
 
-    async def upsert_user(self, user_id: int, language: str) -> None:
-        await self._run(functools.partial(_upsert_user, user_id=user_id, language=language))
+    async def upsert_user(self, user_id: int, language: str) -> str:
+        return await self._run(functools.partial(_upsert_user, user_id=user_id, language=language))
 
     async def get_user_language(self, user_id: int) -> str | None:
         return await self._run(functools.partial(_get_user_language, user_id=user_id))

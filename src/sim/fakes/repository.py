@@ -312,10 +312,10 @@ class MemoryRepository:
             ordered = sorted(enumerate(self._audit), key=lambda e: (e[1].created_at, e[0]), reverse=True)
             return [action for _, action in ordered[:limit]]
 
-    async def upsert_user(self, user_id: int, language: str) -> None:
+    async def upsert_user(self, user_id: int, language: str) -> str:
         async with self._session("upsert_user"):
-            self._users.setdefault(user_id, language)
             self._blocked.pop(user_id, None)  # back (/start): hears broadcasts again
+            return self._users.setdefault(user_id, language)
 
     async def get_user_language(self, user_id: int) -> str | None:
         async with self._session("get_user_language"):
