@@ -62,7 +62,7 @@ class Lifecycle:
             ("record_upload", lambda: r.record_upload(new, upload, job, now, quota)),
             ("get_job", lambda: r.get_job(job)),
             ("start_attempt", lambda: r.start_attempt(job, 60.0)),
-            ("heartbeat", lambda: r.heartbeat(job)),
+            ("heartbeat", lambda: r.heartbeat([job])),
             ("mark_stored", lambda: r.mark_stored(job, f"blobs/{upload}")),
             ("save_result", lambda: r.save_result(job, PAYLOAD)),
             ("get_result", lambda: r.get_result(job)),

@@ -95,6 +95,7 @@ class JobRunner:
         self.consumer = consumer
         self.log = ctx.log.bind(consumer=consumer)
         self._record_waits: set[trio.CancelScope] = set()
+        self._holding: dict[str, int] = {}  # job id -> its attempts running here (keep_leases)
         # Set by a graceful stop just before it cancels the jobs still running: they are
         # handed back for another worker instead of waiting out their lease.
         self.hand_back_when_cancelled = False
@@ -168,35 +169,39 @@ class JobRunner:
             ctx.services.metrics.observe("job.total", trio.current_time() - started, "ok")
 
     async def _steps_holding_lease(self, job: Job) -> None:
-        """The steps, with a heartbeat that keeps the job's lease while they run.
+        """The steps, while :meth:`keep_leases` keeps the job's lease.
 
         An attempt may outlive the lease (storage retries under a slow Supabase take
         minutes); without the heartbeat another worker would take the job over and
         the user would get the profile twice (scenarios/slow-supabase.toml)."""
-        failure: Exception | None = None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._heartbeat, job.job_id)
-            try:
-                await self._steps(job)
-            except Exception as exc:  # re-raised bare below: callers catch PortError, not groups
-                failure = exc
-            finally:
-                nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        holding = self._holding
+        holding[job.job_id] = holding.get(job.job_id, 0) + 1
+        try:
+            await self._steps(job)
+        finally:
+            holding[job.job_id] -= 1
+            if not holding[job.job_id]:
+                del holding[job.job_id]
 
-    async def _heartbeat(self, job_id: str) -> None:
+    async def keep_leases(self) -> None:
+        """Heartbeat for every job this runner is running, in one write every third of
+        the lease, for as long as it runs (the worker's or reconciler's nursery starts
+        it). One task for them all: a task per job cost a nursery and its task switches
+        on every job, for the rare attempt that outlives its lease."""
         ctx = self.ctx
         every = ctx.settings.job_lease_s / 3
         wait = every
         while True:
             await trio.sleep(wait)
+            wait = every
+            if not self._holding:
+                continue
+            job_ids = sorted(self._holding)
             try:
-                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_id)
-                wait = every
+                await ctx.call("db.statement", ctx.services.repo.heartbeat, job_ids)
             except PortError as exc:
-                # Beat again soon: the lease must be fresh again as soon as the database is back.
-                self.log.warning("job.heartbeat_failed", job_id=job_id, error=str(exc))
+                # Beat again soon: the leases must be fresh again as soon as the database is back.
+                self.log.warning("job.heartbeat_failed", jobs=len(job_ids), error=str(exc))
                 wait = ctx.settings.retries["db.record_end"].wait_max
 
     async def _steps(self, job: Job) -> None:

@@ -179,8 +179,8 @@ class Repository(Protocol):
         worker, or unknown."""
         ...
 
-    async def heartbeat(self, job_id: str) -> None:
-        """A running job's holder is alive: refresh its lease."""
+    async def heartbeat(self, job_ids: Sequence[str]) -> None:
+        """The holder of these running jobs is alive: refresh their leases (one write)."""
         ...
 
     async def mark_stored(self, job_id: str, blob_key: str) -> None: ...

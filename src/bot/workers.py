@@ -41,6 +41,7 @@ async def run_worker(
     slots = trio.Semaphore(max(1, ctx.settings.worker_concurrency))
     async with trio.open_nursery() as jobs:
         jobs.start_soon(_abandon_record_waits_when_cancelled, runner)
+        jobs.start_soon(runner.keep_leases)
         with trio.CancelScope() as claiming:
             if stopping is not None:
                 jobs.start_soon(_cancel_when_set, stopping, claiming)
@@ -107,6 +108,7 @@ async def run_reconciler(ctx: BotContext, consumer: str) -> None:
     memory = ReconcilerMemory()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_abandon_record_waits_when_cancelled, runner)
+        nursery.start_soon(runner.keep_leases)
         while True:
             await trio.sleep(settings.reconcile_every_s)
             try:

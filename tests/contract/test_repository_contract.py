@@ -263,22 +263,28 @@ async def test_start_attempt_counts_attempts(backend: Backend) -> None:
 async def test_heartbeat_keeps_a_running_job_with_its_worker(backend: Backend) -> None:
     repo = backend.repo
     job = await record(backend, 1)
-    await repo.heartbeat(job.job_id)  # not running yet: no effect
+    other = await record(backend, 2)
+    await repo.heartbeat([job.job_id])  # not running yet: no effect
     assert await repo.start_attempt(job.job_id, LEASE) is not None
+    assert await repo.start_attempt(other.job_id, LEASE) is not None
     for _ in range(3):
         await backend.backdate_job(job.job_id, 40)  # 40 s pass
-        await repo.heartbeat(job.job_id)
+        await backend.backdate_job(other.job_id, 40)
+        await repo.heartbeat([other.job_id, job.job_id])  # one write for all a worker holds
         await backend.backdate_job(job.job_id, 30)  # 70 s since the start, 30 since the beat
         assert await repo.start_attempt(job.job_id, LEASE) is None
+        await backend.backdate_job(other.job_id, 30)
+        assert await repo.start_attempt(other.job_id, LEASE) is None
     assert await repo.jobs_needing_attention(40, 10) == []  # fresh: touched 30 s ago
     await backend.backdate_job(job.job_id, 31)  # the worker died after its last beat
     taken = await repo.start_attempt(job.job_id, LEASE)
     assert taken is not None and taken.attempts == 2
     await repo.finish_job(job.job_id, JobStatus.DONE, JobStep.DELIVERED, None)
-    await repo.heartbeat(job.job_id)  # a late heartbeat does not revive it
+    await repo.heartbeat([job.job_id])  # a late heartbeat does not revive it
     await backend.backdate_job(job.job_id, 400)
     assert await repo.start_attempt(job.job_id, LEASE) is None
-    await repo.heartbeat(new_id())  # unknown job: no effect, no error
+    await repo.heartbeat([new_id(), "not-a-uuid"])  # unknown jobs: no effect, no error
+    await repo.heartbeat([])
 
 
 async def test_a_live_lease_is_judged_on_the_databases_clock_whatever_the_callers(backend: Backend) -> None:

@@ -330,10 +330,10 @@ async def _start_attempt(tx: Tx, job_id: uuid.UUID, lease_s: float) -> Job | Non
     return None if row is None else _job(row)
 
 
-async def _heartbeat(tx: Tx, job_id: uuid.UUID) -> None:
+async def _heartbeat(tx: Tx, job_ids: list[uuid.UUID]) -> None:
     await tx.run(
-        "UPDATE jobs SET updated_at = GREATEST(updated_at, now()) WHERE id = %s AND status = %s",
-        (job_id, JobStatus.RUNNING.value),
+        "UPDATE jobs SET updated_at = GREATEST(updated_at, now()) WHERE id = ANY(%s) AND status = %s",
+        (job_ids, JobStatus.RUNNING.value),
     )
 
 
@@ -673,10 +673,10 @@ class PostgresRepository:
             return None
         return await self._run(functools.partial(_start_attempt, job_id=key, lease_s=lease_s))
 
-    async def heartbeat(self, job_id: str) -> None:
-        key = _uuid_or_none(job_id)
-        if key is not None:
-            await self._run(functools.partial(_heartbeat, job_id=key))
+    async def heartbeat(self, job_ids: Sequence[str]) -> None:
+        keys = [key for key in map(_uuid_or_none, job_ids) if key is not None]
+        if keys:
+            await self._run(functools.partial(_heartbeat, job_ids=keys))
 
     async def mark_stored(self, job_id: str, blob_key: str) -> None:
         key = _uuid_or_none(job_id)

@@ -393,12 +393,13 @@ class MemoryRepository:
             row.updated_at = at
             return self._job(row)
 
-    async def heartbeat(self, job_id: str) -> None:
-        key = _uuid_or_none(job_id)
+    async def heartbeat(self, job_ids: Sequence[str]) -> None:
+        keys = [_uuid_or_none(job_id) for job_id in job_ids]
         async with self._session("heartbeat"):
-            row = self._job_row(key)
-            if row is not None and row.status == JobStatus.RUNNING:
-                row.updated_at = max(row.updated_at, self._now())
+            for key in keys:
+                row = self._job_row(key)
+                if row is not None and row.status == JobStatus.RUNNING:
+                    row.updated_at = max(row.updated_at, self._now())
 
     async def mark_stored(self, job_id: str, blob_key: str) -> None:
         key = _uuid_or_none(job_id)
