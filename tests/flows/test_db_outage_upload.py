@@ -119,3 +119,18 @@ async def test_a_receipt_leaves_the_hold_notices_marker(autojump_clock):
         await trio.sleep(5)  # the marker follows the receipt and the enqueue
         state = world.stack.state  # type: ignore[attr-defined]
         assert await state.is_marked(f"told:{sent.update_id}")
+
+
+async def test_a_command_under_a_slow_database_is_answered_within_the_handlers_budget(autojump_clock):
+    # Every statement takes 9 s, each within its own 10 s deadline: a command that needs
+    # three of them would keep the user waiting half a minute. The handler's 8 s budget
+    # answers it with an apology instead (a regression replay stopped catching a handler
+    # with no budget once its schedule moved: this is that mechanism's own test).
+    slow = {"kind": "latency", "target": "repo", "at_s": 0, "duration_s": 120}
+    async with simulated_bot(faults=[{**slow, "extra": {"dist": "constant", "value_s": 9.0}}]) as world:
+        c = chat(world, 9310)
+        seq = c.say("/lang")
+        sent = trio.current_time()
+        first = await c.next(seq, lambda r: r.kind == "message", timeout=60)
+        assert trio.current_time() - sent <= 9.0
+        assert first.text == t("en", "timeout")
