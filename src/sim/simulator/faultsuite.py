@@ -69,6 +69,7 @@ FAULT_UNIT_TESTS = (
     "tests/unit/test_claim_batcher.py",
     "tests/unit/test_sweep.py",
     "tests/unit/test_reconciler.py",
+    "tests/unit/test_job_takeover.py",
 )
 
 
