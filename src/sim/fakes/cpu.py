@@ -5,13 +5,12 @@ duration is modelled from the scenario's cost model (base + seconds per MB of
 input). Offloaded work (worker processes, the production setup) sleeps that long
 under a CapacityLimiter of ``cores``: only the caller waits. ``blocking=True``
 models the work done on the event loop instead: the MockClock jumps, everybody
-waits. A content-hash cache of results keeps a launch day of 2000 uploads of a
+waits. A cache of results keyed by the inputs themselves keeps a launch day of 2000 uploads of a
 handful of distinct files fast in real time; the modelled cost is paid on every call.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,19 +35,16 @@ def _input_size(args: tuple[Any, ...]) -> int:
     return sum(len(arg) for arg in args if isinstance(arg, bytes | bytearray | str))
 
 
-def _cache_key(kind: str, fn: Any, args: tuple[Any, ...]) -> tuple[str, ...] | None:
-    """A key from the function's name and a digest of its arguments; None if not hashable."""
-    parts = [kind, f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"]
-    for arg in args:
-        if isinstance(arg, bytes | bytearray):
-            parts.append("b" + hashlib.blake2b(arg, digest_size=16).hexdigest())
-        elif isinstance(arg, str):
-            parts.append("s" + hashlib.blake2b(arg.encode(), digest_size=16).hexdigest())
-        elif arg is None or isinstance(arg, bool | int | float):
-            parts.append("v" + repr(arg))
-        else:
-            return None
-    return tuple(parts)
+_KEYABLE = (bytes, str, int, float, bool, type(None))
+
+
+def _cache_key(kind: str, fn: Any, args: tuple[Any, ...]) -> tuple[object, ...] | None:
+    """The function's name and its arguments themselves; None unless each is immutable.
+    A dict compares keys in full, so equal inputs share a result and nothing else does;
+    a bytes object keeps its hash, so a file analysed again costs no digest of it."""
+    if not all(type(arg) in _KEYABLE for arg in args):
+        return None
+    return (kind, f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}", *args)
 
 
 class SimCpuRunner:
@@ -63,7 +59,7 @@ class SimCpuRunner:
         clock: JumpingClock,
         blocking: bool = False,
         trace: Trace | None = None,
-        cache: dict[tuple[str, ...], Any] | None = None,
+        cache: dict[tuple[object, ...], Any] | None = None,
     ) -> None:
         if cores < 1:
             raise ValueError("cores must be >= 1")
@@ -73,7 +69,7 @@ class SimCpuRunner:
         self._clock = clock
         self.blocking = blocking
         self._trace = trace
-        self._cache: dict[tuple[str, ...], Any] = {} if cache is None else cache
+        self._cache: dict[tuple[object, ...], Any] = {} if cache is None else cache
         self.calls = 0
         self.cache_hits = 0
         self.busy_s = 0.0  # modelled CPU seconds actually spent (cancelled work excluded)

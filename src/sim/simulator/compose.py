@@ -109,7 +109,7 @@ def build_stack(
     *,
     trace: Trace | None = None,
     token: str = SIM_TOKEN,
-    cpu_cache: dict[tuple[str, ...], Any] | None = None,
+    cpu_cache: dict[tuple[object, ...], Any] | None = None,
 ) -> SimStack:
     stats = FaultStats()
     per_process: dict[tuple[str, str], ServiceFaults] = {}

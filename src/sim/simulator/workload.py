@@ -84,7 +84,7 @@ def make_file(kind: str, rng: random.Random, rows: int) -> tuple[str, bytes]:
     if kind == "empty":
         return "empty.csv", b"\n"  # Telegram refuses 0-byte files; this is the emptiest table
     if kind == "binary":  # an image or an executable renamed .csv: no text at all
-        return "export.csv", bytes(rng.getrandbits(8) for _ in range(64 * max(rows, 1)))
+        return "export.csv", rng.randbytes(64 * max(rows, 1))
     if kind == "not_csv":
         return "report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     if kind == "ragged":
