@@ -172,7 +172,7 @@ class SharedSendLimiter:
         # were spaced would leave together (15 in 150 ms in
         # scenarios/regressions/model-779-flood-limit.toml, on a moved schedule).
         self._departures = SendRateLimiter(global_per_s / share, chat_per_s)
-        self._leaving = 0  # local sends past their slot that have not left yet
+        self._leaving = 0  # local sends on their way: from their slot's reservation until they leave
         self._paused_until = float("-inf")  # the latest 429 this process saw
         self._posted_until = float("-inf")  # the end of the latest pause told to the bucket
         self._local_until = float("-inf")

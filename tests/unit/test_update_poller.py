@@ -159,6 +159,29 @@ async def test_back_pressure_caps_updates_in_flight(autojump_clock):
     assert peak == 4
 
 
+async def test_polling_stops_while_the_buffer_of_updates_is_full(autojump_clock):
+    # Handlers that cannot finish (every service hangs) and a backlog of 300 chats: the
+    # poller holds at most its buffer in memory and polls for no more until some finish.
+    # (A regression replay, swarm-797, was the only check that saw this bound broken.)
+    world = BotApiWorld(TOKEN)
+    release = trio.Event()
+
+    async def handle(update: Update) -> None:
+        await release.wait()
+
+    for chat in range(300):
+        world.user_sends_text(user(chat), chat, "hi")
+    poller = make_poller(world, handle, max_in_flight=4)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await trio.sleep(120)
+        assert len(poller._in_flight) == poller.max_buffered < 300
+        release.set()
+        while poller.handled < 300:
+            await trio.sleep(0.1)
+        poller.stop_polling()
+
+
 async def test_stop_polling_lets_in_flight_handlers_finish(autojump_clock):
     world = BotApiWorld(TOKEN)
     finished: list[int] = []
