@@ -40,3 +40,36 @@ async def test_a_running_job_is_taken_over_only_after_the_grace(autojump_clock: 
     await trio.sleep(settings.takeover_grace_s)
     await reconcile_once(ctx, runner, memory)
     assert job.job_id in stack.queue.job_ids()
+
+
+async def test_a_delivery_is_taken_over_only_once_it_has_been_idle_long_enough(
+    autojump_clock: object,
+) -> None:
+    # A worker holds a delivery and its job's live lease. A reconciler pass within the
+    # delivery's idle time leaves it with that worker: taken over, the job would be refused
+    # by the live lease and the delivery acknowledged, leaving a running job with no queue
+    # entry if its worker then died. Once the worker has been silent past reclaim_idle_s,
+    # the reconciler takes the delivery over and runs the job.
+    scenario = parse_scenario({"scenario": {"name": "reclaim", "seed": 1}})
+    stack = build_stack(BotApiWorld(SIM_TOKEN), scenario, RngStreams(1), autojump_clock)  # type: ignore[arg-type]
+    settings = Settings(job_lease_s=60.0, reclaim_idle_s=120.0, takeover_grace_s=0.0)
+    ctx = BotContext.build(stack.services, settings)
+    new = NewUpload(
+        update_id=1, user_id=7, chat_id=7, language="en", file_id="f", file_unique_id="u",
+        file_name="data.csv", file_size=10,
+    )  # fmt: skip
+    upload_id, job_id = "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004"
+    assert await stack.repo.record_upload(new, upload_id, job_id, datetime.now(UTC)) is not None
+    await stack.queue.enqueue(job_id)
+    delivery = await stack.queue.claim("worker-1", 0.0)
+    assert delivery is not None and delivery.job_id == job_id
+    assert await stack.repo.start_attempt(job_id, settings.job_lease_s) is not None
+    runner = JobRunner(ctx, "reconciler-test")
+    memory = ReconcilerMemory()
+    await trio.sleep(10)
+    await reconcile_once(ctx, runner, memory)
+    assert job_id in stack.queue.job_ids()  # still the worker's
+    await trio.sleep(settings.reclaim_idle_s)  # the worker died: no ack, no heartbeat
+    await reconcile_once(ctx, runner, memory)
+    taken = await stack.repo.get_job(job_id)  # taken over: a second attempt
+    assert taken is not None and taken.attempts == 2
