@@ -48,8 +48,9 @@ async def test_a_delivery_is_taken_over_only_once_it_has_been_idle_long_enough(
     # A worker holds a delivery and its job's live lease. A reconciler pass within the
     # delivery's idle time leaves it with that worker: taken over, the job would be refused
     # by the live lease and the delivery acknowledged, leaving a running job with no queue
-    # entry if its worker then died. Once the worker has been silent past reclaim_idle_s,
-    # the reconciler takes the delivery over and runs the job.
+    # entry (were its worker to die, it would wait for the reconciler's pass over Postgres).
+    # Once the worker has been silent past reclaim_idle_s, the reconciler takes the delivery
+    # over and runs the job.
     scenario = parse_scenario({"scenario": {"name": "reclaim", "seed": 1}})
     stack = build_stack(BotApiWorld(SIM_TOKEN), scenario, RngStreams(1), autojump_clock)  # type: ignore[arg-type]
     settings = Settings(job_lease_s=60.0, reclaim_idle_s=120.0, takeover_grace_s=0.0)
